@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# build.sh — the project's one entry point, so that a fresh Debian 12 machine needs nothing
+# but this file's two quick-start commands:
+#   ./build.sh demo    install build tools, build, run the multi-process demo
+#   ./build.sh test    install test tools, build plain + ASan/UBSan + TSan, run every suite
+#   ./build.sh bench   benchmarks beside memcached (see bench/README.md)
+#   ./build.sh install [PREFIX]   build and `make install` (default /usr/local)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+JOBS=$(nproc)
+
+# Debian packages, each for a reason:
+BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
+TEST_PKGS="clang memcached libmemcached-tools python3 python3-pymemcache procps"
+                                                           # clang: libFuzzer; memcached and
+                                                           # libmemcached-tools, pymemcache:
+                                                           # real peers for shmcd's tests
+BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
+
+need() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "build.sh: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+configure_build() { # dir [cmake args...]
+    local dir=$1; shift
+    cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
+    cmake --build "$ROOT/$dir" -j "$JOBS"
+}
+
+run_suite() { # dir label
+    echo "=== $2 ==="
+    (cd "$ROOT/$1" && ctest --output-on-failure -j 1 "${CTEST_ARGS[@]}")
+}
+
+CTEST_ARGS=()
+case "${1:-help}" in
+demo)
+    need $BUILD_PKGS
+    configure_build build
+    "$ROOT/build/examples/shmc_demo"
+    ;;
+test)
+    need $BUILD_PKGS $TEST_PKGS
+    configure_build build
+    run_suite build "plain build (RelWithDebInfo)"
+    configure_build build-asan -DSHMC_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+    run_suite build-asan "AddressSanitizer + UndefinedBehaviorSanitizer"
+    configure_build build-tsan -DSHMC_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+    run_suite build-tsan "ThreadSanitizer"
+    echo "build.sh: every suite passed"
+    ;;
+bench)
+    shift
+    need $BUILD_PKGS $BENCH_PKGS
+    configure_build build -DCMAKE_BUILD_TYPE=Release
+    "$ROOT/bench/run.sh" "$ROOT/build" "$@"
+    ;;
+install)
+    need $BUILD_PKGS
+    configure_build build -DCMAKE_INSTALL_PREFIX="${2:-/usr/local}"
+    cmake --install "$ROOT/build"
+    ;;
+*)
+    sed -n '2,8p' "$0"
+    exit 2
+    ;;
+esac

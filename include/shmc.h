@@ -1,0 +1,186 @@
+/* shmc.h — the public API of libshmc: memcached as a library over one shared cache file.
+ *
+ * Every process that links libshmc maps the same cache file and runs memcached's commands
+ * itself, with memcached 1.6's semantics (doc/protocol.txt), without a socket.  A handle is
+ * thread-safe; any number of unrelated processes may open the same cache at once, and a
+ * process killed at any instant never blocks or corrupts the others.
+ *
+ * Conventions for every call:
+ *  - Keys are 1..250 bytes with no space (0x20), control byte (< 0x20) or DEL (0x7f), so
+ *    that every key also works over memcached's text protocol.  Anything else: SHMC_BAD_KEY.
+ *  - The library copies and validates every input before it touches the cache, and copies
+ *    every result out; it never hands out a pointer into the cache.
+ *  - exptime follows memcached: 0 never expires; 1..2592000 (30 days) is relative seconds;
+ *    larger is an absolute Unix time (in the past: already expired); negative: already
+ *    expired.
+ *  - Out-parameters that are NULL are not written (where the text says "may be NULL").
+ */
+#ifndef SHMC_H
+#define SHMC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMC_VERSION "0.1.0"
+
+#define SHMC_KEY_MAX 250u                 /* longest key, as memcached's KEY_MAX_LENGTH */
+#define SHMC_EXPTIME_RELATIVE_MAX 2592000 /* 30 days: larger exptimes are absolute times */
+
+typedef struct shmc shmc_t; /* one process's handle on one cache; thread-safe */
+
+typedef enum shmc_rc {
+    SHMC_OK = 0,
+    SHMC_NOT_FOUND,        /* no such key (get, delete, touch, incr/decr, cas) */
+    SHMC_NOT_STORED,       /* add on a present key; replace/append/prepend on a missing one */
+    SHMC_EXISTS,           /* cas: the item changed since its cas value was read */
+    SHMC_BAD_KEY,          /* empty, longer than 250 bytes, or holds space/control bytes */
+    SHMC_TOO_LARGE,        /* value larger than the cache's item size limit */
+    SHMC_NO_MEMORY,        /* nothing could be evicted to make room */
+    SHMC_NOT_NUMERIC,      /* incr/decr on a value that is not a decimal uint64 */
+    SHMC_BUFFER_TOO_SMALL, /* *nvalue tells the size needed */
+    SHMC_INVALID,          /* a bad argument: NULL pointer, bad config */
+    SHMC_BAD_FILE,         /* not a cache file, other layout version, corrupt */
+    SHMC_UNSUPPORTED,      /* e.g. SHMC_PROTECT_PKU on a CPU without protection keys */
+    SHMC_SYSTEM,           /* a system call failed; errno tells which */
+} shmc_rc;
+
+#define SHMC_RC_COUNT 13
+
+enum shmc_protect {
+    SHMC_PROTECT_AUTO = 0, /* PKU where the CPU has it, else unprotected (stats say which) */
+    SHMC_PROTECT_NONE,     /* never use protection keys */
+    SHMC_PROTECT_PKU,      /* require protection keys; SHMC_UNSUPPORTED without them */
+};
+
+typedef struct shmc_config {
+    size_t memory_limit;   /* bytes for items; default 64 MiB, as memcached -m 64 */
+    size_t item_size_max;  /* largest value in bytes; default 1 MiB, as memcached -I 1m */
+    unsigned mode;         /* file mode when created; default 0600 */
+    int protect;           /* enum shmc_protect */
+    unsigned hash_power;   /* log2 of hash buckets; 0: sized from memory_limit */
+    unsigned reserved[7];  /* zero; room to grow without breaking the ABI */
+} shmc_config;
+
+/* Fill *cfg with the defaults above. */
+void shmc_config_init(shmc_config *cfg);
+
+/* Open the cache `name_or_path`, creating it with `cfg` (NULL: defaults) if it does not
+ * exist.  A plain name (no '/') is a file in $SHMC_DIR (default /dev/shm); a name with a
+ * '/' is a path.  When the cache exists its own configuration is used; a cfg whose
+ * memory_limit or item_size_max is non-zero and differs from the file's is refused with
+ * SHMC_INVALID.  Two processes creating the same cache at once end up sharing one.
+ * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
+ * corrupt), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
+shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg);
+
+/* Detach from the cache.  The cache and its items stay in the file.  NULL is a no-op. */
+void shmc_close(shmc_t *c);
+
+/* A short English description of rc; never NULL. */
+const char *shmc_strerror(shmc_rc rc);
+
+/* The last detailed error message of the calling thread (e.g. why a file was refused);
+ * empty when there is none. */
+const char *shmc_last_error(void);
+
+/* ---- Reads: the value is copied into the caller's buffer. ---- */
+
+/* Copy the value of `key` into buf[0..cap).  *nvalue (required) gets the value's length;
+ * flags and cas may be NULL.  SHMC_BUFFER_TOO_SMALL when cap < the length (nothing but
+ * *nvalue is written then).  buf may be NULL when cap is 0. */
+shmc_rc shmc_get(shmc_t *c, const char *key, size_t nkey, void *buf, size_t cap,
+                 size_t *nvalue, uint32_t *flags, uint64_t *cas);
+
+/* Get and touch: as shmc_get, and set the item's expiry to exptime. */
+shmc_rc shmc_gat(shmc_t *c, const char *key, size_t nkey, int64_t exptime, void *buf,
+                 size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas);
+
+/* As shmc_get, into a buffer from malloc() that the caller frees.  nvalue, flags and cas
+ * may be NULL.  The value is NUL-terminated for convenience (not counted in *nvalue). */
+shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value,
+                       size_t *nvalue, uint32_t *flags, uint64_t *cas);
+
+/* Multi-get: cb is called once per key found, in the order of keys[], with a copy of the
+ * value (never a pointer into the cache), after the library has left the cache.  A bad key
+ * fails the whole call with SHMC_BAD_KEY before any lookup.  Misses are skipped. */
+typedef void (*shmc_value_cb)(void *ctx, const char *key, size_t nkey, const void *value,
+                              size_t nvalue, uint32_t flags, uint64_t cas);
+shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, size_t n,
+                  shmc_value_cb cb, void *ctx);
+
+/* ---- Writes ---- */
+
+/* Store unconditionally.  A value over the item size limit fails with SHMC_TOO_LARGE and,
+ * as in memcached, removes the key's old value. */
+shmc_rc shmc_set(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                 uint32_t flags, int64_t exptime);
+/* Store only if the key is absent (else SHMC_NOT_STORED). */
+shmc_rc shmc_add(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                 uint32_t flags, int64_t exptime);
+/* Store only if the key is present (else SHMC_NOT_STORED). */
+shmc_rc shmc_replace(shmc_t *c, const char *key, size_t nkey, const void *value,
+                     size_t nvalue, uint32_t flags, int64_t exptime);
+/* Append to / prepend to a present value (else SHMC_NOT_STORED).  The old item's flags and
+ * expiry are kept; the flags and exptime arguments are ignored, as in memcached. */
+shmc_rc shmc_append(shmc_t *c, const char *key, size_t nkey, const void *value,
+                    size_t nvalue, uint32_t flags, int64_t exptime);
+shmc_rc shmc_prepend(shmc_t *c, const char *key, size_t nkey, const void *value,
+                     size_t nvalue, uint32_t flags, int64_t exptime);
+/* Store only if the item's cas value is still `cas`: SHMC_EXISTS when it changed,
+ * SHMC_NOT_FOUND when the key is absent. */
+shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                 uint32_t flags, int64_t exptime, uint64_t cas);
+/* Remove the key (SHMC_NOT_FOUND when absent). */
+shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey);
+/* Add/subtract delta to a value that is a decimal uint64 (at most 20 digits).  incr wraps
+ * at 2^64; decr stops at 0.  The result is stored as decimal text, keeping flags, expiry;
+ * it gets a new cas value.  *result may be NULL.  SHMC_NOT_NUMERIC for other values. */
+shmc_rc shmc_incr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result);
+shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result);
+/* Set a present item's expiry (SHMC_NOT_FOUND when absent). */
+shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime);
+/* Invalidate every item now (delay <= 0) or `delay` seconds from now.  A later
+ * flush_all replaces a pending delayed one, as in memcached. */
+shmc_rc shmc_flush_all(shmc_t *c, int64_t delay);
+
+/* ---- Introspection ---- */
+
+/* memcached's counters, summed over every process and thread that used the cache. */
+typedef struct shmc_stats {
+    /* the cache as a whole */
+    uint64_t curr_items, total_items, bytes, limit_maxbytes, item_size_max;
+    uint64_t hash_buckets, segments, segment_size, segments_free;
+    uint64_t curr_connections;   /* processes attached now */
+    uint64_t total_connections;  /* attaches since the cache was created */
+    uint64_t time, uptime;       /* now, and seconds since the cache was created */
+    uint64_t protected_mode;     /* 1: protection keys guard the cache; 0: unprotected */
+    /* commands */
+    uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush;
+    uint64_t get_hits, get_misses, get_expired, get_flushed;
+    uint64_t delete_hits, delete_misses;
+    uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
+    uint64_t cas_hits, cas_misses, cas_badval;
+    uint64_t touch_hits, touch_misses;
+    /* memory */
+    uint64_t evictions, expired_unfetched, evicted_unfetched, reclaimed;
+    uint64_t reinserted;         /* recently used items kept when their segment was evicted */
+    uint64_t repairs;            /* half-done changes of dead processes that were repaired */
+} shmc_stats_t;
+
+shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);
+
+/* Walk the whole cache file and verify every invariant; print each violation (and a summary)
+ * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on
+ * any file, hostile ones included.  Returns SHMC_OK when the walk ran (violations or not),
+ * SHMC_BAD_FILE when the file is not a readable cache at all. */
+shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMC_H */

@@ -1,0 +1,92 @@
+/* testutil.h — the tiny test harness every suite shares: checks that count instead of
+ * aborting, a private cache directory per test run, and the closing "N passed, N failed"
+ * line.  Header-only so each test is one self-contained program. */
+#ifndef SHMC_TESTUTIL_H
+#define SHMC_TESTUTIL_H
+
+#include <shmc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+
+static int t_passed, t_failed;
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            t_passed++;                                                                   \
+        } else {                                                                          \
+            t_failed++;                                                                   \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                              \
+    do {                                                                                  \
+        shmc_rc got_ = (expr);                                                            \
+        if (got_ == (want)) {                                                             \
+            t_passed++;                                                                   \
+        } else {                                                                          \
+            t_failed++;                                                                   \
+            fprintf(stderr, "FAIL %s:%d: %s -> %s, want %s\n", __FILE__, __LINE__, #expr, \
+                    shmc_strerror(got_), shmc_strerror(want));                            \
+        }                                                                                 \
+    } while (0)
+
+/* A fresh directory for this run's cache files, removed by t_finish(). */
+static char t_dir[256];
+
+static const char *t_setup(const char *suite)
+{
+    snprintf(t_dir, sizeof t_dir, "/dev/shm/shmc-test-%s-%d", suite, (int)getpid());
+    mkdir(t_dir, 0700);
+    return t_dir;
+}
+
+/* t_path("x") -> "<t_dir>/x" in a static rotating buffer (valid for 8 calls). */
+static const char *t_path(const char *name)
+{
+    static char bufs[8][320];
+    static int i;
+    char *b = bufs[i++ & 7];
+    snprintf(b, sizeof bufs[0], "%s/%s", t_dir, name);
+    return b;
+}
+
+/* Run the checker on a cache file; counts as one check (clean = pass). */
+static void t_check_file(const char *path)
+{
+    size_t violations = 0;
+    shmc_rc rc = shmc_check(path, stderr, &violations);
+    if (rc == SHMC_OK && violations == 0) {
+        t_passed++;
+    } else {
+        t_failed++;
+        fprintf(stderr, "FAIL checker on %s: rc=%s violations=%zu\n", path, shmc_strerror(rc),
+                violations);
+    }
+}
+
+static int t_finish(void)
+{
+    DIR *d = opendir(t_dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s", t_dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+        rmdir(t_dir);
+    }
+    printf("%d passed, %d failed\n", t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}
+
+#endif

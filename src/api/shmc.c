@@ -1,0 +1,401 @@
+/* shmc.c — the public API: argument checks, copies of caller input taken before the cache is
+ * touched (a key that changes in the caller's buffer mid-call cannot put an item in the
+ * wrong bucket), and results copied out.  Everything below this file trusts its inputs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handle.h"
+#include "protect/pku.h"
+#include "store/check.h"
+#include "store/stats.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+#define API __attribute__((visibility("default")))
+
+/* ---- input checks ---- */
+
+static shmc_rc invalid(const char *what) { return error_set(SHMC_INVALID, "%s", what); }
+
+/* Copy a key out of the caller's buffer, then validate the copy. */
+static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey)
+{
+    if (!key) return invalid("key is NULL");
+    if (nkey == 0 || nkey > SHMC_KEY_MAX)
+        return error_set(SHMC_BAD_KEY, "key length %zu is not in 1..%u", nkey, SHMC_KEY_MAX);
+    memcpy(dst, key, nkey);
+    for (size_t i = 0; i < nkey; i++)
+        if (dst[i] <= 0x20 || dst[i] == 0x7f)
+            return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (space or control)", dst[i], i);
+    return SHMC_OK;
+}
+
+/* ---- open and close ---- */
+
+API void shmc_config_init(shmc_config *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->memory_limit = 64u << 20;
+    cfg->item_size_max = 1u << 20;
+    cfg->mode = 0600;
+    cfg->protect = SHMC_PROTECT_AUTO;
+}
+
+API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg)
+{
+    error_clear();
+    if (!out) return invalid("out is NULL");
+    *out = NULL;
+    shmc_config def;
+    shmc_config_init(&def);
+    bool explicit_cfg = cfg != NULL;
+    if (!cfg) cfg = &def;
+    for (size_t i = 0; i < sizeof cfg->reserved / sizeof cfg->reserved[0]; i++)
+        if (cfg->reserved[i]) return invalid("config: reserved fields must be zero");
+    if (cfg->protect < SHMC_PROTECT_AUTO || cfg->protect > SHMC_PROTECT_PKU)
+        return invalid("config: protect is not an enum shmc_protect value");
+    if (cfg->mode & ~07777u) return invalid("config: mode has bits beyond 07777");
+    if (cfg->protect == SHMC_PROTECT_PKU) {
+        if (!pku_available())
+            return error_set(SHMC_UNSUPPORTED, "this CPU or kernel has no memory protection keys");
+        return error_set(SHMC_UNSUPPORTED, "protected mode is not part of this build yet");
+    }
+    char path[4096];
+    shmc_rc rc = region_resolve_path(name_or_path, path, sizeof path);
+    if (rc != SHMC_OK) return rc;
+
+    shmc_t *c = calloc(1, sizeof *c);
+    if (!c) return error_set(SHMC_SYSTEM, "out of process memory");
+    rc = region_open(&c->r, path, explicit_cfg ? cfg->memory_limit : 0,
+                     explicit_cfg ? cfg->item_size_max : 0, cfg->hash_power,
+                     cfg->mode ? cfg->mode : 0600);
+    if (rc != SHMC_OK) {
+        free(c);
+        return rc;
+    }
+    if (c->r.alone) {
+        uint64_t repairs = store_recover(&c->r);
+        stats_reset_owners(&c->r);
+        atomic_fetch_add(&c->r.hdr->retired[C_REPAIRS], repairs);
+    }
+    rc = region_attach_done(&c->r);
+    if (rc != SHMC_OK) {
+        region_close(&c->r);
+        free(c);
+        return rc;
+    }
+    c->protect = SHMC_PROTECT_NONE;
+    handle_register(c);
+    stats_attach(&c->r, c->id);
+    *out = c;
+    return SHMC_OK;
+}
+
+API void shmc_close(shmc_t *c)
+{
+    if (!c) return;
+    handle_unregister(c);
+    region_close(&c->r);
+    free(c);
+}
+
+API const char *shmc_strerror(shmc_rc rc)
+{
+    static const char *const text[SHMC_RC_COUNT] = {
+        [SHMC_OK] = "success",
+        [SHMC_NOT_FOUND] = "not found",
+        [SHMC_NOT_STORED] = "not stored",
+        [SHMC_EXISTS] = "exists: the item changed since its cas value was read",
+        [SHMC_BAD_KEY] = "bad key: empty, longer than 250 bytes, or holds space/control bytes",
+        [SHMC_TOO_LARGE] = "value larger than the cache's item size limit",
+        [SHMC_NO_MEMORY] = "out of memory: nothing could be evicted",
+        [SHMC_NOT_NUMERIC] = "cannot increment or decrement a non-numeric value",
+        [SHMC_BUFFER_TOO_SMALL] = "buffer too small for the value",
+        [SHMC_INVALID] = "invalid argument",
+        [SHMC_BAD_FILE] = "not a usable cache file (foreign, other version, truncated or corrupt)",
+        [SHMC_UNSUPPORTED] = "not supported on this system",
+        [SHMC_SYSTEM] = "system call failed",
+    };
+    if ((unsigned)rc >= SHMC_RC_COUNT) return "unknown shmc error code";
+    return text[rc];
+}
+
+/* ---- reads ---- */
+
+static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, int64_t exptime,
+                          void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
+{
+    if (!c) return invalid("cache handle is NULL");
+    if (!nvalue) return invalid("nvalue is NULL");
+    if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
+    unsigned char k[SHMC_KEY_MAX];
+    shmc_rc rc = key_copy(k, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    get_out_t out = {.buf = buf, .cap = buf ? cap : 0};
+    rc = store_get(&c->r, &ctx, k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    if (rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL) *nvalue = out.nvalue;
+    if (rc == SHMC_OK) {
+        if (flags) *flags = out.flags;
+        if (cas) *cas = out.cas;
+    }
+    return rc;
+}
+
+API shmc_rc shmc_get(shmc_t *c, const char *key, size_t nkey, void *buf, size_t cap,
+                     size_t *nvalue, uint32_t *flags, uint64_t *cas)
+{
+    return get_common(c, key, nkey, false, 0, buf, cap, nvalue, flags, cas);
+}
+
+API shmc_rc shmc_gat(shmc_t *c, const char *key, size_t nkey, int64_t exptime, void *buf,
+                     size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
+{
+    return get_common(c, key, nkey, true, exptime, buf, cap, nvalue, flags, cas);
+}
+
+API shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value,
+                           size_t *nvalue, uint32_t *flags, uint64_t *cas)
+{
+    if (!value) return invalid("value is NULL");
+    *value = NULL;
+    size_t cap = 256, n = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
+        shmc_rc rc = shmc_get(c, key, nkey, buf, cap, &n, flags, cas);
+        if (rc == SHMC_OK) {
+            buf[n] = '\0';
+            *value = buf;
+            if (nvalue) *nvalue = n;
+            return SHMC_OK;
+        }
+        if (rc != SHMC_BUFFER_TOO_SMALL) {
+            free(buf);
+            return rc;
+        }
+        cap = n;
+        char *bigger = realloc(buf, cap + 1);
+        if (!bigger) free(buf);
+        buf = bigger;
+    }
+}
+
+API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, size_t n,
+                      shmc_value_cb cb, void *ctx_arg)
+{
+    if (!c) return invalid("cache handle is NULL");
+    if (n && (!keys || !nkeys)) return invalid("keys or nkeys is NULL");
+    if (!cb) return invalid("callback is NULL");
+    unsigned char k[SHMC_KEY_MAX];
+    for (size_t i = 0; i < n; i++) {
+        shmc_rc rc = key_copy(k, keys[i], nkeys[i]);
+        if (rc != SHMC_OK) return rc;
+    }
+    size_t cap = 4096;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    for (size_t i = 0; i < n; i++) {
+        size_t nk = nkeys[i];
+        if (key_copy(k, keys[i], nk) != SHMC_OK) continue; /* changed under us: skip it */
+        get_out_t out = {.buf = buf, .cap = cap};
+        shmc_rc rc = store_get(&c->r, &ctx, k, (uint32_t)nk, false, 0, &out);
+        if (rc == SHMC_BUFFER_TOO_SMALL) {
+            unsigned char *bigger = realloc(buf, out.nvalue);
+            if (!bigger) {
+                free(buf);
+                return error_set(SHMC_SYSTEM, "out of process memory");
+            }
+            buf = bigger;
+            cap = out.nvalue;
+            i--; /* again, with room */
+            continue;
+        }
+        if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, buf, out.nvalue, out.flags, out.cas);
+    }
+    free(buf);
+    return SHMC_OK;
+}
+
+/* ---- writes ---- */
+
+static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, size_t nkey,
+                            const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
+                            uint64_t cas)
+{
+    if (!c) return invalid("cache handle is NULL");
+    if (!value && nvalue) return invalid("value is NULL with a non-zero length");
+    unsigned char k[SHMC_KEY_MAX];
+    shmc_rc rc = key_copy(k, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    if (nvalue > c->r.item_size_max) {
+        CTR(&ctx, C_CMD_SET);
+        if (mode == MODE_SET) store_drop(&c->r, &ctx, k, (uint32_t)nkey);
+        return error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
+                         nvalue, (unsigned long long)c->r.item_size_max);
+    }
+    return store_write(&c->r, &ctx, mode, k, (uint32_t)nkey, value, nvalue, flags,
+                       store_exptime_abs(exptime, ctx.now), cas);
+}
+
+API shmc_rc shmc_set(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                     uint32_t flags, int64_t exptime)
+{
+    return write_common(c, MODE_SET, key, nkey, value, nvalue, flags, exptime, 0);
+}
+
+API shmc_rc shmc_add(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                     uint32_t flags, int64_t exptime)
+{
+    return write_common(c, MODE_ADD, key, nkey, value, nvalue, flags, exptime, 0);
+}
+
+API shmc_rc shmc_replace(shmc_t *c, const char *key, size_t nkey, const void *value,
+                         size_t nvalue, uint32_t flags, int64_t exptime)
+{
+    return write_common(c, MODE_REPLACE, key, nkey, value, nvalue, flags, exptime, 0);
+}
+
+API shmc_rc shmc_append(shmc_t *c, const char *key, size_t nkey, const void *value,
+                        size_t nvalue, uint32_t flags, int64_t exptime)
+{
+    return write_common(c, MODE_APPEND, key, nkey, value, nvalue, flags, exptime, 0);
+}
+
+API shmc_rc shmc_prepend(shmc_t *c, const char *key, size_t nkey, const void *value,
+                         size_t nvalue, uint32_t flags, int64_t exptime)
+{
+    return write_common(c, MODE_PREPEND, key, nkey, value, nvalue, flags, exptime, 0);
+}
+
+API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
+                     uint32_t flags, int64_t exptime, uint64_t cas)
+{
+    return write_common(c, MODE_CAS, key, nkey, value, nvalue, flags, exptime, cas);
+}
+
+API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
+{
+    if (!c) return invalid("cache handle is NULL");
+    unsigned char k[SHMC_KEY_MAX];
+    shmc_rc rc = key_copy(k, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    return store_delete(&c->r, &ctx, k, (uint32_t)nkey);
+}
+
+static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
+                     uint64_t *result)
+{
+    if (!c) return invalid("cache handle is NULL");
+    unsigned char k[SHMC_KEY_MAX];
+    shmc_rc rc = key_copy(k, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    return store_arith(&c->r, &ctx, k, (uint32_t)nkey, incr, delta, result);
+}
+
+API shmc_rc shmc_incr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result)
+{
+    return arith(c, key, nkey, true, delta, result);
+}
+
+API shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result)
+{
+    return arith(c, key, nkey, false, delta, result);
+}
+
+API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
+{
+    if (!c) return invalid("cache handle is NULL");
+    unsigned char k[SHMC_KEY_MAX];
+    shmc_rc rc = key_copy(k, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    return store_touch(&c->r, &ctx, k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
+}
+
+API shmc_rc shmc_flush_all(shmc_t *c, int64_t delay)
+{
+    if (!c) return invalid("cache handle is NULL");
+    op_ctx_t ctx;
+    handle_ctx(c, &ctx);
+    store_flush_all(&c->r, &ctx, delay);
+    return SHMC_OK;
+}
+
+/* ---- introspection ---- */
+
+API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *s)
+{
+    if (!c || !s) return invalid("cache handle or stats is NULL");
+    const region_t *r = &c->r;
+    uint64_t t[C_COUNT];
+    stats_sum(r, t);
+    memset(s, 0, sizeof *s);
+    int64_t items = 0, bytes = 0;
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        items += atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
+        bytes += atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+    }
+    s->curr_items = items > 0 ? (uint64_t)items : 0;
+    s->bytes = bytes > 0 ? (uint64_t)bytes : 0;
+    s->total_items = t[C_TOTAL_ITEMS];
+    s->limit_maxbytes = r->hdr->memory_limit;
+    s->item_size_max = r->item_size_max;
+    s->hash_buckets = r->bucket_mask + 1;
+    s->segments = r->nsegments;
+    s->segment_size = r->segment_size;
+    s->segments_free = atomic_load(&r->hdr->free_count);
+    s->curr_connections = stats_attached(r);
+    s->total_connections = atomic_load(&r->hdr->total_connections);
+    s->time = clock_now_s();
+    s->uptime = s->time - r->hdr->create_time;
+    s->protected_mode = c->protect == SHMC_PROTECT_PKU;
+    s->cmd_get = t[C_CMD_GET];
+    s->cmd_set = t[C_CMD_SET];
+    s->cmd_touch = t[C_CMD_TOUCH];
+    s->cmd_flush = t[C_CMD_FLUSH];
+    s->get_hits = t[C_GET_HITS];
+    s->get_misses = t[C_GET_MISSES];
+    s->get_expired = t[C_GET_EXPIRED];
+    s->get_flushed = t[C_GET_FLUSHED];
+    s->delete_hits = t[C_DELETE_HITS];
+    s->delete_misses = t[C_DELETE_MISSES];
+    s->incr_hits = t[C_INCR_HITS];
+    s->incr_misses = t[C_INCR_MISSES];
+    s->decr_hits = t[C_DECR_HITS];
+    s->decr_misses = t[C_DECR_MISSES];
+    s->cas_hits = t[C_CAS_HITS];
+    s->cas_misses = t[C_CAS_MISSES];
+    s->cas_badval = t[C_CAS_BADVAL];
+    s->touch_hits = t[C_TOUCH_HITS];
+    s->touch_misses = t[C_TOUCH_MISSES];
+    s->evictions = t[C_EVICTIONS];
+    s->expired_unfetched = t[C_EXPIRED_UNFETCHED];
+    s->evicted_unfetched = t[C_EVICTED_UNFETCHED];
+    s->reclaimed = t[C_RECLAIMED];
+    s->reinserted = t[C_REINSERTED];
+    s->repairs = t[C_REPAIRS];
+    return SHMC_OK;
+}
+
+API shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations)
+{
+    error_clear();
+    char path[4096];
+    shmc_rc rc = region_resolve_path(name_or_path, path, sizeof path);
+    if (rc != SHMC_OK) return rc;
+    return check_file(path, report, violations);
+}

@@ -1,0 +1,142 @@
+/* layout.h — the cache file, byte by byte.
+ *
+ *   [header 4 KiB][thread slots][process slots][lock stripes][heads][segment table]
+ *   [free stack][FIFO ring][access bitmaps][hash buckets][segments: the items]
+ *
+ * Every area's offset and size follow from the configuration alone (layout_compute), so a
+ * file is accepted only if its header's configuration reproduces exactly the offsets it
+ * claims and its own size: a hostile header cannot point anywhere.  Nothing in the file is a
+ * pointer: items are named by their offset from the file's start in 8-byte units (a uint32,
+ * so a cache is at most 32 GiB), and each is bounds-checked before use.
+ *
+ * Mutable shared words are C11 atomics; the immutable part of the header is covered by a
+ * checksum so that a flipped bit in the configuration is a refused file, not a misread one. */
+#ifndef SHMC_LAYOUT_H
+#define SHMC_LAYOUT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <shmc.h>
+
+#include "sync/robust_lock.h"
+
+#define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
+#define LAYOUT_VERSION 1u
+#define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
+#define LAYOUT_MAX_FILE ((uint64_t)UINT32_MAX * LAYOUT_UNIT)
+#define LAYOUT_HEADER_BYTES 4096u
+
+#define LAYOUT_THREAD_SLOTS 512u
+#define LAYOUT_PROC_SLOTS 256u
+#define LAYOUT_STRIPES_MAX 4096u
+#define LAYOUT_HEADS_MAX 16u
+#define LAYOUT_SEGMENTS_MIN 8u
+#define LAYOUT_SEGMENT_MIN (64u * 1024u)
+#define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
+#define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
+#define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 40 bytes */
+
+/* memcached's counters, one array per thread slot, summed by shmc_stats. */
+enum counter {
+    C_CMD_GET, C_CMD_SET, C_CMD_TOUCH, C_CMD_FLUSH,
+    C_GET_HITS, C_GET_MISSES, C_GET_EXPIRED, C_GET_FLUSHED,
+    C_DELETE_HITS, C_DELETE_MISSES,
+    C_INCR_HITS, C_INCR_MISSES, C_DECR_HITS, C_DECR_MISSES,
+    C_CAS_HITS, C_CAS_MISSES, C_CAS_BADVAL,
+    C_TOUCH_HITS, C_TOUCH_MISSES,
+    C_TOTAL_ITEMS, C_EVICTIONS, C_EXPIRED_UNFETCHED, C_EVICTED_UNFETCHED, C_RECLAIMED,
+    C_REINSERTED, C_REPAIRS,
+    C_COUNT
+};
+
+/* One thread's counters.  Only its owner writes them (no atomic read-modify-write), so the
+ * hot path touches no shared cache line; stats sums every slot plus the retired totals. */
+typedef struct thread_slot {
+    _Atomic uint64_t owner;  /* process token; 0: free */
+    _Atomic uint64_t handle; /* the owner's handle id, so close can release its slots */
+    _Atomic uint64_t c[C_COUNT];
+} __attribute__((aligned(64))) thread_slot_t;
+
+/* One attached handle (memcached's "connection"). */
+typedef struct proc_slot {
+    _Atomic uint64_t token;
+    _Atomic uint64_t handle;
+} proc_slot_t;
+
+/* A lock stripe guards the hash buckets b with b % nstripes == its index, and keeps their
+ * item and byte counts.  The intent names the one change in flight, so that the next
+ * locker after a death can tell whether it happened and set the counts to match. */
+typedef struct stripe {
+    robust_lock_t lock;
+    _Atomic uint32_t intent_active;
+    uint32_t intent_bucket;
+    uint32_t intent_new; /* item that is linked when the change is done (0: none) */
+    uint32_t intent_old; /* item that is unlinked when the change is done (0: none) */
+    int64_t items_before, bytes_before;
+    _Atomic int64_t items, bytes;
+} __attribute__((aligned(128))) stripe_t;
+
+/* An append head: the segment that new items are written into.  Writers spread over heads;
+ * a head also cleans the oldest segment when no free one is left (victim != 0), recording
+ * its progress so a successor can finish the work of a dead cleaner. */
+typedef struct head {
+    robust_lock_t lock;
+    uint32_t seg;      /* current segment + 1; 0: none */
+    uint32_t victim;   /* segment being cleaned + 1; 0: none */
+    uint32_t clean_r;  /* cleaning: next byte to examine in the victim */
+    uint32_t clean_w;  /* cleaning: end of what is kept */
+} __attribute__((aligned(64))) head_t;
+
+enum seg_state { SEG_FREE = 0, SEG_OPEN = 1, SEG_SEALED = 2, SEG_CLEANING = 3 };
+
+typedef struct segmeta {
+    _Atomic uint32_t state;
+    _Atomic uint32_t owner;     /* head index while OPEN or CLEANING */
+    _Atomic uint32_t write_off; /* bytes of items written and published */
+    uint32_t reserved;
+    _Atomic uint64_t seq;       /* seal order, for the FIFO */
+} segmeta_t;
+
+typedef struct header {
+    /* ---- immutable after creation, covered by `check` ---- */
+    uint64_t magic;
+    uint32_t version, header_bytes;
+    uint64_t file_size, memory_limit, item_size_max;
+    uint64_t hash_seed, create_time;
+    uint32_t hash_power, nstripes, nheads, nsegments;
+    uint32_t segment_size, nthread_slots, nproc_slots, bitmap_words;
+    uint64_t off_threads, off_procs, off_stripes, off_heads, off_segs, off_free, off_fifo,
+        off_bitmaps, off_buckets, off_data;
+    uint64_t check;
+
+    /* ---- the segment lists, under global_lock ---- */
+    alignas(64) robust_lock_t global_lock;
+    _Atomic uint32_t free_count;
+    _Atomic uint32_t fifo_first, fifo_count;
+    _Atomic uint64_t seal_seq;
+
+    /* ---- words shared by every writer, read-mostly ---- */
+    alignas(64) _Atomic uint64_t cas_next;          /* next unreserved block of cas values */
+    alignas(64) _Atomic uint32_t flush_epoch;       /* items of older epochs are flushed */
+    _Atomic uint64_t flush_pending;                 /* a delayed flush_all's time; 0: none */
+    _Atomic uint64_t total_connections;
+
+    /* ---- counters of threads and processes that are gone, under global_lock ---- */
+    alignas(64) _Atomic uint64_t retired[C_COUNT];
+} header_t;
+
+_Static_assert(sizeof(header_t) <= LAYOUT_HEADER_BYTES, "header fits its page");
+
+/* Fill the immutable part of *h from a configuration (defaults already applied).
+ * Returns SHMC_OK or SHMC_INVALID with shmc_last_error() set. */
+shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_max,
+                       unsigned hash_power);
+/* The checksum of the immutable part. */
+uint64_t layout_checksum(const header_t *h);
+/* Whether a header read from a file of file_size bytes is exactly what its configuration
+ * implies.  On failure, shmc_last_error() says which field. */
+shmc_rc layout_validate(const header_t *h, uint64_t file_size);
+
+#endif

@@ -1,0 +1,69 @@
+/* region.h — one process's mapping of a cache file: where each area lives in this address
+ * space, and the bounds every offset read from the file is checked against. */
+#ifndef SHMC_REGION_H
+#define SHMC_REGION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region/layout.h"
+
+typedef struct region {
+    unsigned char *base;
+    uint64_t size;
+    int fd;
+    header_t *hdr;
+    thread_slot_t *threads;
+    proc_slot_t *procs;
+    stripe_t *stripes;
+    head_t *heads;
+    segmeta_t *segs;
+    _Atomic uint32_t *free_stack;
+    _Atomic uint32_t *fifo;
+    _Atomic uint64_t *bitmaps;
+    _Atomic uint64_t *buckets;
+    unsigned char *data;
+    /* copies of the immutable configuration, so the hot path reads no shared line */
+    uint64_t bucket_mask, item_size_max, hash_seed;
+    uint32_t nstripes, nheads, nsegments, segment_size, bitmap_words, nthread_slots, nproc_slots;
+    uint32_t data_unit_first, data_unit_end; /* item offsets must fall in [first, end) */
+    bool alone; /* no other process had the file open: recovery is ours to run */
+} region_t;
+
+/* Resolve name_or_path ($SHMC_DIR or /dev/shm for plain names) into out[cap]. */
+shmc_rc region_resolve_path(const char *name_or_path, char *out, size_t cap);
+
+/* Open or create the file and map it.  On success the caller holds the open lock (no other
+ * process is between open and attach) and must call region_attach_done next; r->alone says
+ * whether every other user is gone, in which case it runs recovery first.
+ * memory_limit / item_size_max of 0 accept the file's own; hash_power 0 is automatic. */
+shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
+                    uint64_t item_size_max, unsigned hash_power, unsigned mode);
+/* Mark this process attached (shared lock) and release the open lock. */
+shmc_rc region_attach_done(region_t *r);
+/* Map an existing file read-only for inspection (the checker); no locks taken. */
+shmc_rc region_map_readonly(region_t *r, const char *path);
+void region_close(region_t *r);
+
+static inline void *region_at(const region_t *r, uint32_t unit)
+{
+    return r->base + (uint64_t)unit * LAYOUT_UNIT;
+}
+
+static inline uint32_t region_unit_of(const region_t *r, const void *p)
+{
+    return (uint32_t)(((const unsigned char *)p - r->base) / LAYOUT_UNIT);
+}
+
+static inline unsigned char *region_segment(const region_t *r, uint32_t seg)
+{
+    return r->data + (uint64_t)seg * r->segment_size;
+}
+
+/* The segment holding unit u (u must be within the data area). */
+static inline uint32_t region_segment_of(const region_t *r, uint32_t unit)
+{
+    return (uint32_t)(((uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT) / r->segment_size);
+}
+
+#endif

@@ -1,0 +1,184 @@
+/* check.c — verify a cache file from its header to its last item, trusting nothing in it.
+ *
+ * The file is mapped read-only and every offset is bounds-checked, so a hostile file yields
+ * violations, never a crash or a hang (every walk is bounded).  Invariants:
+ *  - the header matches its configuration (done by mapping it);
+ *  - every segment has a known state; the free stack and the FIFO hold exactly the FREE and
+ *    SEALED segments, once each; OPEN and CLEANING segments belong to the head that names them;
+ *  - every segment's written bytes parse as items and fillers;
+ *  - every chained item is well formed, lies in a segment in use below its write offset, is
+ *    in the bucket its key hashes to, and is reachable from exactly one place;
+ *  - each stripe's item and byte counts equal what its chains hold;
+ *  - no change is in flight (no intent recorded, no odd bucket version) in a quiet file. */
+#include "store/check.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "region/region.h"
+#include "store/index.h"
+#include "store/item.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+typedef struct checker {
+    const region_t *r;
+    FILE *out;
+    size_t violations;
+} checker_t;
+
+static void violation(checker_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void violation(checker_t *k, const char *fmt, ...)
+{
+    k->violations++;
+    if (!k->out || k->violations > 100) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(k->out, "violation: ");
+    vfprintf(k->out, fmt, ap);
+    fputc('\n', k->out);
+    va_end(ap);
+}
+
+static void check_segments(checker_t *k)
+{
+    const region_t *r = k->r;
+    const header_t *h = r->hdr;
+    uint32_t n = r->nsegments;
+    unsigned char *seen = calloc(n, 1);
+    if (!seen) return;
+    uint32_t nfree = h->free_count, first = h->fifo_first, count = h->fifo_count;
+    if (nfree > n) violation(k, "free count %u exceeds %u segments", nfree, n), nfree = 0;
+    if (count > n || first >= n) violation(k, "FIFO first %u count %u out of range", first, count), count = 0;
+    for (uint32_t i = 0; i < nfree; i++) {
+        uint32_t s = r->free_stack[i];
+        if (s >= n) { violation(k, "free stack entry %u names segment %u", i, s); continue; }
+        if (seen[s]++) violation(k, "segment %u listed twice", s);
+        if (r->segs[s].state != SEG_FREE) violation(k, "segment %u on the free stack is in state %u", s, r->segs[s].state);
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t s = r->fifo[(first + i) % n];
+        if (s >= n) { violation(k, "FIFO entry %u names segment %u", i, s); continue; }
+        if (seen[s]++) violation(k, "segment %u listed twice", s);
+        if (r->segs[s].state != SEG_SEALED) violation(k, "segment %u in the FIFO is in state %u", s, r->segs[s].state);
+    }
+    for (uint32_t s = 0; s < n; s++) {
+        const segmeta_t *m = &r->segs[s];
+        uint32_t st = m->state, owner = m->owner;
+        if (m->write_off > r->segment_size) violation(k, "segment %u write offset %u beyond its size", s, m->write_off);
+        if (st == SEG_FREE || st == SEG_SEALED) {
+            if (!seen[s]) violation(k, "segment %u in state %u is on no list (leaked)", s, st);
+        } else if (st == SEG_OPEN) {
+            if (owner >= r->nheads || r->heads[owner].seg != s + 1)
+                violation(k, "open segment %u is not its head's (owner %u)", s, owner);
+        } else if (st == SEG_CLEANING) {
+            if (owner >= r->nheads || r->heads[owner].victim != s + 1)
+                violation(k, "segment %u being cleaned has no cleaner (owner %u)", s, owner);
+        } else {
+            violation(k, "segment %u has unknown state %u", s, st);
+        }
+        if (st == SEG_FREE) continue;
+        /* its written bytes must parse */
+        unsigned char *base = region_segment(r, s);
+        uint32_t end = m->write_off <= r->segment_size ? m->write_off : r->segment_size;
+        for (uint32_t off = 0; off < end;) {
+            const item_t *it = (const item_t *)(base + off);
+            uint32_t sz;
+            if (end - off < ITEM_FILLER_MIN) { violation(k, "segment %u: %u stray bytes at %u", s, end - off, off); break; }
+            if (it->kind == ITEM_FILLER) {
+                sz = it->nvalue;
+                if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - off) {
+                    violation(k, "segment %u: bad filler of %u bytes at %u", s, sz, off);
+                    break;
+                }
+            } else if (item_is_live_kind(it->kind) && end - off >= ITEM_HEADER &&
+                       item_fits(r, region_unit_of(r, it), it->nkey, it->nvalue)) {
+                sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
+                if (sz > end - off) { violation(k, "segment %u: item at %u overruns the written bytes", s, off); break; }
+            } else {
+                violation(k, "segment %u: unparsable bytes at %u (kind 0x%02x)", s, off, it->kind);
+                break;
+            }
+            off += sz;
+        }
+    }
+    for (uint32_t i = 0; i < r->nheads; i++) {
+        const head_t *hd = &r->heads[i];
+        if (hd->seg && (hd->seg > n || r->segs[hd->seg - 1].state != SEG_OPEN))
+            violation(k, "head %u names segment %u which is not open", i, hd->seg - 1);
+        if (hd->victim) violation(k, "head %u is in the middle of cleaning segment %u", i, hd->victim - 1);
+    }
+    free(seen);
+}
+
+static void check_chains(checker_t *k)
+{
+    const region_t *r = k->r;
+    uint64_t nunits = (uint64_t)r->data_unit_end - r->data_unit_first;
+    unsigned char *visited = calloc(nunits / 8 + 1, 1);
+    int64_t *items = calloc(r->nstripes, sizeof *items), *bytes = calloc(r->nstripes, sizeof *bytes);
+    if (!visited || !items || !bytes) goto out;
+    uint64_t max_steps = index_max_chain(r);
+    for (uint64_t b = 0; b <= r->bucket_mask; b++) {
+        uint64_t w = atomic_load(&r->buckets[b]);
+        if (bucket_version(w) & 1) violation(k, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
+        uint32_t u = bucket_head(w);
+        for (uint64_t steps = 0; u; steps++) {
+            if (steps >= max_steps) { violation(k, "bucket %llu: chain longer than the cache can hold (a cycle)", (unsigned long long)b); break; }
+            item_t *it = item_at(r, u);
+            if (!it) { violation(k, "bucket %llu: offset %u outside the item area", (unsigned long long)b, u); break; }
+            uint64_t rel = u - r->data_unit_first;
+            if (visited[rel / 8] & (1u << (rel % 8))) { violation(k, "item at %u reachable twice", u); break; }
+            visited[rel / 8] |= (unsigned char)(1u << (rel % 8));
+            if (!item_is_live_kind(it->kind) || !item_fits(r, u, it->nkey, it->nvalue)) {
+                violation(k, "bucket %llu: malformed item at %u", (unsigned long long)b, u);
+                break;
+            }
+            uint32_t seg = region_segment_of(r, u);
+            uint64_t in_seg = (uint64_t)rel * LAYOUT_UNIT - (uint64_t)seg * r->segment_size;
+            uint32_t st = r->segs[seg].state;
+            if (st == SEG_FREE) violation(k, "item at %u lies in free segment %u", u, seg);
+            else if (in_seg + item_footprint(it->nkey, it->nvalue) > r->segs[seg].write_off)
+                violation(k, "item at %u lies beyond segment %u's written bytes", u, seg);
+            uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
+            if (index_bucket_of(r, hash) != b || index_tag_of(hash) != it->tag)
+                violation(k, "item at %u is in bucket %llu but its key hashes elsewhere", u, (unsigned long long)b);
+            uint32_t si = (uint32_t)(b & (r->nstripes - 1));
+            items[si]++;
+            bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);
+            u = atomic_load(&it->next);
+        }
+    }
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        const stripe_t *st = &r->stripes[i];
+        if (st->intent_active) violation(k, "stripe %u has a change in flight", i);
+        if (st->items != items[i] || st->bytes != bytes[i])
+            violation(k, "stripe %u counts %lld items / %lld bytes; its chains hold %lld / %lld", i,
+                      (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
+    }
+out:
+    free(visited);
+    free(items);
+    free(bytes);
+}
+
+shmc_rc check_file(const char *path, FILE *report, size_t *violations)
+{
+    region_t r;
+    shmc_rc rc = region_map_readonly(&r, path);
+    if (rc != SHMC_OK) {
+        if (report) fprintf(report, "%s: %s\n", path, shmc_last_error());
+        return rc;
+    }
+    checker_t k = {.r = &r, .out = report};
+    check_segments(&k);
+    check_chains(&k);
+    if (report)
+        fprintf(report, "%s: %zu violation%s (%u segments of %u bytes, %llu buckets)\n", path,
+                k.violations, k.violations == 1 ? "" : "s", r.nsegments, r.segment_size,
+                (unsigned long long)r.bucket_mask + 1);
+    if (violations) *violations = k.violations;
+    region_close(&r);
+    return SHMC_OK;
+}

@@ -1,0 +1,218 @@
+/* index.c — seqlock reads and robust, repairable writes of the hash chains (see index.h). */
+#include "store/index.h"
+
+#include <sched.h>
+#include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+/* Optimistic reads race with writers by design and are validated afterwards; tell TSan. */
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define RACY_READS_BEGIN() ((void)0)
+#define RACY_READS_END() ((void)0)
+#endif
+
+#define SPINS_BEFORE_LOCK 256
+
+/* A bucket word with an even version.  A version that stays odd means a writer is inside
+ * (or died inside): after a short spin, take the stripe lock — that waits for a live writer
+ * and makes us repair a dead one — and look again. */
+static uint64_t load_stable(const region_t *r, uint64_t b)
+{
+    for (int spins = 0;; spins++) {
+        uint64_t w = atomic_load_explicit(&r->buckets[b], memory_order_acquire);
+        if (!(bucket_version(w) & 1)) return w;
+        if (spins < SPINS_BEFORE_LOCK) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        stripe_t *st = index_stripe_of(r, b);
+        uint64_t repairs = 0;
+        if (index_lock(r, st, &repairs)) {
+            w = atomic_load_explicit(&r->buckets[b], memory_order_acquire);
+            index_unlock(st);
+            if (!(bucket_version(w) & 1)) return w;
+        }
+        sched_yield();
+        spins = 0;
+    }
+}
+
+void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint64_t hash,
+                void *buf, size_t cap, item_view_t *out)
+{
+    const uint64_t b = index_bucket_of(r, hash);
+    const uint16_t tag = index_tag_of(hash);
+    const uint64_t max_steps = index_max_chain(r);
+    for (;;) {
+        uint64_t w1 = load_stable(r, b);
+        item_view_t v = {0};
+        RACY_READS_BEGIN();
+        uint32_t u = bucket_head(w1);
+        for (uint64_t steps = 0; u && steps < max_steps; steps++) {
+            item_t *it = item_at(r, u);
+            if (!it) break;
+            if (it->tag == tag && it->nkey == nkey && item_is_live_kind(it->kind) &&
+                item_fits(r, u, nkey, it->nvalue) && memcmp(it->data, key, nkey) == 0) {
+                v.unit = u;
+                v.nvalue = it->nvalue;
+                v.flags = it->flags;
+                v.exptime = atomic_load_explicit(&it->exptime, memory_order_relaxed);
+                v.epoch = it->epoch;
+                v.cas = it->cas;
+                v.kind = it->kind;
+                if (v.nvalue <= cap && v.nvalue <= r->item_size_max) {
+                    memcpy(buf, it->data + nkey, v.nvalue);
+                    v.copied = true;
+                }
+                break;
+            }
+            u = atomic_load_explicit(&it->next, memory_order_relaxed);
+        }
+        RACY_READS_END();
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t w2 = atomic_load_explicit(&r->buckets[b], memory_order_relaxed);
+        if (w1 == w2) {
+            *out = v;
+            return;
+        }
+    }
+}
+
+bool index_lock(const region_t *r, stripe_t *st, uint64_t *repairs)
+{
+    enum lock_result lr = robust_lock_acquire(&st->lock);
+    if (lr == LOCK_FAILED) return false;
+    if (lr == LOCK_OWNER_DIED) {
+        if (index_repair(r, st)) (*repairs)++;
+        robust_lock_mark_repaired(&st->lock);
+    }
+    return true;
+}
+
+void index_unlock(stripe_t *st) { robust_lock_release(&st->lock); }
+
+bool index_is_linked_locked(const region_t *r, uint64_t b, uint32_t u, uint32_t *prev)
+{
+    uint32_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
+    const uint64_t max_steps = index_max_chain(r);
+    for (uint64_t steps = 0; x && steps < max_steps; steps++) {
+        if (x == u) {
+            if (prev) *prev = p;
+            return true;
+        }
+        item_t *it = item_at(r, x);
+        if (!it) return false;
+        p = x;
+        x = atomic_load_explicit(&it->next, memory_order_relaxed);
+    }
+    return false;
+}
+
+uint32_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
+                           uint32_t nkey, uint16_t tag, uint32_t *prev)
+{
+    uint32_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
+    const uint64_t max_steps = index_max_chain(r);
+    for (uint64_t steps = 0; x && steps < max_steps; steps++) {
+        item_t *it = item_at(r, x);
+        if (!it) break;
+        if (it->tag == tag && it->nkey == nkey && item_is_live_kind(it->kind) &&
+            item_fits(r, x, nkey, it->nvalue) && memcmp(it->data, key, nkey) == 0) {
+            *prev = p;
+            return x;
+        }
+        p = x;
+        x = atomic_load_explicit(&it->next, memory_order_relaxed);
+    }
+    *prev = 0;
+    return 0;
+}
+
+/* The one store that changes a chain: the predecessor's link (or the bucket's head, which
+ * is published together with the even version) now names `to`. */
+static uint64_t set_link(const region_t *r, uint64_t odd_word, uint32_t prev,
+                         uint32_t to)
+{
+    if (prev) {
+        item_t *p = item_at(r, prev);
+        atomic_store_explicit(&p->next, to, memory_order_release);
+        return bucket_word(bucket_version(odd_word) + 1, bucket_head(odd_word));
+    }
+    return bucket_word(bucket_version(odd_word) + 1, to);
+}
+
+void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t new_unit,
+                          uint32_t old_unit, uint32_t old_prev, int64_t d_items, int64_t d_bytes)
+{
+    _Atomic uint64_t *bw = &r->buckets[b];
+    uint64_t w = atomic_load_explicit(bw, memory_order_relaxed);
+
+    /* intent first: what the change is, and the counts before it */
+    st->intent_bucket = (uint32_t)b;
+    st->intent_new = new_unit;
+    st->intent_old = old_unit;
+    st->items_before = atomic_load_explicit(&st->items, memory_order_relaxed);
+    st->bytes_before = atomic_load_explicit(&st->bytes, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_active, 1, memory_order_release);
+
+    if (new_unit) {
+        item_t *n = item_at(r, new_unit);
+        uint32_t succ = old_unit ? atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed)
+                                 : bucket_head(w);
+        atomic_store_explicit(&n->next, succ, memory_order_relaxed);
+    }
+    uint64_t odd = bucket_word(bucket_version(w) + 1, bucket_head(w));
+    atomic_store_explicit(bw, odd, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+
+    atomic_store_explicit(&st->items, st->items_before + d_items, memory_order_relaxed);
+    atomic_store_explicit(&st->bytes, st->bytes_before + d_bytes, memory_order_relaxed);
+
+    uint32_t to = new_unit;
+    if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
+    uint32_t prev = old_unit ? old_prev : 0;
+    uint64_t even = set_link(r, odd, prev, to);
+    atomic_store_explicit(bw, even, memory_order_release);
+    atomic_store_explicit(&st->intent_active, 0, memory_order_release);
+}
+
+void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                              uint32_t exptime)
+{
+    _Atomic uint64_t *bw = &r->buckets[b];
+    uint64_t w = atomic_load_explicit(bw, memory_order_relaxed);
+    st->intent_bucket = (uint32_t)b;
+    st->intent_new = st->intent_old = 0;
+    atomic_store_explicit(&st->intent_active, 1, memory_order_release);
+    atomic_store_explicit(bw, bucket_word(bucket_version(w) + 1, bucket_head(w)), memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
+    atomic_store_explicit(bw, bucket_word(bucket_version(w) + 2, bucket_head(w)), memory_order_release);
+    atomic_store_explicit(&st->intent_active, 0, memory_order_release);
+}
+
+bool index_repair(const region_t *r, stripe_t *st)
+{
+    if (!atomic_load_explicit(&st->intent_active, memory_order_acquire)) return false;
+    uint64_t b = st->intent_bucket & r->bucket_mask;
+    bool done;
+    if (st->intent_new) done = index_is_linked_locked(r, b, st->intent_new, NULL);
+    else if (st->intent_old) done = !index_is_linked_locked(r, b, st->intent_old, NULL);
+    else done = true;
+    /* the counts were written before the chain store: when it did not happen, undo them */
+    if (!done) {
+        atomic_store_explicit(&st->items, st->items_before, memory_order_relaxed);
+        atomic_store_explicit(&st->bytes, st->bytes_before, memory_order_relaxed);
+    }
+    /* a chain changes in one store, so it is whole either way; only the version may be odd */
+    uint64_t w = atomic_load_explicit(&r->buckets[b], memory_order_relaxed);
+    if (bucket_version(w) & 1)
+        atomic_store_explicit(&r->buckets[b], bucket_word(bucket_version(w) + 1, bucket_head(w)),
+                              memory_order_release);
+    atomic_store_explicit(&st->intent_active, 0, memory_order_release);
+    return true;
+}

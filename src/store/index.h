@@ -1,0 +1,82 @@
+/* index.h — the hash index: buckets of 8 bytes, each a 32-bit version and the head of a
+ * chain of items linked through item->next.
+ *
+ * Readers take no lock and write nothing: they load the bucket word, walk the chain, copy
+ * what they need, and load the word again; an unchanged version proves the copy consistent
+ * (a seqlock per bucket).  Writers hold the bucket's stripe lock (robust, see
+ * sync/robust_lock.h), make the version odd, make exactly one store to the chain, and make
+ * the version even again; the intent they record first lets a successor repair a writer that
+ * died at any instruction.  Every offset read from the file is bounds-checked; chains are
+ * walked at most as far as the cache could hold items, so a corrupt chain cannot hang. */
+#ifndef SHMC_INDEX_H
+#define SHMC_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region/region.h"
+#include "store/item.h"
+
+static inline uint32_t bucket_version(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline uint32_t bucket_head(uint64_t w) { return (uint32_t)w; }
+static inline uint64_t bucket_word(uint32_t version, uint32_t head)
+{
+    return ((uint64_t)version << 32) | head;
+}
+
+static inline uint64_t index_bucket_of(const region_t *r, uint64_t hash) { return hash & r->bucket_mask; }
+static inline stripe_t *index_stripe_of(const region_t *r, uint64_t bucket)
+{
+    return &r->stripes[bucket & (r->nstripes - 1)];
+}
+static inline uint16_t index_tag_of(uint64_t hash) { return (uint16_t)(hash >> 48); }
+
+/* A consistent snapshot of one item, as a reader saw it. */
+typedef struct item_view {
+    uint32_t unit; /* 0: not found */
+    uint32_t nvalue, flags, exptime, epoch;
+    uint64_t cas;
+    uint8_t kind;
+    bool copied; /* the value is in the caller's buffer (cap was large enough) */
+} item_view_t;
+
+/* Lock-free lookup.  When found and cap >= nvalue, the value is copied into buf. */
+void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint64_t hash,
+                void *buf, size_t cap, item_view_t *out);
+
+/* ---- under the stripe lock ---- */
+
+/* Take a bucket's stripe lock, repairing first if its last owner died.  false: the lock is
+ * unusable (a corrupt file); the caller fails the operation. */
+bool index_lock(const region_t *r, stripe_t *st, uint64_t *repairs);
+void index_unlock(stripe_t *st);
+/* Repair the change recorded in st's intent, if one was in flight (lock held or no process
+ * attached).  Returns whether anything was repaired. */
+bool index_repair(const region_t *r, stripe_t *st);
+
+/* Find key in bucket b: its unit (0: none) and its predecessor's unit (0: the bucket). */
+uint32_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
+                           uint32_t nkey, uint16_t tag, uint32_t *prev);
+
+/* Link item `new_unit` in place of `old_unit` (whose predecessor is old_prev), or at the
+ * chain's head when old_unit is 0, or unlink old_unit when new_unit is 0.  items/bytes are
+ * the stripe's counts after the change.  One store to the chain, inside an odd version. */
+void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t new_unit,
+                          uint32_t old_unit, uint32_t old_prev, int64_t d_items,
+                          int64_t d_bytes);
+
+/* Change a linked item's expiry in place (touch). */
+void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                              uint32_t exptime);
+
+/* Whether unit u is linked in bucket b's chain (and its predecessor). */
+bool index_is_linked_locked(const region_t *r, uint64_t b, uint32_t u, uint32_t *prev);
+
+/* The longest chain a cache of this size could hold: walks stop there. */
+static inline uint64_t index_max_chain(const region_t *r)
+{
+    return (uint64_t)r->nsegments * r->segment_size / (ITEM_HEADER + 8) + 1;
+}
+
+#endif

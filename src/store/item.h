@@ -1,0 +1,73 @@
+/* item.h — one cached item as it lies in a segment, and the rules for reading it.
+ *
+ * An item is written once, completely, before it is linked into the hash index, and is never
+ * changed afterwards except for `next` and `exptime`, which change only under its stripe's
+ * lock with the bucket's version odd.  So a reader that copies an item and then finds the
+ * bucket's version unchanged has a consistent copy.  Items are 8-byte aligned; a gap that
+ * cleaning leaves in a segment is covered by a filler, so a segment can always be walked.
+ *
+ * 32 bytes of header per item (memcached uses 48-56). */
+#ifndef SHMC_ITEM_H
+#define SHMC_ITEM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "region/region.h"
+
+enum item_kind {
+    ITEM_LIVE = 0xA5,         /* an item, never fetched since written */
+    ITEM_LIVE_FETCHED = 0xA6, /* an item kept by cleaning because it had been fetched */
+    ITEM_FILLER = 0x5A,       /* a gap of `nvalue` bytes */
+};
+
+typedef struct item {
+    _Atomic uint32_t next;    /* next item in the bucket's chain (unit offset; 0: end) */
+    uint32_t nvalue;          /* value bytes; for a filler, its total size */
+    uint32_t flags;           /* the client's 32-bit flags */
+    _Atomic uint32_t exptime; /* absolute Unix seconds; 0: never */
+    uint64_t cas;
+    uint32_t epoch;           /* flush epoch when written */
+    uint8_t nkey;
+    uint8_t kind;
+    uint16_t tag;             /* top 16 bits of the key's hash */
+    unsigned char data[];     /* key, then value */
+} item_t;
+
+_Static_assert(sizeof(item_t) == 32, "item header is 32 bytes");
+
+#define ITEM_HEADER 32u
+#define ITEM_FILLER_MIN 8u
+
+static inline uint64_t item_footprint(uint64_t nkey, uint64_t nvalue)
+{
+    return (ITEM_HEADER + nkey + nvalue + LAYOUT_UNIT - 1) & ~(uint64_t)(LAYOUT_UNIT - 1);
+}
+
+static inline unsigned char *item_key(item_t *it) { return it->data; }
+static inline unsigned char *item_value(item_t *it) { return it->data + it->nkey; }
+
+static inline int item_is_live_kind(uint8_t kind)
+{
+    return kind == ITEM_LIVE || kind == ITEM_LIVE_FETCHED;
+}
+
+/* The item at unit offset u if its header lies wholly inside one segment's written bytes'
+ * bounds, else NULL.  Checks placement only; the caller checks the lengths it uses. */
+static inline item_t *item_at(const region_t *r, uint32_t u)
+{
+    if (u < r->data_unit_first || u >= r->data_unit_end) return 0;
+    uint64_t in_seg = ((uint64_t)(u - r->data_unit_first) * LAYOUT_UNIT) % r->segment_size;
+    if (in_seg + ITEM_HEADER > r->segment_size) return 0;
+    return (item_t *)region_at(r, u);
+}
+
+/* Whether an item of this many key and value bytes fits the segment it starts in. */
+static inline int item_fits(const region_t *r, uint32_t u, uint64_t nkey, uint64_t nvalue)
+{
+    uint64_t in_seg = ((uint64_t)(u - r->data_unit_first) * LAYOUT_UNIT) % r->segment_size;
+    return nkey >= 1 && nkey <= SHMC_KEY_MAX && nvalue <= r->item_size_max &&
+           in_seg + item_footprint(nkey, nvalue) <= r->segment_size;
+}
+
+#endif

@@ -1,0 +1,340 @@
+/* segment.c — append heads, the free stack and sealed FIFO, and in-place cleaning of the
+ * oldest segment (see segment.h for the design). */
+#include "store/segment.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/index.h"
+#include "util/hash.h"
+
+/* ---- the global lists ---- */
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Rebuild the free stack and the FIFO from the segments' own states, which every step
+ * keeps exact; so a holder that died in the middle of a list operation loses nothing. */
+void seg_rebuild_lists(const region_t *r)
+{
+    header_t *h = r->hdr;
+    uint32_t nfree = 0, nsealed = 0;
+    uint64_t(*sealed)[2] = malloc(sizeof *sealed * (r->nsegments ? r->nsegments : 1));
+    for (uint32_t s = 0; s < r->nsegments; s++) {
+        segmeta_t *m = &r->segs[s];
+        uint32_t state = atomic_load(&m->state), owner = atomic_load(&m->owner);
+        bool owned = owner < r->nheads;
+        if (state == SEG_OPEN && !(owned && r->heads[owner].seg == s + 1)) {
+            /* taken from the free stack but never handed to its head: nothing was written */
+            atomic_store(&m->state, SEG_FREE);
+            state = SEG_FREE;
+        }
+        if (state == SEG_CLEANING && !(owned && r->heads[owner].victim == s + 1)) {
+            atomic_store(&m->state, SEG_SEALED); /* cleaning is idempotent: queue it again */
+            state = SEG_SEALED;
+        }
+        if (state == SEG_FREE) {
+            atomic_store(&m->write_off, 0);
+            r->free_stack[nfree++] = s;
+        } else if (state == SEG_SEALED && sealed) {
+            sealed[nsealed][0] = atomic_load(&m->seq);
+            sealed[nsealed][1] = s;
+            nsealed++;
+        } else if (state > SEG_CLEANING) {
+            atomic_store(&m->state, SEG_SEALED); /* unknown state: let cleaning drop it */
+            if (sealed) {
+                sealed[nsealed][0] = 0;
+                sealed[nsealed][1] = s;
+                nsealed++;
+            }
+        }
+    }
+    if (sealed) qsort(sealed, nsealed, sizeof *sealed, cmp_seq);
+    for (uint32_t i = 0; i < nsealed; i++) r->fifo[i] = (uint32_t)sealed[i][1];
+    free(sealed);
+    atomic_store(&h->free_count, nfree);
+    atomic_store(&h->fifo_first, 0);
+    atomic_store(&h->fifo_count, nsealed);
+}
+
+bool seg_global_lock(const region_t *r)
+{
+    enum lock_result lr = robust_lock_acquire(&r->hdr->global_lock);
+    if (lr == LOCK_FAILED) return false;
+    if (lr == LOCK_OWNER_DIED) {
+        seg_rebuild_lists(r);
+        robust_lock_mark_repaired(&r->hdr->global_lock);
+    }
+    return true;
+}
+
+void seg_global_unlock(const region_t *r) { robust_lock_release(&r->hdr->global_lock); }
+
+static void fifo_push(const region_t *r, uint32_t s)
+{
+    header_t *h = r->hdr;
+    uint32_t first = atomic_load(&h->fifo_first), count = atomic_load(&h->fifo_count);
+    r->fifo[(first + count) % r->nsegments] = s;
+    atomic_store(&h->fifo_count, count + 1);
+}
+
+/* ---- access bits ---- */
+
+static inline _Atomic uint64_t *access_word(const region_t *r, uint32_t seg, uint32_t off,
+                                            uint64_t *mask)
+{
+    uint32_t bit = off / LAYOUT_ACCESS_GRAIN;
+    *mask = 1ull << (bit & 63);
+    return &r->bitmaps[(uint64_t)seg * r->bitmap_words + bit / 64];
+}
+
+static void access_split(const region_t *r, uint32_t unit, uint32_t *seg, uint32_t *off)
+{
+    uint64_t rel = (uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT;
+    *seg = (uint32_t)(rel / r->segment_size);
+    *off = (uint32_t)(rel % r->segment_size);
+}
+
+void seg_mark_accessed(const region_t *r, uint32_t unit)
+{
+    uint32_t seg, off;
+    uint64_t mask;
+    access_split(r, unit, &seg, &off);
+    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask))
+        atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
+}
+
+static bool access_test_clear(const region_t *r, uint32_t seg, uint32_t off)
+{
+    uint64_t mask;
+    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask)) return false;
+    atomic_fetch_and_explicit(w, ~mask, memory_order_relaxed);
+    return true;
+}
+
+/* Clear the access bits of [from, segment end). */
+static void access_clear_from(const region_t *r, uint32_t seg, uint32_t from)
+{
+    uint32_t bit = (from + LAYOUT_ACCESS_GRAIN - 1) / LAYOUT_ACCESS_GRAIN;
+    uint32_t nbits = r->bitmap_words * 64;
+    _Atomic uint64_t *words = &r->bitmaps[(uint64_t)seg * r->bitmap_words];
+    for (; bit < nbits && (bit & 63); bit++)
+        atomic_fetch_and_explicit(&words[bit / 64], ~(1ull << (bit & 63)), memory_order_relaxed);
+    for (uint32_t w = bit / 64; w < r->bitmap_words; w++)
+        atomic_store_explicit(&words[w], 0, memory_order_relaxed);
+}
+
+/* ---- cleaning ---- */
+
+static void write_filler(unsigned char *at, uint32_t size)
+{
+    item_t *f = (item_t *)at;
+    f->kind = ITEM_FILLER;
+    f->nvalue = size;
+}
+
+/* Clean head's victim from its recorded progress on; then it becomes the head's segment. */
+static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi)
+{
+    head_t *hd = &r->heads[hi];
+    uint32_t seg = hd->victim - 1;
+    unsigned char *base = region_segment(r, seg);
+    uint32_t end = atomic_load(&r->segs[seg].write_off);
+    if (end > r->segment_size) end = r->segment_size;
+    uint32_t rd = hd->clean_r, wr = hd->clean_w;
+    if (wr > rd || rd > end) rd = wr = end; /* corrupt progress: keep nothing new */
+
+    while (rd < end) {
+        item_t *it = (item_t *)(base + rd);
+        uint32_t unit = region_unit_of(r, it);
+        uint32_t sz;
+        if (end - rd < ITEM_FILLER_MIN) break;
+        if (it->kind == ITEM_FILLER) {
+            sz = it->nvalue;
+            if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - rd) break;
+        } else if (item_is_live_kind(it->kind) && end - rd >= ITEM_HEADER &&
+                   item_fits(r, unit, it->nkey, it->nvalue)) {
+            sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
+            if (sz > end - rd) break;
+            uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
+            uint64_t b = index_bucket_of(r, hash);
+            stripe_t *st = index_stripe_of(r, b);
+            uint64_t repairs = 0;
+            if (!index_lock(r, st, &repairs)) break;
+            ctr_add(ctx, C_REPAIRS, repairs);
+            uint32_t prev;
+            if (index_is_linked_locked(r, b, unit, &prev)) {
+                bool flushed;
+                bool dead = store_item_dead(atomic_load(&it->exptime), it->epoch, ctx, &flushed);
+                bool hot = access_test_clear(r, seg, rd);
+                bool fetched = hot || it->kind == ITEM_LIVE_FETCHED;
+                if (dead) {
+                    index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
+                    CTR(ctx, C_RECLAIMED);
+                    if (!fetched) CTR(ctx, C_EXPIRED_UNFETCHED);
+                } else if (hot) {
+                    if (wr + sz <= rd) {
+                        item_t *copy = (item_t *)(base + wr);
+                        memcpy(copy, it, sz);
+                        copy->kind = ITEM_LIVE_FETCHED;
+                        hd->clean_w = wr + sz; /* before the relink: never overwrite a linked copy */
+                        index_replace_locked(r, st, b, region_unit_of(r, copy), unit, prev, 0, 0);
+                        access_test_clear(r, seg, wr);
+                        wr += sz;
+                    } else {
+                        if (rd > wr) write_filler(base + wr, rd - wr);
+                        wr = rd + sz; /* kept where it is */
+                    }
+                    CTR(ctx, C_REINSERTED);
+                } else {
+                    index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
+                    CTR(ctx, C_EVICTIONS);
+                    if (!fetched) CTR(ctx, C_EVICTED_UNFETCHED);
+                }
+            }
+            index_unlock(st);
+        } else {
+            break; /* not an item: the rest of the segment cannot be trusted */
+        }
+        rd += sz;
+        hd->clean_r = rd;
+        hd->clean_w = wr;
+    }
+
+    /* the segment becomes this head's, holding what was kept */
+    if (!seg_global_lock(r)) return;
+    access_clear_from(r, seg, wr);
+    atomic_store(&r->segs[seg].write_off, wr);
+    hd->seg = seg + 1;
+    atomic_store(&r->segs[seg].state, SEG_OPEN);
+    atomic_store(&r->segs[seg].owner, (uint32_t)hi);
+    hd->victim = 0;
+    seg_global_unlock(r);
+}
+
+/* ---- heads ---- */
+
+uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
+{
+    head_t *hd = &r->heads[hi];
+    uint64_t repairs = 0;
+    if (hd->seg) {
+        uint32_t s = hd->seg - 1;
+        if (s >= r->nsegments || atomic_load(&r->segs[s].state) != SEG_OPEN ||
+            atomic_load(&r->segs[s].owner) != (uint32_t)hi) {
+            hd->seg = 0;
+            repairs++;
+        }
+    }
+    if (hd->victim) {
+        repairs++;
+        uint32_t s = hd->victim - 1;
+        bool mine = false;
+        if (s < r->nsegments && seg_global_lock(r)) {
+            mine = atomic_load(&r->segs[s].state) == SEG_CLEANING &&
+                   atomic_load(&r->segs[s].owner) == (uint32_t)hi;
+            if (!mine) hd->victim = 0;
+            seg_global_unlock(r);
+        } else {
+            hd->victim = 0;
+        }
+        if (mine) {
+            if (hd->seg) hd->seg = 0; /* cannot hold both; the cleaned victim becomes its segment */
+            clean_victim(r, ctx, hi);
+        }
+    }
+    return repairs;
+}
+
+static bool head_take(const region_t *r, op_ctx_t *ctx, int hi, enum lock_result lr)
+{
+    if (lr == LOCK_FAILED) return false;
+    if (lr == LOCK_OWNER_DIED) {
+        ctr_add(ctx, C_REPAIRS, seg_head_repair(r, ctx, hi));
+        robust_lock_mark_repaired(&r->heads[hi].lock);
+    }
+    return true;
+}
+
+int seg_head_lock(const region_t *r, op_ctx_t *ctx)
+{
+    uint32_t n = r->nheads, first = ctx->head_hint % n;
+    for (uint32_t i = 0; i < n; i++) {
+        int hi = (int)((first + i) % n);
+        enum lock_result lr = robust_lock_try(&r->heads[hi].lock);
+        if (lr != LOCK_FAILED && head_take(r, ctx, hi, lr)) {
+            ctx->head_hint = (uint32_t)hi;
+            return hi;
+        }
+    }
+    int hi = (int)first;
+    return head_take(r, ctx, hi, robust_lock_acquire(&r->heads[hi].lock)) ? hi : -1;
+}
+
+void seg_head_unlock(const region_t *r, int hi) { robust_lock_release(&r->heads[hi].lock); }
+
+shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uint32_t *unit)
+{
+    head_t *hd = &r->heads[hi];
+    header_t *h = r->hdr;
+    if (size > r->segment_size) return SHMC_TOO_LARGE;
+    for (uint32_t attempt = 0; attempt < 2 * r->nsegments + 4; attempt++) {
+        if (hd->seg) {
+            uint32_t s = hd->seg - 1;
+            uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
+            if (off <= r->segment_size && size <= r->segment_size - off) {
+                *unit = region_unit_of(r, region_segment(r, s) + off);
+                return SHMC_OK;
+            }
+        }
+        if (!seg_global_lock(r)) return SHMC_NO_MEMORY;
+        if (hd->seg) { /* seal the full segment: state first, then the list, then the head */
+            uint32_t s = hd->seg - 1;
+            atomic_store(&r->segs[s].seq, atomic_fetch_add(&h->seal_seq, 1) + 1);
+            atomic_store(&r->segs[s].state, SEG_SEALED);
+            fifo_push(r, s);
+            hd->seg = 0;
+        }
+        uint32_t nfree = atomic_load(&h->free_count);
+        if (nfree) {
+            uint32_t s = r->free_stack[nfree - 1];
+            atomic_store(&h->free_count, nfree - 1);
+            atomic_store(&r->segs[s].write_off, 0);
+            atomic_store(&r->segs[s].owner, (uint32_t)hi);
+            atomic_store(&r->segs[s].state, SEG_OPEN);
+            hd->seg = s + 1;
+            seg_global_unlock(r);
+            access_clear_from(r, s, 0);
+            continue;
+        }
+        uint32_t count = atomic_load(&h->fifo_count);
+        if (!count) {
+            seg_global_unlock(r);
+            return SHMC_NO_MEMORY;
+        }
+        uint32_t first = atomic_load(&h->fifo_first);
+        uint32_t v = r->fifo[first % r->nsegments];
+        /* the head's record first, so a successor always knows whose cleaning this is */
+        hd->clean_r = hd->clean_w = 0;
+        hd->victim = v + 1;
+        atomic_store(&r->segs[v].owner, (uint32_t)hi);
+        atomic_store(&r->segs[v].state, SEG_CLEANING);
+        atomic_store(&h->fifo_first, (first + 1) % r->nsegments);
+        atomic_store(&h->fifo_count, count - 1);
+        seg_global_unlock(r);
+        clean_victim(r, ctx, hi);
+    }
+    return SHMC_NO_MEMORY;
+}
+
+void seg_commit(const region_t *r, int hi, uint32_t size)
+{
+    uint32_t s = r->heads[hi].seg - 1;
+    uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
+    atomic_store_explicit(&r->segs[s].write_off, off + size, memory_order_release);
+}

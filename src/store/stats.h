@@ -1,0 +1,36 @@
+/* stats.h — counters without a shared cache line on the hot path, and the table of
+ * attached handles.
+ *
+ * Each (thread, handle) pair claims a thread slot in the file and is its only writer; the
+ * totals are the sum of every slot plus the counts of slots already released ("retired").
+ * A slot whose process died is folded into the retired counts by whoever next needs a slot.
+ * When every slot is taken, threads share slot 0 with atomic adds. */
+#ifndef SHMC_STATS_H
+#define SHMC_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region/region.h"
+
+#define STATS_SHARED_SLOT 0u
+
+/* A slot for this process and handle id; STATS_SHARED_SLOT when none is free. */
+uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id);
+/* Fold one of our slots into the retired counts and free it. */
+void stats_slot_release(const region_t *r, uint32_t slot);
+/* Release every slot and process entry this process holds for handle_id (on close). */
+void stats_release_handle(const region_t *r, uint64_t handle_id);
+
+/* Record an attached handle (memcached's connection); false if the table is full (the
+ * handle still works, it is just not counted). */
+bool stats_attach(const region_t *r, uint64_t handle_id);
+/* Handles attached now, forgetting those of processes that died. */
+uint64_t stats_attached(const region_t *r);
+
+/* Totals of every counter. */
+void stats_sum(const region_t *r, uint64_t out[C_COUNT]);
+/* Forget every slot (recovery when no process is attached): fold them all. */
+void stats_reset_owners(const region_t *r);
+
+#endif

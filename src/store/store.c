@@ -1,0 +1,385 @@
+/* store.c — memcached's commands over the index and the segment log.
+ *
+ * Lock order, everywhere: append head, then stripe; the global segment lock is taken only
+ * with a head (or nothing) held, never with a stripe.  Reads take no lock at all. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store/index.h"
+#include "store/segment.h"
+#include "util/clock.h"
+#include "util/hash.h"
+
+void store_ctx_begin(const region_t *r, op_ctx_t *ctx)
+{
+    header_t *h = r->hdr;
+    ctx->now = clock_now_s();
+    uint64_t due = atomic_load_explicit(&h->flush_pending, memory_order_acquire);
+    if (due && ctx->now >= due &&
+        atomic_compare_exchange_strong(&h->flush_pending, &due, 0))
+        atomic_fetch_add(&h->flush_epoch, 1);
+    ctx->epoch = atomic_load_explicit(&h->flush_epoch, memory_order_acquire);
+}
+
+uint32_t store_exptime_abs(int64_t exptime, uint32_t now)
+{
+    if (exptime < 0) return 1; /* a second into 1970: already expired */
+    if (exptime == 0) return 0;
+    if (exptime <= SHMC_EXPTIME_RELATIVE_MAX) return now + (uint32_t)exptime;
+    if (exptime >= (int64_t)UINT32_MAX) return UINT32_MAX;
+    return (uint32_t)exptime;
+}
+
+static uint64_t next_cas(const region_t *r, op_ctx_t *ctx)
+{
+    enum { CAS_BLOCK = 1024 };
+    if (*ctx->cas_next >= *ctx->cas_limit) {
+        *ctx->cas_next = atomic_fetch_add(&r->hdr->cas_next, CAS_BLOCK);
+        *ctx->cas_limit = *ctx->cas_next + CAS_BLOCK;
+    }
+    return (*ctx->cas_next)++;
+}
+
+/* Everything a locked operation needs about its key. */
+typedef struct keyref {
+    const unsigned char *key;
+    uint32_t nkey;
+    uint64_t bucket;
+    uint16_t tag;
+    stripe_t *stripe;
+} keyref_t;
+
+static keyref_t keyref(const region_t *r, const unsigned char *key, uint32_t nkey)
+{
+    uint64_t hash = hash_key(key, nkey, r->hash_seed);
+    keyref_t k = {key, nkey, index_bucket_of(r, hash), index_tag_of(hash), NULL};
+    k.stripe = index_stripe_of(r, k.bucket);
+    return k;
+}
+
+static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
+{
+    uint64_t repairs = 0;
+    bool ok = index_lock(r, k->stripe, &repairs);
+    ctr_add(ctx, C_REPAIRS, repairs);
+    return ok;
+}
+
+static uint32_t footprint_of(const item_t *it) { return (uint32_t)item_footprint(it->nkey, it->nvalue); }
+
+/* Under the stripe lock: the live item for k (0 if none).  A dead one found on the way is
+ * unlinked (memcached's lazy reclaim), and *dead_flushed says why it was dead. */
+static uint32_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t *prev,
+                          int *dead_why)
+{
+    *dead_why = 0;
+    uint32_t u = index_find_locked(r, k->bucket, k->key, k->nkey, k->tag, prev);
+    if (!u) return 0;
+    item_t *it = item_at(r, u);
+    bool flushed;
+    if (store_item_dead(atomic_load_explicit(&it->exptime, memory_order_relaxed), it->epoch, ctx,
+                        &flushed)) {
+        index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
+        CTR(ctx, C_RECLAIMED);
+        *dead_why = flushed ? 2 : 1;
+        return 0;
+    }
+    return u;
+}
+
+static void count_dead_get(op_ctx_t *ctx, int why)
+{
+    if (why == 1) CTR(ctx, C_GET_EXPIRED);
+    if (why == 2) CTR(ctx, C_GET_FLUSHED);
+}
+
+static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t exptime,
+                          get_out_t *out)
+{
+    if (!lock_key(r, ctx, k)) return SHMC_BAD_FILE;
+    uint32_t prev;
+    int why;
+    uint32_t u = find_live(r, ctx, k, &prev, &why);
+    shmc_rc rc = SHMC_OK;
+    if (!u) {
+        count_dead_get(ctx, why);
+        rc = SHMC_NOT_FOUND;
+    } else {
+        item_t *it = item_at(r, u);
+        out->nvalue = it->nvalue;
+        out->flags = it->flags;
+        out->cas = it->cas;
+        if (it->nvalue > out->cap) {
+            rc = SHMC_BUFFER_TOO_SMALL;
+        } else {
+            memcpy(out->buf, item_value(it), it->nvalue);
+            index_set_exptime_locked(r, k->stripe, k->bucket, it, exptime);
+            seg_mark_accessed(r, u);
+        }
+    }
+    index_unlock(k->stripe);
+    return rc;
+}
+
+shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                  bool do_touch, uint32_t exptime, get_out_t *out)
+{
+    keyref_t k = keyref(r, key, nkey);
+    shmc_rc rc;
+    if (do_touch) {
+        rc = gat_locked(r, ctx, &k, exptime, out);
+    } else {
+        uint64_t hash = hash_key(key, nkey, r->hash_seed);
+        item_view_t v;
+        index_read(r, key, nkey, hash, out->buf, out->cap, &v);
+        bool flushed = false;
+        if (!v.unit) {
+            rc = SHMC_NOT_FOUND;
+        } else if (store_item_dead(v.exptime, v.epoch, ctx, &flushed)) {
+            int why;
+            uint32_t prev;
+            if (lock_key(r, ctx, &k)) { /* reclaim it now, as memcached does on a get */
+                find_live(r, ctx, &k, &prev, &why);
+                index_unlock(k.stripe);
+            }
+            count_dead_get(ctx, flushed ? 2 : 1);
+            rc = SHMC_NOT_FOUND;
+        } else {
+            out->nvalue = v.nvalue;
+            out->flags = v.flags;
+            out->cas = v.cas;
+            if (!v.copied) return SHMC_BUFFER_TOO_SMALL; /* the caller asks again: count then */
+            seg_mark_accessed(r, v.unit);
+            rc = SHMC_OK;
+        }
+    }
+    if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
+    CTR(ctx, C_CMD_GET);
+    CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+    if (do_touch) {
+        CTR(ctx, C_CMD_TOUCH);
+        CTR(ctx, rc == SHMC_OK ? C_TOUCH_HITS : C_TOUCH_MISSES);
+    }
+    return rc;
+}
+
+/* Write an item's bytes at unit: header, key, then value in up to two parts. */
+static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint32_t unit, const keyref_t *k,
+                          const void *v1, size_t n1, const void *v2, size_t n2, uint32_t flags,
+                          uint32_t exptime)
+{
+    item_t *it = item_at(r, unit);
+    atomic_store_explicit(&it->next, 0, memory_order_relaxed);
+    it->nvalue = (uint32_t)(n1 + n2);
+    it->flags = flags;
+    atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
+    it->cas = next_cas(r, ctx);
+    it->epoch = ctx->epoch;
+    it->nkey = (uint8_t)k->nkey;
+    it->kind = ITEM_LIVE;
+    it->tag = k->tag;
+    memcpy(it->data, k->key, k->nkey);
+    if (n1) memcpy(it->data + k->nkey, v1, n1);
+    if (n2) memcpy(it->data + k->nkey + n1, v2, n2);
+    return it;
+}
+
+shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
+                    const unsigned char *key, uint32_t nkey, const void *value, size_t nvalue,
+                    uint32_t flags, uint32_t exptime, uint64_t cas)
+{
+    keyref_t k = keyref(r, key, nkey);
+    CTR(ctx, C_CMD_SET);
+    int hi = seg_head_lock(r, ctx);
+    if (hi < 0) return SHMC_BAD_FILE;
+    uint32_t need = (uint32_t)item_footprint(nkey, nvalue);
+    shmc_rc rc;
+    for (;;) {
+        uint32_t unit;
+        rc = seg_reserve(r, ctx, hi, need, &unit);
+        if (rc != SHMC_OK) break;
+        if (!lock_key(r, ctx, &k)) {
+            rc = SHMC_BAD_FILE;
+            break;
+        }
+        uint32_t prev;
+        int why;
+        uint32_t old = find_live(r, ctx, &k, &prev, &why);
+        item_t *o = old ? item_at(r, old) : NULL;
+        if (mode == MODE_ADD && o) rc = SHMC_NOT_STORED;
+        else if ((mode == MODE_REPLACE || mode == MODE_APPEND || mode == MODE_PREPEND) && !o)
+            rc = SHMC_NOT_STORED;
+        else if (mode == MODE_CAS && !o) rc = SHMC_NOT_FOUND;
+        else if (mode == MODE_CAS && o->cas != cas) rc = SHMC_EXISTS;
+        if (mode == MODE_CAS)
+            CTR(ctx, rc == SHMC_NOT_FOUND ? C_CAS_MISSES : rc == SHMC_EXISTS ? C_CAS_BADVAL : C_CAS_HITS);
+        if (rc != SHMC_OK) {
+            index_unlock(k.stripe);
+            break;
+        }
+        bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
+        if (joins && (uint64_t)o->nvalue + nvalue > r->item_size_max) {
+            index_unlock(k.stripe);
+            rc = SHMC_TOO_LARGE;
+            break;
+        }
+        uint32_t size = (uint32_t)item_footprint(nkey, joins ? o->nvalue + nvalue : nvalue);
+        if (size > need) { /* the old value grew since we sized the room: make more */
+            index_unlock(k.stripe);
+            need = size;
+            continue;
+        }
+        if (mode == MODE_APPEND)
+            write_item(r, ctx, unit, &k, item_value(o), o->nvalue, value, nvalue, o->flags,
+                       atomic_load(&o->exptime));
+        else if (mode == MODE_PREPEND)
+            write_item(r, ctx, unit, &k, value, nvalue, item_value(o), o->nvalue, o->flags,
+                       atomic_load(&o->exptime));
+        else
+            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+        seg_commit(r, hi, size);
+        index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
+                             (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
+        index_unlock(k.stripe);
+        CTR(ctx, C_TOTAL_ITEMS);
+        break;
+    }
+    seg_head_unlock(r, hi);
+    return rc;
+}
+
+void store_drop(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey)
+{
+    keyref_t k = keyref(r, key, nkey);
+    if (!lock_key(r, ctx, &k)) return;
+    uint32_t prev;
+    int why;
+    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
+    index_unlock(k.stripe);
+}
+
+shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey)
+{
+    keyref_t k = keyref(r, key, nkey);
+    if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
+    uint32_t prev;
+    int why;
+    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
+    index_unlock(k.stripe);
+    CTR(ctx, u ? C_DELETE_HITS : C_DELETE_MISSES);
+    return u ? SHMC_OK : SHMC_NOT_FOUND;
+}
+
+shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                    uint32_t exptime)
+{
+    keyref_t k = keyref(r, key, nkey);
+    CTR(ctx, C_CMD_TOUCH);
+    if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
+    uint32_t prev;
+    int why;
+    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    if (u) index_set_exptime_locked(r, k.stripe, k.bucket, item_at(r, u), exptime);
+    index_unlock(k.stripe);
+    CTR(ctx, u ? C_TOUCH_HITS : C_TOUCH_MISSES);
+    return u ? SHMC_OK : SHMC_NOT_FOUND;
+}
+
+/* A value memcached accepts for incr/decr: 1..20 decimal digits, at most 2^64-1. */
+static bool parse_u64(const unsigned char *p, uint32_t n, uint64_t *out)
+{
+    if (n == 0 || n > 20) return false;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        unsigned d = p[i] - '0';
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                    bool incr, uint64_t delta, uint64_t *result)
+{
+    keyref_t k = keyref(r, key, nkey);
+    int hi = seg_head_lock(r, ctx);
+    if (hi < 0) return SHMC_BAD_FILE;
+    uint32_t unit;
+    shmc_rc rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, 20), &unit);
+    if (rc == SHMC_OK && !lock_key(r, ctx, &k)) rc = SHMC_BAD_FILE;
+    if (rc != SHMC_OK) {
+        seg_head_unlock(r, hi);
+        return rc;
+    }
+    uint32_t prev;
+    int why;
+    uint32_t old = find_live(r, ctx, &k, &prev, &why);
+    uint64_t v = 0;
+    if (!old) {
+        rc = SHMC_NOT_FOUND;
+    } else {
+        item_t *o = item_at(r, old);
+        if (!parse_u64(item_value(o), o->nvalue, &v)) {
+            rc = SHMC_NOT_NUMERIC;
+        } else {
+            v = incr ? v + delta : (delta > v ? 0 : v - delta);
+            char text[24];
+            int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+            uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
+            write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o->flags, atomic_load(&o->exptime));
+            seg_commit(r, hi, size);
+            index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, 0,
+                                 (int64_t)size - (int64_t)footprint_of(o));
+            if (result) *result = v;
+        }
+    }
+    index_unlock(k.stripe);
+    seg_head_unlock(r, hi);
+    if (rc != SHMC_NOT_NUMERIC)
+        CTR(ctx, incr ? (rc == SHMC_OK ? C_INCR_HITS : C_INCR_MISSES)
+                      : (rc == SHMC_OK ? C_DECR_HITS : C_DECR_MISSES));
+    return rc;
+}
+
+void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
+{
+    header_t *h = r->hdr;
+    CTR(ctx, C_CMD_FLUSH);
+    if (delay <= 0) {
+        atomic_store(&h->flush_pending, 0);
+        atomic_fetch_add(&h->flush_epoch, 1);
+    } else {
+        uint64_t due = store_exptime_abs(delay, ctx->now); /* > 30 days: an absolute time */
+        atomic_store(&h->flush_pending, due);
+    }
+}
+
+uint64_t store_recover(const region_t *r)
+{
+    uint64_t repairs = 0;
+    /* nobody else is attached: every lock is ours to re-create, whatever state a crash
+     * (or a machine that lost power with the file on disk) left it in */
+    robust_lock_init(&r->hdr->global_lock);
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        robust_lock_init(&r->stripes[i].lock);
+        repairs += index_repair(r, &r->stripes[i]);
+    }
+    for (uint32_t i = 0; i < r->nheads; i++) robust_lock_init(&r->heads[i].lock);
+    seg_rebuild_lists(r);
+    /* a cleaner that died mid-way: finish its work */
+    uint64_t slot_cas_next = 0, slot_cas_limit = 0;
+    thread_slot_t scratch;
+    memset(&scratch, 0, sizeof scratch);
+    op_ctx_t ctx = {.slot = &scratch, .cas_next = &slot_cas_next, .cas_limit = &slot_cas_limit};
+    store_ctx_begin(r, &ctx);
+    for (uint32_t i = 0; i < r->nheads; i++) repairs += seg_head_repair(r, &ctx, (int)i);
+    for (int c = 0; c < C_COUNT; c++)
+        atomic_fetch_add(&r->hdr->retired[c], atomic_load(&scratch.c[c]));
+    return repairs;
+}

@@ -1,0 +1,85 @@
+/* store.h — the cache's operations on a mapped region: memcached's commands over the hash
+ * index (index.c) and the segment log (segment.c), with expiry, flush, cas and counters.
+ * Inputs are already validated and copied by the API layer; nothing here returns a pointer
+ * into the cache. */
+#ifndef SHMC_STORE_H
+#define SHMC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shmc.h>
+
+#include "region/region.h"
+
+/* What one call needs besides the region: the calling thread's counter slot and cas block,
+ * the time, and the flush epoch, read once per call. */
+typedef struct op_ctx {
+    thread_slot_t *slot;
+    bool slot_shared;     /* the overflow slot: counters use atomic adds */
+    uint32_t head_hint;   /* which append head this thread tries first */
+    uint32_t now;         /* Unix seconds */
+    uint32_t epoch;       /* current flush epoch */
+    uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
+} op_ctx_t;
+
+static inline void ctr_add(op_ctx_t *c, int idx, uint64_t n)
+{
+    if (c->slot_shared) {
+        atomic_fetch_add_explicit(&c->slot->c[idx], n, memory_order_relaxed);
+    } else {
+        uint64_t v = atomic_load_explicit(&c->slot->c[idx], memory_order_relaxed);
+        atomic_store_explicit(&c->slot->c[idx], v + n, memory_order_relaxed);
+    }
+}
+#define CTR(ctx, idx) ctr_add((ctx), (idx), 1)
+
+/* Start a call: read the clock, apply a delayed flush that came due, read the epoch. */
+void store_ctx_begin(const region_t *r, op_ctx_t *ctx);
+
+/* memcached's exptime argument as an absolute time (0: never). */
+uint32_t store_exptime_abs(int64_t exptime, uint32_t now);
+
+static inline bool store_item_dead(uint32_t exptime, uint32_t item_epoch, const op_ctx_t *ctx,
+                                   bool *flushed)
+{
+    *flushed = (int32_t)(item_epoch - ctx->epoch) < 0;
+    return *flushed || (exptime && exptime <= ctx->now);
+}
+
+/* ---- reads ---- */
+typedef struct get_out {
+    void *buf;
+    size_t cap;
+    size_t nvalue;
+    uint32_t flags;
+    uint64_t cas;
+} get_out_t;
+
+/* get / gat (touch when do_touch).  SHMC_OK with the value copied; SHMC_BUFFER_TOO_SMALL
+ * with nvalue set; SHMC_NOT_FOUND.  count: whether to count it as a command. */
+shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                  bool do_touch, uint32_t exptime, get_out_t *out);
+
+/* ---- writes ---- */
+enum store_mode { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_APPEND, MODE_PREPEND, MODE_CAS };
+
+shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
+                    const unsigned char *key, uint32_t nkey, const void *value, size_t nvalue,
+                    uint32_t flags, uint32_t exptime, uint64_t cas);
+/* Remove key's value because a set of it was too large (memcached does this). */
+void store_drop(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey);
+shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey);
+shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                    bool incr, uint64_t delta, uint64_t *result);
+shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
+                    uint32_t exptime);
+void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
+
+/* ---- whole-cache ---- */
+/* Run every repair a crash of every process could need (called when nobody else is
+ * attached); re-initialises every lock.  Returns the number of repairs. */
+uint64_t store_recover(const region_t *r);
+
+#endif

@@ -1,0 +1,14 @@
+/* proc.h — who is alive.  A process is named by a token of its pid and its start time, so a
+ * recycled pid is never mistaken for the process that held a slot before it. */
+#ifndef SHMC_PROC_H
+#define SHMC_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* This process's token (pid in the low 32 bits, start time's low 32 bits above). */
+uint64_t proc_self_token(void);
+/* Whether the process named by token still runs (false for 0). */
+bool proc_token_alive(uint64_t token);
+
+#endif

@@ -1,0 +1,192 @@
+/* shmc.c — the `shmc` command: create, inspect, check and poke a cache file from a shell,
+ * through the public API only (the same calls any application makes). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shmc.h>
+
+static const char usage[] =
+    "usage: shmc COMMAND CACHE [ARGS]\n"
+    "  CACHE is a name in $SHMC_DIR (default /dev/shm) or a path containing '/'.\n"
+    "commands:\n"
+    "  create CACHE [-m MiB] [-I bytes]   create a cache (defaults: 64 MiB, 1 MiB items)\n"
+    "  stats CACHE                        memcached-style counters\n"
+    "  get CACHE KEY                      print the value (exit 1 when missing)\n"
+    "  set CACHE KEY VALUE [FLAGS [EXPTIME]]\n"
+    "  add|replace|append|prepend CACHE KEY VALUE [FLAGS [EXPTIME]]\n"
+    "  delete CACHE KEY\n"
+    "  incr|decr CACHE KEY DELTA\n"
+    "  touch CACHE KEY EXPTIME\n"
+    "  flush CACHE [DELAY]\n"
+    "  check CACHE                        verify every invariant; exit 1 on any violation\n"
+    "  --help, --version\n";
+
+static int fail(const char *what, shmc_rc rc)
+{
+    const char *detail = shmc_last_error();
+    fprintf(stderr, "shmc: %s: %s%s%s\n", what, shmc_strerror(rc), *detail ? ": " : "", detail);
+    return rc == SHMC_NOT_FOUND || rc == SHMC_NOT_STORED || rc == SHMC_EXISTS ? 1 : 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_stats(shmc_t *c)
+{
+    shmc_stats_t s;
+    shmc_rc rc = shmc_stats(c, &s);
+    if (rc != SHMC_OK) return fail("stats", rc);
+#define P(name) printf("%-20s %" PRIu64 "\n", #name, s.name)
+    P(curr_items); P(total_items); P(bytes); P(limit_maxbytes); P(item_size_max);
+    P(curr_connections); P(total_connections); P(uptime); P(time);
+    printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)");
+    P(cmd_get); P(cmd_set); P(cmd_touch); P(cmd_flush);
+    P(get_hits); P(get_misses); P(get_expired); P(get_flushed);
+    P(delete_hits); P(delete_misses); P(incr_hits); P(incr_misses); P(decr_hits); P(decr_misses);
+    P(cas_hits); P(cas_misses); P(cas_badval); P(touch_hits); P(touch_misses);
+    P(evictions); P(expired_unfetched); P(evicted_unfetched); P(reclaimed); P(reinserted);
+    P(repairs); P(hash_buckets); P(segments); P(segment_size); P(segments_free);
+#undef P
+    return 0;
+}
+
+static int cmd_get(shmc_t *c, const char *key)
+{
+    void *v;
+    size_t n;
+    uint32_t flags;
+    uint64_t cas;
+    shmc_rc rc = shmc_get_alloc(c, key, strlen(key), &v, &n, &flags, &cas);
+    if (rc != SHMC_OK) return fail("get", rc);
+    fwrite(v, 1, n, stdout);
+    putchar('\n');
+    fprintf(stderr, "flags %" PRIu32 " cas %" PRIu64 " bytes %zu\n", flags, cas, n);
+    free(v);
+    return 0;
+}
+
+static int cmd_store(shmc_t *c, const char *cmd, int argc, char **argv)
+{
+    if (argc < 2 || argc > 4) return fprintf(stderr, "%s", usage), 2;
+    uint64_t flags = 0;
+    int64_t exptime = 0;
+    if (argc > 2 && (parse_u64(argv[2], &flags) || flags > UINT32_MAX))
+        return fprintf(stderr, "shmc: bad flags '%s'\n", argv[2]), 2;
+    if (argc > 3 && parse_i64(argv[3], &exptime))
+        return fprintf(stderr, "shmc: bad exptime '%s'\n", argv[3]), 2;
+    const char *k = argv[0], *v = argv[1];
+    size_t nk = strlen(k), nv = strlen(v);
+    shmc_rc rc;
+    if (!strcmp(cmd, "set")) rc = shmc_set(c, k, nk, v, nv, (uint32_t)flags, exptime);
+    else if (!strcmp(cmd, "add")) rc = shmc_add(c, k, nk, v, nv, (uint32_t)flags, exptime);
+    else if (!strcmp(cmd, "replace")) rc = shmc_replace(c, k, nk, v, nv, (uint32_t)flags, exptime);
+    else if (!strcmp(cmd, "append")) rc = shmc_append(c, k, nk, v, nv, 0, 0);
+    else rc = shmc_prepend(c, k, nk, v, nv, 0, 0);
+    if (rc != SHMC_OK) return fail(cmd, rc);
+    puts("STORED");
+    return 0;
+}
+
+static int with_cache(const char *cmd, const char *cache, int argc, char **argv)
+{
+    shmc_t *c;
+    shmc_rc rc = shmc_open(&c, cache, NULL);
+    if (rc != SHMC_OK) return fail(cache, rc);
+    int status = 2;
+    if (!strcmp(cmd, "stats") && argc == 0) {
+        status = cmd_stats(c);
+    } else if (!strcmp(cmd, "get") && argc == 1) {
+        status = cmd_get(c, argv[0]);
+    } else if (!strcmp(cmd, "set") || !strcmp(cmd, "add") || !strcmp(cmd, "replace") ||
+               !strcmp(cmd, "append") || !strcmp(cmd, "prepend")) {
+        status = cmd_store(c, cmd, argc, argv);
+    } else if (!strcmp(cmd, "delete") && argc == 1) {
+        rc = shmc_delete(c, argv[0], strlen(argv[0]));
+        status = rc == SHMC_OK ? (puts("DELETED"), 0) : fail("delete", rc);
+    } else if ((!strcmp(cmd, "incr") || !strcmp(cmd, "decr")) && argc == 2) {
+        uint64_t delta, result;
+        if (parse_u64(argv[1], &delta)) {
+            fprintf(stderr, "shmc: bad delta '%s'\n", argv[1]);
+        } else {
+            rc = (cmd[0] == 'i' ? shmc_incr : shmc_decr)(c, argv[0], strlen(argv[0]), delta, &result);
+            status = rc == SHMC_OK ? (printf("%" PRIu64 "\n", result), 0) : fail(cmd, rc);
+        }
+    } else if (!strcmp(cmd, "touch") && argc == 2) {
+        int64_t exptime;
+        if (parse_i64(argv[1], &exptime)) {
+            fprintf(stderr, "shmc: bad exptime '%s'\n", argv[1]);
+        } else {
+            rc = shmc_touch(c, argv[0], strlen(argv[0]), exptime);
+            status = rc == SHMC_OK ? (puts("TOUCHED"), 0) : fail("touch", rc);
+        }
+    } else if (!strcmp(cmd, "flush") && argc <= 1) {
+        int64_t delay = 0;
+        if (argc && parse_i64(argv[0], &delay)) {
+            fprintf(stderr, "shmc: bad delay '%s'\n", argv[0]);
+        } else {
+            rc = shmc_flush_all(c, delay);
+            status = rc == SHMC_OK ? (puts("OK"), 0) : fail("flush", rc);
+        }
+    } else {
+        fprintf(stderr, "%s", usage);
+    }
+    shmc_close(c);
+    return status;
+}
+
+static int cmd_create(const char *cache, int argc, char **argv)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    for (int i = 0; i < argc; i++) {
+        uint64_t v;
+        if (i + 1 >= argc || parse_u64(argv[i + 1], &v)) return fprintf(stderr, "%s", usage), 2;
+        if (!strcmp(argv[i], "-m")) cfg.memory_limit = (size_t)v << 20;
+        else if (!strcmp(argv[i], "-I")) cfg.item_size_max = (size_t)v;
+        else return fprintf(stderr, "%s", usage), 2;
+        i++;
+    }
+    shmc_t *c;
+    shmc_rc rc = shmc_open(&c, cache, &cfg);
+    if (rc != SHMC_OK) return fail(cache, rc);
+    shmc_close(c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--version")) return puts("shmc " SHMC_VERSION), 0;
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+        return fputs(usage, stdout), 0;
+    if (argc < 3) return fputs(usage, stderr), 2;
+    const char *cmd = argv[1], *cache = argv[2];
+    if (!strcmp(cmd, "check")) {
+        if (argc != 3) return fputs(usage, stderr), 2;
+        size_t violations = 0;
+        shmc_rc rc = shmc_check(cache, stdout, &violations);
+        if (rc != SHMC_OK) return fail("check", rc);
+        return violations ? 1 : 0;
+    }
+    if (!strcmp(cmd, "create")) return cmd_create(cache, argc - 3, argv + 3);
+    return with_cache(cmd, cache, argc - 3, argv + 3);
+}

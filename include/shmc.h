@@ -71,9 +71,10 @@ void shmc_config_init(shmc_config *cfg);
 
 /* Open the cache `name_or_path`, creating it with `cfg` (NULL: defaults) if it does not
  * exist.  A plain name (no '/') is a file in $SHMC_DIR (default /dev/shm); a name with a
- * '/' is a path.  When the cache exists its own configuration is used; a cfg whose
- * memory_limit or item_size_max is non-zero and differs from the file's is refused with
- * SHMC_INVALID.  Two processes creating the same cache at once end up sharing one.
+ * '/' is a path.  When the cache exists its own configuration is used: with cfg NULL, or
+ * with memory_limit / item_size_max of 0, any cache is accepted; non-zero values that differ
+ * from the file's mean "another configuration" and are refused with SHMC_BAD_FILE.  Two
+ * processes creating the same cache at once end up sharing one.
  * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
  * corrupt), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
 shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg);

@@ -138,9 +138,23 @@ static void write_filler(unsigned char *at, uint32_t size)
     f->nvalue = size;
 }
 
-/* Clean head's victim from its recorded progress on; then it becomes the head's segment. */
-static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi)
+/* Whether the cache is full of live data, so that cleaning must evict items nobody
+ * fetched; until then it only drops dead items and compacts the rest (memcached, too, evicts
+ * only when memory holds no free or dead space).  Room is kept for every head's segment. */
+static bool must_evict(const region_t *r)
 {
+    int64_t live = 0;
+    for (uint32_t i = 0; i < r->nstripes; i++)
+        live += atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+    uint64_t capacity = (uint64_t)r->nsegments * r->segment_size;
+    uint64_t headroom = (uint64_t)(r->nheads + 1) * r->segment_size;
+    return live > 0 && (uint64_t)live + headroom > capacity;
+}
+
+/* Clean head's victim from its recorded progress on; then it becomes the head's segment. */
+static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_evict)
+{
+    const bool evict_cold = force_evict || must_evict(r);
     head_t *hd = &r->heads[hi];
     uint32_t seg = hd->victim - 1;
     unsigned char *base = region_segment(r, seg);
@@ -177,11 +191,11 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi)
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CTR(ctx, C_RECLAIMED);
                     if (!fetched) CTR(ctx, C_EXPIRED_UNFETCHED);
-                } else if (hot) {
+                } else if (hot || !evict_cold) {
                     if (wr + sz <= rd) {
                         item_t *copy = (item_t *)(base + wr);
                         memcpy(copy, it, sz);
-                        copy->kind = ITEM_LIVE_FETCHED;
+                        if (hot) copy->kind = ITEM_LIVE_FETCHED;
                         hd->clean_w = wr + sz; /* before the relink: never overwrite a linked copy */
                         index_replace_locked(r, st, b, region_unit_of(r, copy), unit, prev, 0, 0);
                         access_test_clear(r, seg, wr);
@@ -190,7 +204,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi)
                         if (rd > wr) write_filler(base + wr, rd - wr);
                         wr = rd + sz; /* kept where it is */
                     }
-                    CTR(ctx, C_REINSERTED);
+                    if (hot) CTR(ctx, C_REINSERTED);
                 } else {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CTR(ctx, C_EVICTIONS);
@@ -245,7 +259,7 @@ uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
         }
         if (mine) {
             if (hd->seg) hd->seg = 0; /* cannot hold both; the cleaned victim becomes its segment */
-            clean_victim(r, ctx, hi);
+            clean_victim(r, ctx, hi, false);
         }
     }
     return repairs;
@@ -327,7 +341,9 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         atomic_store(&h->fifo_first, (first + 1) % r->nsegments);
         atomic_store(&h->fifo_count, count - 1);
         seg_global_unlock(r);
-        clean_victim(r, ctx, hi);
+        /* a whole round of compaction that freed too little: memory is fragmented by
+         * live data, so evict the cold items after all */
+        clean_victim(r, ctx, hi, attempt >= r->nsegments);
     }
     return SHMC_NO_MEMORY;
 }

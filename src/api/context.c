@@ -48,7 +48,19 @@ static void on_thread_exit(void *arg)
         if (tls[i].handle_id) release_entry(&tls[i]);
 }
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+/* A forked child is another process: it must claim slots of its own, not write the
+ * parent's (the forking thread is the child's only thread, so its TLS is all there is). */
+static void forget_in_child(void)
+{
+    memset(tls, 0, sizeof tls);
+    pthread_mutex_init(&registry_lock, NULL);
+}
+
+static void make_exit_key(void)
+{
+    pthread_key_create(&exit_key, on_thread_exit);
+    pthread_atfork(NULL, NULL, forget_in_child);
+}
 
 void handle_register(shmc_t *c)
 {

@@ -39,7 +39,7 @@ shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_ma
     if (hash_power < 4 || hash_power > 31)
         return error_set(SHMC_INVALID, "hash_power %u out of range [4, 31]", hash_power);
 
-    memset(h, 0, offsetof(header_t, check));
+    memset(h, 0, sizeof *h);
     h->magic = LAYOUT_MAGIC;
     h->version = LAYOUT_VERSION;
     h->header_bytes = LAYOUT_HEADER_BYTES;

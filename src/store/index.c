@@ -65,7 +65,7 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
                 v.cas = it->cas;
                 v.kind = it->kind;
                 if (v.nvalue <= cap && v.nvalue <= r->item_size_max) {
-                    memcpy(buf, it->data + nkey, v.nvalue);
+                    if (v.nvalue) memcpy(buf, it->data + nkey, v.nvalue);
                     v.copied = true;
                 }
                 break;

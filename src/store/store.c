@@ -114,7 +114,7 @@ static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
         if (it->nvalue > out->cap) {
             rc = SHMC_BUFFER_TOO_SMALL;
         } else {
-            memcpy(out->buf, item_value(it), it->nvalue);
+            if (it->nvalue) memcpy(out->buf, item_value(it), it->nvalue);
             index_set_exptime_locked(r, k->stripe, k->bucket, it, exptime);
             seg_mark_accessed(r, u);
         }

@@ -9,7 +9,8 @@
  *  - every chained item is well formed, lies in a segment in use below its write offset, is
  *    in the bucket its key hashes to, and is reachable from exactly one place;
  *  - each stripe's item and byte counts equal what its chains hold;
- *  - no change is in flight (no intent recorded, no odd bucket version) in a quiet file. */
+ *  - no lock is held by a dead owner, and no change is in flight (an intent recorded or a
+ *    bucket version odd) under a lock that no live thread holds. */
 #include "store/check.h"
 
 #include <stdarg.h>
@@ -26,6 +27,8 @@ typedef struct checker {
     const region_t *r;
     FILE *out;
     size_t violations;
+    uint64_t written, unwritten; /* bytes of segments: holding items or fillers / free */
+    uint64_t live_items, live_bytes;
 } checker_t;
 
 static void violation(checker_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -78,10 +81,15 @@ static void check_segments(checker_t *k)
         } else {
             violation(k, "segment %u has unknown state %u", s, st);
         }
-        if (st == SEG_FREE) continue;
+        if (st == SEG_FREE) {
+            k->unwritten += r->segment_size;
+            continue;
+        }
         /* its written bytes must parse */
         unsigned char *base = region_segment(r, s);
         uint32_t end = m->write_off <= r->segment_size ? m->write_off : r->segment_size;
+        k->written += end;
+        k->unwritten += r->segment_size - end;
         for (uint32_t off = 0; off < end;) {
             const item_t *it = (const item_t *)(base + off);
             uint32_t sz;
@@ -112,6 +120,25 @@ static void check_segments(checker_t *k)
     free(seen);
 }
 
+/* Whether the lock is held by a live thread (its changes may be in flight); reports a lock
+ * whose owner died. */
+static bool check_lock(checker_t *k, const robust_lock_t *l, const char *what, uint32_t i)
+{
+    int tid;
+    switch (robust_lock_inspect(l, &tid)) {
+    case LOCK_STATE_OWNER_DIED:
+        violation(k, "%s %u: its owner died holding it (the next locker repairs)", what, i);
+        return false;
+    case LOCK_STATE_HELD_BY_GONE:
+        violation(k, "%s %u: held by thread %d, which no longer exists", what, i, tid);
+        return false;
+    case LOCK_STATE_HELD:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void check_chains(checker_t *k)
 {
     const region_t *r = k->r;
@@ -120,9 +147,14 @@ static void check_chains(checker_t *k)
     int64_t *items = calloc(r->nstripes, sizeof *items), *bytes = calloc(r->nstripes, sizeof *bytes);
     if (!visited || !items || !bytes) goto out;
     uint64_t max_steps = index_max_chain(r);
+    bool *busy = calloc(r->nstripes, sizeof *busy);
+    if (!busy) goto out;
+    check_lock(k, &r->hdr->global_lock, "global lock", 0);
+    for (uint32_t i = 0; i < r->nheads; i++) check_lock(k, &r->heads[i].lock, "head lock", i);
+    for (uint32_t i = 0; i < r->nstripes; i++) busy[i] = check_lock(k, &r->stripes[i].lock, "stripe lock", i);
     for (uint64_t b = 0; b <= r->bucket_mask; b++) {
         uint64_t w = atomic_load(&r->buckets[b]);
-        if (bucket_version(w) & 1) violation(k, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
+        if ((bucket_version(w) & 1) && !busy[b & (r->nstripes - 1)]) violation(k, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
         uint32_t u = bucket_head(w);
         for (uint64_t steps = 0; u; steps++) {
             if (steps >= max_steps) { violation(k, "bucket %llu: chain longer than the cache can hold (a cycle)", (unsigned long long)b); break; }
@@ -147,16 +179,20 @@ static void check_chains(checker_t *k)
             uint32_t si = (uint32_t)(b & (r->nstripes - 1));
             items[si]++;
             bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);
+            k->live_items++;
+            k->live_bytes += item_footprint(it->nkey, it->nvalue);
             u = atomic_load(&it->next);
         }
     }
     for (uint32_t i = 0; i < r->nstripes; i++) {
         const stripe_t *st = &r->stripes[i];
+        if (busy[i]) continue; /* a live writer is inside: its counts may be mid-change */
         if (st->intent_active) violation(k, "stripe %u has a change in flight", i);
         if (st->items != items[i] || st->bytes != bytes[i])
             violation(k, "stripe %u counts %lld items / %lld bytes; its chains hold %lld / %lld", i,
                       (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
     }
+    free(busy);
 out:
     free(visited);
     free(items);
@@ -174,6 +210,15 @@ shmc_rc check_file(const char *path, FILE *report, size_t *violations)
     checker_t k = {.r = &r, .out = report};
     check_segments(&k);
     check_chains(&k);
+    uint64_t total = (uint64_t)r.nsegments * r.segment_size;
+    if (k.written + k.unwritten != total)
+        violation(&k, "segments account for %llu bytes of %llu", (unsigned long long)(k.written + k.unwritten),
+                  (unsigned long long)total);
+    if (report)
+        fprintf(report, "%s: memory %llu bytes = %llu live in %llu items + %llu dead + %llu free\n", path,
+                (unsigned long long)total, (unsigned long long)k.live_bytes, (unsigned long long)k.live_items,
+                (unsigned long long)(k.written - (k.live_bytes < k.written ? k.live_bytes : k.written)),
+                (unsigned long long)k.unwritten);
     if (report)
         fprintf(report, "%s: %zu violation%s (%u segments of %u bytes, %llu buckets)\n", path,
                 k.violations, k.violations == 1 ? "" : "s", r.nsegments, r.segment_size,

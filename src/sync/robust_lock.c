@@ -38,3 +38,19 @@ enum lock_result robust_lock_acquire(robust_lock_t *l)
 void robust_lock_mark_repaired(robust_lock_t *l) { pthread_mutex_consistent(&l->m); }
 
 void robust_lock_release(robust_lock_t *l) { pthread_mutex_unlock(&l->m); }
+
+#include <linux/futex.h>
+#include <stdio.h>
+#include <unistd.h>
+
+enum lock_state robust_lock_inspect(const robust_lock_t *l, int *owner_tid)
+{
+    unsigned word = (unsigned)*(const volatile int *)&l->m.__data.__lock;
+    int tid = (int)(word & FUTEX_TID_MASK);
+    *owner_tid = tid;
+    if (word & FUTEX_OWNER_DIED) return LOCK_STATE_OWNER_DIED;
+    if (!tid) return LOCK_STATE_FREE;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", tid); /* thread ids resolve there too */
+    return access(path, F_OK) == 0 ? LOCK_STATE_HELD : LOCK_STATE_HELD_BY_GONE;
+}

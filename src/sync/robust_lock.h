@@ -28,4 +28,9 @@ enum lock_result robust_lock_try(robust_lock_t *l);
 void robust_lock_mark_repaired(robust_lock_t *l);
 void robust_lock_release(robust_lock_t *l);
 
+/* What a lock's word says, for the checker (glibc's layout; read-only, no locking). */
+enum lock_state { LOCK_STATE_FREE, LOCK_STATE_HELD, LOCK_STATE_OWNER_DIED, LOCK_STATE_HELD_BY_GONE };
+/* *owner_tid gets the holder's thread id when held. */
+enum lock_state robust_lock_inspect(const robust_lock_t *l, int *owner_tid);
+
 #endif

@@ -16,5 +16,5 @@ cc=${CC:-cc}
 export SHMC_DIR=$prefix
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir shmc)" "$prefix/example_shared"
 "$prefix/example_static"
-"$prefix/bin/shmc" check example   # the installed tool reads the same file
+"$prefix/bin/shmc" check shmc-example   # the installed tool reads the same file
 echo "1 passed, 0 failed"

@@ -344,13 +344,13 @@ API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *s)
     uint64_t t[C_COUNT];
     stats_sum(r, t);
     memset(s, 0, sizeof *s);
-    int64_t items = 0, bytes = 0;
+    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
     for (uint32_t i = 0; i < r->nstripes; i++) {
-        items += atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
-        bytes += atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+        items += (uint64_t)atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
+        bytes += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
     }
-    s->curr_items = items > 0 ? (uint64_t)items : 0;
-    s->bytes = bytes > 0 ? (uint64_t)bytes : 0;
+    s->curr_items = (int64_t)items > 0 ? items : 0;
+    s->bytes = (int64_t)bytes > 0 ? bytes : 0;
     s->total_items = t[C_TOTAL_ITEMS];
     s->limit_maxbytes = r->hdr->memory_limit;
     s->item_size_max = r->item_size_max;

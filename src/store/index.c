@@ -17,6 +17,21 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 
 #define SPINS_BEFORE_LOCK 256
 
+/* The bucket word, with the stripe lock held.  No writer can be inside, so an odd version is
+ * a damaged word (nothing this library writes leaves one behind a lock): make it even. */
+static uint64_t bucket_load_locked(const region_t *r, uint64_t b)
+{
+    uint64_t w = atomic_load_explicit(&r->buckets[b], memory_order_acquire);
+    if (bucket_version(w) & 1) {
+        w = bucket_word(bucket_version(w) + 1, bucket_head(w));
+        atomic_store_explicit(&r->buckets[b], w, memory_order_release);
+    }
+    return w;
+}
+
+/* Counts kept in int64 but added as unsigned: a hostile file's values wrap, never trap. */
+static int64_t add_wrapping(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+
 /* A bucket word with an even version.  A version that stays odd means a writer is inside
  * (or died inside): after a short spin, take the stripe lock — that waits for a live writer
  * and makes us repair a dead one — and look again. */
@@ -32,9 +47,10 @@ static uint64_t load_stable(const region_t *r, uint64_t b)
         stripe_t *st = index_stripe_of(r, b);
         uint64_t repairs = 0;
         if (index_lock(r, st, &repairs)) {
-            w = atomic_load_explicit(&r->buckets[b], memory_order_acquire);
+            /* we hold the lock, so no writer is inside: an odd version is damage; mend it */
+            w = bucket_load_locked(r, b);
             index_unlock(st);
-            if (!(bucket_version(w) & 1)) return w;
+            return w;
         }
         sched_yield();
         spins = 0;
@@ -149,7 +165,7 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
                           uint32_t old_unit, uint32_t old_prev, int64_t d_items, int64_t d_bytes)
 {
     _Atomic uint64_t *bw = &r->buckets[b];
-    uint64_t w = atomic_load_explicit(bw, memory_order_relaxed);
+    uint64_t w = bucket_load_locked(r, b);
 
     /* intent first: what the change is, and the counts before it */
     st->intent_bucket = (uint32_t)b;
@@ -169,8 +185,8 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
     atomic_store_explicit(bw, odd, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
 
-    atomic_store_explicit(&st->items, st->items_before + d_items, memory_order_relaxed);
-    atomic_store_explicit(&st->bytes, st->bytes_before + d_bytes, memory_order_relaxed);
+    atomic_store_explicit(&st->items, add_wrapping(st->items_before, d_items), memory_order_relaxed);
+    atomic_store_explicit(&st->bytes, add_wrapping(st->bytes_before, d_bytes), memory_order_relaxed);
 
     uint32_t to = new_unit;
     if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
@@ -184,7 +200,7 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
                               uint32_t exptime)
 {
     _Atomic uint64_t *bw = &r->buckets[b];
-    uint64_t w = atomic_load_explicit(bw, memory_order_relaxed);
+    uint64_t w = bucket_load_locked(r, b);
     st->intent_bucket = (uint32_t)b;
     st->intent_new = st->intent_old = 0;
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);

@@ -2,7 +2,6 @@
  * oldest segment (see segment.h for the design). */
 #include "store/segment.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/index.h"
@@ -10,10 +9,31 @@
 
 /* ---- the global lists ---- */
 
-static int cmp_seq(const void *a, const void *b)
+/* Heap-sort the FIFO's first n entries by seal order, in place: repairs run where a thread may
+ * have died anywhere, so they allocate nothing. */
+static void sift_down(const region_t *r, uint32_t *a, uint32_t i, uint32_t n)
 {
-    const uint64_t *x = a, *y = b;
-    return x[0] < y[0] ? -1 : x[0] > y[0];
+    for (;;) {
+        uint32_t big = i, l = 2 * i + 1, rt = l + 1;
+        if (l < n && atomic_load(&r->segs[a[l]].seq) > atomic_load(&r->segs[a[big]].seq)) big = l;
+        if (rt < n && atomic_load(&r->segs[a[rt]].seq) > atomic_load(&r->segs[a[big]].seq)) big = rt;
+        if (big == i) return;
+        uint32_t t = a[i];
+        a[i] = a[big];
+        a[big] = t;
+        i = big;
+    }
+}
+
+static void sort_by_seq(const region_t *r, uint32_t *a, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;) sift_down(r, a, i, n);
+    for (uint32_t end = n; end-- > 1;) {
+        uint32_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(r, a, 0, end);
+    }
 }
 
 /* Rebuild the free stack and the FIFO from the segments' own states, which every step
@@ -22,7 +42,6 @@ void seg_rebuild_lists(const region_t *r)
 {
     header_t *h = r->hdr;
     uint32_t nfree = 0, nsealed = 0;
-    uint64_t(*sealed)[2] = malloc(sizeof *sealed * (r->nsegments ? r->nsegments : 1));
     for (uint32_t s = 0; s < r->nsegments; s++) {
         segmeta_t *m = &r->segs[s];
         uint32_t state = atomic_load(&m->state), owner = atomic_load(&m->owner);
@@ -32,29 +51,21 @@ void seg_rebuild_lists(const region_t *r)
             atomic_store(&m->state, SEG_FREE);
             state = SEG_FREE;
         }
-        if (state == SEG_CLEANING && !(owned && r->heads[owner].victim == s + 1)) {
-            atomic_store(&m->state, SEG_SEALED); /* cleaning is idempotent: queue it again */
+        if (state == SEG_CLEANING && !(owned && r->heads[owner].victim == s + 1))
+            state = SEG_SEALED; /* cleaning is idempotent: queue it again */
+        if (state > SEG_CLEANING) {
+            atomic_store(&m->seq, 0); /* unknown state: oldest, so cleaning drops it first */
             state = SEG_SEALED;
         }
+        if (state == SEG_SEALED) atomic_store(&m->state, SEG_SEALED);
         if (state == SEG_FREE) {
             atomic_store(&m->write_off, 0);
             r->free_stack[nfree++] = s;
-        } else if (state == SEG_SEALED && sealed) {
-            sealed[nsealed][0] = atomic_load(&m->seq);
-            sealed[nsealed][1] = s;
-            nsealed++;
-        } else if (state > SEG_CLEANING) {
-            atomic_store(&m->state, SEG_SEALED); /* unknown state: let cleaning drop it */
-            if (sealed) {
-                sealed[nsealed][0] = 0;
-                sealed[nsealed][1] = s;
-                nsealed++;
-            }
+        } else if (state == SEG_SEALED) {
+            r->fifo[nsealed++] = s;
         }
     }
-    if (sealed) qsort(sealed, nsealed, sizeof *sealed, cmp_seq);
-    for (uint32_t i = 0; i < nsealed; i++) r->fifo[i] = (uint32_t)sealed[i][1];
-    free(sealed);
+    sort_by_seq(r, (uint32_t *)r->fifo, nsealed);
     atomic_store(&h->free_count, nfree);
     atomic_store(&h->fifo_first, 0);
     atomic_store(&h->fifo_count, nsealed);
@@ -143,12 +154,12 @@ static void write_filler(unsigned char *at, uint32_t size)
  * only when memory holds no free or dead space).  Room is kept for every head's segment. */
 static bool must_evict(const region_t *r)
 {
-    int64_t live = 0;
+    uint64_t live = 0; /* unsigned: a damaged file's counts wrap, never trap */
     for (uint32_t i = 0; i < r->nstripes; i++)
-        live += atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+        live += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
     uint64_t capacity = (uint64_t)r->nsegments * r->segment_size;
     uint64_t headroom = (uint64_t)(r->nheads + 1) * r->segment_size;
-    return live > 0 && (uint64_t)live + headroom > capacity;
+    return (int64_t)live > 0 && live + headroom > capacity;
 }
 
 /* Clean head's victim from its recorded progress on; then it becomes the head's segment. */

@@ -156,11 +156,14 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
         }
     }
     if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
+    /* as memcached counts them: gat is a get command and a touch command whose hit or
+     * miss counts as a touch hit or miss only */
     CTR(ctx, C_CMD_GET);
-    CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
     if (do_touch) {
         CTR(ctx, C_CMD_TOUCH);
         CTR(ctx, rc == SHMC_OK ? C_TOUCH_HITS : C_TOUCH_MISSES);
+    } else {
+        CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
     }
     return rc;
 }

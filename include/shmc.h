@@ -55,7 +55,11 @@ enum shmc_protect {
     SHMC_PROTECT_AUTO = 0, /* PKU where the CPU has it, else unprotected (stats say which) */
     SHMC_PROTECT_NONE,     /* never use protection keys */
     SHMC_PROTECT_PKU,      /* require protection keys; SHMC_UNSUPPORTED without them */
+    SHMC_PROTECT_SEALED,   /* PKU, and refuse a process whose code could change PKRU outside
+                            * the library's gate; see docs/security.md */
 };
+/* The environment variable SHMC_PROTECT=auto|none|pku|sealed, when set, replaces a config's
+ * SHMC_PROTECT_AUTO (so a whole test suite or application can be run protected). */
 
 typedef struct shmc_config {
     size_t memory_limit;   /* bytes for items; default 64 MiB, as memcached -m 64 */

@@ -55,10 +55,19 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     if (!cfg) cfg = &def;
     for (size_t i = 0; i < sizeof cfg->reserved / sizeof cfg->reserved[0]; i++)
         if (cfg->reserved[i]) return invalid("config: reserved fields must be zero");
-    if (cfg->protect < SHMC_PROTECT_AUTO || cfg->protect > SHMC_PROTECT_PKU)
+    if (cfg->protect < SHMC_PROTECT_AUTO || cfg->protect > SHMC_PROTECT_SEALED)
         return invalid("config: protect is not an enum shmc_protect value");
     if (cfg->mode & ~07777u) return invalid("config: mode has bits beyond 07777");
-    if (cfg->protect == SHMC_PROTECT_PKU) {
+    int protect = cfg->protect;
+    const char *env = getenv("SHMC_PROTECT");
+    if (protect == SHMC_PROTECT_AUTO && env && *env) {
+        if (!strcmp(env, "none")) protect = SHMC_PROTECT_NONE;
+        else if (!strcmp(env, "pku")) protect = SHMC_PROTECT_PKU;
+        else if (!strcmp(env, "sealed")) protect = SHMC_PROTECT_SEALED;
+        else if (strcmp(env, "auto"))
+            return invalid("SHMC_PROTECT must be auto, none, pku or sealed");
+    }
+    if (protect == SHMC_PROTECT_PKU || protect == SHMC_PROTECT_SEALED) {
         if (!pku_available())
             return error_set(SHMC_UNSUPPORTED, "this CPU or kernel has no memory protection keys");
         return error_set(SHMC_UNSUPPORTED, "protected mode is not part of this build yet");

@@ -700,8 +700,8 @@ static void test_config(void)
     shmc_config_init(&cfg);
     cfg.memory_limit = 2u << 20;
     cfg.item_size_max = 64u << 10;
-    cfg.protect = 3;
-    expect_open_refused(&cfg, "bad-protect", SHMC_INVALID, "protect 3");
+    cfg.protect = SHMC_PROTECT_SEALED + 1;
+    expect_open_refused(&cfg, "bad-protect", SHMC_INVALID, "protect beyond the enum");
     cfg.protect = -1;
     expect_open_refused(&cfg, "bad-protect", SHMC_INVALID, "protect -1");
     cfg.protect = SHMC_PROTECT_NONE;
@@ -737,6 +737,10 @@ static void test_config(void)
         CHECK(shmc_last_error()[0] != '\0');
     }
     if (rc == SHMC_OK) shmc_close(c2);
+    if (!cpu_has_pku()) { /* sealed needs PKU too */
+        cfg.protect = SHMC_PROTECT_SEALED;
+        expect_open_refused(&cfg, "sealed", SHMC_UNSUPPORTED, "protect sealed without PKU");
+    }
 }
 
 /* ---- a value buffer rewritten by another thread while it is being stored ---- */

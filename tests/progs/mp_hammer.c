@@ -15,6 +15,7 @@
  * All modes but verify wait until stdin is closed, so that processes start together.
  * Prints one result line; exit 0 when nothing wrong was seen, 1 otherwise, 2 on bad usage. */
 #include "mp_common.h"
+#include "record.h"
 
 #include <pthread.h>
 #include <shmc.h>
@@ -23,7 +24,6 @@
 #define NKEYS 64
 #define SET_MAX 8192
 #define PIECE_MAX 512
-#define RECORD_MIN 16
 
 static shmc_t *cache;
 static double seconds;
@@ -54,45 +54,16 @@ static uint64_t next_rand(uint64_t *s)
     return *s;
 }
 
-/* Write one record of exactly len bytes into out. */
-static void make_record(unsigned char *out, size_t len, unsigned key, unsigned writer, uint32_t seq)
-{
-    uint16_t l16 = (uint16_t)len;
-    memcpy(out, &l16, 2);
-    out[2] = (unsigned char)key;
-    out[3] = (unsigned char)writer;
-    memcpy(out + 4, &seq, 4);
-    uint64_t s = mp_mix(((uint64_t)writer << 32) | seq);
-    for (size_t i = 8; i < len - 8; i++)
-        out[i] = (unsigned char)(s >> (8 * (i % 8))) ^ (unsigned char)i;
-    uint64_t sum = mp_fnv1a(out, len - 8);
-    memcpy(out + len - 8, &sum, 8);
-}
-
 /* Does value[0..n) parse into whole, intact records of key k?  Returns the number of
  * records, or -1 (and prints why) if it does not. */
 static long check_value(const unsigned char *value, size_t n, unsigned k, int quiet)
 {
-    long records = 0;
     size_t off = 0;
-    if (n == 0) goto torn;
-    while (off < n) {
-        if (n - off < RECORD_MIN) goto torn;
-        uint16_t len;
-        memcpy(&len, value + off, 2);
-        if (len < RECORD_MIN || len > n - off || value[off + 2] != k) goto torn;
-        uint64_t sum;
-        memcpy(&sum, value + off + len - 8, 8);
-        if (sum != mp_fnv1a(value + off, len - 8u)) goto torn;
-        off += len;
-        records++;
-    }
-    return records;
-torn:
-    if (!quiet && atomic_load(&n_torn) < 10)
+    long records = record_check(value, n, k, &off);
+    if (records < 0 && !quiet && atomic_load(&n_torn) < 10)
         fprintf(stderr, "mp_hammer[%d]: TORN value of hammer:%u: %zu bytes, bad record at %zu\n",
                 proc_id, k, n, off);
-    return -1;
+    return records;
 }
 
 /* The check must accept whole records and reject any value with a byte changed, cut short
@@ -101,8 +72,8 @@ static int checker_works(void)
 {
     unsigned char v[3 * SET_MAX];
     size_t a = 40, b = 1000;
-    make_record(v, a, 5, 1, 1);
-    make_record(v + a, b, 5, 2, 7);
+    record_make(v, a, 5, 1, 1);
+    record_make(v + a, b, 5, 2, 7);
     if (check_value(v, a + b, 5, 1) != 2) return 0;
     if (check_value(v, a + b - 1, 5, 1) >= 0 || check_value(v, a + b, 6, 1) >= 0) return 0;
     for (size_t i = 0; i < a + b; i += 37) {
@@ -111,7 +82,7 @@ static int checker_works(void)
         v[i] ^= 0x10;
         if (r >= 0) return 0;
     }
-    make_record(v + a + b, b, 5, 3, 9); /* the first half of one write, the second of another */
+    record_make(v + a + b, b, 5, 3, 9); /* the first half of one write, the second of another */
     memcpy(v + a + b / 2, v + a + b + b / 2, b / 2);
     return check_value(v, a + b, 5, 1) < 0;
 }
@@ -182,12 +153,12 @@ static void *hammer_thread(void *arg)
             /* 16 B .. 8 KiB, spread over the powers of two */
             size_t lo = (size_t)RECORD_MIN << (r % 10), len = lo + (r >> 8) % lo;
             if (len > SET_MAX) len = SET_MAX;
-            make_record(rec, len, k, writer, ++seq);
+            record_make(rec, len, k, writer, ++seq);
             rc = shmc_set(cache, key, nkey, rec, len, writer, 0);
             if (rc != SHMC_OK) report_error("set", key, rc);
         } else if (op < 75) {
             size_t len = RECORD_MIN + r % (PIECE_MAX - RECORD_MIN + 1);
-            make_record(rec, len, k, writer, ++seq);
+            record_make(rec, len, k, writer, ++seq);
             rc = op < 70 ? shmc_append(cache, key, nkey, rec, len, 0, 0)
                          : shmc_prepend(cache, key, nkey, rec, len, 0, 0);
             if (rc != SHMC_OK && rc != SHMC_NOT_STORED) report_error("append/prepend", key, rc);
@@ -215,7 +186,7 @@ static void *hammer_thread(void *arg)
             uint64_t cas = 0;
             if (read_and_check(&buf, &cap, key, nkey, k, &cas) == SHMC_OK) {
                 size_t len = RECORD_MIN + r % (PIECE_MAX - RECORD_MIN + 1);
-                make_record(rec, len, k, writer, ++seq);
+                record_make(rec, len, k, writer, ++seq);
                 rc = shmc_cas(cache, key, nkey, rec, len, writer, 0, cas);
                 if (rc != SHMC_OK && rc != SHMC_EXISTS && rc != SHMC_NOT_FOUND)
                     report_error("cas", key, rc);

@@ -131,7 +131,9 @@ shmc_rc shmc_add(shmc_t *c, const char *key, size_t nkey, const void *value, siz
 shmc_rc shmc_replace(shmc_t *c, const char *key, size_t nkey, const void *value,
                      size_t nvalue, uint32_t flags, int64_t exptime);
 /* Append to / prepend to a present value (else SHMC_NOT_STORED).  The old item's flags and
- * expiry are kept; the flags and exptime arguments are ignored, as in memcached. */
+ * expiry are kept; the flags and exptime arguments are ignored, as in memcached.  A joined
+ * value that would exceed the item size limit is SHMC_NOT_STORED too (memcached cannot
+ * allocate it), and the old value stays; a piece alone over the limit is SHMC_TOO_LARGE. */
 shmc_rc shmc_append(shmc_t *c, const char *key, size_t nkey, const void *value,
                     size_t nvalue, uint32_t flags, int64_t exptime);
 shmc_rc shmc_prepend(shmc_t *c, const char *key, size_t nkey, const void *value,

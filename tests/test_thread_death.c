@@ -8,7 +8,13 @@
  * opener leaves it clean for the checker.
  *
  * Cancelled threads make no call that allocates (no get_alloc, no mget), since async
- * cancellation inside malloc would break this process's heap, not the cache. */
+ * cancellation inside malloc would break this process's heap, not the cache.
+ *
+ * Under ASan a cancelled frame's stack redzones stay poisoned (cancellation unwinds without
+ * telling ASan), so a cleanup handler unpoisons them.  TSan's own interceptors are not
+ * async-cancel-safe (a thread cancelled inside one hangs the process), and TSan cannot see
+ * a robust lock passing from a dead owner; so the TSan build cancels between calls, and the
+ * plain and ASan builds are the ones that kill threads inside calls. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -21,6 +27,30 @@
 #define THREADS 6
 #define NKEYS 32
 #define DEFAULT_CANCELS 300
+#if defined(__SANITIZE_THREAD__)
+#define CANCEL_TYPE PTHREAD_CANCEL_DEFERRED
+#else
+#define CANCEL_TYPE PTHREAD_CANCEL_ASYNCHRONOUS
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* Everything below this frame belonged to calls that cancellation unwound. */
+static void unpoison_stack(void *arg)
+{
+    (void)arg;
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    char here;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+    pthread_attr_getstack(&a, &lo, &size);
+    pthread_attr_destroy(&a);
+    if ((char *)lo < &here - 256) ASAN_UNPOISON_MEMORY_REGION(lo, (size_t)(&here - 256 - (char *)lo));
+}
+#else
+static void unpoison_stack(void *arg) { (void)arg; }
+#endif
 
 static shmc_t *cache;
 static atomic_uint_fast64_t ops, corrupt, errors;
@@ -28,19 +58,23 @@ static atomic_uint_fast64_t ops, corrupt, errors;
 typedef struct victim {
     pthread_t tid;
     unsigned id;
+    uint64_t rnd; /* here, not in the frame, which cancellation unwinds */
+    uint32_t seq;
 } victim_t;
 
 static void *victim_main(void *arg)
 {
     victim_t *v = arg;
     unsigned char rec[2048], buf[70000];
-    uint64_t rnd = record_mix(v->id + 1);
-    uint32_t seq = 0;
+    v->rnd = record_mix(v->id + 1);
+    v->seq = 0;
     int old;
-    pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+    pthread_cleanup_push(unpoison_stack, NULL);
+    pthread_setcanceltype(CANCEL_TYPE, &old);
     for (;;) {
-        rnd = record_mix(rnd);
-        unsigned k = (unsigned)(rnd % NKEYS), op = (unsigned)((rnd >> 8) % 100);
+        pthread_testcancel();
+        v->rnd = record_mix(v->rnd);
+        unsigned k = (unsigned)(v->rnd % NKEYS), op = (unsigned)((v->rnd >> 8) % 100);
         char key[16];
         size_t nkey = (size_t)snprintf(key, sizeof key, "t:%u", k), n;
         shmc_rc rc = SHMC_OK;
@@ -49,12 +83,12 @@ static void *victim_main(void *arg)
             if (rc == SHMC_OK && record_check(buf, n, k, NULL) < 0) atomic_fetch_add(&corrupt, 1);
             if (rc == SHMC_NOT_FOUND) rc = SHMC_OK;
         } else if (op < 75) {
-            size_t len = RECORD_MIN + (rnd >> 16) % (sizeof rec - RECORD_MIN);
-            record_make(rec, len, k, v->id & 0xff, ++seq);
+            size_t len = RECORD_MIN + (v->rnd >> 16) % (sizeof rec - RECORD_MIN);
+            record_make(rec, len, k, v->id & 0xff, ++v->seq);
             rc = shmc_set(cache, key, nkey, rec, len, 0, 0);
         } else if (op < 85) {
-            size_t len = RECORD_MIN + (rnd >> 16) % 64;
-            record_make(rec, len, k, v->id & 0xff, ++seq);
+            size_t len = RECORD_MIN + (v->rnd >> 16) % 64;
+            record_make(rec, len, k, v->id & 0xff, ++v->seq);
             rc = shmc_append(cache, key, nkey, rec, len, 0, 0);
             if (rc == SHMC_NOT_STORED || rc == SHMC_TOO_LARGE) rc = SHMC_OK;
         } else if (op < 95) {
@@ -69,6 +103,7 @@ static void *victim_main(void *arg)
         if (rc != SHMC_OK) atomic_fetch_add(&errors, 1);
         atomic_fetch_add(&ops, 1);
     }
+    pthread_cleanup_pop(0);
     return NULL;
 }
 

@@ -1,4 +1,7 @@
-/* pku.c — probing for protection keys once per process. */
+/* pku.c — probing for protection keys once per process.  The probe allocates its key
+ * denied: pkey_alloc sets the calling thread's rights for the key it returns, and pkey_free
+ * does not reset them, so a key probed "allowed" would stay allowed in this thread when the
+ * same number is later allocated for a cache. */
 #include "protect/pku.h"
 
 #include <pthread.h>
@@ -9,7 +12,7 @@ static pthread_once_t probed = PTHREAD_ONCE_INIT;
 
 static void probe(void)
 {
-    int key = pkey_alloc(0, 0);
+    int key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
     if (key >= 0) {
         available = true;
         pkey_free(key);

@@ -68,13 +68,15 @@ typedef struct proc_slot {
 /* A lock stripe guards the hash buckets b with b % nstripes == its index, and keeps their
  * item and byte counts.  The intent names the one change in flight, so that the next
  * locker after a death can tell whether it happened and set the counts to match. */
+/* Fields that a successor reads after their writer died are atomic: no unlock ordered the
+ * dead writer's stores before the successor's loads. */
 typedef struct stripe {
     robust_lock_t lock;
     _Atomic uint32_t intent_active;
-    uint32_t intent_bucket;
-    uint32_t intent_new; /* item that is linked when the change is done (0: none) */
-    uint32_t intent_old; /* item that is unlinked when the change is done (0: none) */
-    int64_t items_before, bytes_before;
+    _Atomic uint32_t intent_bucket;
+    _Atomic uint32_t intent_new; /* item that is linked when the change is done (0: none) */
+    _Atomic uint32_t intent_old; /* item that is unlinked when the change is done (0: none) */
+    _Atomic int64_t items_before, bytes_before;
     _Atomic int64_t items, bytes;
 } __attribute__((aligned(128))) stripe_t;
 
@@ -83,10 +85,10 @@ typedef struct stripe {
  * its progress so a successor can finish the work of a dead cleaner. */
 typedef struct head {
     robust_lock_t lock;
-    uint32_t seg;      /* current segment + 1; 0: none */
-    uint32_t victim;   /* segment being cleaned + 1; 0: none */
-    uint32_t clean_r;  /* cleaning: next byte to examine in the victim */
-    uint32_t clean_w;  /* cleaning: end of what is kept */
+    _Atomic uint32_t seg;     /* current segment + 1; 0: none */
+    _Atomic uint32_t victim;  /* segment being cleaned + 1; 0: none */
+    _Atomic uint32_t clean_r; /* cleaning: next byte to examine in the victim */
+    _Atomic uint32_t clean_w; /* cleaning: end of what is kept */
 } __attribute__((aligned(64))) head_t;
 
 enum seg_state { SEG_FREE = 0, SEG_OPEN = 1, SEG_SEALED = 2, SEG_CLEANING = 3 };

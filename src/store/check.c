@@ -88,7 +88,9 @@ static void check_segments(checker_t *k)
         /* its written bytes must parse */
         unsigned char *base = region_segment(r, s);
         uint32_t end = m->write_off <= r->segment_size ? m->write_off : r->segment_size;
+        if (end % LAYOUT_UNIT) violation(k, "segment %u write offset %u is not 8-byte aligned", s, end);
         k->written += end;
+        end &= ~(LAYOUT_UNIT - 1);
         k->unwritten += r->segment_size - end;
         for (uint32_t off = 0; off < end;) {
             const item_t *it = (const item_t *)(base + off);

@@ -168,11 +168,13 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
     uint64_t w = bucket_load_locked(r, b);
 
     /* intent first: what the change is, and the counts before it */
-    st->intent_bucket = (uint32_t)b;
-    st->intent_new = new_unit;
-    st->intent_old = old_unit;
-    st->items_before = atomic_load_explicit(&st->items, memory_order_relaxed);
-    st->bytes_before = atomic_load_explicit(&st->bytes, memory_order_relaxed);
+    const int64_t items = atomic_load_explicit(&st->items, memory_order_relaxed);
+    const int64_t bytes = atomic_load_explicit(&st->bytes, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_bucket, (uint32_t)b, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_new, new_unit, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_old, old_unit, memory_order_relaxed);
+    atomic_store_explicit(&st->items_before, items, memory_order_relaxed);
+    atomic_store_explicit(&st->bytes_before, bytes, memory_order_relaxed);
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);
 
     if (new_unit) {
@@ -185,8 +187,8 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
     atomic_store_explicit(bw, odd, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
 
-    atomic_store_explicit(&st->items, add_wrapping(st->items_before, d_items), memory_order_relaxed);
-    atomic_store_explicit(&st->bytes, add_wrapping(st->bytes_before, d_bytes), memory_order_relaxed);
+    atomic_store_explicit(&st->items, add_wrapping(items, d_items), memory_order_relaxed);
+    atomic_store_explicit(&st->bytes, add_wrapping(bytes, d_bytes), memory_order_relaxed);
 
     uint32_t to = new_unit;
     if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
@@ -201,8 +203,9 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
 {
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
-    st->intent_bucket = (uint32_t)b;
-    st->intent_new = st->intent_old = 0;
+    atomic_store_explicit(&st->intent_bucket, (uint32_t)b, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_new, 0, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_old, 0, memory_order_relaxed);
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);
     atomic_store_explicit(bw, bucket_word(bucket_version(w) + 1, bucket_head(w)), memory_order_relaxed);
     atomic_thread_fence(memory_order_release);

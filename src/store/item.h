@@ -22,22 +22,22 @@ enum item_kind {
 };
 
 typedef struct item {
-    _Atomic uint32_t next;    /* next item in the bucket's chain (unit offset; 0: end) */
+    uint8_t kind;             /* enum item_kind: first, so an 8-byte filler is whole */
+    uint8_t nkey;
+    uint16_t tag;             /* top 16 bits of the key's hash */
     uint32_t nvalue;          /* value bytes; for a filler, its total size */
+    _Atomic uint32_t next;    /* next item in the bucket's chain (unit offset; 0: end) */
     uint32_t flags;           /* the client's 32-bit flags */
     _Atomic uint32_t exptime; /* absolute Unix seconds; 0: never */
-    uint64_t cas;
     uint32_t epoch;           /* flush epoch when written */
-    uint8_t nkey;
-    uint8_t kind;
-    uint16_t tag;             /* top 16 bits of the key's hash */
+    uint64_t cas;
     unsigned char data[];     /* key, then value */
 } item_t;
 
 _Static_assert(sizeof(item_t) == 32, "item header is 32 bytes");
 
 #define ITEM_HEADER 32u
-#define ITEM_FILLER_MIN 8u
+#define ITEM_FILLER_MIN 8u /* kind and nvalue: all a filler needs */
 
 static inline uint64_t item_footprint(uint64_t nkey, uint64_t nvalue)
 {

@@ -142,6 +142,7 @@ static void access_clear_from(const region_t *r, uint32_t seg, uint32_t from)
 
 /* ---- cleaning ---- */
 
+/* Cover a gap of size bytes (a multiple of 8, at least 8): only its first 8 are written. */
 static void write_filler(unsigned char *at, uint32_t size)
 {
     item_t *f = (item_t *)at;
@@ -172,7 +173,9 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
     uint32_t end = atomic_load(&r->segs[seg].write_off);
     if (end > r->segment_size) end = r->segment_size;
     uint32_t rd = hd->clean_r, wr = hd->clean_w;
-    if (wr > rd || rd > end) rd = wr = end; /* corrupt progress: keep nothing new */
+    end &= ~(LAYOUT_UNIT - 1);
+    if (wr > rd || rd > end || rd % LAYOUT_UNIT || wr % LAYOUT_UNIT)
+        rd = wr = end; /* corrupt progress: keep nothing new */
 
     while (rd < end) {
         item_t *it = (item_t *)(base + rd);
@@ -312,7 +315,9 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         if (hd->seg) {
             uint32_t s = hd->seg - 1;
             uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
+            off = (off + LAYOUT_UNIT - 1) & ~(LAYOUT_UNIT - 1); /* only a damaged file needs it */
             if (off <= r->segment_size && size <= r->segment_size - off) {
+                atomic_store_explicit(&r->segs[s].write_off, off, memory_order_relaxed);
                 *unit = region_unit_of(r, region_segment(r, s) + off);
                 return SHMC_OK;
             }

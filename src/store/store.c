@@ -224,8 +224,9 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         }
         bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
         if (joins && (uint64_t)o->nvalue + nvalue > r->item_size_max) {
+            /* memcached cannot allocate the joined item and answers NOT_STORED */
             index_unlock(k.stripe);
-            rc = SHMC_TOO_LARGE;
+            rc = SHMC_NOT_STORED;
             break;
         }
         uint32_t size = (uint32_t)item_footprint(nkey, joins ? o->nvalue + nvalue : nvalue);

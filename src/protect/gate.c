@@ -1,0 +1,124 @@
+/* gate.c — the only WRPKRU instructions in libshmc, in a section of their own
+ * ("shmc_gate") so that the sealed-mode scan and tests/protect/pku_scan.c can tell them from
+ * any other occurrence of the bytes 0F 01 EF.  Written in assembly so that no compiler
+ * decides where they go.  The fields of the read-only domain page are read at fixed offsets
+ * (checked below against protect_domain_t).
+ *
+ *   shmc_gate_close: PKRU |= all_deny, then check the value written and retry until both
+ *                    keys are denied: entered anywhere, it exits closed.
+ *   shmc_gate_stage: PKRU = (PKRU | cache_deny) & ~private_deny, checked for cache_deny the
+ *                    same way; then returns only into libshmc's code.
+ *   shmc_gate_open:  PKRU &= ~all_deny; then returns only into libshmc's code.
+ * "Returns only into libshmc's code": the return address is checked after the WRPKRU
+ * against [text_lo, text_hi); any other closes the gate and executes ud2 (SIGILL).  The
+ * opening gates must therefore never be tail-called (gate.h's wrappers see to it). */
+#include <stddef.h>
+
+#include "protect/gate.h"
+
+_Static_assert(offsetof(protect_domain_t, cache_deny) == 8, "gate.c reads cache_deny at 8");
+_Static_assert(offsetof(protect_domain_t, private_deny) == 12, "gate.c reads private_deny at 12");
+_Static_assert(offsetof(protect_domain_t, all_deny) == 16, "gate.c reads all_deny at 16");
+_Static_assert(offsetof(protect_domain_t, text_lo) == 24, "gate.c reads text_lo at 24");
+_Static_assert(offsetof(protect_domain_t, text_hi) == 32, "gate.c reads text_hi at 32");
+
+#define DOMAIN "shmc_protect_domain_page"
+
+__asm__(
+    "    .pushsection shmc_gate, \"ax\", @progbits\n"
+    "    .globl shmc_gate_begin\n"
+    "    .hidden shmc_gate_begin\n"
+    "    .p2align 6\n"
+    "shmc_gate_begin:\n"
+    /* One unwind entry for the whole section: no instruction in it moves the stack pointer,
+     * so the return address is at 0(%rsp) throughout.  Asynchronous cancellation unwinds
+     * from wherever the thread was, which can be here. */
+    "    .cfi_startproc\n"
+
+    "    .globl shmc_gate_close\n"
+    "    .hidden shmc_gate_close\n"
+    "    .type shmc_gate_close, @function\n"
+    "shmc_gate_close:\n"
+    "    xor %ecx, %ecx\n"
+    "    rdpkru\n"
+    "    or " DOMAIN "+16(%rip), %eax\n"
+    "    xor %edx, %edx\n"
+    "1:  wrpkru\n"
+    "    mov " DOMAIN "+16(%rip), %r10d\n"
+    "    mov %eax, %r11d\n"
+    "    and %r10d, %r11d\n"
+    "    cmp %r10d, %r11d\n"
+    "    jne 2f\n"
+    "    ret\n"
+    "2:  or %r10d, %eax\n"
+    "    xor %ecx, %ecx\n"
+    "    xor %edx, %edx\n"
+    "    jmp 1b\n"
+    "    .size shmc_gate_close, .-shmc_gate_close\n"
+
+    "    .globl shmc_gate_stage\n"
+    "    .hidden shmc_gate_stage\n"
+    "    .type shmc_gate_stage, @function\n"
+    "shmc_gate_stage:\n"
+    "    xor %ecx, %ecx\n"
+    "    rdpkru\n"
+    "    or " DOMAIN "+8(%rip), %eax\n"
+    "    mov " DOMAIN "+12(%rip), %r10d\n"
+    "    not %r10d\n"
+    "    and %r10d, %eax\n"
+    "    xor %edx, %edx\n"
+    "3:  wrpkru\n"
+    "    mov " DOMAIN "+8(%rip), %r10d\n"
+    "    mov %eax, %r11d\n"
+    "    and %r10d, %r11d\n"
+    "    cmp %r10d, %r11d\n"
+    "    je shmc_gate_return\n"
+    "    or %r10d, %eax\n"
+    "    xor %ecx, %ecx\n"
+    "    xor %edx, %edx\n"
+    "    jmp 3b\n"
+    "    .size shmc_gate_stage, .-shmc_gate_stage\n"
+
+    "    .globl shmc_gate_open\n"
+    "    .hidden shmc_gate_open\n"
+    "    .type shmc_gate_open, @function\n"
+    "shmc_gate_open:\n"
+    "    xor %ecx, %ecx\n"
+    "    rdpkru\n"
+    "    mov " DOMAIN "+16(%rip), %r10d\n"
+    "    not %r10d\n"
+    "    and %r10d, %eax\n"
+    "    xor %edx, %edx\n"
+    "    wrpkru\n"
+    "    jmp shmc_gate_return\n"
+    "    .size shmc_gate_open, .-shmc_gate_open\n"
+
+    /* Shared tail of the opening gates: return into libshmc, or close and trap. */
+    "shmc_gate_return:\n"
+    "    mov (%rsp), %r11\n"
+    "    cmp " DOMAIN "+24(%rip), %r11\n"
+    "    jb 4f\n"
+    "    cmp " DOMAIN "+32(%rip), %r11\n"
+    "    jae 4f\n"
+    "    ret\n"
+    "4:  xor %ecx, %ecx\n" /* close without touching the (untrusted) stack, then trap */
+    "    rdpkru\n"
+    "    or " DOMAIN "+16(%rip), %eax\n"
+    "    xor %edx, %edx\n"
+    "5:  wrpkru\n"
+    "    mov " DOMAIN "+16(%rip), %r10d\n"
+    "    mov %eax, %r11d\n"
+    "    and %r10d, %r11d\n"
+    "    cmp %r10d, %r11d\n"
+    "    je 6f\n"
+    "    or %r10d, %eax\n"
+    "    xor %ecx, %ecx\n"
+    "    xor %edx, %edx\n"
+    "    jmp 5b\n"
+    "6:  ud2\n"
+    "    .cfi_endproc\n"
+
+    "    .globl shmc_gate_end\n"
+    "    .hidden shmc_gate_end\n"
+    "shmc_gate_end:\n"
+    "    .popsection\n");

@@ -1,0 +1,68 @@
+/* env.h — what the protocol layer needs to run requests: the cache (a libshmc handle, used
+ * only through the public API), its limits, and hooks through which the server reports its
+ * own state (connections, threads, settings) for "stats" and takes "verbosity".
+ *
+ * One proto_env is shared by every worker thread; everything in it is thread-safe. */
+#ifndef SHMC_PROTO_ENV_H
+#define SHMC_PROTO_ENV_H
+
+#include <pthread.h>
+#include <shmc.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+/* The server's own numbers for "stats" and "stats settings". */
+typedef struct proto_server_stats {
+    uint64_t pid;
+    uint64_t uptime;
+    struct timeval rusage_user, rusage_system;
+    uint64_t max_connections, curr_connections, total_connections, rejected_connections;
+    uint64_t connection_structures;
+    uint64_t bytes_read, bytes_written;
+    uint64_t threads;
+    /* settings */
+    unsigned tcpport;
+    const char *inter;         /* listen address, or NULL */
+    const char *domain_socket; /* UNIX socket path, or NULL */
+    unsigned umask;            /* UNIX socket mode, as memcached prints it (octal digits) */
+    unsigned verbosity;
+    const char *cache;         /* the cache file served */
+} proto_server_stats;
+
+typedef struct proto_hooks {
+    void (*server_stats)(void *arg, proto_server_stats *out);
+    void (*set_verbosity)(void *arg, unsigned level);
+    void *arg;
+} proto_hooks;
+
+typedef struct proto_env {
+    shmc_t *cache;
+    size_t item_size_max;   /* values above this are refused before they are read */
+    uint64_t limit_maxbytes;
+    size_t out_high_water;  /* a retrieval pauses when this many reply bytes wait unsent */
+    proto_hooks hooks;
+    _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
+    /* "stats reset": the library's counters at the last reset, subtracted when shown */
+    pthread_mutex_t reset_lock;
+    shmc_stats_t baseline;
+    /* mg N(vivify): which key+cas pairs already handed out a win token ('W'), so later
+     * fetches see 'Z'.  A fixed table of 64-bit tags; a collision can only cost a repeat W. */
+    _Atomic uint64_t *win_tags;
+    size_t win_slots;
+} proto_env;
+
+/* Set up env for `cache` (reads its limits through shmc_stats).  SHMC_OK or the error. */
+shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks);
+void proto_env_destroy(proto_env *env);
+
+/* Win tokens of mg N(vivify): whether one was handed out for key at this cas; mark one. */
+bool proto_win_sent(proto_env *env, const char *key, size_t nkey, uint64_t cas);
+void proto_win_mark(proto_env *env, const char *key, size_t nkey, uint64_t cas);
+
+/* The version string "version" and "stats" report. */
+#define PROTO_VERSION_STRING "1.6.18-shmc-" SHMC_VERSION
+
+#endif

@@ -1,0 +1,294 @@
+/* exec.c — the classic text commands: each parsed request becomes calls of the public
+ * libshmc API, and each result becomes memcached 1.6's exact reply line.
+ *
+ * Retrievals copy each value straight into the reply buffer (shmc_get writes after room
+ * left for the "VALUE" line, which is then written in front of it), and pause when too many
+ * reply bytes wait unsent, so a get of many large values never buffers without bound. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "exec.h"
+#include "frame.h"
+#include "number.h"
+
+void proto_reply_server_error(proto_out *out, shmc_rc rc)
+{
+    char line[160];
+    snprintf(line, sizeof line, "SERVER_ERROR %s", shmc_strerror(rc));
+    proto_out_line(out, line);
+}
+
+/* A reply line, unless the client asked for none. */
+static void reply(proto_out *out, const proto_request *req, const char *line)
+{
+    if (!req->noreply) proto_out_line(out, line);
+}
+
+/* ---- retrieval: get, gets, gat, gats ---- */
+
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n" is at most this long. */
+#define VALUE_HEADER_MAX (6 + PROTO_KEY_MAX + 1 + 10 + 1 + 20 + 1 + 20 + 2)
+/* Room offered to a value before its size is known; larger values take a second call. */
+#define VALUE_ROOM_MIN 16384
+
+/* Look one key up and append its VALUE block; false when the reply is broken off (a
+ * library error, reported as SERVER_ERROR, or memory). */
+static bool append_value(proto_env *env, const proto_request *req, const char *key,
+                         size_t nkey, proto_out *out)
+{
+    bool touch = req->cmd == PROTO_GAT || req->cmd == PROTO_GATS;
+    bool with_cas = req->cmd == PROTO_GETS || req->cmd == PROTO_GATS;
+    size_t room = VALUE_ROOM_MIN;
+    for (;;) {
+        if (!proto_out_reserve(out, VALUE_HEADER_MAX + room + 2)) return false;
+        char *base = out->buf + out->len;
+        char *vbuf = base + VALUE_HEADER_MAX;
+        size_t cap = out->cap - out->len - VALUE_HEADER_MAX - 2;
+        size_t nvalue = 0;
+        uint32_t flags = 0;
+        uint64_t cas = 0;
+        shmc_rc rc = touch ? shmc_gat(env->cache, key, nkey, req->exptime, vbuf, cap, &nvalue,
+                                      &flags, &cas)
+                           : shmc_get(env->cache, key, nkey, vbuf, cap, &nvalue, &flags, &cas);
+        if (rc == SHMC_BUFFER_TOO_SMALL) {
+            room = nvalue;
+            continue;
+        }
+        if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) return true; /* a miss */
+        if (rc != SHMC_OK) {
+            proto_reply_server_error(out, rc);
+            return false;
+        }
+        char *p = base;
+        memcpy(p, "VALUE ", 6);
+        p += 6;
+        memcpy(p, key, nkey);
+        p += nkey;
+        *p++ = ' ';
+        p += proto_u64_to_text(flags, p);
+        *p++ = ' ';
+        p += proto_u64_to_text(nvalue, p);
+        if (with_cas) {
+            *p++ = ' ';
+            p += proto_u64_to_text(cas, p);
+        }
+        *p++ = '\r';
+        *p++ = '\n';
+        size_t hlen = (size_t)(p - base);
+        memmove(p, vbuf, nvalue);
+        p[nvalue] = '\r';
+        p[nvalue + 1] = '\n';
+        out->len += hlen + nvalue + 2;
+        return true;
+    }
+}
+
+static proto_status run_keys(proto_env *env, proto_request *req, proto_out *out)
+{
+    const char *key;
+    size_t nkey;
+    while (proto_out_pending(out) <= env->out_high_water) {
+        size_t before = req->key_pos;
+        if (!proto_next_key(req->keys, req->keys_len, &req->key_pos, &key, &nkey)) {
+            if (!req->partial) proto_out_add(out, "END\r\n", 5);
+            return PROTO_DONE;
+        }
+        if (!append_value(env, req, key, nkey, out)) {
+            req->key_pos = before;
+            return out->failed ? PROTO_CLOSE : PROTO_DONE;
+        }
+    }
+    return PROTO_PAUSED;
+}
+
+static proto_status exec_retrieval(proto_env *env, proto_request *req, proto_out *out)
+{
+    /* memcached refuses the whole command, values found so far included, at a long key */
+    size_t pos = 0;
+    const char *key;
+    size_t nkey;
+    while (proto_next_key(req->keys, req->keys_len, &pos, &key, &nkey)) {
+        if (nkey > PROTO_KEY_MAX) {
+            req->cmd = PROTO_ERROR; /* the rest of a streamed key list is discarded too */
+            req->error = "CLIENT_ERROR bad command line format";
+            proto_out_line(out, req->error);
+            return PROTO_DONE;
+        }
+    }
+    req->key_pos = 0;
+    return run_keys(env, req, out);
+}
+
+proto_status proto_resume(proto_env *env, proto_request *req, proto_out *out)
+{
+    return run_keys(env, req, out);
+}
+
+/* ---- storage ---- */
+
+static void count_refusal(proto_env *env, shmc_rc rc)
+{
+    if (rc == SHMC_TOO_LARGE) atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+    if (rc == SHMC_NO_MEMORY) atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
+}
+
+static const char *storage_reply(shmc_rc rc)
+{
+    switch (rc) {
+    case SHMC_OK: return "STORED";
+    case SHMC_NOT_STORED: return "NOT_STORED";
+    case SHMC_EXISTS: return "EXISTS";
+    case SHMC_NOT_FOUND: return "NOT_FOUND";
+    case SHMC_TOO_LARGE: return "SERVER_ERROR object too large for cache";
+    case SHMC_NO_MEMORY: return "SERVER_ERROR out of memory storing object";
+    case SHMC_BAD_KEY: return "CLIENT_ERROR bad command line format";
+    default: return NULL;
+    }
+}
+
+static proto_status exec_storage(proto_env *env, proto_request *req, const char *data,
+                                 proto_out *out)
+{
+    if (!data) { /* refused before reading: longer than the cache takes */
+        atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+        reply(out, req, "SERVER_ERROR object too large for cache");
+        /* memcached drops the old value of a set that was too large */
+        if (req->cmd == PROTO_SET) shmc_delete(env->cache, req->key, req->nkey);
+        return PROTO_SWALLOW;
+    }
+    if (!proto_data_terminated(data, req->vlen)) {
+        reply(out, req, "CLIENT_ERROR bad data chunk");
+        return PROTO_DONE;
+    }
+    shmc_t *c = env->cache;
+    const char *k = req->key;
+    size_t nk = req->nkey, nv = req->vlen;
+    shmc_rc rc;
+    switch (req->cmd) {
+    case PROTO_SET: rc = shmc_set(c, k, nk, data, nv, req->flags, req->exptime); break;
+    case PROTO_ADD: rc = shmc_add(c, k, nk, data, nv, req->flags, req->exptime); break;
+    case PROTO_REPLACE: rc = shmc_replace(c, k, nk, data, nv, req->flags, req->exptime); break;
+    case PROTO_APPEND: rc = shmc_append(c, k, nk, data, nv, req->flags, req->exptime); break;
+    case PROTO_PREPEND: rc = shmc_prepend(c, k, nk, data, nv, req->flags, req->exptime); break;
+    default: rc = shmc_cas(c, k, nk, data, nv, req->flags, req->exptime, req->cas); break;
+    }
+    count_refusal(env, rc);
+    const char *line = storage_reply(rc);
+    if (line) reply(out, req, line);
+    else if (!req->noreply) proto_reply_server_error(out, rc);
+    return PROTO_DONE;
+}
+
+/* ---- the other classic commands ---- */
+
+static void exec_arithmetic(proto_env *env, proto_request *req, proto_out *out)
+{
+    uint64_t value = 0;
+    shmc_rc rc = req->cmd == PROTO_INCR
+                     ? shmc_incr(env->cache, req->key, req->nkey, req->delta, &value)
+                     : shmc_decr(env->cache, req->key, req->nkey, req->delta, &value);
+    if (req->noreply) return;
+    switch (rc) {
+    case SHMC_OK: {
+        char num[24];
+        size_t n = proto_u64_to_text(value, num);
+        num[n++] = '\r';
+        num[n++] = '\n';
+        proto_out_add(out, num, n);
+        break;
+    }
+    case SHMC_NOT_FOUND:
+    case SHMC_BAD_KEY:
+        proto_out_line(out, "NOT_FOUND");
+        break;
+    case SHMC_NOT_NUMERIC:
+        proto_out_line(out, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    case SHMC_NO_MEMORY:
+        proto_out_line(out, "SERVER_ERROR out of memory");
+        break;
+    default:
+        proto_reply_server_error(out, rc);
+    }
+}
+
+static void exec_delete(proto_env *env, proto_request *req, proto_out *out)
+{
+    shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
+    if (rc == SHMC_OK) reply(out, req, "DELETED");
+    else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
+    else if (!req->noreply) proto_reply_server_error(out, rc);
+}
+
+static void exec_touch(proto_env *env, proto_request *req, proto_out *out)
+{
+    shmc_rc rc = shmc_touch(env->cache, req->key, req->nkey, req->exptime);
+    if (rc == SHMC_OK) reply(out, req, "TOUCHED");
+    else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
+    else if (!req->noreply) proto_reply_server_error(out, rc);
+}
+
+static void exec_flush_all(proto_env *env, proto_request *req, proto_out *out)
+{
+    /* like memcached's realtime(): a delay over 30 days is an absolute Unix time */
+    int64_t delay = req->exptime;
+    if (delay > SHMC_EXPTIME_RELATIVE_MAX) {
+        delay -= (int64_t)time(NULL);
+        if (delay < 0) delay = 0;
+    }
+    if (delay < 0) delay = 0;
+    shmc_rc rc = shmc_flush_all(env->cache, delay);
+    if (rc == SHMC_OK) reply(out, req, "OK");
+    else if (!req->noreply) proto_reply_server_error(out, rc);
+}
+
+proto_status proto_execute(proto_env *env, proto_request *req, const char *data,
+                           proto_out *out)
+{
+    switch (req->cmd) {
+    case PROTO_ERROR:
+        reply(out, req, req->error);
+        return req->has_value ? PROTO_SWALLOW : PROTO_DONE;
+    case PROTO_GET:
+    case PROTO_GETS:
+    case PROTO_GAT:
+    case PROTO_GATS:
+        return exec_retrieval(env, req, out);
+    case PROTO_SET:
+    case PROTO_ADD:
+    case PROTO_REPLACE:
+    case PROTO_APPEND:
+    case PROTO_PREPEND:
+    case PROTO_CAS:
+        return exec_storage(env, req, req->vlen > env->item_size_max ? NULL : data, out);
+    case PROTO_INCR:
+    case PROTO_DECR:
+        exec_arithmetic(env, req, out);
+        return PROTO_DONE;
+    case PROTO_DELETE:
+        exec_delete(env, req, out);
+        return PROTO_DONE;
+    case PROTO_TOUCH:
+        exec_touch(env, req, out);
+        return PROTO_DONE;
+    case PROTO_FLUSH_ALL:
+        exec_flush_all(env, req, out);
+        return PROTO_DONE;
+    case PROTO_STATS:
+        proto_exec_stats(env, req, out);
+        return PROTO_DONE;
+    case PROTO_VERSION:
+        proto_out_line(out, "VERSION " PROTO_VERSION_STRING);
+        return PROTO_DONE;
+    case PROTO_VERBOSITY:
+        if (env->hooks.set_verbosity)
+            env->hooks.set_verbosity(env->hooks.arg, (unsigned)req->exptime);
+        reply(out, req, "OK");
+        return PROTO_DONE;
+    case PROTO_QUIT:
+        return PROTO_CLOSE;
+    default:
+        return proto_exec_meta(env, req, data, out);
+    }
+}

@@ -1,0 +1,41 @@
+/* exec.h — running parsed requests against the cache through the public libshmc API and
+ * encoding memcached's replies.  No I/O: replies go into a proto_out. */
+#ifndef SHMC_PROTO_EXEC_H
+#define SHMC_PROTO_EXEC_H
+
+#include "env.h"
+#include "outbuf.h"
+#include "request.h"
+
+typedef enum proto_status {
+    PROTO_DONE,    /* the reply is complete */
+    PROTO_PAUSED,  /* a retrieval stopped because out holds more than env->out_high_water
+                      unsent bytes: call proto_resume() with the same request once it drains */
+    PROTO_SWALLOW, /* reply complete; discard the data block that follows (req->vlen + 2) */
+    PROTO_CLOSE,   /* close the connection once out is sent (quit, or a broken stream) */
+} proto_status;
+
+/* Run one request.  For requests with req->has_value whose value is not refused up front,
+ * `data` holds req->vlen bytes plus the "\r\n" that must end them; else data is NULL. */
+proto_status proto_execute(proto_env *env, proto_request *req, const char *data,
+                           proto_out *out);
+
+/* Continue a retrieval that returned PROTO_PAUSED. */
+proto_status proto_resume(proto_env *env, proto_request *req, proto_out *out);
+
+/* Whether a request's data block must be refused without reading it (longer than the cache
+ * takes); proto_execute(req, NULL) then answers and returns PROTO_SWALLOW. */
+static inline bool proto_value_refused(const proto_env *env, const proto_request *req)
+{
+    return req->has_value && (req->cmd == PROTO_ERROR || req->vlen > env->item_size_max);
+}
+
+/* The commands of exec_meta.c and stats.c, called by proto_execute. */
+proto_status proto_exec_meta(proto_env *env, proto_request *req, const char *data,
+                             proto_out *out);
+void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out);
+
+/* The reply line for an unexpected library error: "SERVER_ERROR <why>". */
+void proto_reply_server_error(proto_out *out, shmc_rc rc);
+
+#endif

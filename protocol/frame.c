@@ -1,0 +1,72 @@
+/* frame.c — command-line framing and streamed multi-get prefixes (frame.h). */
+#include "frame.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "number.h"
+
+static bool starts_with(const char *p, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    return n >= w && memcmp(p, word, w) == 0;
+}
+
+proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size_t *consumed)
+{
+    if (len > 0 && (unsigned char)buf[0] == 0x80) return PROTO_FRAME_BINARY;
+    const char *nl = memchr(buf, '\n', len);
+    if (nl) {
+        size_t n = (size_t)(nl - buf);
+        *consumed = n + 1;
+        if (n > 0 && buf[n - 1] == '\r') n--;
+        *line_len = n;
+        return PROTO_FRAME_LINE;
+    }
+    if (len <= PROTO_LINE_MAX) return PROTO_FRAME_NEED_MORE;
+    size_t i = 0;
+    while (i < len && buf[i] == ' ') i++;
+    if (i > 100) return PROTO_FRAME_TOO_LONG;
+    const char *p = buf + i;
+    size_t n = len - i;
+    if (starts_with(p, n, "get ") || starts_with(p, n, "gets ") || starts_with(p, n, "gat ") ||
+        starts_with(p, n, "gats "))
+        return PROTO_FRAME_LONG_GET;
+    return PROTO_FRAME_TOO_LONG;
+}
+
+bool proto_parse_get_prefix(const char *buf, size_t len, proto_request *req, size_t *keys_off)
+{
+    size_t i = 0;
+    while (i < len && buf[i] == ' ') i++;
+    const char *cmd = buf + i;
+    while (i < len && buf[i] != ' ') i++;
+    if (i == len) return false;
+    size_t ncmd = (size_t)(buf + i - cmd);
+    memset(req, 0, offsetof(proto_request, meta));
+    if (ncmd == 3 && memcmp(cmd, "get", 3) == 0) req->cmd = PROTO_GET;
+    else if (ncmd == 4 && memcmp(cmd, "gets", 4) == 0) req->cmd = PROTO_GETS;
+    else if (ncmd == 3 && memcmp(cmd, "gat", 3) == 0) req->cmd = PROTO_GAT;
+    else if (ncmd == 4 && memcmp(cmd, "gats", 4) == 0) req->cmd = PROTO_GATS;
+    else return false;
+    if (req->cmd == PROTO_GAT || req->cmd == PROTO_GATS) {
+        /* "gat <exptime> ": the exptime token must be complete */
+        while (i < len && buf[i] == ' ') i++;
+        size_t start = i;
+        while (i < len && buf[i] != ' ') i++;
+        if (i == len) return false;
+        if (!proto_parse_i64(buf + start, i - start, &req->exptime)) {
+            req->cmd = PROTO_ERROR;
+            req->error = "CLIENT_ERROR invalid exptime argument";
+            return false;
+        }
+    }
+    *keys_off = i;
+    return true;
+}
+
+size_t proto_whole_keys_len(const char *text, size_t len)
+{
+    while (len > 0 && text[len - 1] != ' ') len--;
+    return len;
+}

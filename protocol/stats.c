@@ -1,0 +1,268 @@
+/* stats.c — memcached's "stats" replies (general, settings, items, slabs, sizes, reset),
+ * with memcached's stat names, filled from shmc_stats() (the cache's counters, summed over
+ * every process that uses it) and from the server's own numbers (connections, threads).
+ *
+ * "stats reset" cannot zero counters that other processes share; it records them, and later
+ * replies show the difference, as memcached's own reset does for this server's clients.
+ * Extra shmc-only numbers carry a "shmc_" prefix. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+static void stat_u64(proto_out *out, const char *name, uint64_t v)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "STAT %s %" PRIu64 "\r\n", name, v);
+    proto_out_add(out, line, (size_t)n);
+}
+
+static void stat_str(proto_out *out, const char *name, const char *v)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "STAT %s %s\r\n", name, v);
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    proto_out_add(out, line, (size_t)n);
+}
+
+static void stat_tv(proto_out *out, const char *name, struct timeval tv)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "STAT %s %ld.%06ld\r\n", name, (long)tv.tv_sec,
+                     (long)tv.tv_usec);
+    proto_out_add(out, line, (size_t)n);
+}
+
+static void server_stats(proto_env *env, proto_server_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = (uint64_t)getpid();
+    s->threads = 1;
+    if (env->hooks.server_stats) env->hooks.server_stats(env->hooks.arg, s);
+}
+
+/* The library's counters less those recorded by the last "stats reset". */
+static shmc_rc cache_stats(proto_env *env, shmc_stats_t *st)
+{
+    shmc_rc rc = shmc_stats(env->cache, st);
+    if (rc != SHMC_OK) return rc;
+    pthread_mutex_lock(&env->reset_lock);
+    const shmc_stats_t *b = &env->baseline;
+#define SUB(f) st->f = st->f >= b->f ? st->f - b->f : 0
+    SUB(total_items); SUB(cmd_get); SUB(cmd_set); SUB(cmd_touch); SUB(cmd_flush);
+    SUB(get_hits); SUB(get_misses); SUB(get_expired); SUB(get_flushed);
+    SUB(delete_hits); SUB(delete_misses); SUB(incr_hits); SUB(incr_misses);
+    SUB(decr_hits); SUB(decr_misses); SUB(cas_hits); SUB(cas_misses); SUB(cas_badval);
+    SUB(touch_hits); SUB(touch_misses); SUB(evictions); SUB(expired_unfetched);
+    SUB(evicted_unfetched); SUB(reclaimed); SUB(reinserted); SUB(repairs);
+#undef SUB
+    pthread_mutex_unlock(&env->reset_lock);
+    return SHMC_OK;
+}
+
+static unsigned log2_floor(uint64_t v)
+{
+    unsigned n = 0;
+    while (v > 1) v >>= 1, n++;
+    return n;
+}
+
+static void general(proto_env *env, proto_out *out)
+{
+    shmc_stats_t st;
+    shmc_rc rc = cache_stats(env, &st);
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return;
+    }
+    proto_server_stats s;
+    server_stats(env, &s);
+    stat_u64(out, "pid", s.pid);
+    stat_u64(out, "uptime", s.uptime);
+    stat_u64(out, "time", (uint64_t)time(NULL));
+    stat_str(out, "version", PROTO_VERSION_STRING);
+    stat_u64(out, "pointer_size", sizeof(void *) * 8);
+    stat_tv(out, "rusage_user", s.rusage_user);
+    stat_tv(out, "rusage_system", s.rusage_system);
+    stat_u64(out, "max_connections", s.max_connections);
+    stat_u64(out, "curr_connections", s.curr_connections);
+    stat_u64(out, "total_connections", s.total_connections);
+    stat_u64(out, "rejected_connections", s.rejected_connections);
+    stat_u64(out, "connection_structures", s.connection_structures);
+    stat_u64(out, "cmd_get", st.cmd_get);
+    stat_u64(out, "cmd_set", st.cmd_set);
+    stat_u64(out, "cmd_flush", st.cmd_flush);
+    stat_u64(out, "cmd_touch", st.cmd_touch);
+    stat_u64(out, "cmd_meta", atomic_load(&env->meta_cmds));
+    stat_u64(out, "get_hits", st.get_hits);
+    stat_u64(out, "get_misses", st.get_misses);
+    stat_u64(out, "get_expired", st.get_expired);
+    stat_u64(out, "get_flushed", st.get_flushed);
+    stat_u64(out, "delete_misses", st.delete_misses);
+    stat_u64(out, "delete_hits", st.delete_hits);
+    stat_u64(out, "incr_misses", st.incr_misses);
+    stat_u64(out, "incr_hits", st.incr_hits);
+    stat_u64(out, "decr_misses", st.decr_misses);
+    stat_u64(out, "decr_hits", st.decr_hits);
+    stat_u64(out, "cas_misses", st.cas_misses);
+    stat_u64(out, "cas_hits", st.cas_hits);
+    stat_u64(out, "cas_badval", st.cas_badval);
+    stat_u64(out, "touch_hits", st.touch_hits);
+    stat_u64(out, "touch_misses", st.touch_misses);
+    stat_u64(out, "store_too_large", atomic_load(&env->store_too_large));
+    stat_u64(out, "store_no_memory", atomic_load(&env->store_no_memory));
+    stat_u64(out, "auth_cmds", 0);
+    stat_u64(out, "auth_errors", 0);
+    stat_u64(out, "bytes_read", s.bytes_read);
+    stat_u64(out, "bytes_written", s.bytes_written);
+    stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
+    stat_u64(out, "accepting_conns", 1);
+    stat_u64(out, "threads", s.threads);
+    stat_u64(out, "hash_power_level", log2_floor(st.hash_buckets));
+    stat_u64(out, "hash_bytes", st.hash_buckets * 8);
+    stat_u64(out, "bytes", st.bytes);
+    stat_u64(out, "curr_items", st.curr_items);
+    stat_u64(out, "total_items", st.total_items);
+    stat_u64(out, "expired_unfetched", st.expired_unfetched);
+    stat_u64(out, "evicted_unfetched", st.evicted_unfetched);
+    stat_u64(out, "evictions", st.evictions);
+    stat_u64(out, "reclaimed", st.reclaimed);
+    stat_u64(out, "shmc_item_size_max", st.item_size_max);
+    stat_u64(out, "shmc_segments", st.segments);
+    stat_u64(out, "shmc_segment_size", st.segment_size);
+    stat_u64(out, "shmc_segments_free", st.segments_free);
+    stat_u64(out, "shmc_reinserted", st.reinserted);
+    stat_u64(out, "shmc_repairs", st.repairs);
+    stat_u64(out, "shmc_protected", st.protected_mode);
+    stat_u64(out, "shmc_attached_processes", st.curr_connections);
+    stat_u64(out, "shmc_total_attaches", st.total_connections);
+    stat_u64(out, "shmc_cache_uptime", st.uptime);
+    proto_out_add(out, "END\r\n", 5);
+}
+
+static void settings(proto_env *env, proto_out *out)
+{
+    shmc_stats_t st;
+    shmc_rc rc = shmc_stats(env->cache, &st);
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return;
+    }
+    proto_server_stats s;
+    server_stats(env, &s);
+    char umask[16];
+    snprintf(umask, sizeof umask, "%o", s.umask);
+    stat_u64(out, "maxbytes", st.limit_maxbytes);
+    stat_u64(out, "maxconns", s.max_connections);
+    stat_u64(out, "tcpport", s.tcpport);
+    stat_u64(out, "udpport", 0);
+    stat_str(out, "inter", s.inter ? s.inter : "NULL");
+    stat_u64(out, "verbosity", s.verbosity);
+    stat_str(out, "evictions", "on");
+    stat_str(out, "domain_socket", s.domain_socket ? s.domain_socket : "NULL");
+    stat_str(out, "umask", umask);
+    stat_str(out, "shutdown_command", "no");
+    stat_u64(out, "num_threads", s.threads);
+    stat_str(out, "cas_enabled", "yes");
+    stat_str(out, "binding_protocol", "ascii");
+    stat_u64(out, "item_size_max", st.item_size_max);
+    stat_str(out, "maxconns_fast", "yes");
+    stat_u64(out, "hashpower_init", log2_floor(st.hash_buckets));
+    stat_str(out, "flush_enabled", "yes");
+    stat_str(out, "dump_enabled", "no");
+    stat_str(out, "shmc_cache", s.cache ? s.cache : "NULL");
+    proto_out_add(out, "END\r\n", 5);
+}
+
+static void items(proto_env *env, proto_out *out)
+{
+    shmc_stats_t st;
+    shmc_rc rc = cache_stats(env, &st);
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return;
+    }
+    if (st.curr_items > 0) {
+        stat_u64(out, "items:1:number", st.curr_items);
+        stat_u64(out, "items:1:mem_requested", st.bytes);
+        stat_u64(out, "items:1:evicted", st.evictions);
+        stat_u64(out, "items:1:evicted_unfetched", st.evicted_unfetched);
+        stat_u64(out, "items:1:expired_unfetched", st.expired_unfetched);
+        stat_u64(out, "items:1:reclaimed", st.reclaimed);
+    }
+    proto_out_add(out, "END\r\n", 5);
+}
+
+/* One "slab class": the cache's segments, which hold items of every size. */
+static void slabs(proto_env *env, proto_out *out)
+{
+    shmc_stats_t st;
+    shmc_rc rc = cache_stats(env, &st);
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return;
+    }
+    uint64_t used = st.segments >= st.segments_free ? st.segments - st.segments_free : 0;
+    stat_u64(out, "1:chunk_size", st.segment_size);
+    stat_u64(out, "1:total_pages", st.segments);
+    stat_u64(out, "1:used_chunks", used);
+    stat_u64(out, "1:free_chunks", st.segments_free);
+    stat_u64(out, "1:get_hits", st.get_hits);
+    stat_u64(out, "1:cmd_set", st.cmd_set);
+    stat_u64(out, "1:delete_hits", st.delete_hits);
+    stat_u64(out, "1:incr_hits", st.incr_hits);
+    stat_u64(out, "1:decr_hits", st.decr_hits);
+    stat_u64(out, "1:cas_hits", st.cas_hits);
+    stat_u64(out, "1:cas_badval", st.cas_badval);
+    stat_u64(out, "1:touch_hits", st.touch_hits);
+    stat_u64(out, "active_slabs", 1);
+    stat_u64(out, "total_malloced", st.segments * st.segment_size);
+    proto_out_add(out, "END\r\n", 5);
+}
+
+static void reset(proto_env *env, proto_out *out)
+{
+    shmc_stats_t st;
+    shmc_rc rc = shmc_stats(env->cache, &st);
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return;
+    }
+    pthread_mutex_lock(&env->reset_lock);
+    env->baseline = st;
+    pthread_mutex_unlock(&env->reset_lock);
+    atomic_store(&env->store_too_large, 0);
+    atomic_store(&env->store_no_memory, 0);
+    atomic_store(&env->meta_cmds, 0);
+    proto_out_line(out, "RESET");
+}
+
+void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out)
+{
+    const char *a = req->args;
+    size_t n = req->nargs;
+    size_t word = 0;
+    while (word < n && a[word] != ' ') word++;
+#define IS(w) (word == sizeof(w) - 1 && memcmp(a, w, sizeof(w) - 1) == 0)
+    if (n == 0) general(env, out);
+    else if (IS("settings")) settings(env, out);
+    else if (IS("items")) items(env, out);
+    else if (IS("slabs")) slabs(env, out);
+    else if (IS("sizes")) proto_out_str(out, "STAT sizes_status disabled\r\nEND\r\n");
+    else if (IS("reset")) reset(env, out);
+    else if (IS("detail")) {
+        const char *sub = a + word;
+        size_t nsub = n - word;
+        while (nsub && *sub == ' ') sub++, nsub--;
+        bool known = (nsub == 2 && memcmp(sub, "on", 2) == 0) ||
+                     (nsub == 3 && (memcmp(sub, "off", 3) == 0 || memcmp(sub, "dump", 4) == 0));
+        proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
+                                  : "CLIENT_ERROR usage: stats detail on|off|dump");
+    }
+    else if (IS("cachedump")) proto_out_line(out, "CLIENT_ERROR stats cachedump not allowed");
+    else proto_out_line(out, "ERROR");
+#undef IS
+}

@@ -1,0 +1,290 @@
+/* text.c — the command-line parser of memcached's text protocol (doc/protocol.txt).
+ *
+ * Mirrors memcached 1.6's process_command_ascii(): the line is split on single spaces into
+ * at most 23 tokens, each command checks its token count (a wrong count is "ERROR"), and
+ * each malformed argument gets memcached's own CLIENT_ERROR text.  Meta commands' flags are
+ * parsed in meta.c.  Nothing here performs a command; see exec.c. */
+#include <string.h>
+
+#include "number.h"
+#include "request.h"
+
+typedef struct tokens {
+    size_t n; /* real tokens found, at most PROTO_MAX_TOKENS - 1 */
+    const char *tok[PROTO_MAX_TOKENS];
+    size_t len[PROTO_MAX_TOKENS];
+} tokens_t;
+
+static void tokenize(const char *line, size_t len, tokens_t *t)
+{
+    size_t i = 0;
+    t->n = 0;
+    while (i < len && t->n < PROTO_MAX_TOKENS - 1) {
+        while (i < len && line[i] == ' ') i++;
+        if (i == len) break;
+        size_t start = i;
+        while (i < len && line[i] != ' ') i++;
+        t->tok[t->n] = line + start;
+        t->len[t->n] = i - start;
+        t->n++;
+    }
+}
+
+static bool tok_is(const tokens_t *t, size_t i, const char *word)
+{
+    size_t n = strlen(word);
+    return i < t->n && t->len[i] == n && memcmp(t->tok[i], word, n) == 0;
+}
+
+/* memcached's set_noreply_maybe(): "noreply" as the last token. */
+static bool last_is_noreply(const tokens_t *t)
+{
+    return t->n > 0 && tok_is(t, t->n - 1, "noreply");
+}
+
+static void fail(proto_request *req, const char *why)
+{
+    req->cmd = PROTO_ERROR;
+    req->error = why;
+}
+
+static const char BAD_FORMAT[] = "CLIENT_ERROR bad command line format";
+static const char BAD_EXPTIME[] = "CLIENT_ERROR invalid exptime argument";
+
+/* The text after token i (where a retrieval's keys start). */
+static void keys_after(const char *line, size_t len, const tokens_t *t, size_t i,
+                       proto_request *req)
+{
+    size_t off = (size_t)(t->tok[i] - line) + t->len[i];
+    req->keys = line + off;
+    req->keys_len = len - off;
+}
+
+static void parse_retrieval(const char *line, size_t len, const tokens_t *t,
+                            proto_request *req, proto_cmd cmd)
+{
+    if (t->n < 2) return fail(req, "ERROR");
+    req->cmd = cmd;
+    if (cmd == PROTO_GAT || cmd == PROTO_GATS) {
+        if (!proto_parse_i64(t->tok[1], t->len[1], &req->exptime)) return fail(req, BAD_EXPTIME);
+        keys_after(line, len, t, 1, req);
+    } else {
+        keys_after(line, len, t, 0, req);
+    }
+}
+
+static void parse_storage(const tokens_t *t, proto_request *req, proto_cmd cmd)
+{
+    bool is_cas = cmd == PROTO_CAS;
+    size_t want = is_cas ? 6 : 5;
+    if (t->n != want && t->n != want + 1) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+    int64_t vlen;
+    if (!proto_parse_u32(t->tok[2], t->len[2], &req->flags) ||
+        !proto_parse_i64(t->tok[3], t->len[3], &req->exptime) ||
+        !proto_parse_i64(t->tok[4], t->len[4], &vlen))
+        return fail(req, BAD_FORMAT);
+    if (is_cas && !proto_parse_u64(t->tok[5], t->len[5], &req->cas)) return fail(req, BAD_FORMAT);
+    if (vlen < 0 || vlen > PROTO_VALUE_LEN_MAX) return fail(req, BAD_FORMAT);
+    req->cmd = cmd;
+    req->key = t->tok[1];
+    req->nkey = t->len[1];
+    req->has_value = true;
+    req->vlen = (size_t)vlen;
+}
+
+static void parse_arithmetic(const tokens_t *t, proto_request *req, proto_cmd cmd)
+{
+    if (t->n != 3 && t->n != 4) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+    if (!proto_parse_u64(t->tok[2], t->len[2], &req->delta))
+        return fail(req, "CLIENT_ERROR invalid numeric delta argument");
+    req->cmd = cmd;
+    req->key = t->tok[1];
+    req->nkey = t->len[1];
+}
+
+static void parse_touch(const tokens_t *t, proto_request *req)
+{
+    if (t->n != 3 && t->n != 4) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+    if (!proto_parse_i64(t->tok[2], t->len[2], &req->exptime)) return fail(req, BAD_EXPTIME);
+    req->cmd = PROTO_TOUCH;
+    req->key = t->tok[1];
+    req->nkey = t->len[1];
+}
+
+static void parse_delete(const tokens_t *t, proto_request *req)
+{
+    if (t->n < 2 || t->n > 4) return fail(req, "ERROR");
+    if (t->n > 2) {
+        bool hold_is_zero = tok_is(t, 2, "0");
+        req->noreply = last_is_noreply(t);
+        bool valid = (t->n == 3 && (hold_is_zero || req->noreply)) ||
+                     (t->n == 4 && hold_is_zero && req->noreply);
+        if (!valid)
+            return fail(req, "CLIENT_ERROR bad command line format.  "
+                             "Usage: delete <key> [noreply]");
+    }
+    if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+    req->cmd = PROTO_DELETE;
+    req->key = t->tok[1];
+    req->nkey = t->len[1];
+}
+
+static void parse_flush_all(const tokens_t *t, proto_request *req)
+{
+    if (t->n < 1 || t->n > 3) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    req->exptime = 0;
+    if (t->n != (req->noreply ? 2u : 1u) &&
+        !proto_parse_i64(t->tok[1], t->len[1], &req->exptime))
+        return fail(req, BAD_EXPTIME);
+    req->cmd = PROTO_FLUSH_ALL;
+}
+
+static void parse_verbosity(const tokens_t *t, proto_request *req)
+{
+    if (t->n != 2 && t->n != 3) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    uint32_t level;
+    if (!proto_parse_u32(t->tok[1], t->len[1], &level)) return fail(req, BAD_FORMAT);
+    req->exptime = level;
+    req->cmd = PROTO_VERBOSITY;
+}
+
+static void parse_stats(const char *line, size_t len, const tokens_t *t, proto_request *req)
+{
+    req->cmd = PROTO_STATS;
+    keys_after(line, len, t, 0, req);
+    req->args = req->keys;
+    req->nargs = req->keys_len;
+    req->keys = NULL;
+    req->keys_len = 0;
+    while (req->nargs && req->args[0] == ' ') req->args++, req->nargs--;
+    while (req->nargs && req->args[req->nargs - 1] == ' ') req->nargs--;
+}
+
+/* ---- meta commands: the key, the length (ms), then flags for meta.c ---- */
+
+static void parse_meta(const tokens_t *t, proto_request *req, char which)
+{
+    memset(&req->meta, 0, sizeof req->meta);
+    req->meta.delta = 1;
+    if (which == 'n') {
+        req->cmd = PROTO_MN;
+        return;
+    }
+    if (which == 'e') {
+        if (t->n < 2 || t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+        req->cmd = PROTO_ME;
+        req->key = t->tok[1];
+        req->nkey = t->len[1];
+        if (t->n >= 3 && tok_is(t, 2, "b")) {
+            const char *flag = "b";
+            size_t one = 1;
+            if (proto_parse_meta_flags(req, &flag, &one, 1)) return fail(req, BAD_FORMAT);
+        }
+        return;
+    }
+    if (t->n < 2) return fail(req, "ERROR");
+    if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
+    req->key = t->tok[1];
+    req->nkey = t->len[1];
+    size_t first_flag = 2;
+    if (which == 's') {
+        if (t->n == 2) return fail(req, BAD_FORMAT);
+        if (t->n + 1 > PROTO_META_TOKENS_MAX) return fail(req, "CLIENT_ERROR options flags too long");
+        int64_t vlen;
+        if (!proto_parse_i64(t->tok[2], t->len[2], &vlen) || vlen < 0 ||
+            vlen > PROTO_VALUE_LEN_MAX)
+            return fail(req, BAD_FORMAT);
+        req->vlen = (size_t)vlen;
+        req->has_value = true; /* from here on, an error swallows the data block */
+        first_flag = 3;
+    } else if (t->n + 1 > PROTO_META_TOKENS_MAX) {
+        return fail(req, which == 'g' ? "CLIENT_ERROR options flags are too long"
+                                      : "CLIENT_ERROR options flags too long");
+    }
+    req->cmd = which == 'g' ? PROTO_MG : which == 's' ? PROTO_MS : which == 'd' ? PROTO_MD
+                                                                               : PROTO_MA;
+    const char *err = proto_parse_meta_flags(req, t->tok + first_flag, t->len + first_flag,
+                                             t->n - first_flag);
+    if (err) {
+        bool has_value = req->has_value;
+        size_t vlen = req->vlen;
+        fail(req, err);
+        req->has_value = has_value;
+        req->vlen = vlen;
+    }
+}
+
+void proto_parse(const char *line, size_t len, proto_request *req)
+{
+    memset(req, 0, offsetof(proto_request, meta));
+    tokens_t t;
+    tokenize(line, len, &t);
+    if (t.n < 1 || t.len[0] < 2) return fail(req, "ERROR");
+
+    const char *c = t.tok[0];
+    size_t cl = t.len[0];
+    if (c[0] == 'm' && cl == 2) {
+        if (strchr("gsdnae", c[1]) && c[1]) return parse_meta(&t, req, c[1]);
+        return fail(req, "ERROR");
+    }
+#define IS(word) (cl == sizeof(word) - 1 && memcmp(c, word, sizeof(word) - 1) == 0)
+    if (IS("get") || IS("bget")) return parse_retrieval(line, len, &t, req, PROTO_GET);
+    if (IS("gets")) return parse_retrieval(line, len, &t, req, PROTO_GETS);
+    if (IS("gat")) return parse_retrieval(line, len, &t, req, PROTO_GAT);
+    if (IS("gats")) return parse_retrieval(line, len, &t, req, PROTO_GATS);
+    if (IS("set")) return parse_storage(&t, req, PROTO_SET);
+    if (IS("add")) return parse_storage(&t, req, PROTO_ADD);
+    if (IS("replace")) return parse_storage(&t, req, PROTO_REPLACE);
+    if (IS("append")) return parse_storage(&t, req, PROTO_APPEND);
+    if (IS("prepend")) return parse_storage(&t, req, PROTO_PREPEND);
+    if (IS("cas")) return parse_storage(&t, req, PROTO_CAS);
+    if (IS("incr")) return parse_arithmetic(&t, req, PROTO_INCR);
+    if (IS("decr")) return parse_arithmetic(&t, req, PROTO_DECR);
+    if (IS("delete")) return parse_delete(&t, req);
+    if (IS("touch")) return parse_touch(&t, req);
+    if (IS("flush_all")) return parse_flush_all(&t, req);
+    if (IS("stats")) return parse_stats(line, len, &t, req);
+    if (IS("version")) {
+        req->cmd = PROTO_VERSION;
+        return;
+    }
+    if (IS("quit")) {
+        req->cmd = PROTO_QUIT;
+        return;
+    }
+    if (IS("verbosity")) return parse_verbosity(&t, req);
+    if (IS("shutdown")) return fail(req, "ERROR: shutdown not enabled");
+    if (IS("cache_memlimit")) {
+        if (t.n != 2 && t.n != 3) return fail(req, "ERROR");
+        req->noreply = last_is_noreply(&t);
+        return fail(req, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
+    }
+#undef IS
+    fail(req, "ERROR");
+}
+
+bool proto_next_key(const char *text, size_t len, size_t *pos, const char **key,
+                    size_t *nkey)
+{
+    size_t i = *pos;
+    while (i < len && text[i] == ' ') i++;
+    if (i == len) {
+        *pos = i;
+        return false;
+    }
+    size_t start = i;
+    const char *sp = memchr(text + i, ' ', len - i);
+    i = sp ? (size_t)(sp - text) : len;
+    *key = text + start;
+    *nkey = i - start;
+    *pos = i;
+    return true;
+}

@@ -1,0 +1,336 @@
+/* connection.c — one client connection's state machine (connection.h).
+ *
+ * Input is read into rbuf and consumed request by request: a command line, then (for
+ * storage commands) its data block, which stays in rbuf so the value reaches libshmc without
+ * a copy.  Limits, each answered the way memcached answers it:
+ *  - a line with no '\n' in PROTO_LINE_MAX bytes: "CLIENT_ERROR line too long", then close;
+ *    a long multi-get line is instead streamed key by key, never buffered whole;
+ *  - a data block longer than the cache's item limit is refused from its length alone and
+ *    discarded as it arrives (a "2 GB" length costs no memory);
+ *  - replies waiting unsent above the high-water mark stop both reading and running
+ *    retrievals (the socket's EPOLLIN interest is dropped), so a client that never reads
+ *    holds at most that much plus one value.
+ * Pipelined requests are all answered with one send() when the batch is done. */
+#include "connection.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocol/exec.h"
+#include "protocol/frame.h"
+#include "worker.h"
+
+#define RBUF_INITIAL 16384    /* first input buffer */
+#define RBUF_KEEP 65536       /* larger input buffers are freed once empty */
+#define OUT_KEEP 65536        /* larger reply buffers are freed once sent */
+#define READ_MIN_ROOM 4096    /* compact the input buffer when less room is left */
+#define READS_PER_EVENT 8     /* full reads before other connections get a turn */
+
+conn_t *conn_new(struct worker *w, int fd)
+{
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = fd;
+    c->worker = w;
+    c->state = CONN_READ_CMD;
+    return c;
+}
+
+void conn_free(conn_t *c)
+{
+    if (!c) return;
+    close(c->fd);
+    free(c->rbuf);
+    proto_out_free(&c->out);
+    free(c);
+}
+
+static proto_env *env_of(conn_t *c)
+{
+    return &c->worker->srv->env;
+}
+
+/* Make rbuf able to hold `need` bytes from rpos (moving them to the front). */
+static bool rbuf_fit(conn_t *c, size_t need)
+{
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    if (c->rcap >= need) return true;
+    size_t cap = c->rcap ? c->rcap : RBUF_INITIAL;
+    while (cap < need) cap *= 2;
+    char *b = realloc(c->rbuf, cap);
+    if (!b) return false;
+    c->rbuf = b;
+    c->rcap = cap;
+    return true;
+}
+
+/* Read once.  Returns bytes read, 0 at end of stream, -1 with errno; *full when the read
+ * filled all the room it had (more is probably waiting). */
+static ssize_t conn_read(conn_t *c, bool *full)
+{
+    *full = false;
+    if (c->rpos == c->rlen) c->rpos = c->rlen = 0;
+    if (c->rcap - c->rlen < READ_MIN_ROOM && !rbuf_fit(c, c->rlen - c->rpos + READ_MIN_ROOM)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t room = c->rcap - c->rlen;
+    ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+    if (n > 0) {
+        c->rlen += (size_t)n;
+        *full = (size_t)n == room;
+        atomic_fetch_add_explicit(&c->worker->bytes_read, (uint64_t)n, memory_order_relaxed);
+    }
+    return n;
+}
+
+/* Run the retrieval in c->req; `consumed` input bytes belong to it. */
+static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
+{
+    proto_status st = proto_execute(env_of(c), &c->req, NULL, &c->out);
+    if (c->req.cmd == PROTO_ERROR && c->req.partial) next = CONN_DISCARD_LINE;
+    if (st == PROTO_PAUSED) {
+        c->state = CONN_PAUSED;
+        c->resume_consume = consumed;
+        c->resume_state = next;
+        return;
+    }
+    c->rpos += consumed;
+    c->state = next;
+    if (st == PROTO_CLOSE) c->dead = true;
+}
+
+/* CONN_READ_CMD: one request; false when more input is needed first. */
+static bool read_cmd(conn_t *c)
+{
+    proto_env *env = env_of(c);
+    const char *p = c->rbuf + c->rpos;
+    size_t avail = c->rlen - c->rpos;
+    if (avail == 0 || avail < c->want) return false;
+    size_t line_len, consumed;
+    switch (proto_frame_line(p, avail, &line_len, &consumed)) {
+    case PROTO_FRAME_NEED_MORE:
+        return false;
+    case PROTO_FRAME_TOO_LONG:
+        proto_out_line(&c->out, "CLIENT_ERROR line too long");
+        c->closing = true;
+        return false;
+    case PROTO_FRAME_BINARY: /* as memcached -B ascii does: no binary protocol, close */
+        server_log(c->worker->srv, 1, "<%d binary protocol request: closing", c->fd);
+        c->dead = true;
+        return false;
+    case PROTO_FRAME_LONG_GET: {
+        size_t keys_off;
+        if (!proto_parse_get_prefix(p, avail, &c->req, &keys_off)) {
+            if (c->req.cmd == PROTO_ERROR) {
+                proto_out_line(&c->out, c->req.error);
+                c->state = CONN_DISCARD_LINE;
+                return true;
+            }
+            proto_out_line(&c->out, "CLIENT_ERROR line too long");
+            c->closing = true;
+            return false;
+        }
+        c->rpos += keys_off;
+        c->state = CONN_STREAM_KEYS;
+        return true;
+    }
+    case PROTO_FRAME_LINE:
+        break;
+    }
+
+    proto_request *req = &c->req;
+    if (atomic_load_explicit(&c->worker->srv->verbosity, memory_order_relaxed) >= 3)
+        server_log(c->worker->srv, 3, "<%d %.*s", c->fd, (int)(line_len > 200 ? 200 : line_len), p);
+    proto_parse(p, line_len, req);
+    if (req->has_value) {
+        if (proto_value_refused(env, req)) {
+            proto_execute(env, req, NULL, &c->out);
+            c->rpos += consumed;
+            c->want = 0;
+            c->swallow = (uint64_t)req->vlen + 2;
+            c->state = CONN_SWALLOW;
+            return true;
+        }
+        size_t need = consumed + req->vlen + 2;
+        if (avail < need) {
+            if (!rbuf_fit(c, need)) c->dead = true;
+            c->want = need;
+            return false;
+        }
+        c->want = 0;
+        proto_status st = proto_execute(env, req, p + consumed, &c->out);
+        c->rpos += need;
+        if (st == PROTO_CLOSE) c->closing = true;
+        return true;
+    }
+    switch (req->cmd) {
+    case PROTO_GET:
+    case PROTO_GETS:
+    case PROTO_GAT:
+    case PROTO_GATS:
+        start_retrieval(c, consumed, CONN_READ_CMD);
+        return true;
+    default:
+        break;
+    }
+    proto_status st = proto_execute(env, req, NULL, &c->out);
+    c->rpos += consumed;
+    if (st == PROTO_CLOSE) {
+        c->closing = true;
+        return false;
+    }
+    return true;
+}
+
+/* CONN_STREAM_KEYS: the keys of a long multi-get, in chunks of whole keys. */
+static bool stream_keys(conn_t *c)
+{
+    const char *p = c->rbuf + c->rpos;
+    size_t avail = c->rlen - c->rpos;
+    proto_request *req = &c->req;
+    const char *nl = memchr(p, '\n', avail);
+    if (nl) {
+        size_t len = (size_t)(nl - p);
+        if (len > 0 && p[len - 1] == '\r') len--;
+        req->keys = p;
+        req->keys_len = len;
+        req->key_pos = 0;
+        req->partial = false;
+        start_retrieval(c, (size_t)(nl - p) + 1, CONN_READ_CMD);
+        return true;
+    }
+    size_t whole = proto_whole_keys_len(p, avail);
+    if (avail - whole > PROTO_KEY_MAX) {
+        proto_out_line(&c->out, "CLIENT_ERROR bad command line format");
+        c->state = CONN_DISCARD_LINE;
+        return true;
+    }
+    if (whole == 0) return false;
+    req->keys = p;
+    req->keys_len = whole;
+    req->key_pos = 0;
+    req->partial = true;
+    start_retrieval(c, whole, CONN_STREAM_KEYS);
+    return true;
+}
+
+/* Run every complete request in the input, as far as the reply high-water mark allows. */
+static void conn_process(conn_t *c)
+{
+    proto_env *env = env_of(c);
+    while (!c->closing && !c->dead) {
+        if (c->out.failed) {
+            c->dead = true;
+            return;
+        }
+        if (proto_out_pending(&c->out) > env->out_high_water) return;
+        const char *p = c->rbuf + c->rpos;
+        size_t avail = c->rlen - c->rpos;
+        switch (c->state) {
+        case CONN_PAUSED: {
+            proto_status st = proto_resume(env, &c->req, &c->out);
+            if (st == PROTO_PAUSED) continue;
+            c->rpos += c->resume_consume;
+            c->state = c->resume_state;
+            if (c->req.cmd == PROTO_ERROR && c->req.partial) c->state = CONN_DISCARD_LINE;
+            if (st == PROTO_CLOSE) c->dead = true;
+            continue;
+        }
+        case CONN_SWALLOW: {
+            size_t n = avail < c->swallow ? avail : (size_t)c->swallow;
+            c->rpos += n;
+            c->swallow -= n;
+            if (c->swallow) return;
+            c->state = CONN_READ_CMD;
+            continue;
+        }
+        case CONN_DISCARD_LINE: {
+            const char *nl = avail ? memchr(p, '\n', avail) : NULL;
+            if (!nl) {
+                c->rpos = c->rlen;
+                return;
+            }
+            c->rpos += (size_t)(nl - p) + 1;
+            c->state = CONN_READ_CMD;
+            continue;
+        }
+        case CONN_STREAM_KEYS:
+            if (!stream_keys(c)) return;
+            continue;
+        case CONN_READ_CMD:
+            if (!read_cmd(c)) return;
+            continue;
+        }
+    }
+}
+
+/* Send what waits; false when the peer is gone. */
+static bool conn_flush(conn_t *c)
+{
+    while (proto_out_pending(&c->out) > 0) {
+        ssize_t n = send(c->fd, c->out.buf + c->out.sent, proto_out_pending(&c->out),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            atomic_fetch_add_explicit(&c->worker->bytes_written, (uint64_t)n,
+                                      memory_order_relaxed);
+            proto_out_consumed(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        return false;
+    }
+    proto_out_trim(&c->out, OUT_KEEP);
+    if (c->rpos == c->rlen && c->rcap > RBUF_KEEP && c->state != CONN_PAUSED) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = c->rpos = c->rlen = 0;
+    }
+    return true;
+}
+
+bool conn_on_events(conn_t *c, uint32_t events)
+{
+    proto_env *env = env_of(c);
+    if (events & EPOLLERR) return false;
+    if ((events & EPOLLOUT) && !conn_flush(c)) return false;
+    conn_process(c); /* a paused retrieval or buffered requests may go on now */
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) {
+        for (int i = 0; i < READS_PER_EVENT && !c->closing && !c->dead; i++) {
+            if (proto_out_pending(&c->out) > env->out_high_water || c->state == CONN_PAUSED) break;
+            bool full;
+            ssize_t n = conn_read(c, &full);
+            if (n == 0) { /* the client is done sending: answer what it sent, then close */
+                conn_process(c);
+                c->closing = true;
+                break;
+            }
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                return false;
+            }
+            conn_process(c);
+            if (!full) break;
+        }
+    }
+    if (c->dead || !conn_flush(c)) return false;
+    bool pending = proto_out_pending(&c->out) > 0;
+    if (c->closing && !pending) return false;
+    uint32_t want;
+    if (c->closing || c->state == CONN_PAUSED ||
+        proto_out_pending(&c->out) > env->out_high_water)
+        want = EPOLLOUT;
+    else
+        want = EPOLLIN | (pending ? EPOLLOUT : 0);
+    return worker_watch(c->worker, c, want);
+}

@@ -1,0 +1,48 @@
+/* connection.h — one client connection: its input buffer, its reply buffer and the state
+ * machine that frames requests (protocol/frame.h), runs them (protocol/exec.h) and applies
+ * the limits that keep a slow or hostile client from costing unbounded memory or time. */
+#ifndef SHMCD_CONNECTION_H
+#define SHMCD_CONNECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/outbuf.h"
+#include "protocol/request.h"
+
+struct worker;
+
+typedef enum conn_state {
+    CONN_READ_CMD,      /* expecting a command line (and maybe its data block) */
+    CONN_SWALLOW,       /* discarding a refused data block */
+    CONN_STREAM_KEYS,   /* a multi-get line longer than the line limit: keys as they come */
+    CONN_DISCARD_LINE,  /* discarding the rest of a refused long line */
+    CONN_PAUSED,        /* a retrieval waits for its replies to drain */
+} conn_state;
+
+typedef struct conn {
+    int fd;
+    struct worker *worker;
+    struct conn *prev, *next; /* the worker's list */
+    conn_state state;
+    bool closing;             /* close once `out` is sent */
+    bool dead;                /* close now */
+    uint32_t events;          /* epoll interest now registered */
+    char *rbuf;               /* unconsumed input is rbuf[rpos..rlen) */
+    size_t rpos, rlen, rcap;
+    size_t want;              /* bytes needed at rpos before the line is parsed again */
+    uint64_t swallow;         /* bytes of a refused data block still to discard */
+    size_t resume_consume;    /* input bytes to consume when a paused retrieval finishes */
+    conn_state resume_state;  /* state to return to then */
+    proto_out out;
+    proto_request req;        /* the paused or streamed retrieval */
+} conn_t;
+
+conn_t *conn_new(struct worker *w, int fd);
+void conn_free(conn_t *c);
+
+/* Handle epoll events; returns false when the connection is to be closed. */
+bool conn_on_events(conn_t *c, uint32_t events);
+
+#endif

@@ -1,0 +1,223 @@
+/* main.c — shmcd: open (or create) a shmc cache file and serve it over memcached's text
+ * and meta protocols, so network clients and local library users share the same items.
+ *
+ * The main thread binds the listeners, starts the workers, then accepts connections and
+ * waits for SIGTERM/SIGINT (through a signalfd); on either it stops accepting, closes every
+ * connection, detaches from the cache (whose items stay in the file) and exits 0. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "server.h"
+#include "worker.h"
+
+void server_log(server_t *srv, unsigned level, const char *fmt, ...)
+{
+    if (atomic_load_explicit(&srv->verbosity, memory_order_relaxed) < level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void hook_stats(void *arg, proto_server_stats *s)
+{
+    server_t *srv = arg;
+    s->uptime = (uint64_t)(time(NULL) - srv->started);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        s->rusage_user = ru.ru_utime;
+        s->rusage_system = ru.ru_stime;
+    }
+    s->max_connections = srv->opt.max_conns;
+    s->curr_connections = atomic_load(&srv->curr_conns);
+    s->total_connections = atomic_load(&srv->total_conns);
+    s->rejected_connections = atomic_load(&srv->rejected_conns);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = &srv->workers[i];
+        s->bytes_read += atomic_load_explicit(&w->bytes_read, memory_order_relaxed);
+        s->bytes_written += atomic_load_explicit(&w->bytes_written, memory_order_relaxed);
+        s->connection_structures += atomic_load(&w->conn_structures);
+    }
+    s->threads = srv->nworkers;
+    s->tcpport = (unsigned)srv->opt.port;
+    s->inter = srv->opt.port > 0 && srv->opt.nlisten ? srv->opt.listen[0] : NULL;
+    s->domain_socket = srv->opt.unix_path;
+    s->umask = srv->opt.unix_mode;
+    s->verbosity = atomic_load(&srv->verbosity);
+    s->cache = srv->opt.cache;
+}
+
+static void hook_verbosity(void *arg, unsigned level)
+{
+    server_t *srv = arg;
+    atomic_store(&srv->verbosity, level);
+}
+
+static shmc_t *open_cache(const shmcd_options *opt)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    /* 0: take an existing file's own limits; a new file gets the library's defaults */
+    cfg.memory_limit = opt->memory_mib ? opt->memory_mib << 20 : 0;
+    cfg.item_size_max = opt->item_size_max;
+    shmc_t *cache = NULL;
+    shmc_rc rc = shmc_open(&cache, opt->cache, &cfg);
+    if (rc != SHMC_OK) {
+        const char *detail = shmc_last_error();
+        fprintf(stderr, "shmcd: cannot open cache '%s': %s%s%s%s\n", opt->cache,
+                shmc_strerror(rc), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+        if (rc == SHMC_SYSTEM) fprintf(stderr, "shmcd: system error: %s\n", strerror(errno));
+        return NULL;
+    }
+    return cache;
+}
+
+static bool drop_privileges(const char *user)
+{
+    if (!user || getuid() != 0) return true;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "shmcd: no such user '%s'\n", user);
+        return false;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "shmcd: cannot become user '%s': %s\n", user, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool write_pidfile(const char *path)
+{
+    if (!path) return true;
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "shmcd: cannot write pid file %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Accept connections until SIGTERM or SIGINT arrives. */
+static void serve(server_t *srv, listeners_t *ls, int sigfd)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        fprintf(stderr, "shmcd: epoll_create1: %s\n", strerror(errno));
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = sigfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sigfd, &ev);
+    for (size_t i = 0; i < ls->n; i++) {
+        ev.data.fd = ls->fds[i];
+        epoll_ctl(ep, EPOLL_CTL_ADD, ls->fds[i], &ev);
+    }
+    for (;;) {
+        struct epoll_event events[SHMCD_MAX_LISTENERS + 1];
+        int n = epoll_wait(ep, events, SHMCD_MAX_LISTENERS + 1, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            fprintf(stderr, "shmcd: epoll_wait: %s\n", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == sigfd) {
+                struct signalfd_siginfo si;
+                if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    server_log(srv, 1, "shmcd: signal %u received, shutting down", si.ssi_signo);
+                close(ep);
+                return;
+            }
+            listener_accept(srv, events[i].data.fd);
+        }
+    }
+    close(ep);
+}
+
+int main(int argc, char **argv)
+{
+    static server_t srv;
+    switch (shmcd_parse_options(argc, argv, &srv.opt)) {
+    case SHMCD_OPT_EXIT: return 0;
+    case SHMCD_OPT_ERROR: return 64;
+    case SHMCD_OPT_RUN: break;
+    }
+    atomic_store(&srv.verbosity, srv.opt.verbosity);
+    srv.started = time(NULL);
+
+    /* SIGTERM/SIGINT go to the signalfd; every thread inherits the mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    if (sigfd < 0) {
+        fprintf(stderr, "shmcd: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+
+    listeners_t ls;
+    if (!listeners_open(&ls, &srv.opt)) return 1;
+    shmc_t *cache = open_cache(&srv.opt);
+    if (!cache) {
+        listeners_close(&ls);
+        return 1;
+    }
+    proto_hooks hooks = {.server_stats = hook_stats, .set_verbosity = hook_verbosity, .arg = &srv};
+    shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
+    if (rc != SHMC_OK) {
+        fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));
+        shmc_close(cache);
+        listeners_close(&ls);
+        return 1;
+    }
+    if (!drop_privileges(srv.opt.user)) return 1;
+    if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
+        fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));
+        return 1;
+    }
+    if (!write_pidfile(srv.opt.pidfile)) return 1;
+
+    srv.nworkers = srv.opt.threads;
+    srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
+    if (!srv.workers) {
+        fprintf(stderr, "shmcd: out of memory\n");
+        return 1;
+    }
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        if (!worker_start(&srv.workers[i], &srv, i)) {
+            fprintf(stderr, "shmcd: cannot start worker %u: %s\n", i, strerror(errno));
+            for (unsigned j = 0; j < i; j++) worker_stop(&srv.workers[j]);
+            return 1;
+        }
+    }
+    server_log(&srv, 1, "shmcd %s serving cache '%s' (%u threads, port %d%s%s)",
+               PROTO_VERSION_STRING, srv.opt.cache, srv.nworkers, srv.opt.port,
+               srv.opt.unix_path ? ", socket " : "", srv.opt.unix_path ? srv.opt.unix_path : "");
+
+    serve(&srv, &ls, sigfd);
+
+    listeners_close(&ls);
+    for (unsigned i = 0; i < srv.nworkers; i++) worker_stop(&srv.workers[i]);
+    free(srv.workers);
+    proto_env_destroy(&srv.env);
+    shmc_close(cache);
+    if (srv.opt.pidfile) unlink(srv.opt.pidfile);
+    shmcd_free_options(&srv.opt);
+    close(sigfd);
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* options.h — shmcd's command line: memcached's own flags where they make sense, plus
+ * --cache for the shmc cache file to serve. */
+#ifndef SHMCD_OPTIONS_H
+#define SHMCD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SHMCD_MAX_LISTEN 16
+
+typedef struct shmcd_options {
+    int port;                 /* -p: TCP port; 0: no TCP */
+    bool port_given;
+    char *listen[SHMCD_MAX_LISTEN]; /* -l: addresses (comma-separated on the command line) */
+    size_t nlisten;
+    const char *unix_path;    /* -s: UNIX socket path, or NULL */
+    unsigned unix_mode;       /* -a: its access mode (octal), default 0700 */
+    size_t memory_mib;        /* -m: cache memory in MiB; 0: the file's own or the default */
+    size_t item_size_max;     /* -I: largest value in bytes; 0: the file's own or default */
+    unsigned max_conns;       /* -c */
+    unsigned threads;         /* -t */
+    unsigned verbosity;       /* -v, -vv, -vvv */
+    unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
+    int backlog;              /* -b */
+    const char *cache;        /* --cache NAME|PATH */
+    const char *pidfile;      /* -P */
+    const char *user;         /* -u */
+    bool daemonize;           /* -d */
+} shmcd_options;
+
+typedef enum shmcd_opt_result {
+    SHMCD_OPT_RUN,   /* start the server */
+    SHMCD_OPT_EXIT,  /* -h / -V printed: exit 0 */
+    SHMCD_OPT_ERROR, /* a message was printed: exit 64 (EX_USAGE) */
+} shmcd_opt_result;
+
+shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt);
+void shmcd_free_options(shmcd_options *opt);
+
+/* A size with memcached's optional suffix (k, m, g; case-insensitive), e.g. "1m". */
+bool shmcd_parse_size(const char *s, size_t *out);
+
+#endif

@@ -1,0 +1,29 @@
+/* server.h — the state one shmcd process shares between its threads: options, the
+ * protocol environment (cache handle), the workers, and connection counters. */
+#ifndef SHMCD_SERVER_H
+#define SHMCD_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "options.h"
+#include "protocol/env.h"
+
+struct worker;
+
+typedef struct server {
+    shmcd_options opt;
+    proto_env env;
+    struct worker *workers;
+    unsigned nworkers;
+    time_t started;
+    _Atomic uint64_t curr_conns, total_conns, rejected_conns;
+    _Atomic unsigned verbosity;
+} server_t;
+
+/* Messages on stderr at or above a verbosity level (-v = 1). */
+void server_log(server_t *srv, unsigned level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

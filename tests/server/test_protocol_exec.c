@@ -1,0 +1,370 @@
+/* test_protocol_exec.c — the protocol layer running requests against a real cache, without
+ * sockets: every reply of every command (text and meta), the item size limit, stats names,
+ * "stats reset", pausing a large retrieval at the reply high-water mark, vivify's win tokens,
+ * and what a library user sees of it all.  A '#' in an expected reply matches a number (cas
+ * values differ from run to run). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../testutil.h"
+#include "env.h"
+#include "exec.h"
+#include "frame.h"
+
+static proto_env env;
+static shmc_t *cache;
+static unsigned last_verbosity = 99;
+
+static void fake_server_stats(void *arg, proto_server_stats *s)
+{
+    (void)arg;
+    s->curr_connections = 3;
+    s->threads = 2;
+    s->max_connections = 10;
+}
+
+static void fake_verbosity(void *arg, unsigned level)
+{
+    (void)arg;
+    last_verbosity = level;
+}
+
+/* Feed `in` through framing, parsing and execution as a connection would (minus streaming
+ * of long lines); return everything replied (malloc'd, NUL-terminated). */
+static char *run_bytes(const char *in, size_t n)
+{
+    proto_out out = {0};
+    proto_out collected = {0};
+    proto_request *req = malloc(sizeof *req);
+    size_t pos = 0;
+    while (pos < n) {
+        size_t line, consumed;
+        if (proto_frame_line(in + pos, n - pos, &line, &consumed) != PROTO_FRAME_LINE) break;
+        proto_parse(in + pos, line, req);
+        const char *data = NULL;
+        size_t used = consumed;
+        if (req->has_value && !proto_value_refused(&env, req)) {
+            if (n - pos < consumed + req->vlen + 2) break;
+            data = in + pos + consumed;
+            used += req->vlen + 2;
+        }
+        proto_status st = proto_execute(&env, req, data, &out);
+        while (st == PROTO_PAUSED) { /* drain, as the socket would, then go on */
+            proto_out_add(&collected, out.buf + out.sent, proto_out_pending(&out));
+            proto_out_consumed(&out, proto_out_pending(&out));
+            st = proto_resume(&env, req, &out);
+        }
+        if (st == PROTO_SWALLOW) used += req->vlen + 2;
+        pos += used;
+        if (st == PROTO_CLOSE) {
+            proto_out_add(&out, "<closed>", 8);
+            break;
+        }
+    }
+    proto_out_add(&collected, out.buf + out.sent, proto_out_pending(&out));
+    proto_out_add(&collected, "", 1);
+    proto_out_free(&out);
+    free(req);
+    return collected.buf;
+}
+
+static char *run(const char *in)
+{
+    return run_bytes(in, strlen(in));
+}
+
+/* want: literal text where '#' stands for one or more digits (a '-' may precede them). */
+static bool matches(const char *got, const char *want)
+{
+    while (*want) {
+        if (*want == '#') {
+            if (*got == '-') got++;
+            if (*got < '0' || *got > '9') return false;
+            while (*got >= '0' && *got <= '9') got++;
+            want++;
+        } else if (*got++ != *want++) {
+            return false;
+        }
+    }
+    return *got == 0;
+}
+
+static void expect_at(int line, const char *in, const char *want)
+{
+    char *got = run(in);
+    if (matches(got, want)) {
+        t_passed++;
+    } else {
+        t_failed++;
+        fprintf(stderr, "FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, line, in, got, want);
+    }
+    free(got);
+}
+#define EXPECT(in, want) expect_at(__LINE__, in, want)
+
+static void test_storage_and_retrieval(void)
+{
+    EXPECT("set a 5 0 3\r\nabc\r\nget a\r\n", "STORED\r\nVALUE a 5 3\r\nabc\r\nEND\r\n");
+    EXPECT("gets a\r\n", "VALUE a 5 3 #\r\nabc\r\nEND\r\n");
+    EXPECT("get a a nope a\r\n",
+           "VALUE a 5 3\r\nabc\r\nVALUE a 5 3\r\nabc\r\nVALUE a 5 3\r\nabc\r\nEND\r\n");
+    EXPECT("set e 0 0 0\r\n\r\nget e\r\n", "STORED\r\nVALUE e 0 0\r\n\r\nEND\r\n");
+    EXPECT("set f 4294967295 0 1\r\nx\r\nget f\r\n", "STORED\r\nVALUE f 4294967295 1\r\nx\r\nEND\r\n");
+    EXPECT("add a 0 0 1\r\nx\r\n", "NOT_STORED\r\n");
+    EXPECT("add b 0 0 1\r\nx\r\n", "STORED\r\n");
+    EXPECT("replace nope 0 0 1\r\nx\r\n", "NOT_STORED\r\n");
+    EXPECT("replace b 7 0 1\r\ny\r\nget b\r\n", "STORED\r\nVALUE b 7 1\r\ny\r\nEND\r\n");
+    EXPECT("append b 0 0 2\r\nzz\r\nprepend b 0 0 1\r\nw\r\nget b\r\n",
+           "STORED\r\nSTORED\r\nVALUE b 7 4\r\nwyzz\r\nEND\r\n");
+    EXPECT("append nope 0 0 1\r\nx\r\nprepend nope 0 0 1\r\nx\r\n", "NOT_STORED\r\nNOT_STORED\r\n");
+    EXPECT("cas a 0 0 1 999999\r\nx\r\n", "EXISTS\r\n");
+    EXPECT("cas nope 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
+    uint64_t cas = 0;
+    size_t nv;
+    shmc_get(cache, "a", 1, NULL, 0, &nv, NULL, NULL);
+    char buf[16];
+    CHECK_RC(shmc_get(cache, "a", 1, buf, sizeof buf, &nv, NULL, &cas), SHMC_OK);
+    char req[128];
+    snprintf(req, sizeof req, "cas a 9 0 2 %llu\r\nok\r\nget a\r\n", (unsigned long long)cas);
+    EXPECT(req, "STORED\r\nVALUE a 9 2\r\nok\r\nEND\r\n");
+    /* noreply silences every reply, errors included, as in memcached */
+    EXPECT("set q 0 0 1 noreply\r\nx\r\nadd q 0 0 1 noreply\r\nx\r\nget q\r\n", "VALUE q 0 1\r\nx\r\nEND\r\n");
+    EXPECT("set q 0 0 1 noreply\r\nxyz\r\nmn\r\n", "ERROR\r\nMN\r\n");
+    /* a data block must end in "\r\n": exactly vlen + 2 bytes are consumed either way */
+    EXPECT("set q 0 0 1\r\nxyz\r\nget q\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\nVALUE q 0 1\r\nx\r\nEND\r\n");
+    EXPECT("get a\nset x 0 0 1\nx\nget x\n", "VALUE a 9 2\r\nok\r\nEND\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\n");
+    /* keys shmc cannot hold (control bytes) are refused on store and missed on fetch */
+    EXPECT("set a\x01 0 0 1\r\nx\r\nget a\x01\r\n", "CLIENT_ERROR bad command line format\r\nEND\r\n");
+    /* a long key refuses the whole multi-get */
+    char line[600];
+    snprintf(line, sizeof line, "get a %0251d a\r\n", 0);
+    EXPECT(line, "CLIENT_ERROR bad command line format\r\n");
+    EXPECT("gat 100 a nope\r\n", "VALUE a 9 2\r\nok\r\nEND\r\n");
+    EXPECT("gats 100 a\r\n", "VALUE a 9 2 #\r\nok\r\nEND\r\n");
+    EXPECT("gat abc a\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+    EXPECT("gat 100\r\n", "END\r\n");
+    EXPECT("set x 0 -1 1\r\nx\r\nget x\r\n", "STORED\r\nEND\r\n"); /* negative: expired at once */
+}
+
+static void test_size_limit(void)
+{
+    size_t max = env.item_size_max;
+    char *big = malloc(max + 64);
+    int h = snprintf(big, 64, "set big 0 0 %zu\r\n", max);
+    memset(big + h, 'v', max);
+    memcpy(big + h + max, "\r\n", 3);
+    char *got = run(big);
+    CHECK(strcmp(got, "STORED\r\n") == 0);
+    free(got);
+    /* one byte more: refused from the length alone, the block swallowed, the old value gone */
+    h = snprintf(big, 64, "set big 0 0 %zu\r\n", max + 1);
+    memset(big + h, 'v', max + 1);
+    memcpy(big + h + max + 1, "\r\nget big\r\n", 12);
+    got = run(big);
+    CHECK(strcmp(got, "SERVER_ERROR object too large for cache\r\nEND\r\n") == 0);
+    free(got);
+    h = snprintf(big, 64, "set big 0 0 %zu noreply\r\n", max + 1);
+    memset(big + h, 'v', max + 1);
+    memcpy(big + h + max + 1, "\r\nmn\r\n", 7);
+    got = run(big);
+    CHECK(strcmp(got, "MN\r\n") == 0);
+    free(got);
+    h = snprintf(big, 64, "ms big %zu T0\r\n", max + 1);
+    memset(big + h, 'v', max + 1);
+    memcpy(big + h + max + 1, "\r\nmn\r\n", 7);
+    got = run(big);
+    CHECK(strcmp(got, "SERVER_ERROR object too large for cache\r\nMN\r\n") == 0);
+    free(got);
+    free(big);
+}
+
+static void test_other_commands(void)
+{
+    EXPECT("set n 0 0 2\r\n10\r\nincr n 5\r\ndecr n 100\r\nincr n 18446744073709551615\r\n",
+           "STORED\r\n15\r\n0\r\n18446744073709551615\r\n");
+    EXPECT("incr n 1\r\n", "0\r\n"); /* wraps */
+    EXPECT("incr nope 1\r\ndecr nope 1\r\n", "NOT_FOUND\r\nNOT_FOUND\r\n");
+    EXPECT("set s 0 0 3\r\nabc\r\nincr s 1\r\n",
+           "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+    EXPECT("incr n 1 noreply\r\nget n\r\n", "VALUE n 0 1\r\n1\r\nEND\r\n");
+    EXPECT("touch n 100\r\ntouch nope 100\r\ntouch n 1 noreply\r\n", "TOUCHED\r\nNOT_FOUND\r\n");
+    EXPECT("delete n\r\ndelete n\r\ndelete s noreply\r\nget s\r\n", "DELETED\r\nNOT_FOUND\r\nEND\r\n");
+    EXPECT("delete n 0\r\n", "NOT_FOUND\r\n");
+    EXPECT("version\r\n", "VERSION 1.6.18-shmc-#.#.#\r\n");
+    EXPECT("verbosity 2\r\n", "OK\r\n");
+    CHECK(last_verbosity == 2);
+    EXPECT("verbosity 1 noreply\r\nmn\r\n", "MN\r\n");
+    EXPECT("quit\r\nget a\r\n", "<closed>");
+    EXPECT("bogus\r\n\r\n", "ERROR\r\nERROR\r\n");
+    EXPECT("shutdown\r\n", "ERROR: shutdown not enabled\r\n");
+    EXPECT("set fa 0 0 1\r\nx\r\nflush_all\r\nget fa\r\n", "STORED\r\nOK\r\nEND\r\n");
+    EXPECT("set fa 0 0 1\r\nx\r\nflush_all 100\r\nget fa\r\n", "STORED\r\nOK\r\nVALUE fa 0 1\r\nx\r\nEND\r\n");
+    EXPECT("flush_all 0 noreply\r\nget fa\r\n", "END\r\n");
+    EXPECT("flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+}
+
+static void test_stats(void)
+{
+    char *got = run("stats\r\n");
+    const char *names[] = {"pid", "uptime", "time", "version", "pointer_size", "rusage_user",
+                           "rusage_system", "max_connections", "curr_connections",
+                           "total_connections", "cmd_get", "cmd_set", "cmd_flush", "cmd_touch",
+                           "get_hits", "get_misses", "get_expired", "get_flushed",
+                           "delete_misses", "delete_hits", "incr_misses", "incr_hits",
+                           "decr_misses", "decr_hits", "cas_misses", "cas_hits", "cas_badval",
+                           "touch_hits", "touch_misses", "bytes_read", "bytes_written",
+                           "limit_maxbytes", "threads", "bytes", "curr_items", "total_items",
+                           "evictions", "reclaimed"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\r\nSTAT %s ", names[i]);
+        if (strncmp(got, want + 2, strlen(want + 2)) != 0 && !strstr(got, want)) {
+            t_failed++;
+            fprintf(stderr, "FAIL: stats lacks %s\n", names[i]);
+        } else {
+            t_passed++;
+        }
+    }
+    CHECK(strstr(got, "STAT curr_connections 3\r\n") != NULL); /* the server's own count */
+    CHECK(strstr(got, "STAT threads 2\r\n") != NULL);
+    CHECK(strlen(got) > 5 && strcmp(got + strlen(got) - 5, "END\r\n") == 0);
+    free(got);
+
+    got = run("stats settings\r\n");
+    CHECK(strstr(got, "STAT maxconns 10\r\n") && strstr(got, "STAT item_size_max "));
+    free(got);
+    got = run("stats items\r\n");
+    CHECK(strstr(got, "STAT items:1:number ") && strstr(got, "END\r\n"));
+    free(got);
+    got = run("stats slabs\r\n");
+    CHECK(strstr(got, "STAT active_slabs 1\r\n") && strstr(got, "STAT total_malloced "));
+    free(got);
+    EXPECT("stats sizes\r\n", "STAT sizes_status disabled\r\nEND\r\n");
+    EXPECT("stats bogus\r\n", "ERROR\r\n");
+    EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    EXPECT("stats cachedump 1 1\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
+
+    /* reset: later replies count from here, although the cache's counters are shared */
+    free(run("get x\r\nget x\r\n"));
+    EXPECT("stats reset\r\n", "RESET\r\n");
+    got = run("get nope\r\nstats\r\n");
+    CHECK(strstr(got, "STAT get_misses 1\r\n") && strstr(got, "STAT cmd_get 1\r\n"));
+    free(got);
+}
+
+static void test_meta_commands(void)
+{
+    EXPECT("mn\r\n", "MN\r\n");
+    EXPECT("ms m1 2\r\nhi\r\nmg m1\r\nmg m1 v\r\n", "HD\r\nHD\r\nVA 2\r\nhi\r\n");
+    EXPECT("mg m1 s v f c k Oabc q\r\n", "VA 2 s2 f0 c# km1 Oabc\r\nhi\r\n");
+    EXPECT("mg nope v\r\nmg nope v q\r\nmg nope v k Oxx\r\nmn\r\n", "EN\r\nEN knope Oxx\r\nMN\r\n");
+    EXPECT("mg m1 T30 t v\r\n", "VA 2 t30\r\nhi\r\n");
+    EXPECT("mg m1 T0 t\r\n", "HD t-1\r\n");
+    EXPECT("ms m2 2 T0 F5 c k O1\r\nhi\r\n", "HD c# km2 O1\r\n");
+    EXPECT("ms m2 2 q\r\nhi\r\nmn\r\n", "MN\r\n");
+    EXPECT("ms m2 2 ME\r\nhi\r\n", "NS\r\n");
+    EXPECT("ms m2 2 C1\r\nhi\r\n", "EX\r\n");
+    EXPECT("ms nope 2 C1\r\nhi\r\n", "NF\r\n");
+    EXPECT("ms m2 2 MA\r\nab\r\nms m2 1 MP\r\n<\r\nmg m2 v f\r\n", "HD\r\nHD\r\nVA 5 f0\r\n<hiab\r\n");
+    EXPECT("ms nope 1 MR\r\nx\r\nms nope 1 MA\r\nx\r\n", "NS\r\nNS\r\n");
+    EXPECT("ms m2 2 MX\r\nhi\r\nmn\r\n", "CLIENT_ERROR invalid mode for ms M token\r\nMN\r\n");
+    EXPECT("ms m2 2 Z\r\nhi\r\nmn\r\n", "CLIENT_ERROR invalid flag\r\nMN\r\n");
+    EXPECT("ms m2 S2\r\nhi\r\n", "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+    EXPECT("ms m2 2 q\r\nhiX\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+    EXPECT("ms o1 2 T-1\r\nhi\r\nmg o1 v\r\n", "HD\r\nEN\r\n");
+
+    /* ms c: the cas a later cas can use */
+    char *got = run("ms cc 1 c\r\nx\r\n");
+    unsigned long long cas = 0;
+    CHECK(sscanf(got, "HD c%llu", &cas) == 1 && cas != 0);
+    free(got);
+    char req[128];
+    snprintf(req, sizeof req, "ms cc 1 C%llu\r\ny\r\nms cc 1 C%llu\r\nz\r\n", cas, cas);
+    EXPECT(req, "HD\r\nEX\r\n");
+
+    EXPECT("ms m3 1\r\nx\r\nmd m3\r\nmd m3\r\nmd m3 q\r\nmd m3 k O5\r\n", "HD\r\nHD\r\nNF\r\nNF\r\nNF km3 O5\r\n");
+    EXPECT("ms m3 1\r\nx\r\nmd m3 q\r\nmg m3\r\n", "HD\r\nEN\r\n");
+
+    EXPECT("ma m4\r\nma m4 N0 J10 v\r\nma m4 v\r\nma m4 MD D20 v\r\n", "NF\r\nVA 2\r\n10\r\nVA 2\r\n11\r\nVA 1\r\n0\r\n");
+    EXPECT("ma m4 M+ D7 k O1\r\nma m4 M- q\r\nmg m4 v\r\n", "HD km4 O1\r\nVA 1\r\n6\r\n");
+    EXPECT("ma m4 c T100 t\r\n", "HD c# t100\r\n");
+    EXPECT("ms m5 1\r\nx\r\nma m5\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+    EXPECT("ma nope q\r\n", "NF\r\n");
+    EXPECT("ma m4 Mx\r\n", "CLIENT_ERROR invalid mode for ma M token\r\n");
+
+    EXPECT("me nope\r\n", "EN\r\n");
+    EXPECT("ms m6 3 F9\r\nabc\r\nme m6\r\n", "HD\r\nME m6 cas=# flags=9 size=3\r\n");
+
+    /* base64 keys are the same items as their decoded text keys */
+    EXPECT("ms Zm9v 1 b\r\nx\r\nget foo\r\nmg Zm9v b k v\r\n",
+           "HD\r\nVALUE foo 0 1\r\nx\r\nEND\r\nVA 1 kZm9v b\r\nx\r\n");
+    EXPECT("mg Zm9v b v k q\r\nmg YmFy b k\r\n", "VA 1 kZm9v b\r\nx\r\nEN kYmFy b\r\n");
+    /* a binary key shmc cannot hold ("a b": a space) is refused, not silently missed */
+    got = run("ms YSBi 1 b\r\nx\r\n");
+    CHECK(strncmp(got, "CLIENT_ERROR binary key", 23) == 0);
+    free(got);
+
+    /* vivify on miss: one client wins ('W'), later ones see 'Z' until the item is replaced */
+    EXPECT("mg v1 N30 v c\r\n", "VA 0 c# W\r\n\r\n");
+    EXPECT("mg v1 N30 v\r\n", "VA 0 Z\r\n\r\n");
+    EXPECT("mg v1 v\r\n", "VA 0 Z\r\n\r\n");
+    EXPECT("ms v1 3\r\nabc\r\nmg v1 v\r\n", "HD\r\nVA 3\r\nabc\r\n");
+}
+
+static void test_pause(void)
+{
+    /* 40 values of 10 KiB with a 1 KiB high-water mark: the retrieval pauses many times and
+     * still answers every key, in order, exactly once */
+    char *value = malloc(10240);
+    memset(value, 'p', 10240);
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "p%d", i);
+        value[0] = (char)('A' + i % 26);
+        CHECK_RC(shmc_set(cache, key, strlen(key), value, 10240, (uint32_t)i, 0), SHMC_OK);
+    }
+    free(value);
+    size_t saved = env.out_high_water;
+    env.out_high_water = 1024;
+    char req[1024] = "get";
+    for (int i = 0; i < 40; i++) snprintf(req + strlen(req), sizeof req - strlen(req), " p%d", i);
+    strcat(req, "\r\n");
+    char *got = run(req);
+    const char *p = got;
+    bool ordered = true;
+    for (int i = 0; i < 40 && ordered; i++) {
+        char head[64];
+        int n = snprintf(head, sizeof head, "VALUE p%d %d 10240\r\n%c", i, i, 'A' + i % 26);
+        ordered = strncmp(p, head, (size_t)n) == 0;
+        p += n - 1 + 10240 + 2;
+    }
+    CHECK(ordered && strcmp(p, "END\r\n") == 0);
+    free(got);
+    env.out_high_water = saved;
+}
+
+int main(void)
+{
+    t_setup("protocol_exec");
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = 4u << 20;
+    cfg.item_size_max = 64u << 10;
+    CHECK_RC(shmc_open(&cache, t_path("cache"), &cfg), SHMC_OK);
+    if (!cache) return t_finish();
+    proto_hooks hooks = {.server_stats = fake_server_stats, .set_verbosity = fake_verbosity};
+    CHECK_RC(proto_env_init(&env, cache, &hooks), SHMC_OK);
+    CHECK(env.item_size_max == 64u << 10);
+
+    test_storage_and_retrieval();
+    test_size_limit();
+    test_other_commands();
+    test_stats();
+    test_meta_commands();
+    test_pause();
+
+    proto_env_destroy(&env);
+    shmc_close(cache);
+    t_check_file(t_path("cache"));
+    return t_finish();
+}

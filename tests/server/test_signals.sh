@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test_signals.sh — shmcd's life cycle: SIGTERM and SIGINT stop it cleanly (exit 0, UNIX
+# socket and pid file removed) with clients connected, the cache stays in its file and a new
+# shmcd serves the same items; bad options and a cache it cannot open fail with a message.
+. "$(dirname "$0")/lib.sh"
+
+start_shmcd -t 2 -P "$TMP/shmcd.pid" -s "$TMP/shmcd.sock"
+# -s with the harness's -p: both TCP and the UNIX socket
+if [ "$(cat "$TMP/shmcd.pid")" = "$SHMCD_PID" ]; then pass "pid file"; else fail "pid file"; fi
+if [ -S "$TMP/shmcd.sock" ]; then pass "UNIX socket created"; else fail "UNIX socket"; fi
+if [ "$(stat -c %a "$TMP/shmcd.sock")" = 700 ]; then pass "socket mode 700"; else fail "socket mode"; fi
+if [ "$(mc_line "$PORT" 'set persist 9 0 5\r\nhello\r\n')" = STORED ]; then pass "set"; else fail "set"; fi
+# a client still connected at shutdown
+python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(30)' "$PORT" &
+HOLDER=$!
+sleep 0.2
+stop_shmcd
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+if [ ! -e "$TMP/shmcd.sock" ] && [ ! -e "$TMP/shmcd.pid" ]; then pass "socket and pid file removed"; else fail "leftovers"; fi
+
+start_shmcd -t 1
+if [ "$(mc_line "$PORT" 'get persist\r\n')" = "VALUE persist 9 5" ]; then pass "items survive a restart"; else fail "items lost"; fi
+kill -INT "$SHMCD_PID"; wait "$SHMCD_PID"; rc=$?; SHMCD_PID=
+if [ "$rc" -eq 0 ]; then pass "SIGINT: clean exit"; else fail "SIGINT exit $rc"; fi
+
+# bad command lines: a message and exit status 64
+for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-m 0" "-U 5" "-B binary" "--bogus" "-a 999" "extra"; do
+    # shellcheck disable=SC2086
+    "$SHMCD" $args --cache="$TMP/c2" >/dev/null 2>"$TMP/err"; rc=$?
+    if [ "$rc" -eq 64 ] && [ -s "$TMP/err" ]; then :; else fail "shmcd $args: exit $rc"; fi
+done
+pass "bad options refused"
+"$SHMCD" -h | grep -q -- "--cache" && pass "-h" || fail "-h"
+"$SHMCD" -V | grep -q "shmc" && pass "-V" || fail "-V"
+# a file that is not a cache: refused with the reason, exit 1
+echo "not a cache" > "$TMP/notcache"
+"$SHMCD" -p 0 -s "$TMP/x.sock" --cache="$TMP/notcache" 2>"$TMP/err"; rc=$?
+if [ "$rc" -eq 1 ] && grep -q "cannot open cache" "$TMP/err"; then pass "bad cache file refused"; else fail "bad cache file: exit $rc"; cat "$TMP/err"; fi
+# different limits than the existing file's: refused
+"$SHMCD" -p 0 -s "$TMP/y.sock" -m 128 --cache="$TMP/cache" 2>"$TMP/err"; rc=$?
+if [ "$rc" -eq 1 ]; then pass "mismatched -m refused"; else fail "mismatched -m: exit $rc"; fi
+finish

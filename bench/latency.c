@@ -1,0 +1,353 @@
+/* latency.c — the paper's latency table: median and p99 of get 128 B, get 5 KB, set 128 B,
+ * set 5 KB, delete, incr and get-miss, for every target given, measured in one run.
+ *
+ * Method: each op is timed on its own with CLOCK_MONOTONIC around the call, minus the
+ * median cost of reading the clock twice (measured at start and reported).  A run of one
+ * op on one target is W untimed warm-up ops followed by S timed ones; its median and p99
+ * are kept.  Runs are interleaved: for each run, each op, each target in turn, so that
+ * noise on a shared machine hits every system alike.  Every target sees the same key
+ * sequence.  The figure reported is the median over runs, with the lowest and highest run.
+ *
+ * The caches must be filled first (shmc_bench_fill): N keys 'k…' with 128 B values and
+ * B keys 'v…' with 5 KB values; counters for incr are set here. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "common.h"
+
+/* getcold (first in each run): get 128 B right after a new attach (libshmc: a new handle,
+ * so a fresh mapping) or a new connection, before anything else touched the cache. */
+enum op {
+    OP_GETCOLD, OP_GET128, OP_GET5K, OP_SET128, OP_SET5K, OP_DELETE, OP_INCR, OP_GETMISS,
+    OP_COUNT
+};
+static const char *const op_names[OP_COUNT] = {"getcold", "get128", "get5k",  "set128",
+                                               "set5k",   "delete", "incr",   "getmiss"};
+
+#define SMALL_VALUE 128
+#define BIG_VALUE 5120
+#define COUNTERS 1000
+#define MAX_TARGETS 16
+
+typedef struct config {
+    uint64_t keys, big_keys, samples, runs, warmup, memref;
+    const char *tag;
+    int ops[OP_COUNT];
+} config;
+
+typedef struct target_state {
+    bench_target target;
+    bench_client *client;
+    double *medians[OP_COUNT], *p99s[OP_COUNT];
+    uint64_t errors[OP_COUNT];
+    char error[200];
+} target_state;
+
+static char small_value[SMALL_VALUE], big_value[BIG_VALUE], buf[8192];
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: shmc_bench_latency [options] LABEL=SPEC...\n"
+            "  --keys N         128 B items filled beforehand (default 1M)\n"
+            "  --big-keys N     5 KB items filled beforehand (default 10k)\n"
+            "  --samples N      timed ops per run (default 2000)\n"
+            "  --runs N         runs per figure (default 5)\n"
+            "  --warmup N       untimed ops before each run (default 200)\n"
+            "  --ops LIST       comma list of getcold,get128,get5k,set128,set5k,delete,incr,\n"
+            "                   getmiss (getcold: get 128 B just after attaching/connecting)\n"
+            "  --tag TEXT       first field of every result line (default main)\n"
+            "  --memref BYTES   also measure one random memory load over BYTES (reference)\n"
+            "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT\n");
+    exit(2);
+}
+
+static void parse_ops(config *cfg, const char *list)
+{
+    memset(cfg->ops, 0, sizeof cfg->ops);
+    char *copy = strdup(list), *save = NULL;
+    if (copy == NULL)
+        bench_die("out of memory");
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int i = 0; i < OP_COUNT; i++) {
+            if (strcmp(tok, op_names[i]) == 0) {
+                cfg->ops[i] = 1;
+                found = 1;
+            }
+        }
+        if (!found)
+            bench_die("--ops: unknown op '%s'", tok);
+    }
+    free(copy);
+}
+
+static uint64_t count_arg(const char *name, const char *s, uint64_t min)
+{
+    uint64_t v;
+    if (bench_parse_count(s, &v) != 0 || v < min)
+        bench_die("%s: '%s' is not a count >= %llu", name, s, (unsigned long long)min);
+    return v;
+}
+
+/* Issue op number `i` of a run (warm-up ops included) on client c. */
+static bench_result issue(bench_client *c, enum op op, const uint64_t *index, uint64_t i)
+{
+    char key[BENCH_KEY_LEN];
+    size_t n;
+    switch (op) {
+    case OP_GETCOLD:
+    case OP_GET128:
+        bench_key(key, 'k', index[i]);
+        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    case OP_GET5K:
+        bench_key(key, 'v', index[i]);
+        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    case OP_SET128:
+        bench_key(key, 'k', index[i]);
+        return c->ops->set(c, key, sizeof key, small_value, sizeof small_value);
+    case OP_SET5K:
+        bench_key(key, 'v', index[i]);
+        return c->ops->set(c, key, sizeof key, big_value, sizeof big_value);
+    case OP_DELETE:
+        bench_key(key, 'd', index[i]);
+        return c->ops->del(c, key, sizeof key);
+    case OP_INCR:
+        bench_key(key, 'c', index[i]);
+        return c->ops->incr(c, key, sizeof key, 1);
+    case OP_GETMISS:
+        bench_key(key, 'm', index[i]);
+        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    default:
+        return BENCH_ERR;
+    }
+}
+
+/* The key indices of one run of op: the same for every target. */
+static void choose_keys(const config *cfg, enum op op, uint64_t run, uint64_t *index,
+                        uint64_t count)
+{
+    bench_rng rng;
+    bench_rng_seed(&rng, 0x5eed0000u + run * OP_COUNT + (uint64_t)op);
+    for (uint64_t i = 0; i < count; i++) {
+        switch (op) {
+        case OP_GETCOLD:
+        case OP_GET128:
+        case OP_SET128:
+            index[i] = bench_rng_below(&rng, cfg->keys);
+            break;
+        case OP_GET5K:
+        case OP_SET5K:
+            index[i] = bench_rng_below(&rng, cfg->big_keys);
+            break;
+        case OP_DELETE: /* fresh keys, each deleted once */
+            index[i] = run * count + i;
+            break;
+        case OP_INCR:
+            index[i] = bench_rng_below(&rng, COUNTERS);
+            break;
+        default: /* never stored: far above any stored index */
+            index[i] = 100000000000000u + bench_rng_below(&rng, 100000000000000u);
+            break;
+        }
+    }
+}
+
+/* Open (or reopen) ts's client and bring it to its steady state (see touch_all). */
+static int attach(const config *cfg, target_state *ts, int touch)
+{
+    char err[256];
+    if (ts->client != NULL) {
+        ts->client->ops->close(ts->client);
+        bench_target_release(&ts->target); /* libshmc: unmap, so the next map is fresh */
+    }
+    ts->client = bench_client_open(&ts->target, 0, err, sizeof err);
+    if (ts->client == NULL) {
+        snprintf(ts->error, sizeof ts->error, "reopen: %.180s", err);
+        return -1;
+    }
+    if (touch) {
+        uint64_t missing = bench_client_touch_all(ts->client, &ts->target, cfg->keys,
+                                                  cfg->big_keys);
+        if (missing > 0)
+            fprintf(stderr, "bench: %s: %llu of the filled keys are missing (not filled?)\n",
+                    ts->target.label, (unsigned long long)missing);
+    }
+    return 0;
+}
+
+static void measure(const config *cfg, target_state *ts, enum op op, uint64_t run,
+                    const uint64_t *index, double *samples, uint64_t overhead)
+{
+    uint64_t total = cfg->warmup + cfg->samples;
+    uint64_t warmup = cfg->warmup;
+    if (op == OP_GETCOLD) {
+        if (attach(cfg, ts, 0) != 0)
+            return;
+        warmup = 0;
+    }
+    bench_client *c = ts->client;
+    if (op == OP_DELETE) { /* untimed: store the keys this run deletes */
+        char key[BENCH_KEY_LEN];
+        for (uint64_t i = 0; i < total; i++) {
+            bench_key(key, 'd', index[i]);
+            if (c->ops->set(c, key, sizeof key, small_value, sizeof small_value) == BENCH_ERR)
+                ts->errors[op]++;
+        }
+    }
+    bench_result expect = op == OP_GETMISS ? BENCH_MISS : BENCH_HIT;
+    for (uint64_t i = 0; i < warmup; i++)
+        if (issue(c, op, index, i) != expect)
+            ts->errors[op]++;
+    for (uint64_t i = 0; i < cfg->samples; i++) {
+        uint64_t t0 = bench_now_ns();
+        bench_result r = issue(c, op, index, warmup + i);
+        uint64_t t1 = bench_now_ns();
+        uint64_t d = t1 - t0;
+        samples[i] = d > overhead ? (double)(d - overhead) : 0.0;
+        if (r != expect) {
+            ts->errors[op]++;
+            if (r == BENCH_ERR && ts->error[0] == '\0')
+                snprintf(ts->error, sizeof ts->error, "%s: %s", op_names[op],
+                         c->ops->error(c));
+        }
+    }
+    ts->medians[op][run] = bench_quantile(samples, cfg->samples, 0.5);
+    ts->p99s[op][run] = bench_quantile(samples, cfg->samples, 0.99);
+    if (op == OP_GETCOLD && !bench_target_is_socket(&ts->target)) /* back to steady state */
+        bench_client_touch_all(c, &ts->target, cfg->keys, cfg->big_keys);
+}
+
+int main(int argc, char **argv)
+{
+    config cfg = {1000000, 10000, 2000, 5, 200, 0, "main", {0}};
+    parse_ops(&cfg, "getcold,get128,get5k,set128,set5k,delete,incr,getmiss");
+    static const struct option longopts[] = {
+        {"keys", required_argument, 0, 'k'},   {"big-keys", required_argument, 0, 'b'},
+        {"samples", required_argument, 0, 's'}, {"runs", required_argument, 0, 'r'},
+        {"warmup", required_argument, 0, 'w'}, {"ops", required_argument, 0, 'o'},
+        {"tag", required_argument, 0, 't'},    {"memref", required_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'k': cfg.keys = count_arg("--keys", optarg, 1); break;
+        case 'b': cfg.big_keys = count_arg("--big-keys", optarg, 1); break;
+        case 's': cfg.samples = count_arg("--samples", optarg, 10); break;
+        case 'r': cfg.runs = count_arg("--runs", optarg, 1); break;
+        case 'w': cfg.warmup = count_arg("--warmup", optarg, 0); break;
+        case 'o': parse_ops(&cfg, optarg); break;
+        case 't': cfg.tag = optarg; break;
+        case 'M': cfg.memref = count_arg("--memref", optarg, 4096); break;
+        default: usage();
+        }
+    }
+    int ntargets = argc - optind;
+    if (ntargets < 1 || ntargets > MAX_TARGETS)
+        usage();
+    memset(small_value, 's', sizeof small_value);
+    memset(big_value, 'b', sizeof big_value);
+
+    target_state *ts = calloc((size_t)ntargets, sizeof *ts);
+    uint64_t total = cfg.warmup + cfg.samples;
+    uint64_t *index = malloc(total * sizeof *index);
+    double *samples = malloc(cfg.samples * sizeof *samples);
+    if (ts == NULL || index == NULL || samples == NULL)
+        bench_die("out of memory");
+
+    for (int t = 0; t < ntargets; t++) { /* every target checked before any work */
+        char err[256];
+        if (bench_target_parse(&ts[t].target, argv[optind + t], 0, err, sizeof err) != 0)
+            bench_die("%s", err);
+    }
+    uint64_t overhead = bench_timer_overhead_ns();
+    bench_emit(stdout, "timer\t%s\t%llu", cfg.tag, (unsigned long long)overhead);
+    if (cfg.memref > 0)
+        bench_emit(stdout, "memref\t%s\t%llu\t%.1f", cfg.tag, (unsigned long long)cfg.memref,
+                   bench_memory_latency_ns(cfg.memref));
+
+    for (int t = 0; t < ntargets; t++) {
+        char err[256];
+        ts[t].client = bench_client_open(&ts[t].target, 0, err, sizeof err);
+        if (ts[t].client == NULL) {
+            bench_emit(stdout, "unavailable\t%s\t%s\t%s", cfg.tag, ts[t].target.label, err);
+            continue;
+        }
+        for (int op = 0; op < OP_COUNT; op++) {
+            ts[t].medians[op] = calloc(cfg.runs, sizeof(double));
+            ts[t].p99s[op] = calloc(cfg.runs, sizeof(double));
+            if (!ts[t].medians[op] || !ts[t].p99s[op])
+                bench_die("out of memory");
+        }
+        /* untimed: the counters incr works on, and a check that the fill is there */
+        bench_client *c = ts[t].client;
+        char key[BENCH_KEY_LEN];
+        size_t n;
+        uint64_t missing = 0;
+        for (uint64_t i = 0; i < COUNTERS; i++) {
+            bench_key(key, 'c', i);
+            if (c->ops->set(c, key, sizeof key, "0", 1) != BENCH_HIT)
+                bench_die("%s: cannot store counters: %s", ts[t].target.label,
+                          c->ops->error(c));
+        }
+        for (uint64_t i = 0; i < 1000; i++) {
+            bench_key(key, 'k', (i * 7919u) % cfg.keys);
+            if (c->ops->get(c, key, sizeof key, buf, sizeof buf, &n) != BENCH_HIT ||
+                n != SMALL_VALUE)
+                missing++;
+        }
+        if (missing > 0)
+            fprintf(stderr, "bench: %s: %llu of 1000 filled keys missing (not filled?)\n",
+                    ts[t].target.label, (unsigned long long)missing);
+        bench_client_touch_all(c, &ts[t].target, cfg.keys, cfg.big_keys);
+    }
+
+    for (uint64_t run = 0; run < cfg.runs; run++) {
+        for (int op = 0; op < OP_COUNT; op++) {
+            if (!cfg.ops[op])
+                continue;
+            choose_keys(&cfg, (enum op)op, run, index, total);
+            for (int t = 0; t < ntargets; t++)
+                if (ts[t].client != NULL)
+                    measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
+        }
+    }
+
+    for (int t = 0; t < ntargets; t++) {
+        if (ts[t].client == NULL) {
+            if (ts[t].medians[0] != NULL) /* it was measured, then lost: say why */
+                bench_emit(stdout, "unavailable\t%s\t%s\t%s", cfg.tag, ts[t].target.label,
+                           ts[t].error);
+            continue;
+        }
+        for (int op = 0; op < OP_COUNT; op++) {
+            if (!cfg.ops[op])
+                continue;
+            bench_spread m = bench_spread_of(ts[t].medians[op], cfg.runs);
+            bench_spread p = bench_spread_of(ts[t].p99s[op], cfg.runs);
+            bench_emit(stdout, "lat\t%s\t%s\t%s\t%llu\t%llu\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%llu",
+                       cfg.tag, ts[t].target.label, op_names[op],
+                       (unsigned long long)cfg.runs, (unsigned long long)cfg.samples,
+                       m.median, m.lo, m.hi, p.median, p.lo, p.hi,
+                       (unsigned long long)ts[t].errors[op]);
+        }
+        if (ts[t].error[0])
+            fprintf(stderr, "bench: %s: first error: %s\n", ts[t].target.label, ts[t].error);
+        ts[t].client->ops->close(ts[t].client);
+        bench_target_release(&ts[t].target);
+    }
+    for (int t = 0; t < ntargets; t++) {
+        for (int op = 0; op < OP_COUNT; op++) {
+            free(ts[t].medians[op]);
+            free(ts[t].p99s[op]);
+        }
+    }
+    free(ts);
+    free(index);
+    free(samples);
+    return 0;
+}

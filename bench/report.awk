@@ -1,0 +1,382 @@
+# report.awk — turn the raw result lines of one benchmark run (bench/run.sh writes them;
+# formats in bench/common.h and the programs' headers) into docs/benchmarks.md, and write
+# the data files the plots are drawn from.  Every figure printed comes from a result line:
+# nothing here is a number about shmc or memcached.
+#
+# Variables (awk -v): DATADIR, where plot data files go; PLOTS, space-separated PNG names
+# that were requested (the report links them).
+BEGIN {
+    FS = "\t"
+    nsys = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp", SYS, " ")
+    NAME["libshmc"] = "libshmc"
+    NAME["libshmc-pku"] = "libshmc + PKU"
+    NAME["shmcd-unix"] = "shmcd UNIX"
+    NAME["shmcd-tcp"] = "shmcd TCP"
+    NAME["memcached-unix"] = "memcached UNIX"
+    NAME["memcached-tcp"] = "memcached TCP"
+    nops = split("get128 get5k set128 set5k delete incr getmiss getcold", OPS, " ")
+    OPNAME["get128"] = "get 128 B"
+    OPNAME["get5k"] = "get 5 KB"
+    OPNAME["set128"] = "set 128 B"
+    OPNAME["set5k"] = "set 5 KB"
+    OPNAME["delete"] = "delete"
+    OPNAME["incr"] = "incr"
+    OPNAME["getmiss"] = "get miss"
+    OPNAME["getcold"] = "get 128 B, just attached ¹"
+    ntp = split("libshmc shmcd-unix memcached-unix", TPSYS, " ")
+    nnotes = 0
+}
+
+$1 == "machine" { M[$2] = $3; next }
+$1 == "param" { P[$2] = $3; next }
+$1 == "note" { NOTES[++nnotes] = $2; next }
+$1 == "timer" { TIMER[$2] = $3; next }
+$1 == "memref" { MEMREF[$2] = $4; MEMREFSIZE[$2] = $3; next }
+$1 == "unavailable" {
+    if (!(($2, $3) in UNAV)) UNAV[$2, $3] = $4
+    next
+}
+$1 == "fill" {
+    FILLS[$2, $3] = $6
+    if ($8 > 0) NOTES[++nnotes] = sprintf("fill of %s (%s keys): %d of %d sampled keys were missing afterwards", $3, $2, $8, $7)
+    next
+}
+$1 == "lat" {
+    k = $2 SUBSEP $3 SUBSEP $4
+    LAT[k] = $7; LATLO[k] = $8; LATHI[k] = $9
+    P99[k] = $10; P99LO[k] = $11; P99HI[k] = $12
+    LATERR[k] = $13
+    LATRUNS[$2] = $5; LATSAMPLES[$2] = $6
+    next
+}
+$1 == "tput" {
+    k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5 SUBSEP $6 SUBSEP $7
+    TP[k] = $9; TPLO[k] = $10; TPHI[k] = $11; TPERR[k] = $12
+    TPRUNS[$2] = $8
+    if (!(($2, $4) in HAVEMIX)) { HAVEMIX[$2, $4] = 1; MIXES[$2] = MIXES[$2] " " $4 }
+    if (!(($2, "w", $6, $7) in HAVEW)) { HAVEW[$2, "w", $6, $7] = 1; WORKERS[$2] = WORKERS[$2] " " $6 ":" $7 }
+    next
+}
+$1 == "tputfail" {
+    TPFAIL[$2, $3, $4, $5, $6, $7] = $8
+    next
+}
+$1 == "cpuref" { CPUREF[$2, $3, $4, $5] = $6; next }
+$1 == "mem" { MEM[$2, $3, $4] = $5; MEMSYS[$2] = 1; next }
+
+function us(ns) {
+    ns = ns / 1000.0
+    if (ns < 1) return sprintf("%.3f", ns)
+    if (ns < 10) return sprintf("%.2f", ns)
+    if (ns < 100) return sprintf("%.1f", ns)
+    return sprintf("%.0f", ns)
+}
+function times(r) {
+    if (r >= 10) return sprintf("%.0f×", r)
+    return sprintf("%.1f×", r)
+}
+function ops(v) {
+    if (v >= 1e6) return sprintf("%.2f M", v / 1e6)
+    if (v >= 1e3) return sprintf("%.1f k", v / 1e3)
+    return sprintf("%.0f", v)
+}
+function bytes(v) { return sprintf("%.1f", v) }
+function why(tag, s) {
+    if ((tag, s) in UNAV) return UNAV[tag, s]
+    if (s ~ /^shmcd/ && shmcd_missing) return "shmcd not built"
+    if (s ~ /^(shmcd|memcached)/ && sockets_missing) return "no libmemcached"
+    if (s ~ /^memcached/ && memcached_missing) return "memcached not installed"
+    if (s ~ /^shmcd/ && shmcd_failed) return "shmcd failed to start"
+    if (s ~ /^memcached/ && memcached_failed) return "memcached failed to start"
+    return "not measured"
+}
+function latcell(tag, s, op, which,    k, v, lo, hi, cell) {
+    k = tag SUBSEP s SUBSEP op
+    if (!(k in LAT)) return why(tag, s)
+    if (which == "p99") { v = P99[k]; lo = P99LO[k]; hi = P99HI[k] }
+    else { v = LAT[k]; lo = LATLO[k]; hi = LATHI[k] }
+    cell = us(v) " (" us(lo) "–" us(hi) ")"
+    if (LATERR[k] > 0) cell = cell " ⚠ " LATERR[k] " unexpected results"
+    return cell
+}
+function speedup(tag, s, base, op,    a, b) {
+    a = tag SUBSEP s SUBSEP op
+    b = tag SUBSEP base SUBSEP op
+    if (!(a in LAT) || !(b in LAT) || LAT[a] <= 0) return "—"
+    return times(LAT[b] / LAT[a])
+}
+function tpcell(tag, s, mix, dist, kind, n,    k, cell) {
+    k = tag SUBSEP s SUBSEP mix SUBSEP dist SUBSEP kind SUBSEP n
+    if (k in TP) {
+        cell = ops(TP[k]) " (" ops(TPLO[k]) "–" ops(TPHI[k]) ")"
+        if (TPERR[k] > 0) cell = cell " ⚠ " TPERR[k] " misses/errors"
+        return cell
+    }
+    if (k in TPFAIL) return "failed: " TPFAIL[k]
+    return why(tag, s)
+}
+function tpratio(tag, a, b, mix, dist, kind, n,    ka, kb) {
+    ka = tag SUBSEP a SUBSEP mix SUBSEP dist SUBSEP kind SUBSEP n
+    kb = tag SUBSEP b SUBSEP mix SUBSEP dist SUBSEP kind SUBSEP n
+    if (!(ka in TP) || !(kb in TP) || TP[kb] <= 0) return "—"
+    return times(TP[ka] / TP[kb])
+}
+function mixname(mix, dist) {
+    if (mix == 90) return "90% get / 10% set"
+    if (mix == 95) return "95% get / 5% set" (dist == "zipf" ? " (YCSB-B)" : "")
+    if (mix == 50) return "50% get / 50% set" (dist == "zipf" ? " (YCSB-A)" : "")
+    return mix "% get / " (100 - mix) "% set"
+}
+function tpval(tag, s, mix, dist, kind, n,    k) {
+    k = tag SUBSEP s SUBSEP mix SUBSEP dist SUBSEP kind SUBSEP n
+    return (k in TP) ? TP[k] : -1
+}
+function target(text, measured, ok, ref) {
+    printf "| %s | %s | %s | %s |\n", text, measured, ok, ref
+}
+
+END {
+    sockets_missing = 0; shmcd_missing = 0; memcached_missing = 0
+    for (i = 1; i <= nnotes; i++) {
+        if (NOTES[i] ~ /^built without libmemcached/) sockets_missing = 1
+        if (NOTES[i] ~ /^shmcd not built/) shmcd_missing = 1
+        if (NOTES[i] ~ /^memcached is not installed/) memcached_missing = 1
+        if (NOTES[i] ~ /^shmcd failed to start/) shmcd_failed = 1
+        if (NOTES[i] ~ /^memcached failed to start/) memcached_failed = 1
+    }
+    print "# shmc benchmarks"
+    print ""
+    printf "Generated by `bench/run.sh` (`./build.sh bench%s`) on %s, a **%s** run. Every figure\n", (M["mode"] == "full" ? " --full" : ""), M["date"], M["mode"]
+    print "below was measured in that one run, all systems side by side on the same machine; the"
+    print "report is written from the run's own result lines (kept in `build/bench-results/`)."
+    print "Re-run it on your machine to get your numbers."
+    print ""
+    print "## Machine"
+    print ""
+    print "| CPU | cores | kernel | PKU | memory | OS |"
+    print "|---|---|---|---|---|---|"
+    printf "| %s | %s | %s | %s | %s | %s |\n", M["cpu"], M["cores"], M["kernel"], M["pku"], M["memory"], M["os"]
+    print ""
+    printf "Software: shmc %s (git %s), memcached %s, libmemcached %s.\n", M["shmc"], M["commit"], M["memcached"], M["libmemcached"]
+    print ""
+    if (nnotes > 0) {
+        print "**Notes on this run:**"
+        print ""
+        for (i = 1; i <= nnotes; i++) print "- " NOTES[i]
+        print ""
+    }
+
+    print "## Method"
+    print ""
+    print "- Systems: **libshmc** (the library called in-process, unprotected), **libshmc + PKU**"
+    print "  (the same with `SHMC_PROTECT_PKU`), **shmcd** over a UNIX socket and over TCP on"
+    print "  127.0.0.1, **memcached** over a UNIX socket and over TCP on 127.0.0.1.  shmcd and memcached"
+    print "  are driven by the same load generator (`bench/memcached_client.c`, libmemcached, text"
+    print "  protocol), one connection per worker; each server runs 4 worker threads (`-t 4`)."
+    print "- Every system holds the same items: keys of 16 bytes, the same counts and value sizes."
+    print "  Both shmcd instances serve the cache file that libshmc filled (that is what shmcd is for);"
+    print "  memcached's two instances were each filled over their socket with pipelined sets."
+    printf "- Latency: each op is timed on its own with `clock_gettime(CLOCK_MONOTONIC)`; the clock's\n"
+    printf "  own cost (%s ns per pair of reads, measured at start) is subtracted.  A run is %s timed ops\n", TIMER["main"], LATSAMPLES["main"]
+    printf "  after 200 untimed warm-up ops of the same kind; each figure is the median over %s runs of\n", LATRUNS["main"]
+    print "  that run's median (or p99), with the lowest and highest run in brackets.  Runs of the"
+    print "  systems are interleaved, and every system sees the same key sequence (uniform random)."
+    print "- Steady state first: before anything is timed, every key is read once (untimed; over the"
+    print "  sockets with multi-key gets), so that each process that maps a cache file (the libshmc"
+    print "  process, each libshmc worker process, shmcd) has its page tables populated, as in a process"
+    print "  that has been running a while.  The cost before that is measured too: the row *get 128 B,"
+    print "  just attached* (¹) is a get right after a new `shmc_open` (a fresh mapping: each 4 KiB page"
+    print "  touched first costs a minor page fault) or, for the servers, right after a new connection."
+    print "- Throughput: workers (threads, or separate processes) start together, run the mix for a"
+    printf "  warm-up of %s s, then count their ops over %s s, each timing its own window with the\n", P["tp_warmup"], P["tp_seconds"]
+    printf "  monotonic clock; ops/s is the sum of the workers' rates, median of %s runs (lowest–highest).\n", P["tp_runs"]
+    print "  Keys: uniform, or zipfian with constant 0.99 (YCSB's generator, scrambled as YCSB does)."
+    print "  Sets overwrite existing keys with values of the same size (128 B)."
+    print "- The load generator, the servers and the library all share this machine's cores: over a"
+    print "  socket, the server's CPU time is part of each op."
+    print ""
+
+    # ---- latency ----
+    printf "## Latency: %s items of 128 B and %s of 5 KB\n", P["keys"], P["big_keys"]
+    print ""
+    if ("main" in MEMREF && MEMREF["main"] > 0)
+        printf "For scale: one random memory load over %d MiB (a cache and TLB miss) took %.0f ns on this\nmachine in this run; a get of a random key out of a large cache needs at least two (the hash\nbucket, then the item).\n\n", MEMREFSIZE["main"] / 1048576, MEMREF["main"]
+    print "Median per operation in µs (lowest–highest run), and the speedup of each system over"
+    print "memcached on the same transport (libshmc compared with memcached over its fastest,"
+    print "a UNIX socket)."
+    print ""
+    line = "| operation |"; sep = "|---|"
+    for (i = 1; i <= nsys; i++) { line = line " " NAME[SYS[i]] " |"; sep = sep "---|" }
+    line = line " libshmc vs memcached UNIX | shmcd UNIX vs memcached UNIX | shmcd TCP vs memcached TCP |"
+    sep = sep "---|---|---|"
+    print line; print sep
+    for (o = 1; o <= nops; o++) {
+        op = OPS[o]
+        line = "| " OPNAME[op] " |"
+        for (i = 1; i <= nsys; i++) line = line " " latcell("main", SYS[i], op, "median") " |"
+        line = line " " speedup("main", "libshmc", "memcached-unix", op) " | " speedup("main", "shmcd-unix", "memcached-unix", op) " | " speedup("main", "shmcd-tcp", "memcached-tcp", op) " |"
+        print line
+    }
+    print ""
+    print "p99 per operation in µs (lowest–highest run):"
+    print ""
+    line = "| operation |"; sep = "|---|"
+    for (i = 1; i <= nsys; i++) { line = line " " NAME[SYS[i]] " |"; sep = sep "---|" }
+    print line " libshmc vs memcached UNIX |"; print sep "---|"
+    for (o = 1; o <= nops; o++) {
+        op = OPS[o]
+        line = "| " OPNAME[op] " |"
+        for (i = 1; i <= nsys; i++) line = line " " latcell("main", SYS[i], op, "p99") " |"
+        a = "main" SUBSEP "libshmc" SUBSEP op; b = "main" SUBSEP "memcached-unix" SUBSEP op
+        line = line " " (((a in P99) && (b in P99) && P99[a] > 0) ? times(P99[b] / P99[a]) : "—") " |"
+        print line
+    }
+    print ""
+    print "¹ A get right after attaching (libshmc: a new `shmc_open`, so a fresh mapping whose pages"
+    print "fault in on first touch) or connecting (sockets), before any warm-up; the other rows are"
+    print "measured in the steady state (see Method)."
+    print ""
+    if (index(PLOTS, "bench-latency.png")) { print "![median latency per operation](bench-latency.png)"; print "" }
+
+    # ---- throughput ----
+    printf "## Throughput: %s keys, 128 B values\n", P["keys"]
+    print ""
+    print "Operations per second, summed over all workers (lowest–highest run).  t = threads in one"
+    print "process (libshmc: one shared handle; sockets: one connection each), p = separate processes"
+    print "(libshmc: one handle each).  Each pool of workers (one per system and worker count) is set"
+    print "up and brought to its steady state once, then runs every mix; the runs of all pools"
+    print "interleave, so each ratio compares runs made at nearly the same time."
+    print ""
+    nm = split(MIXES["main"], mixlist, " ")
+    nw = split(WORKERS["main"], wlist, " ")
+    for (m = 1; m <= nm; m++) {
+        for (d = 1; d <= 2; d++) {
+            dist = (d == 1) ? "uniform" : "zipf"
+            if (!(("main", mixlist[m]) in HAVEMIX)) continue
+            printf "**%s, %s keys**\n\n", mixname(mixlist[m], dist), (dist == "zipf" ? "zipfian 0.99" : "uniform")
+            line = "| workers |"; sep = "|---|"
+            for (i = 1; i <= ntp; i++) { line = line " " NAME[TPSYS[i]] " |"; sep = sep "---|" }
+            print line " libshmc vs memcached | shmcd vs memcached |"; print sep "---|---|"
+            for (w = 1; w <= nw; w++) {
+                split(wlist[w], kw, ":")
+                line = "| " kw[2] (kw[1] == "threads" ? " t" : " p") " |"
+                for (i = 1; i <= ntp; i++) line = line " " tpcell("main", TPSYS[i], mixlist[m], dist, kw[1], kw[2]) " |"
+                line = line " " tpratio("main", "libshmc", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " | " tpratio("main", "shmcd-unix", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " |"
+                print line
+                for (i = 1; i <= ntp; i++) {
+                    k = "main" SUBSEP TPSYS[i] SUBSEP mixlist[m] SUBSEP dist SUBSEP kw[1] SUBSEP kw[2]
+                    if (k in TP) printf "%s\t%s\t%s\t%s\t%s\n", kw[2], TP[k], TPLO[k], TPHI[k], kw[1] > (DATADIR "/tp-" mixlist[m] "-" dist "-" TPSYS[i] "-" kw[1] ".dat")
+                }
+            }
+            print ""
+        }
+    }
+    if (index(PLOTS, "bench-throughput.png")) { print "![throughput against workers](bench-throughput.png)"; print "" }
+
+    # ---- targets ----
+    print "## Targets of the library"
+    print ""
+    print "| target | measured in this run | met | a pure CPU loop in the same runs ² |"
+    print "|---|---|---|---|"
+    k = "main" SUBSEP "libshmc" SUBSEP "get128"
+    if (k in LAT) target("get 128 B median ≤ 0.2 µs", us(LAT[k]) " µs", LAT[k] <= 200 ? "yes" : "**no**", "")
+    else target("get 128 B median ≤ 0.2 µs", "not measured", "—", "")
+    k = "main" SUBSEP "libshmc" SUBSEP "set128"
+    if (k in LAT) target("set 128 B median ≤ 0.4 µs", us(LAT[k]) " µs", LAT[k] <= 400 ? "yes" : "**no**", "")
+    else target("set 128 B median ≤ 0.4 µs", "not measured", "—", "")
+    for (d = 1; d <= 2; d++) {
+        dist = (d == 1) ? "uniform" : "zipf"
+        t1 = tpval("main", "libshmc", 90, dist, "threads", 1)
+        t2 = tpval("main", "libshmc", 90, dist, "threads", 2)
+        t8 = tpval("main", "libshmc", 90, dist, "threads", 8)
+        c1 = CPUREF["main", 90, dist, 1]; c2 = CPUREF["main", 90, dist, 2]; c8 = CPUREF["main", 90, dist, 8]
+        if (t1 > 0 && t2 > 0) target("2 threads ≥ 1.8× 1 thread, 90/10 " dist, sprintf("%.2f×", t2 / t1), t2 / t1 >= 1.8 ? "yes" : "**no**", (c1 > 0 && c2 > 0) ? sprintf("%.2f×", c2 / c1) : "—")
+        else target("2 threads ≥ 1.8× 1 thread, 90/10 " dist, "not measured", "—", "")
+        if (t2 > 0 && t8 > 0) target("8 threads ≥ 0.9× 2 threads, 90/10 " dist, sprintf("%.2f×", t8 / t2), t8 / t2 >= 0.9 ? "yes" : "**no**", (c2 > 0 && c8 > 0) ? sprintf("%.2f×", c8 / c2) : "—")
+        else target("8 threads ≥ 0.9× 2 threads, 90/10 " dist, "not measured", "—", "")
+    }
+    a = MEM["libshmc", 128, "alloc_bytes"]; b = MEM["memcached", 128, "alloc_bytes"]
+    if (a != "" && b != "") target("per-item overhead at 128 B ≤ memcached's", sprintf("%.1f B vs %.1f B", a - 16 - 128, b - 16 - 128), (a <= b) ? "yes" : "**no**", "")
+    else if (a != "") target("per-item overhead at 128 B ≤ memcached's", sprintf("%.1f B (memcached not measured)", a - 16 - 128), "—", "")
+    print ""
+    print "² The same ratio for a loop that only computes (no memory traffic, no locks), run with the"
+    print "same thread counts between the runs of that mix: the most any program could have scaled on"
+    print "this machine as it was loaded then (other work may share its cores)."
+    if (M["cores"] + 0 < 8) {
+        print ""
+        printf "This machine has %s cores: thread counts above %s share cores, so the 8-thread target\n", M["cores"], M["cores"]
+        print "measures how well the cache holds up when oversubscribed, not parallel speedup."
+    }
+    print ""
+
+    # ---- scaling with size ----
+    print "## Scaling with the number of keys"
+    print ""
+    print "128 B values, uniform keys.  The 1M row is the main run above; the others were filled"
+    print "afresh in this run (10M only in a full run, memory permitting)."
+    print ""
+    nsz = split("10k main 10M", sizes, " ")
+    line = "| keys |"; sep = "|---|"
+    for (i = 1; i <= ntp; i++) { line = line " get 128 B " NAME[TPSYS[i]] " |"; sep = sep "---|" }
+    for (i = 1; i <= ntp; i++) { line = line " set 128 B " NAME[TPSYS[i]] " |"; sep = sep "---|" }
+    print line; print sep
+    for (z = 1; z <= nsz; z++) {
+        tag = sizes[z]
+        if (!((tag, "libshmc", "get128") in LAT)) continue
+        line = "| " (tag == "main" ? P["keys"] : tag) " |"
+        for (i = 1; i <= ntp; i++) line = line " " latcell(tag, TPSYS[i], "get128", "median") " |"
+        for (i = 1; i <= ntp; i++) line = line " " latcell(tag, TPSYS[i], "set128", "median") " |"
+        print line
+    }
+    print ""
+    print "Throughput (ops/s), 90% get / 10% set, uniform keys:"
+    print ""
+    line = "| keys |"; sep = "|---|"
+    for (i = 1; i <= ntp; i++) { line = line " " NAME[TPSYS[i]] " 1 t |"; sep = sep "---|" }
+    for (i = 1; i <= ntp; i++) { line = line " " NAME[TPSYS[i]] " 4 t |"; sep = sep "---|" }
+    print line; print sep
+    for (z = 1; z <= nsz; z++) {
+        tag = sizes[z]
+        if (!((tag, "libshmc", 90, "uniform", "threads", 1) in TP)) continue
+        line = "| " (tag == "main" ? P["keys"] : tag) " |"
+        for (i = 1; i <= ntp; i++) line = line " " tpcell(tag, TPSYS[i], 90, "uniform", "threads", 1) " |"
+        for (i = 1; i <= ntp; i++) line = line " " tpcell(tag, TPSYS[i], 90, "uniform", "threads", 4) " |"
+        print line
+    }
+    print ""
+
+    # ---- memory ----
+    print "## Memory efficiency"
+    print ""
+    print "Each system gets a 64 MiB limit (memcached `-m 64`, libshmc `memory_limit`), 16-byte keys."
+    print "First a fixed number of items that fits in both is stored and each system's own statistics"
+    print "are read; then far more than the limit can hold is written and the items that remain are"
+    print "counted.  Per item: *item bytes* = the `bytes` statistic ÷ items; *allocated* = memory taken"
+    print "from the limit ÷ items (memcached: `total_malloced` of its slab pages; libshmc: used segments"
+    print "× segment size); *overhead* = allocated − key − value; *footprint* = the whole memcached"
+    print "process (RSS) or the whole cache file (allocated blocks), hash table included, ÷ items."
+    print ""
+    print "| value | system | items stored | item bytes / item | allocated / item | overhead / item | footprint / item | items kept in 64 MiB | written |"
+    print "|---|---|---|---|---|---|---|---|---|"
+    nv = split("32 128 1024", vals, " ")
+    nmsys = split("libshmc memcached", msys, " ")
+    for (v = 1; v <= nv; v++) {
+        for (i = 1; i <= nmsys; i++) {
+            s = msys[i]; val = vals[v]
+            if (!((s, val, "items") in MEM)) {
+                if (("memory", s) in UNAV) printf "| %s B | %s | %s | | | | | | |\n", val, s, UNAV["memory", s]
+                continue
+            }
+            al = MEM[s, val, "alloc_bytes"]
+            printf "| %s B | %s | %s | %s | %s | %s | %s | %s | %s |\n", val, s, MEM[s, val, "items"], \
+                bytes(MEM[s, val, "item_bytes"]), (al != "" ? bytes(al) : "—"), \
+                (al != "" ? bytes(al - 16 - val) : "—"), \
+                (((s, val, "footprint_bytes") in MEM) ? bytes(MEM[s, val, "footprint_bytes"]) : "—"), \
+                (((s, val, "kept_items") in MEM) ? MEM[s, val, "kept_items"] : "—"), \
+                (((s, val, "written") in MEM) ? MEM[s, val, "written"] : "—")
+        }
+    }
+    print ""
+    print "---"
+    print "Regenerate: `./build.sh bench` (short, about 2 minutes) or `./build.sh bench --full`."
+}

@@ -12,10 +12,10 @@ JOBS=$(nproc)
 
 # Debian packages, each for a reason:
 BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
-TEST_PKGS="clang memcached libmemcached-tools python3 python3-pymemcache procps"
-                                                           # clang: libFuzzer; memcached and
-                                                           # libmemcached-tools, pymemcache:
-                                                           # real peers for shmcd's tests
+TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps"
+                                                           # clang + its runtime: libFuzzer;
+                                                           # memcached, libmemcached-tools,
+                                                           # pymemcache: real peers for shmcd
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 
 need() {
@@ -58,6 +58,9 @@ test)
     run_suite build-asan "AddressSanitizer + UndefinedBehaviorSanitizer"
     configure_build build-tsan -DSHMC_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
     run_suite build-tsan "ThreadSanitizer"
+    echo "=== bounded fuzzing (libFuzzer; longer: FUZZ_SECONDS=N) ==="
+    "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
+    "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
     echo "build.sh: every suite passed"
     ;;
 bench)

@@ -33,7 +33,7 @@
 
 static shmc_t *cache;
 static torture_monitor_t *mon;
-static volatile sig_atomic_t stopping;
+static atomic_int stopping; /* lock-free atomics are async-signal-safe */
 static size_t item_size_max;
 
 static uint64_t now_ns(void)

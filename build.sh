@@ -12,10 +12,14 @@ JOBS=$(nproc)
 
 # Debian packages, each for a reason:
 BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
-TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps"
+TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
+           qemu-system-x86 linux-image-amd64 busybox-static cpio"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
-                                                           # pymemcache: real peers for shmcd
+                                                           # pymemcache: real peers for shmcd;
+                                                           # qemu (its software CPU has PKU),
+                                                           # a kernel, busybox, cpio: the
+                                                           # protected-mode suite in a VM
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 
 need() {

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "protect/gate.h"
 #include "store/stats.h"
 
 #define TLS_ENTRIES 4
@@ -44,8 +45,15 @@ static void release_entry(tls_entry_t *e)
 static void on_thread_exit(void *arg)
 {
     (void)arg;
+    bool died_in_call = protect_in_call;
+    gate_open();
     for (int i = 0; i < TLS_ENTRIES; i++)
         if (tls[i].handle_id) release_entry(&tls[i]);
+    gate_close();
+    if (died_in_call) {
+        protect_in_call = 1;
+        protect_thread_exit();
+    }
 }
 
 /* A forked child is another process: it must claim slots of its own, not write the

@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "api/handle.h"
+#include "protect/domain.h"
+#include "protect/gate.h"
 #include "protect/pku.h"
+#include "protect/seal.h"
+#include <sys/mman.h>
 #include "store/check.h"
 #include "store/stats.h"
 #include "store/store.h"
@@ -18,6 +22,15 @@
 /* ---- input checks ---- */
 
 static shmc_rc invalid(const char *what) { return error_set(SHMC_INVALID, "%s", what); }
+
+static bool prot(const shmc_t *c) { return c->protect == SHMC_PROTECT_PKU || c->protect == SHMC_PROTECT_SEALED; }
+
+/* The calling thread's private staging area: [key][value of up to item_size_max]. */
+static unsigned char *staging(const shmc_t *c)
+{
+    return protect_private_buf(SHMC_KEY_MAX + 6 + c->r.item_size_max);
+}
+#define STAGED_VALUE(p) ((p) + SHMC_KEY_MAX + 6)
 
 /* Copy a key out of the caller's buffer, then validate the copy. */
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey)
@@ -67,10 +80,11 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
         else if (strcmp(env, "auto"))
             return invalid("SHMC_PROTECT must be auto, none, pku or sealed");
     }
-    if (protect == SHMC_PROTECT_PKU || protect == SHMC_PROTECT_SEALED) {
-        if (!pku_available())
-            return error_set(SHMC_UNSUPPORTED, "this CPU or kernel has no memory protection keys");
-        return error_set(SHMC_UNSUPPORTED, "protected mode is not part of this build yet");
+    if (protect == SHMC_PROTECT_AUTO) protect = pku_available() ? SHMC_PROTECT_PKU : SHMC_PROTECT_NONE;
+    bool prot = protect == SHMC_PROTECT_PKU || protect == SHMC_PROTECT_SEALED;
+    if (prot) {
+        shmc_rc prc = protect_domain_init();
+        if (prc != SHMC_OK) return prc;
     }
     char path[4096];
     shmc_rc rc = region_resolve_path(name_or_path, path, sizeof path);
@@ -85,6 +99,15 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
         free(c);
         return rc;
     }
+    if (prot) {
+        rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);
+        if (rc != SHMC_OK) {
+            region_close(&c->r);
+            free(c);
+            return rc;
+        }
+        gate_open();
+    }
     if (c->r.alone) {
         uint64_t repairs = store_recover(&c->r);
         stats_reset_owners(&c->r);
@@ -93,12 +116,26 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     rc = region_attach_done(&c->r);
     if (rc != SHMC_OK) {
         region_close(&c->r);
+        gate_close();
         free(c);
         return rc;
     }
-    c->protect = SHMC_PROTECT_NONE;
+    c->protect = protect;
     handle_register(c);
     stats_attach(&c->r, c->id);
+    gate_close();
+    if (protect == SHMC_PROTECT_SEALED) {
+        const char *how = getenv("SHMC_SEAL");
+        rc = protect_seal(c->r.base, c->r.size, how && !strcmp(how, "report"));
+        if (rc != SHMC_OK) {
+            gate_open();
+            handle_unregister(c);
+            region_close(&c->r);
+            gate_close();
+            free(c);
+            return rc;
+        }
+    }
     *out = c;
     return SHMC_OK;
 }
@@ -106,8 +143,10 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
 API void shmc_close(shmc_t *c)
 {
     if (!c) return;
+    gate_open();
     handle_unregister(c);
     region_close(&c->r);
+    gate_close();
     free(c);
 }
 
@@ -140,6 +179,34 @@ static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, i
     if (!c) return invalid("cache handle is NULL");
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
+    if (prot(c)) {
+        gate_stage();
+        unsigned char *pk = staging(c);
+        if (!pk) {
+            gate_close();
+            return error_set(SHMC_SYSTEM, "out of process memory");
+        }
+        shmc_rc rc = key_copy(pk, key, nkey);
+        if (rc != SHMC_OK) {
+            gate_close();
+            return rc;
+        }
+        size_t pcap = buf ? (cap < c->r.item_size_max ? cap : c->r.item_size_max) : 0;
+        get_out_t out = {.buf = STAGED_VALUE(pk), .cap = pcap};
+        gate_open();
+        op_ctx_t ctx;
+        handle_ctx(c, &ctx);
+        rc = store_get(&c->r, &ctx, pk, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+        gate_stage();
+        if (rc == SHMC_OK) memcpy(buf, out.buf, out.nvalue);
+        if (rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL) *nvalue = out.nvalue;
+        if (rc == SHMC_OK) {
+            if (flags) *flags = out.flags;
+            if (cas) *cas = out.cas;
+        }
+        gate_close();
+        return rc;
+    }
     unsigned char k[SHMC_KEY_MAX];
     shmc_rc rc = key_copy(k, key, nkey);
     if (rc != SHMC_OK) return rc;
@@ -205,6 +272,33 @@ API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, s
         shmc_rc rc = key_copy(k, keys[i], nkeys[i]);
         if (rc != SHMC_OK) return rc;
     }
+    if (prot(c)) {
+        unsigned char *copy = malloc(c->r.item_size_max ? c->r.item_size_max : 1);
+        if (!copy) return error_set(SHMC_SYSTEM, "out of process memory");
+        for (size_t i = 0; i < n; i++) {
+            size_t nk = nkeys[i];
+            gate_stage();
+            unsigned char *pk = staging(c);
+            if (!pk || key_copy(pk, keys[i], nk) != SHMC_OK) {
+                gate_close();
+                continue;
+            }
+            get_out_t out = {.buf = STAGED_VALUE(pk), .cap = c->r.item_size_max};
+            gate_open();
+            op_ctx_t ctx;
+            handle_ctx(c, &ctx);
+            shmc_rc rc = store_get(&c->r, &ctx, pk, (uint32_t)nk, false, 0, &out);
+            gate_stage();
+            if (rc == SHMC_OK) {
+                memcpy(copy, out.buf, out.nvalue);
+                memcpy(k, pk, nk);
+            }
+            gate_close();
+            if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, copy, out.nvalue, out.flags, out.cas);
+        }
+        free(copy);
+        return SHMC_OK;
+    }
     size_t cap = 4096;
     unsigned char *buf = malloc(cap);
     if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
@@ -240,6 +334,35 @@ static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, si
 {
     if (!c) return invalid("cache handle is NULL");
     if (!value && nvalue) return invalid("value is NULL with a non-zero length");
+    if (prot(c)) {
+        gate_stage();
+        unsigned char *pk = staging(c);
+        if (!pk) {
+            gate_close();
+            return error_set(SHMC_SYSTEM, "out of process memory");
+        }
+        shmc_rc rc = key_copy(pk, key, nkey);
+        if (rc != SHMC_OK) {
+            gate_close();
+            return rc;
+        }
+        bool fits = nvalue <= c->r.item_size_max;
+        if (fits && nvalue) memcpy(STAGED_VALUE(pk), value, nvalue);
+        gate_open();
+        op_ctx_t ctx;
+        handle_ctx(c, &ctx);
+        if (!fits) {
+            CTR(&ctx, C_CMD_SET);
+            if (mode == MODE_SET) store_drop(&c->r, &ctx, pk, (uint32_t)nkey);
+            gate_close();
+            return error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
+                             nvalue, (unsigned long long)c->r.item_size_max);
+        }
+        rc = store_write(&c->r, &ctx, mode, pk, (uint32_t)nkey, STAGED_VALUE(pk), nvalue, flags,
+                         store_exptime_abs(exptime, ctx.now), cas);
+        gate_close();
+        return rc;
+    }
     unsigned char k[SHMC_KEY_MAX];
     shmc_rc rc = key_copy(k, key, nkey);
     if (rc != SHMC_OK) return rc;
@@ -297,9 +420,12 @@ API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
     unsigned char k[SHMC_KEY_MAX];
     shmc_rc rc = key_copy(k, key, nkey);
     if (rc != SHMC_OK) return rc;
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    return store_delete(&c->r, &ctx, k, (uint32_t)nkey);
+    rc = store_delete(&c->r, &ctx, k, (uint32_t)nkey);
+    gate_close();
+    return rc;
 }
 
 static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
@@ -309,9 +435,15 @@ static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_
     unsigned char k[SHMC_KEY_MAX];
     shmc_rc rc = key_copy(k, key, nkey);
     if (rc != SHMC_OK) return rc;
+    uint64_t res = 0;
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    return store_arith(&c->r, &ctx, k, (uint32_t)nkey, incr, delta, result);
+    rc = store_arith(&c->r, &ctx, k, (uint32_t)nkey, incr, delta, &res);
+    gate_stage();
+    if (result && rc == SHMC_OK) *result = res;
+    gate_close();
+    return rc;
 }
 
 API shmc_rc shmc_incr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result)
@@ -330,25 +462,43 @@ API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
     unsigned char k[SHMC_KEY_MAX];
     shmc_rc rc = key_copy(k, key, nkey);
     if (rc != SHMC_OK) return rc;
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    return store_touch(&c->r, &ctx, k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
+    rc = store_touch(&c->r, &ctx, k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
+    gate_close();
+    return rc;
 }
 
 API shmc_rc shmc_flush_all(shmc_t *c, int64_t delay)
 {
     if (!c) return invalid("cache handle is NULL");
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
     store_flush_all(&c->r, &ctx, delay);
+    gate_close();
     return SHMC_OK;
 }
 
 /* ---- introspection ---- */
 
-API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *s)
+static void stats_fill(shmc_t *c, shmc_stats_t *s);
+
+API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out)
 {
-    if (!c || !s) return invalid("cache handle or stats is NULL");
+    if (!c || !out) return invalid("cache handle or stats is NULL");
+    shmc_stats_t s;
+    gate_open();
+    stats_fill(c, &s);
+    gate_stage();
+    *out = s;
+    gate_close();
+    return SHMC_OK;
+}
+
+static void stats_fill(shmc_t *c, shmc_stats_t *s)
+{
     const region_t *r = &c->r;
     uint64_t t[C_COUNT];
     stats_sum(r, t);
@@ -371,7 +521,7 @@ API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *s)
     s->total_connections = atomic_load(&r->hdr->total_connections);
     s->time = clock_now_s();
     s->uptime = s->time - r->hdr->create_time;
-    s->protected_mode = c->protect == SHMC_PROTECT_PKU;
+    s->protected_mode = prot(c);
     s->cmd_get = t[C_CMD_GET];
     s->cmd_set = t[C_CMD_SET];
     s->cmd_touch = t[C_CMD_TOUCH];
@@ -397,7 +547,6 @@ API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *s)
     s->reclaimed = t[C_RECLAIMED];
     s->reinserted = t[C_REINSERTED];
     s->repairs = t[C_REPAIRS];
-    return SHMC_OK;
 }
 
 API shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations)

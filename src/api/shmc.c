@@ -32,6 +32,19 @@ static unsigned char *staging(const shmc_t *c)
 }
 #define STAGED_VALUE(p) ((p) + SHMC_KEY_MAX + 6)
 
+static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey);
+
+/* Protected calls: stage the gate and copy the key into this thread's private buffer.  On
+ * success the gate is left staged; on failure it is closed. */
+static shmc_rc stage_key(shmc_t *c, const char *key, size_t nkey, unsigned char **pk)
+{
+    gate_stage();
+    *pk = staging(c);
+    shmc_rc rc = *pk ? key_copy(*pk, key, nkey) : error_set(SHMC_SYSTEM, "out of process memory");
+    if (rc != SHMC_OK) gate_close();
+    return rc;
+}
+
 /* Copy a key out of the caller's buffer, then validate the copy. */
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey)
 {
@@ -180,17 +193,9 @@ static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, i
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
     if (prot(c)) {
-        gate_stage();
-        unsigned char *pk = staging(c);
-        if (!pk) {
-            gate_close();
-            return error_set(SHMC_SYSTEM, "out of process memory");
-        }
-        shmc_rc rc = key_copy(pk, key, nkey);
-        if (rc != SHMC_OK) {
-            gate_close();
-            return rc;
-        }
+        unsigned char *pk;
+        shmc_rc rc = stage_key(c, key, nkey, &pk);
+        if (rc != SHMC_OK) return rc;
         size_t pcap = buf ? (cap < c->r.item_size_max ? cap : c->r.item_size_max) : 0;
         get_out_t out = {.buf = STAGED_VALUE(pk), .cap = pcap};
         gate_open();
@@ -335,17 +340,9 @@ static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, si
     if (!c) return invalid("cache handle is NULL");
     if (!value && nvalue) return invalid("value is NULL with a non-zero length");
     if (prot(c)) {
-        gate_stage();
-        unsigned char *pk = staging(c);
-        if (!pk) {
-            gate_close();
-            return error_set(SHMC_SYSTEM, "out of process memory");
-        }
-        shmc_rc rc = key_copy(pk, key, nkey);
-        if (rc != SHMC_OK) {
-            gate_close();
-            return rc;
-        }
+        unsigned char *pk;
+        shmc_rc rc = stage_key(c, key, nkey, &pk);
+        if (rc != SHMC_OK) return rc;
         bool fits = nvalue <= c->r.item_size_max;
         if (fits && nvalue) memcpy(STAGED_VALUE(pk), value, nvalue);
         gate_open();

@@ -38,6 +38,9 @@ static void scan_section(const unsigned char *b, size_t n, const char *name, con
     }
 }
 
+static bool scan_sections(const unsigned char *img, size_t size, const Elf64_Shdr *sh,
+                          unsigned nsh, const Elf64_Shdr *strtab, const char *where, struct hits *h);
+
 /* Scan one ELF64 image (a shared object, executable or relocatable object). */
 static bool scan_elf(const unsigned char *img, size_t size, const char *where, struct hits *h)
 {
@@ -45,17 +48,30 @@ static bool scan_elf(const unsigned char *img, size_t size, const char *where, s
         fprintf(stderr, "%s: not an ELF64 file\n", where);
         return false;
     }
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+    /* archive members are only 2-byte aligned: copy the headers out before reading them */
+    Elf64_Ehdr ehdr;
+    memcpy(&ehdr, img, sizeof ehdr);
+    const Elf64_Ehdr *eh = &ehdr;
     if (eh->e_shoff > size || eh->e_shentsize != sizeof(Elf64_Shdr) ||
         (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum || eh->e_shstrndx >= eh->e_shnum) {
         fprintf(stderr, "%s: bad section table\n", where);
         return false;
     }
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(img + eh->e_shoff);
+    Elf64_Shdr *sh = malloc((size_t)eh->e_shnum * sizeof *sh + 1);
+    if (!sh) return false;
+    memcpy(sh, img + eh->e_shoff, (size_t)eh->e_shnum * sizeof *sh);
     const Elf64_Shdr *strtab = &sh[eh->e_shstrndx];
+    bool ok = scan_sections(img, size, sh, eh->e_shnum, strtab, where, h);
+    free(sh);
+    return ok;
+}
+
+static bool scan_sections(const unsigned char *img, size_t size, const Elf64_Shdr *sh,
+                          unsigned nsh, const Elf64_Shdr *strtab, const char *where, struct hits *h)
+{
     if (strtab->sh_offset > size || strtab->sh_size > size - strtab->sh_offset) return false;
     const char *names = (const char *)img + strtab->sh_offset;
-    for (unsigned i = 0; i < eh->e_shnum; i++) {
+    for (unsigned i = 0; i < nsh; i++) {
         if (!(sh[i].sh_flags & SHF_ALLOC) || sh[i].sh_type == SHT_NOBITS) continue;
         if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
             sh[i].sh_name >= strtab->sh_size)

@@ -34,13 +34,15 @@ static unsigned char *staging(const shmc_t *c)
 
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey);
 
-/* Protected calls: stage the gate and copy the key into this thread's private buffer.  On
- * success the gate is left staged; on failure it is closed. */
-static shmc_rc stage_key(shmc_t *c, const char *key, size_t nkey, unsigned char **pk)
+/* Take the key out of the caller's buffer before the cache is touched: into this thread's
+ * private staging buffer when the handle is protected (the gate is then left staged), else
+ * into `local`.  *k names the copy.  On failure the gate is closed again. */
+static shmc_rc take_key(shmc_t *c, const char *key, size_t nkey, unsigned char *local,
+                        unsigned char **k)
 {
     gate_stage();
-    *pk = staging(c);
-    shmc_rc rc = *pk ? key_copy(*pk, key, nkey) : error_set(SHMC_SYSTEM, "out of process memory");
+    *k = prot(c) ? staging(c) : local;
+    shmc_rc rc = *k ? key_copy(*k, key, nkey) : error_set(SHMC_SYSTEM, "out of process memory");
     if (rc != SHMC_OK) gate_close();
     return rc;
 }
@@ -192,38 +194,25 @@ static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, i
     if (!c) return invalid("cache handle is NULL");
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
-    if (prot(c)) {
-        unsigned char *pk;
-        shmc_rc rc = stage_key(c, key, nkey, &pk);
-        if (rc != SHMC_OK) return rc;
-        size_t pcap = buf ? (cap < c->r.item_size_max ? cap : c->r.item_size_max) : 0;
-        get_out_t out = {.buf = STAGED_VALUE(pk), .cap = pcap};
-        gate_open();
-        op_ctx_t ctx;
-        handle_ctx(c, &ctx);
-        rc = store_get(&c->r, &ctx, pk, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
-        gate_stage();
-        if (rc == SHMC_OK) memcpy(buf, out.buf, out.nvalue);
-        if (rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL) *nvalue = out.nvalue;
-        if (rc == SHMC_OK) {
-            if (flags) *flags = out.flags;
-            if (cas) *cas = out.cas;
-        }
-        gate_close();
-        return rc;
-    }
-    unsigned char k[SHMC_KEY_MAX];
-    shmc_rc rc = key_copy(k, key, nkey);
+    unsigned char local[SHMC_KEY_MAX], *k;
+    shmc_rc rc = take_key(c, key, nkey, local, &k);
     if (rc != SHMC_OK) return rc;
+    if (!buf) cap = 0;
+    /* protected: the value lands in private memory and is copied out after the cache closes */
+    get_out_t out = {.buf = prot(c) ? STAGED_VALUE(k) : buf,
+                     .cap = prot(c) && cap > c->r.item_size_max ? c->r.item_size_max : cap};
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    get_out_t out = {.buf = buf, .cap = buf ? cap : 0};
     rc = store_get(&c->r, &ctx, k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    gate_stage();
+    if (rc == SHMC_OK && out.buf != buf && out.nvalue) memcpy(buf, out.buf, out.nvalue);
     if (rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL) *nvalue = out.nvalue;
     if (rc == SHMC_OK) {
         if (flags) *flags = out.flags;
         if (cas) *cas = out.cas;
     }
+    gate_close();
     return rc;
 }
 
@@ -339,40 +328,28 @@ static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, si
 {
     if (!c) return invalid("cache handle is NULL");
     if (!value && nvalue) return invalid("value is NULL with a non-zero length");
-    if (prot(c)) {
-        unsigned char *pk;
-        shmc_rc rc = stage_key(c, key, nkey, &pk);
-        if (rc != SHMC_OK) return rc;
-        bool fits = nvalue <= c->r.item_size_max;
-        if (fits && nvalue) memcpy(STAGED_VALUE(pk), value, nvalue);
-        gate_open();
-        op_ctx_t ctx;
-        handle_ctx(c, &ctx);
-        if (!fits) {
-            CTR(&ctx, C_CMD_SET);
-            if (mode == MODE_SET) store_drop(&c->r, &ctx, pk, (uint32_t)nkey);
-            gate_close();
-            return error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
-                             nvalue, (unsigned long long)c->r.item_size_max);
-        }
-        rc = store_write(&c->r, &ctx, mode, pk, (uint32_t)nkey, STAGED_VALUE(pk), nvalue, flags,
-                         store_exptime_abs(exptime, ctx.now), cas);
-        gate_close();
-        return rc;
-    }
-    unsigned char k[SHMC_KEY_MAX];
-    shmc_rc rc = key_copy(k, key, nkey);
+    unsigned char local[SHMC_KEY_MAX], *k;
+    shmc_rc rc = take_key(c, key, nkey, local, &k);
     if (rc != SHMC_OK) return rc;
+    bool fits = nvalue <= c->r.item_size_max;
+    if (prot(c) && fits && nvalue) { /* protected: the cache is written from private memory only */
+        memcpy(STAGED_VALUE(k), value, nvalue);
+        value = STAGED_VALUE(k);
+    }
+    gate_open();
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    if (nvalue > c->r.item_size_max) {
+    if (fits) {
+        rc = store_write(&c->r, &ctx, mode, k, (uint32_t)nkey, value, nvalue, flags,
+                         store_exptime_abs(exptime, ctx.now), cas);
+    } else {
         CTR(&ctx, C_CMD_SET);
         if (mode == MODE_SET) store_drop(&c->r, &ctx, k, (uint32_t)nkey);
-        return error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
-                         nvalue, (unsigned long long)c->r.item_size_max);
+        rc = error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
+                       nvalue, (unsigned long long)c->r.item_size_max);
     }
-    return store_write(&c->r, &ctx, mode, k, (uint32_t)nkey, value, nvalue, flags,
-                       store_exptime_abs(exptime, ctx.now), cas);
+    gate_close();
+    return rc;
 }
 
 API shmc_rc shmc_set(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
@@ -414,8 +391,8 @@ API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value,
 API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
 {
     if (!c) return invalid("cache handle is NULL");
-    unsigned char k[SHMC_KEY_MAX];
-    shmc_rc rc = key_copy(k, key, nkey);
+    unsigned char local[SHMC_KEY_MAX], *k;
+    shmc_rc rc = take_key(c, key, nkey, local, &k);
     if (rc != SHMC_OK) return rc;
     gate_open();
     op_ctx_t ctx;
@@ -429,8 +406,8 @@ static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_
                      uint64_t *result)
 {
     if (!c) return invalid("cache handle is NULL");
-    unsigned char k[SHMC_KEY_MAX];
-    shmc_rc rc = key_copy(k, key, nkey);
+    unsigned char local[SHMC_KEY_MAX], *k;
+    shmc_rc rc = take_key(c, key, nkey, local, &k);
     if (rc != SHMC_OK) return rc;
     uint64_t res = 0;
     gate_open();
@@ -456,8 +433,8 @@ API shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, u
 API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
 {
     if (!c) return invalid("cache handle is NULL");
-    unsigned char k[SHMC_KEY_MAX];
-    shmc_rc rc = key_copy(k, key, nkey);
+    unsigned char local[SHMC_KEY_MAX], *k;
+    shmc_rc rc = take_key(c, key, nkey, local, &k);
     if (rc != SHMC_OK) return rc;
     gate_open();
     op_ctx_t ctx;

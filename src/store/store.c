@@ -46,6 +46,7 @@ static uint64_t next_cas(const region_t *r, op_ctx_t *ctx)
 typedef struct keyref {
     const unsigned char *key;
     uint32_t nkey;
+    uint64_t hash;
     uint64_t bucket;
     uint16_t tag;
     stripe_t *stripe;
@@ -54,7 +55,7 @@ typedef struct keyref {
 static keyref_t keyref(const region_t *r, const unsigned char *key, uint32_t nkey)
 {
     uint64_t hash = hash_key(key, nkey, r->hash_seed);
-    keyref_t k = {key, nkey, index_bucket_of(r, hash), index_tag_of(hash), NULL};
+    keyref_t k = {key, nkey, hash, index_bucket_of(r, hash), index_tag_of(hash), NULL};
     k.stripe = index_stripe_of(r, k.bucket);
     return k;
 }
@@ -131,9 +132,8 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
     if (do_touch) {
         rc = gat_locked(r, ctx, &k, exptime, out);
     } else {
-        uint64_t hash = hash_key(key, nkey, r->hash_seed);
         item_view_t v;
-        index_read(r, key, nkey, hash, out->buf, out->cap, &v);
+        index_read(r, key, nkey, k.hash, out->buf, out->cap, &v);
         bool flushed = false;
         if (!v.unit) {
             rc = SHMC_NOT_FOUND;

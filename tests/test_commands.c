@@ -39,20 +39,7 @@ static uint64_t expect_value_at(int line, shmc_t *c, const char *key, const void
 #define EXPECT_VALUE(key, str, flags) expect_value_at(__LINE__, cache, key, str, strlen(str), flags)
 #define EXPECT_BYTES(key, p, n, flags) expect_value_at(__LINE__, cache, key, p, n, flags)
 
-static void expect_missing_at(int line, shmc_t *c, const char *key)
-{
-    char buf[8];
-    size_t n = 0;
-    shmc_rc rc = shmc_get(c, key, strlen(key), buf, sizeof buf, &n, NULL, NULL);
-    if (rc == SHMC_NOT_FOUND) {
-        t_passed++;
-    } else {
-        t_failed++;
-        fprintf(stderr, "FAIL %s:%d: get %s -> %s, want NOT_FOUND\n", __FILE__, line, key,
-                shmc_strerror(rc));
-    }
-}
-#define EXPECT_MISSING(key) expect_missing_at(__LINE__, cache, key)
+#define EXPECT_MISSING(key) t_expect_missing_at(__FILE__, __LINE__, cache, key)
 
 static uint64_t cas_of(shmc_t *c, const char *key)
 {
@@ -626,9 +613,9 @@ static void test_size_limit(void)
 
     /* one byte more: refused, and set removes the old value as memcached does */
     CHECK_RC(shmc_set(c, "x", 1, v, max + 1, 1, 0), SHMC_TOO_LARGE);
-    expect_missing_at(__LINE__, c, "x");
+    t_expect_missing_at(__FILE__, __LINE__, c, "x");
     CHECK_RC(shmc_add(c, "x", 1, v, max + 1, 1, 0), SHMC_TOO_LARGE);
-    expect_missing_at(__LINE__, c, "x");
+    t_expect_missing_at(__FILE__, __LINE__, c, "x");
 
     /* replace and cas that are too large leave the old item (memcached unlinks only on set) */
     CHECK_RC(shmc_set(c, "y", 1, "keep", 4, 3, 0), SHMC_OK);

@@ -42,20 +42,7 @@ static void expect_value_at(int line, shmc_t *c, const char *key, const char *wa
 }
 #define PRESENT(c, key, want) expect_value_at(__LINE__, c, key, want, 0)
 
-static void expect_missing_at(int line, shmc_t *c, const char *key)
-{
-    char buf[64];
-    size_t n = 0;
-    shmc_rc rc = shmc_get(c, key, strlen(key), buf, sizeof buf, &n, NULL, NULL);
-    if (rc == SHMC_NOT_FOUND) {
-        t_passed++;
-    } else {
-        t_failed++;
-        fprintf(stderr, "FAIL %s:%d: get %s -> %s, want NOT_FOUND\n", __FILE__, line, key,
-                shmc_strerror(rc));
-    }
-}
-#define MISSING(c, key) expect_missing_at(__LINE__, c, key)
+#define MISSING(c, key) t_expect_missing_at(__FILE__, __LINE__, c, key)
 
 static shmc_rc set_exp(shmc_t *c, const char *key, const char *val, int64_t exptime)
 {

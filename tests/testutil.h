@@ -71,6 +71,21 @@ static void t_check_file(const char *path)
     }
 }
 
+/* Counts one check: a get of key answers NOT_FOUND. */
+static inline void t_expect_missing_at(const char *file, int line, shmc_t *c, const char *key)
+{
+    char buf[64];
+    size_t n = 0;
+    shmc_rc rc = shmc_get(c, key, strlen(key), buf, sizeof buf, &n, NULL, NULL);
+    if (rc == SHMC_NOT_FOUND) {
+        t_passed++;
+    } else {
+        t_failed++;
+        fprintf(stderr, "FAIL %s:%d: get %s -> %s, want NOT_FOUND\n", file, line, key,
+                shmc_strerror(rc));
+    }
+}
+
 static int t_finish(void)
 {
     DIR *d = opendir(t_dir);

@@ -25,20 +25,7 @@ static void set_here(shmc_t *c, const char *prefix, uint64_t gen)
 
 static size_t verify_here(shmc_t *c, const char *prefix, uint64_t gen)
 {
-    static unsigned char want[MAXLEN + 1], got[MAXLEN + 1];
-    char key[64];
-    size_t bad = 0;
-    for (uint64_t i = 0; i < NKEYS; i++) {
-        size_t nkey = mp_key(key, sizeof key, prefix, i);
-        size_t nwant = mp_value(want, MAXLEN, prefix, i, gen);
-        size_t nvalue = 0;
-        uint32_t flags = 0;
-        shmc_rc rc = shmc_get(c, key, nkey, got, sizeof got, &nvalue, &flags, NULL);
-        if (rc != SHMC_OK || nvalue != nwant || flags != mp_flags(prefix, i, gen) ||
-            memcmp(got, want, nwant) != 0)
-            bad++;
-    }
-    return bad;
+    return mp_verify(c, "parent", prefix, 0, NKEYS, 1, gen, MAXLEN);
 }
 
 static void two_processes_two_addresses(const char *path)

@@ -58,24 +58,7 @@ static int run_kv(const char *fmt, ...)
 static size_t verify_here(shmc_t *c, const char *prefix, uint64_t first, uint64_t count,
                           uint64_t gen, size_t maxlen)
 {
-    unsigned char *want = malloc(maxlen + 1), *got = malloc(maxlen + 1);
-    size_t bad = 0;
-    char key[300];
-    for (uint64_t i = first; i < first + count; i++) {
-        size_t nkey = mp_key(key, sizeof key, prefix, i);
-        size_t nwant = mp_value(want, maxlen, prefix, i, gen);
-        size_t nvalue = 0;
-        uint32_t flags = 0;
-        shmc_rc rc = shmc_get(c, key, nkey, got, maxlen + 1, &nvalue, &flags, NULL);
-        if (rc != SHMC_OK || nvalue != nwant || flags != mp_flags(prefix, i, gen) ||
-            memcmp(got, want, nwant) != 0) {
-            if (bad++ < 5) fprintf(stderr, "  parent: %s: rc=%s len %zu want %zu\n", key,
-                                   shmc_strerror(rc), nvalue, nwant);
-        }
-    }
-    free(want);
-    free(got);
-    return bad;
+    return mp_verify(c, "parent", prefix, first, count, 1, gen, maxlen);
 }
 
 static size_t count_present(shmc_t *c, const char *prefix, uint64_t first, uint64_t count)

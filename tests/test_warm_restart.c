@@ -58,22 +58,7 @@ static int parse_stat(const char *line, const char *name, unsigned long long *ou
 static size_t verify_here(shmc_t *c, const char *prefix, uint64_t first, uint64_t count,
                           uint64_t step, size_t maxlen)
 {
-    unsigned char *want = malloc(maxlen + 1), *got = malloc(maxlen + 1);
-    char key[64];
-    size_t bad = 0;
-    for (uint64_t i = first; i < first + count; i += step) {
-        size_t nkey = mp_key(key, sizeof key, prefix, i);
-        size_t nwant = mp_value(want, maxlen, prefix, i, 1);
-        size_t nvalue = 0;
-        uint32_t flags = 0;
-        shmc_rc rc = shmc_get(c, key, nkey, got, maxlen + 1, &nvalue, &flags, NULL);
-        if (rc != SHMC_OK || nvalue != nwant || flags != mp_flags(prefix, i, 1) ||
-            memcmp(got, want, nwant) != 0)
-            bad++;
-    }
-    free(want);
-    free(got);
-    return bad;
+    return mp_verify(c, "reopened", prefix, first, count, step, 1, maxlen);
 }
 
 static void items_survive_their_writers(void)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <shmc.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -73,6 +74,34 @@ static inline size_t mp_value(unsigned char *buf, size_t maxlen, const char *pre
 static inline uint32_t mp_flags(const char *prefix, uint64_t i, uint64_t gen)
 {
     return (uint32_t)(mp_seed(prefix, i, gen) >> 32);
+}
+
+/* Check keys prefix:first, first+step, ... below first+count, of generation gen, in cache c:
+ * each must hold exactly the mp_value and mp_flags the writer computed.  Returns how many were
+ * missing or differed; the first few are named on stderr after `who`. */
+static inline size_t mp_verify(shmc_t *c, const char *who, const char *prefix, uint64_t first,
+                               uint64_t count, uint64_t step, uint64_t gen, size_t maxlen)
+{
+    unsigned char *want = malloc(maxlen + 1), *got = malloc(maxlen + 1);
+    char key[300];
+    size_t bad = 0;
+    for (uint64_t i = first; want && got && i < first + count; i += step) {
+        size_t nkey = mp_key(key, sizeof key, prefix, i);
+        size_t nwant = mp_value(want, maxlen, prefix, i, gen);
+        size_t nvalue = 0;
+        uint32_t flags = 0;
+        shmc_rc rc = shmc_get(c, key, nkey, got, maxlen + 1, &nvalue, &flags, NULL);
+        if (rc != SHMC_OK || nvalue != nwant || flags != mp_flags(prefix, i, gen) ||
+            memcmp(got, want, nwant) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "%s: %s: %s, %zu bytes, want %zu\n", who, key, shmc_strerror(rc),
+                        nvalue, nwant);
+        }
+    }
+    if (!want || !got) bad++;
+    free(want);
+    free(got);
+    return bad;
 }
 
 /* ---- Children ---- */

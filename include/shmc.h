@@ -177,6 +177,8 @@ typedef struct shmc_stats {
     uint64_t evictions, expired_unfetched, evicted_unfetched, reclaimed;
     uint64_t reinserted;         /* recently used items kept when their segment was evicted */
     uint64_t repairs;            /* half-done changes of dead processes that were repaired */
+    uint64_t recovery_scrubs;    /* opens that verified every item: the last users had died */
+    uint64_t damaged_dropped;    /* damaged or untrusted entries those scrubs unlinked */
 } shmc_stats_t;
 
 shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);

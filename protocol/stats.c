@@ -136,6 +136,8 @@ static void general(proto_env *env, proto_out *out)
     stat_u64(out, "shmc_segments_free", st.segments_free);
     stat_u64(out, "shmc_reinserted", st.reinserted);
     stat_u64(out, "shmc_repairs", st.repairs);
+    stat_u64(out, "shmc_recovery_scrubs", st.recovery_scrubs);
+    stat_u64(out, "shmc_damaged_dropped", st.damaged_dropped);
     stat_u64(out, "shmc_protected", st.protected_mode);
     stat_u64(out, "shmc_attached_processes", st.curr_connections);
     stat_u64(out, "shmc_total_attaches", st.total_connections);

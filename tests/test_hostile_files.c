@@ -9,9 +9,11 @@
  * mutexes), append heads, the segment table, free stack and FIFO, access bits, bucket words,
  * item headers, keys and values; cycles and cross links planted in hash chains; a filler that
  * walks a segment to its last bytes; random multi-bit damage.  For each case the checker must
- * return, and must report violations where the damage is structural (and none where only a
- * value, its flags or its expiry changed); shmc_open must refuse the file or give a handle
- * whose calls answer sensibly; nothing may crash or take longer than CASE_TIMEOUT seconds.
+ * return, and must report violations where the damage is structural or breaks an item's
+ * checksum (and none where only an expiry changed); shmc_open must refuse the file or give a
+ * handle whose calls answer sensibly.  Then the same damaged file, marked as left by a killed
+ * process, must be scrubbed at open (recovery_scrubs counts it) and leave a cache the checker
+ * finds whole.  Nothing may crash or take longer than CASE_TIMEOUT seconds.
  * Each library mapping is placed right before a PROT_NONE page, so a read past a mapping's
  * end faults instead of reading a neighbour by luck.  Fixed seeds: every run makes the same
  * files. */
@@ -39,7 +41,7 @@
 enum expect {
     EXPECT_REFUSED,   /* shmc_check and shmc_open say SHMC_BAD_FILE */
     EXPECT_VIOLATION, /* the checker walks the file and reports at least one violation */
-    EXPECT_CLEAN,     /* only a value changed: the checker finds nothing */
+    EXPECT_CLEAN,     /* only an expiry changed: the checker finds nothing */
     EXPECT_ANY,       /* either answer; only no crash and no hang */
 };
 
@@ -169,9 +171,18 @@ static uint32_t seg_with_state(uint32_t state, uint32_t k)
 
 /* ---- running one damaged copy ---- */
 
+static void fresh(void) { memcpy(work, base, base_size); }
+static void flip(uint64_t off, unsigned bit) { work[off] ^= (unsigned char)(1u << (bit & 7)); }
+static void put32(uint64_t off, uint32_t v) { memcpy(work + off, &v, 4); }
+static void put64(uint64_t off, uint64_t v) { memcpy(work + off, &v, 8); }
+
+/* A process token (pid, start time) that no live process has. */
+#define DEAD_TOKEN 0x7fffffff7ffffffeull
+
 typedef struct outcome {
     shmc_rc check_rc, open_rc, recheck_rc;
-    size_t violations;
+    size_t violations, violations_after; /* the checker's count before, and after recovery */
+    uint64_t scrubs;                     /* recovery_scrubs seen by the recovering open */
     int bad_answer; /* a call on the opened cache answered something no call may answer */
     char why[160];  /* shmc_last_error() of a refused open */
 } outcome_t;
@@ -274,7 +285,7 @@ static int use_cache(shmc_t *c, int64_t probe_bucket)
 
 /* The two halves of a case, each in its own child so that a crash in the checker does not
  * hide what shmc_open does with the same file. */
-enum stage { STAGE_CHECK, STAGE_USE };
+enum stage { STAGE_CHECK, STAGE_USE, STAGE_RECOVER };
 
 static void child_run(enum stage stage, int fd, int64_t probe_bucket)
 {
@@ -288,11 +299,13 @@ static void child_run(enum stage stage, int fd, int64_t probe_bucket)
         shmc_t *c = NULL;
         o.open_rc = shmc_open(&c, damaged_path, NULL);
         if (o.open_rc == SHMC_OK) {
+            shmc_stats_t s;
+            if (shmc_stats(c, &s) == SHMC_OK) o.scrubs = s.recovery_scrubs;
             o.bad_answer = use_cache(c, probe_bucket);
             shmc_close(c);
             guard_next_mapping(base_size);
-            size_t v;
-            o.recheck_rc = shmc_check(damaged_path, NULL, &v);
+            o.recheck_rc = shmc_check(damaged_path, stage == STAGE_RECOVER ? stderr : NULL,
+                                      &o.violations_after);
         } else {
             snprintf(o.why, sizeof o.why, "%s", shmc_last_error());
             if (c) o.bad_answer = 1;
@@ -306,7 +319,8 @@ static void child_run(enum stage stage, int fd, int64_t probe_bucket)
  * hung or exited badly. */
 static bool run_stage(const char *name, enum stage stage, int64_t probe_bucket, outcome_t *o)
 {
-    static const char *const what[] = {"shmc_check", "shmc_open, calls, close and check"};
+    static const char *const what[] = {"shmc_check", "shmc_open, calls, close and check",
+                                       "recovery after a crash, calls, close and check"};
     int p[2];
     if (pipe(p) < 0) {
         CHECK(!"pipe");
@@ -345,11 +359,29 @@ static void run_case(const char *name, size_t len, enum expect expect, int64_t p
     int fd = open(damaged_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     CHECK(fd >= 0 && write(fd, work, len) == (ssize_t)len);
     close(fd);
-    outcome_t chk, use;
+    outcome_t chk, use, rec = {.open_rc = SHMC_BAD_FILE};
     bool chk_ran = run_stage(name, STAGE_CHECK, probe_bucket, &chk);
     bool use_ran = run_stage(name, STAGE_USE, probe_bucket, &use);
-    if (!chk_ran || !use_ran) return;
+    bool rec_ran = true;
+    if (len >= hdr.off_procs + 8) {
+        /* the same damage in a file whose last user was killed: the opener must scrub, and
+         * what it leaves must be whole */
+        put64(hdr.off_procs, DEAD_TOKEN);
+        fd = open(damaged_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        CHECK(fd >= 0 && write(fd, work, len) == (ssize_t)len);
+        close(fd);
+        rec_ran = run_stage(name, STAGE_RECOVER, probe_bucket, &rec);
+    }
+    if (!chk_ran || !use_ran || !rec_ran) return;
     bool ok = true;
+    if (rec.open_rc == SHMC_OK && (rec.scrubs == 0 || rec.violations_after != 0 || rec.bad_answer)) {
+        t_failed++;
+        fprintf(stderr, "FAIL %s: after recovery: %llu scrubs, %zu violations%s\n", name,
+                (unsigned long long)rec.scrubs, rec.violations_after,
+                rec.bad_answer ? ", a call answered wrongly" : "");
+    } else {
+        t_passed++;
+    }
     if (chk.check_rc != SHMC_OK && chk.check_rc != SHMC_BAD_FILE) ok = false;
     if (use.open_rc != SHMC_OK && use.open_rc != SHMC_BAD_FILE) ok = false;
     if (use.recheck_rc != SHMC_OK && use.recheck_rc != SHMC_BAD_FILE) ok = false;
@@ -372,10 +404,6 @@ static void run_case(const char *name, size_t len, enum expect expect, int64_t p
     }
 }
 
-static void fresh(void) { memcpy(work, base, base_size); }
-static void flip(uint64_t off, unsigned bit) { work[off] ^= (unsigned char)(1u << (bit & 7)); }
-static void put32(uint64_t off, uint32_t v) { memcpy(work + off, &v, 4); }
-static void put64(uint64_t off, uint64_t v) { memcpy(work + off, &v, 8); }
 
 /* ---- the cases ---- */
 
@@ -739,10 +767,11 @@ static void item_damage(void)
         {"value length (high bits)", offsetof(item_t, nvalue) + 2, 2, EXPECT_VIOLATION},
         {"tag", offsetof(item_t, tag), 2, EXPECT_VIOLATION},
         {"key byte", offsetof(item_t, data), 1, EXPECT_VIOLATION},
-        {"flags", offsetof(item_t, flags), 4, EXPECT_CLEAN},
+        {"flags", offsetof(item_t, flags), 4, EXPECT_VIOLATION},
         {"exptime", offsetof(item_t, exptime), 4, EXPECT_CLEAN},
-        {"cas", offsetof(item_t, cas), 8, EXPECT_ANY},
-        {"epoch", offsetof(item_t, epoch), 4, EXPECT_ANY},
+        {"cas", offsetof(item_t, cas), 8, EXPECT_VIOLATION},
+        {"epoch", offsetof(item_t, epoch), 4, EXPECT_VIOLATION},
+        {"checksum", offsetof(item_t, sum), 8, EXPECT_VIOLATION},
     };
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         for (int i = 0; i < 3; i++) {
@@ -755,7 +784,7 @@ static void item_damage(void)
             run_case(name, base_size, fields[f].e, (int64_t)b);
         }
     }
-    for (int i = 0; i < 4; i++) { /* a value byte: not structural */
+    for (int i = 0; i < 4; i++) { /* a value byte: its checksum no longer holds */
         fresh();
         uint64_t b = bucket_with_chain(1, rng_below(nbuckets()));
         uint32_t u = chain_item(b, 0);
@@ -763,7 +792,7 @@ static void item_damage(void)
         if (!it->nvalue) continue;
         flip((uint64_t)u * LAYOUT_UNIT + ITEM_HEADER + it->nkey + rng_below(it->nvalue), (unsigned)rng());
         snprintf(name, sizeof name, "item at %u: value byte flipped", u);
-        run_case(name, base_size, EXPECT_CLEAN, (int64_t)b);
+        run_case(name, base_size, EXPECT_VIOLATION, (int64_t)b);
     }
 }
 

@@ -6,9 +6,9 @@
  * at a random moment of steady work (mostly inside a call), SIGSTOP then SIGKILL a few ms
  * later (dying holding whatever lock it held), and SIGTERM (a normal exit mid-traffic).
  * A watchdog fails the test if no call completes anywhere for 2 s.  Pass: no torn or
- * misplaced value ever read, no result memcached would not give, no stall, and after the last
- * worker is gone the next opener's recovery leaves a cache the checker finds clean, with all
- * memory accounted for.
+ * misplaced value ever read, no result memcached would not give, no stall; at the end every
+ * worker is killed at once, and the next opener's recovery (with its full scrub) drops
+ * nothing and leaves a cache the checker finds clean, with all memory accounted for.
  *
  * Kills: 2,000 by default (300 in sanitizer builds, whose processes start slowly);
  * SHMC_TORTURE_KILLS=N for a longer run (e.g. 100000). */
@@ -167,12 +167,14 @@ int main(void)
         workers[i] = spawn_worker();
     }
     uint64_t elapsed = now_ns() - t0;
-    for (int i = 0; i < WORKERS; i++) kill(workers[i], SIGTERM);
-    for (int i = 0; i < WORKERS; i++) bad_ends += !reap(workers[i], SIGTERM);
+    /* the end: every client killed at once, mid-traffic */
+    for (int i = 0; i < WORKERS; i++) kill(workers[i], SIGKILL);
+    for (int i = 0; i < WORKERS; i++) bad_ends += !reap(workers[i], SIGKILL);
     atomic_store(&watchdog_stop, true);
     pthread_join(wd, NULL);
 
-    /* the next opener is alone: it repairs what the dead left behind */
+    /* the next opener is alone: it repairs what the dead left behind and, since they never
+     * detached, verifies every item — and must find nothing to drop, since kills tear nothing */
     shmc_stats_t st = {0};
     CHECK_RC(shmc_open(&c, cache_path, NULL), SHMC_OK);
     CHECK_RC(shmc_stats(c, &st), SHMC_OK);
@@ -183,6 +185,8 @@ int main(void)
     printf("calls %llu, repairs %llu, worst stall %.1f ms, worst call %.1f ms\n",
            (unsigned long long)atomic_load(&mon->ops), (unsigned long long)st.repairs,
            atomic_load(&worst_gap_ns) / 1e6, atomic_load(&mon->worst_op_ns) / 1e6);
+    printf("scrubs (every worker dead at once, and the end) %llu, damaged entries dropped %llu\n",
+           (unsigned long long)st.recovery_scrubs, (unsigned long long)st.damaged_dropped);
     printf("corrupt values %llu, unexpected results %llu, bad worker ends %ld\n",
            (unsigned long long)atomic_load(&mon->corrupt), (unsigned long long)atomic_load(&mon->errors),
            bad_ends);
@@ -191,6 +195,8 @@ int main(void)
     CHECK(atomic_load(&mon->corrupt) == 0);
     CHECK(atomic_load(&mon->errors) == 0);
     CHECK(bad_ends == 0);
+    CHECK(st.recovery_scrubs >= 1); /* also whenever every worker happened to be dead at once */
+    CHECK(st.damaged_dropped == 0);
     CHECK(atomic_load(&mon->ops) > (uint64_t)kills);
     t_check_file(cache_path);
     munmap(mon, sizeof *mon);

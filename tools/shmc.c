@@ -65,7 +65,7 @@ static int cmd_stats(shmc_t *c)
     P(delete_hits); P(delete_misses); P(incr_hits); P(incr_misses); P(decr_hits); P(decr_misses);
     P(cas_hits); P(cas_misses); P(cas_badval); P(touch_hits); P(touch_misses);
     P(evictions); P(expired_unfetched); P(evicted_unfetched); P(reclaimed); P(reinserted);
-    P(repairs); P(hash_buckets); P(segments); P(segment_size); P(segments_free);
+    P(repairs); P(recovery_scrubs); P(damaged_dropped); P(hash_buckets); P(segments); P(segment_size); P(segments_free);
 #undef P
     return 0;
 }

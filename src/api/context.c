@@ -94,6 +94,18 @@ void handle_unregister(shmc_t *c)
         if (tls[i].handle_id == c->id) memset(&tls[i], 0, sizeof tls[i]);
 }
 
+/* At a normal exit, detach every handle still open, so that the next opener knows the last
+ * users left the cache whole and skips the scrub (scrub.h).  A thread still inside a call as
+ * the process ends leaves at most a change that its intent record lets any opener repair. */
+__attribute__((destructor)) static void detach_at_exit(void)
+{
+    if (pthread_mutex_trylock(&registry_lock) != 0) return; /* the next opener scrubs */
+    gate_open();
+    for (shmc_t *c = registry; c; c = c->next) stats_release_handle(&c->r, c->id);
+    gate_close();
+    pthread_mutex_unlock(&registry_lock);
+}
+
 static tls_entry_t *entry_for(shmc_t *c)
 {
     for (int i = 0; i < TLS_ENTRIES; i++)

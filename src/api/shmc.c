@@ -12,6 +12,7 @@
 #include "protect/seal.h"
 #include <sys/mman.h>
 #include "store/check.h"
+#include "store/scrub.h"
 #include "store/stats.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -72,6 +73,23 @@ API void shmc_config_init(shmc_config *cfg)
     cfg->protect = SHMC_PROTECT_AUTO;
 }
 
+/* Nobody else has the file open: repair what the last users left half done, and when some
+ * of them never detached (killed, or the machine stopped), verify everything (scrub.h). */
+static shmc_rc recover(const region_t *r)
+{
+    bool unclean = stats_left_attached(r);
+    uint64_t repairs = store_recover(r), dropped = 0;
+    if (unclean) {
+        if (store_scrub(r, &dropped) != SHMC_OK)
+            return error_set(SHMC_NO_MEMORY, "no memory to verify the cache after a crash");
+        atomic_fetch_add(&r->hdr->retired[C_SCRUBS], 1);
+        atomic_fetch_add(&r->hdr->retired[C_DAMAGED_DROPPED], dropped);
+    }
+    stats_reset_owners(r);
+    atomic_fetch_add(&r->hdr->retired[C_REPAIRS], repairs);
+    return SHMC_OK;
+}
+
 API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg)
 {
     error_clear();
@@ -123,12 +141,8 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
         }
         gate_open();
     }
-    if (c->r.alone) {
-        uint64_t repairs = store_recover(&c->r);
-        stats_reset_owners(&c->r);
-        atomic_fetch_add(&c->r.hdr->retired[C_REPAIRS], repairs);
-    }
-    rc = region_attach_done(&c->r);
+    if (c->r.alone) rc = recover(&c->r);
+    if (rc == SHMC_OK) rc = region_attach_done(&c->r);
     if (rc != SHMC_OK) {
         region_close(&c->r);
         gate_close();
@@ -521,6 +535,8 @@ static void stats_fill(shmc_t *c, shmc_stats_t *s)
     s->reclaimed = t[C_RECLAIMED];
     s->reinserted = t[C_REINSERTED];
     s->repairs = t[C_REPAIRS];
+    s->recovery_scrubs = t[C_SCRUBS];
+    s->damaged_dropped = t[C_DAMAGED_DROPPED];
 }
 
 API shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations)

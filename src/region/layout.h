@@ -23,7 +23,7 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 1u
+#define LAYOUT_VERSION 2u
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_MAX_FILE ((uint64_t)UINT32_MAX * LAYOUT_UNIT)
 #define LAYOUT_HEADER_BYTES 4096u
@@ -36,7 +36,7 @@
 #define LAYOUT_SEGMENT_MIN (64u * 1024u)
 #define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
 #define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
-#define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 40 bytes */
+#define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
 /* memcached's counters, one array per thread slot, summed by shmc_stats. */
 enum counter {
@@ -48,6 +48,7 @@ enum counter {
     C_TOUCH_HITS, C_TOUCH_MISSES,
     C_TOTAL_ITEMS, C_EVICTIONS, C_EXPIRED_UNFETCHED, C_EVICTED_UNFETCHED, C_RECLAIMED,
     C_REINSERTED, C_REPAIRS,
+    C_SCRUBS, C_DAMAGED_DROPPED, /* recovery's full verification, and what it dropped */
     C_COUNT
 };
 

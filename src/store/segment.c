@@ -92,6 +92,20 @@ static void fifo_push(const region_t *r, uint32_t s)
     atomic_store(&h->fifo_count, count + 1);
 }
 
+/* Under global_lock: seal the head's segment, if it has one — state first, then the list,
+ * then the head. */
+static void seal_head_segment(const region_t *r, head_t *hd)
+{
+    if (!hd->seg) return;
+    uint32_t s = hd->seg - 1;
+    if (s < r->nsegments && atomic_load(&r->segs[s].state) == SEG_OPEN) {
+        atomic_store(&r->segs[s].seq, atomic_fetch_add(&r->hdr->seal_seq, 1) + 1);
+        atomic_store(&r->segs[s].state, SEG_SEALED);
+        fifo_push(r, s);
+    }
+    hd->seg = 0;
+}
+
 /* ---- access bits ---- */
 
 static inline _Atomic uint64_t *access_word(const region_t *r, uint32_t seg, uint32_t off,
@@ -272,7 +286,15 @@ uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
             hd->victim = 0;
         }
         if (mine) {
-            if (hd->seg) hd->seg = 0; /* cannot hold both; the cleaned victim becomes its segment */
+            /* a head cleans only without a segment of its own (only a damaged file has both):
+             * the cleaned victim becomes its segment, so seal the other one */
+            if (hd->seg && seg_global_lock(r)) {
+                if (atomic_load(&r->segs[(hd->seg - 1) % r->nsegments].owner) == (uint32_t)hi)
+                    seal_head_segment(r, hd);
+                hd->seg = 0;
+                seg_global_unlock(r);
+            }
+            hd->seg = 0;
             clean_victim(r, ctx, hi, false);
         }
     }
@@ -323,13 +345,7 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             }
         }
         if (!seg_global_lock(r)) return SHMC_NO_MEMORY;
-        if (hd->seg) { /* seal the full segment: state first, then the list, then the head */
-            uint32_t s = hd->seg - 1;
-            atomic_store(&r->segs[s].seq, atomic_fetch_add(&h->seal_seq, 1) + 1);
-            atomic_store(&r->segs[s].state, SEG_SEALED);
-            fifo_push(r, s);
-            hd->seg = 0;
-        }
+        seal_head_segment(r, hd);
         uint32_t nfree = atomic_load(&h->free_count);
         if (nfree) {
             uint32_t s = r->free_stack[nfree - 1];

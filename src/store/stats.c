@@ -103,6 +103,13 @@ uint64_t stats_attached(const region_t *r)
     return n;
 }
 
+bool stats_left_attached(const region_t *r)
+{
+    for (uint32_t i = 0; i < r->nproc_slots; i++)
+        if (atomic_load(&r->procs[i].token)) return true;
+    return false;
+}
+
 void stats_sum(const region_t *r, uint64_t out[C_COUNT])
 {
     for (int c = 0; c < C_COUNT; c++) out[c] = atomic_load_explicit(&r->hdr->retired[c], memory_order_relaxed);

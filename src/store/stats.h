@@ -28,6 +28,11 @@ bool stats_attach(const region_t *r, uint64_t handle_id);
 /* Handles attached now, forgetting those of processes that died. */
 uint64_t stats_attached(const region_t *r);
 
+/* Whether any handle is still recorded as attached, live or not.  Before recovery (when no
+ * other process has the file open) it means some user of the last session never detached:
+ * it was killed, or the machine stopped. */
+bool stats_left_attached(const region_t *r);
+
 /* Totals of every counter. */
 void stats_sum(const region_t *r, uint64_t out[C_COUNT]);
 /* Forget every slot (recovery when no process is attached): fold them all. */

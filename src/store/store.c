@@ -186,6 +186,7 @@ static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint32_t unit, const
     memcpy(it->data, k->key, k->nkey);
     if (n1) memcpy(it->data + k->nkey, v1, n1);
     if (n2) memcpy(it->data + k->nkey + n1, v2, n2);
+    it->sum = item_sum(r, it);
     return it;
 }
 

@@ -1,0 +1,121 @@
+/* scrub.c — verify every item and chain after an unclean end, dropping what fails (scrub.h). */
+#include "store/scrub.h"
+
+#include <stdlib.h>
+
+#include "store/index.h"
+#include "store/item.h"
+#include "util/hash.h"
+
+/* One bit per unit of the item area: a well-formed item starts here (the segment walk
+ * reached it) and no chain has visited it yet.  A visit clears it, so a second reference to
+ * an item, or a cycle, meets a clear bit and ends there: the scrub is linear in the items. */
+typedef struct marks {
+    uint64_t *start;
+    uint32_t first;
+} marks_t;
+
+static bool bit(const uint64_t *m, uint64_t i) { return m[i / 64] >> (i % 64) & 1; }
+static void set_bit(uint64_t *m, uint64_t i) { m[i / 64] |= 1ull << (i % 64); }
+static void clear_bit(uint64_t *m, uint64_t i) { m[i / 64] &= ~(1ull << (i % 64)); }
+
+/* Walk each segment in use from its start to its write offset, marking items; at the first
+ * bytes that are neither an item nor a filler, the segment ends there. */
+static void mark_segments(const region_t *r, marks_t *mk)
+{
+    for (uint32_t s = 0; s < r->nsegments; s++) {
+        segmeta_t *m = &r->segs[s];
+        if (atomic_load(&m->state) == SEG_FREE) continue;
+        unsigned char *base = region_segment(r, s);
+        uint32_t end = atomic_load(&m->write_off);
+        if (end > r->segment_size) end = r->segment_size;
+        end &= ~(LAYOUT_UNIT - 1);
+        uint32_t off = 0;
+        while (off < end) {
+            if (end - off < ITEM_FILLER_MIN) break;
+            item_t *it = (item_t *)(base + off);
+            uint32_t unit = region_unit_of(r, it), sz;
+            if (it->kind == ITEM_FILLER) {
+                sz = it->nvalue;
+                if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - off) break;
+            } else if (item_is_live_kind(it->kind) && end - off >= ITEM_HEADER &&
+                       item_fits(r, unit, it->nkey, it->nvalue) &&
+                       item_footprint(it->nkey, it->nvalue) <= end - off) {
+                sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
+                set_bit(mk->start, unit - mk->first);
+            } else {
+                break;
+            }
+            off += sz;
+        }
+        if (off != atomic_load(&m->write_off)) atomic_store(&m->write_off, off);
+    }
+}
+
+/* Rebuild bucket b's chain from the entries that pass; returns how many were dropped.
+ * An entry that is not an unvisited item of this bucket ends the chain (its link cannot be
+ * trusted; an item of another bucket stays for that bucket to keep).  An item of this bucket
+ * whose checksum fails is dropped but its link is followed: each later entry is judged on
+ * its own. */
+static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t *items,
+                            int64_t *bytes)
+{
+    uint64_t dropped = 0;
+    uint64_t w = atomic_load(&r->buckets[b]);
+    uint32_t version = (bucket_version(w) + 1) & ~1u; /* even: no writer inside */
+    uint32_t head = 0;
+    item_t *prev = NULL; /* the last entry kept; NULL: the bucket itself */
+    for (uint32_t u = bucket_head(w); u;) {
+        item_t *it = item_at(r, u);
+        uint64_t rel = u - mk->first;
+        uint64_t hash = 0;
+        if (!it || !bit(mk->start, rel) ||
+            index_bucket_of(r, hash = hash_key(it->data, it->nkey, r->hash_seed)) != b ||
+            index_tag_of(hash) != it->tag) {
+            dropped++;
+            break;
+        }
+        clear_bit(mk->start, rel);
+        if (it->sum == item_sum(r, it)) {
+            if (prev) atomic_store(&prev->next, u);
+            else head = u;
+            prev = it;
+            *items += 1;
+            *bytes += (int64_t)item_footprint(it->nkey, it->nvalue);
+        } else {
+            dropped++;
+        }
+        u = atomic_load(&it->next);
+    }
+    if (prev) atomic_store(&prev->next, 0);
+    atomic_store(&r->buckets[b], bucket_word(version, head));
+    return dropped;
+}
+
+shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
+{
+    uint64_t nunits = (uint64_t)r->data_unit_end - r->data_unit_first;
+    marks_t mk = {calloc(nunits / 64 + 1, 8), r->data_unit_first};
+    int64_t *items = calloc(r->nstripes, sizeof *items);
+    int64_t *bytes = calloc(r->nstripes, sizeof *bytes);
+    shmc_rc rc = SHMC_NO_MEMORY;
+    *dropped = 0;
+    if (mk.start && items && bytes) {
+        mark_segments(r, &mk);
+        for (uint64_t b = 0; b <= r->bucket_mask; b++) {
+            uint32_t si = (uint32_t)(b & (r->nstripes - 1));
+            *dropped += scrub_chain(r, &mk, b, &items[si], &bytes[si]);
+        }
+        for (uint32_t i = 0; i < r->nstripes; i++) {
+            stripe_t *st = &r->stripes[i];
+            atomic_store(&st->intent_active, 0);
+            atomic_store(&st->items, items[i]);
+            atomic_store(&st->bytes, bytes[i]);
+        }
+        rc = SHMC_OK;
+    }
+    free(mk.start);
+    free(items);
+    free(bytes);
+    return rc;
+}

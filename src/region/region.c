@@ -83,6 +83,9 @@ static shmc_rc map_fd(region_t *r, int fd, uint64_t size, int prot)
     void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return error_set(SHMC_SYSTEM, "mmap of %llu bytes: %s",
                                           (unsigned long long)size, strerror(errno));
+    /* random gets touch pages all over the file: where its filesystem grants huge pages on
+     * request (tmpfs with huge=advise, or shmem_enabled=advise), ask, for fewer TLB misses */
+    (void)madvise(p, size, MADV_HUGEPAGE);
     r->base = p;
     r->size = size;
     r->fd = fd;

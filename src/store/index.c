@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include "store/access.h"
+
 #if defined(__SANITIZE_THREAD__)
 /* Optimistic reads race with writers by design and are validated afterwards; tell TSan. */
 void AnnotateIgnoreReadsBegin(const char *file, int line);
@@ -71,6 +73,12 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
         for (uint64_t steps = 0; u && steps < max_steps; steps++) {
             item_t *it = item_at(r, u);
             if (!it) break;
+            /* the value's address depends on the header's key length, and the caller marks
+             * a hit in the access bits: ask for those lines now, or each would be one more
+             * memory round trip after the header's */
+            __builtin_prefetch((const char *)it + 64);
+            __builtin_prefetch((const char *)it + 128);
+            access_prefetch(r, u);
             if (it->tag == tag && it->nkey == nkey && item_is_live_kind(it->kind) &&
                 item_fits(r, u, nkey, it->nvalue) && memcmp(it->data, key, nkey) == 0) {
                 v.unit = u;

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "store/access.h"
 #include "store/index.h"
 #include "util/hash.h"
 
@@ -107,21 +108,6 @@ static void seal_head_segment(const region_t *r, head_t *hd)
 }
 
 /* ---- access bits ---- */
-
-static inline _Atomic uint64_t *access_word(const region_t *r, uint32_t seg, uint32_t off,
-                                            uint64_t *mask)
-{
-    uint32_t bit = off / LAYOUT_ACCESS_GRAIN;
-    *mask = 1ull << (bit & 63);
-    return &r->bitmaps[(uint64_t)seg * r->bitmap_words + bit / 64];
-}
-
-static void access_split(const region_t *r, uint32_t unit, uint32_t *seg, uint32_t *off)
-{
-    uint64_t rel = (uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT;
-    *seg = (uint32_t)(rel / r->segment_size);
-    *off = (uint32_t)(rel % r->segment_size);
-}
 
 void seg_mark_accessed(const region_t *r, uint32_t unit)
 {

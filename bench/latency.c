@@ -1,12 +1,13 @@
 /* latency.c — the paper's latency table: median and p99 of get 128 B, get 5 KB, set 128 B,
- * set 5 KB, delete, incr and get-miss, for every target given, measured in one run.
+ * set 5 KB, delete, incr and get-miss, and get/set 128 B on zipfian keys, for every target
+ * given, measured in one run.
  *
  * Method: each op is timed on its own with CLOCK_MONOTONIC around the call, minus the
  * median cost of reading the clock twice (measured at start and reported).  A run of one
  * op on one target is W untimed warm-up ops followed by S timed ones; its median and p99
  * are kept.  Runs are interleaved: for each run, each op, each target in turn, so that
  * noise on a shared machine hits every system alike.  Every target sees the same key
- * sequence.  The figure reported is the median over runs, with the lowest and highest run.
+ * sequence (uniform, or zipfian 0.99 for get128z/set128z).  The figure reported is the median over runs, with the lowest and highest run.
  *
  * The caches must be filled first (shmc_bench_fill): N keys 'k…' with 128 B values and
  * B keys 'v…' with 5 KB values; counters for incr are set here. */
@@ -19,13 +20,20 @@
 #include "common.h"
 
 /* getcold (first in each run): get 128 B right after a new attach (libshmc: a new handle,
- * so a fresh mapping) or a new connection, before anything else touched the cache. */
+ * so a fresh mapping) or a new connection, before anything else touched the cache.
+ * get128z/set128z: as get128/set128, keys zipfian (YCSB's generator, constant 0.99). */
 enum op {
     OP_GETCOLD, OP_GET128, OP_GET5K, OP_SET128, OP_SET5K, OP_DELETE, OP_INCR, OP_GETMISS,
-    OP_COUNT
+    OP_GET128Z, OP_SET128Z, OP_COUNT
 };
-static const char *const op_names[OP_COUNT] = {"getcold", "get128", "get5k",  "set128",
-                                               "set5k",   "delete", "incr",   "getmiss"};
+static const char *const op_names[OP_COUNT] = {"getcold", "get128",  "get5k",  "set128",
+                                               "set5k",   "delete",  "incr",   "getmiss",
+                                               "get128z", "set128z"};
+#define DEFAULT_OPS "getcold,get128,get5k,set128,set5k,delete,incr,getmiss,get128z,set128z"
+#define ZIPF_THETA 0.99
+/* Zipfian traffic keeps its hot keys in the CPU caches; 200 ops cannot bring them back after
+ * the other ops have run, so the zipfian rows warm up longer (still untimed). */
+#define ZIPF_WARMUP 20000
 
 #define SMALL_VALUE 128
 #define BIG_VALUE 5120
@@ -36,6 +44,7 @@ typedef struct config {
     uint64_t keys, big_keys, samples, runs, warmup, memref;
     const char *tag;
     int ops[OP_COUNT];
+    bench_zipf zipf; /* over keys; set up only when a zipfian op is measured */
 } config;
 
 typedef struct target_state {
@@ -58,7 +67,8 @@ static void usage(void)
             "  --runs N         runs per figure (default 5)\n"
             "  --warmup N       untimed ops before each run (default 200)\n"
             "  --ops LIST       comma list of getcold,get128,get5k,set128,set5k,delete,incr,\n"
-            "                   getmiss (getcold: get 128 B just after attaching/connecting)\n"
+            "                   getmiss,get128z,set128z (default all; getcold: get 128 B just\n"
+            "                   after attaching/connecting; get128z/set128z: zipfian 0.99 keys)\n"
             "  --tag TEXT       first field of every result line (default main)\n"
             "  --memref BYTES   also measure one random memory load over BYTES (reference)\n"
             "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT\n");
@@ -101,12 +111,14 @@ static bench_result issue(bench_client *c, enum op op, const uint64_t *index, ui
     switch (op) {
     case OP_GETCOLD:
     case OP_GET128:
+    case OP_GET128Z:
         bench_key(key, 'k', index[i]);
         return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
     case OP_GET5K:
         bench_key(key, 'v', index[i]);
         return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
     case OP_SET128:
+    case OP_SET128Z:
         bench_key(key, 'k', index[i]);
         return c->ops->set(c, key, sizeof key, small_value, sizeof small_value);
     case OP_SET5K:
@@ -138,6 +150,10 @@ static void choose_keys(const config *cfg, enum op op, uint64_t run, uint64_t *i
         case OP_GET128:
         case OP_SET128:
             index[i] = bench_rng_below(&rng, cfg->keys);
+            break;
+        case OP_GET128Z:
+        case OP_SET128Z:
+            index[i] = bench_zipf_next(&cfg->zipf, &rng);
             break;
         case OP_GET5K:
         case OP_SET5K:
@@ -179,16 +195,20 @@ static int attach(const config *cfg, target_state *ts, int touch)
     return 0;
 }
 
+static uint64_t warmup_of(const config *cfg, enum op op)
+{
+    if (op == OP_GETCOLD) return 0;
+    if ((op == OP_GET128Z || op == OP_SET128Z) && cfg->warmup < ZIPF_WARMUP) return ZIPF_WARMUP;
+    return cfg->warmup;
+}
+
 static void measure(const config *cfg, target_state *ts, enum op op, uint64_t run,
                     const uint64_t *index, double *samples, uint64_t overhead)
 {
-    uint64_t total = cfg->warmup + cfg->samples;
-    uint64_t warmup = cfg->warmup;
-    if (op == OP_GETCOLD) {
-        if (attach(cfg, ts, 0) != 0)
-            return;
-        warmup = 0;
-    }
+    uint64_t warmup = warmup_of(cfg, op);
+    uint64_t total = warmup + cfg->samples;
+    if (op == OP_GETCOLD && attach(cfg, ts, 0) != 0)
+        return;
     bench_client *c = ts->client;
     if (op == OP_DELETE) { /* untimed: store the keys this run deletes */
         char key[BENCH_KEY_LEN];
@@ -223,8 +243,8 @@ static void measure(const config *cfg, target_state *ts, enum op op, uint64_t ru
 
 int main(int argc, char **argv)
 {
-    config cfg = {1000000, 10000, 2000, 5, 200, 0, "main", {0}};
-    parse_ops(&cfg, "getcold,get128,get5k,set128,set5k,delete,incr,getmiss");
+    config cfg = {1000000, 10000, 2000, 5, 200, 0, "main", {0}, {0}};
+    parse_ops(&cfg, DEFAULT_OPS);
     static const struct option longopts[] = {
         {"keys", required_argument, 0, 'k'},   {"big-keys", required_argument, 0, 'b'},
         {"samples", required_argument, 0, 's'}, {"runs", required_argument, 0, 'r'},
@@ -251,9 +271,11 @@ int main(int argc, char **argv)
         usage();
     memset(small_value, 's', sizeof small_value);
     memset(big_value, 'b', sizeof big_value);
+    if (cfg.ops[OP_GET128Z] || cfg.ops[OP_SET128Z]) /* a pow() per key: once */
+        bench_zipf_init(&cfg.zipf, cfg.keys, ZIPF_THETA);
 
     target_state *ts = calloc((size_t)ntargets, sizeof *ts);
-    uint64_t total = cfg.warmup + cfg.samples;
+    uint64_t total = (cfg.warmup > ZIPF_WARMUP ? cfg.warmup : ZIPF_WARMUP) + cfg.samples;
     uint64_t *index = malloc(total * sizeof *index);
     double *samples = malloc(cfg.samples * sizeof *samples);
     if (ts == NULL || index == NULL || samples == NULL)

@@ -14,8 +14,10 @@ BEGIN {
     NAME["shmcd-tcp"] = "shmcd TCP"
     NAME["memcached-unix"] = "memcached UNIX"
     NAME["memcached-tcp"] = "memcached TCP"
-    nops = split("get128 get5k set128 set5k delete incr getmiss getcold", OPS, " ")
+    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss getcold", OPS, " ")
     OPNAME["get128"] = "get 128 B"
+    OPNAME["get128z"] = "get 128 B (zipf 0.99)"
+    OPNAME["set128z"] = "set 128 B (zipf 0.99)"
     OPNAME["get5k"] = "get 5 KB"
     OPNAME["set128"] = "set 128 B"
     OPNAME["set5k"] = "set 5 KB"
@@ -180,7 +182,9 @@ END {
     printf "  own cost (%s ns per pair of reads, measured at start) is subtracted.  A run is %s timed ops\n", TIMER["main"], LATSAMPLES["main"]
     printf "  after 200 untimed warm-up ops of the same kind; each figure is the median over %s runs of\n", LATRUNS["main"]
     print "  that run's median (or p99), with the lowest and highest run in brackets.  Runs of the"
-    print "  systems are interleaved, and every system sees the same key sequence (uniform random)."
+    print "  systems are interleaved, and every system sees the same key sequence: uniform random, or"
+    print "  in the *zipf 0.99* rows zipfian with constant 0.99 (YCSB's generator, scrambled as YCSB does);"
+    print "  those rows warm up with 20,000 untimed ops, the steady state of skewed traffic."
     print "- Steady state first: before anything is timed, every key is read once (untimed; over the"
     print "  sockets with multi-key gets), so that each process that maps a cache file (the libshmc"
     print "  process, each libshmc worker process, shmcd) has its page tables populated, as in a process"
@@ -199,8 +203,6 @@ END {
     # ---- latency ----
     printf "## Latency: %s items of 128 B and %s of 5 KB\n", P["keys"], P["big_keys"]
     print ""
-    if ("main" in MEMREF && MEMREF["main"] > 0)
-        printf "For scale: one random memory load over %d MiB (a cache and TLB miss) took %.0f ns on this\nmachine in this run; a get of a random key out of a large cache needs at least two (the hash\nbucket, then the item).\n\n", MEMREFSIZE["main"] / 1048576, MEMREF["main"]
     print "Median per operation in µs (lowest–highest run), and the speedup of each system over"
     print "memcached on the same transport (libshmc compared with memcached over its fastest,"
     print "a UNIX socket)."
@@ -218,6 +220,8 @@ END {
         print line
     }
     print ""
+    if ("main" in MEMREF && MEMREF["main"] > 0)
+        printf "For scale: one random memory load over %d MiB (a cache and TLB miss) took %.0f ns on this\nmachine in this run; a get of a uniformly random key out of a cache much larger than the CPU\ncaches needs two dependent loads (the hash bucket, then the item).\n\n", MEMREFSIZE["main"] / 1048576, MEMREF["main"]
     print "p99 per operation in µs (lowest–highest run):"
     print ""
     line = "| operation |"; sep = "|---|"

@@ -20,7 +20,7 @@ command -v gnuplot >/dev/null && HAVE_GNUPLOT=1
 awk -F'\t' '
     $1 == "lat" && $2 == "main" { v[$4, $3] = $7 / 1000.0; seen[$3] = 1 }
     END {
-        n = split("get128 get5k set128 set5k delete incr getmiss", ops, " ")
+        n = split("get128 get128z get5k set128 set128z set5k delete incr getmiss", ops, " ")
         m = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp", sys, " ")
         printf "op"; for (j = 1; j <= m; j++) if (sys[j] in seen) printf "\t%s", sys[j]; printf "\n"
         for (i = 1; i <= n; i++) {

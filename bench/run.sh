@@ -185,6 +185,7 @@ else
     SCALE_SIZES="10k"
 fi
 KEYS=1M BIG_KEYS=10k MAIN_MIB=512
+LAT_OPS=getcold,get128,get128z,get5k,set128,set128z,set5k,delete,incr,getmiss
 
 # ---- the machine, at the top of the report ----
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -258,7 +259,7 @@ say "filling $KEYS items of 128 B and $BIG_KEYS of 5 KB into each cache"
 run_prog fill "$BIN/shmc_bench_fill" --keys $KEYS --big-keys $BIG_KEYS --memory ${MAIN_MIB}Mi \
     --tag main "${FILL_TARGETS[@]}"
 say "latency ($LAT_RUNS runs x $LAT_SAMPLES samples per op and system)"
-run_prog latency "$BIN/shmc_bench_latency" --keys $KEYS --big-keys $BIG_KEYS \
+run_prog latency "$BIN/shmc_bench_latency" --keys $KEYS --big-keys $BIG_KEYS --ops $LAT_OPS \
     --samples $LAT_SAMPLES --runs $LAT_RUNS --memref ${MAIN_MIB}Mi --tag main "${LAT_TARGETS[@]}"
 say "throughput (mixes $TP_MIXES, workers $TP_WORKERS, $TP_RUNS runs of ${TP_SECONDS}s)"
 run_prog throughput "$BIN/shmc_bench_throughput" --keys $KEYS --mixes $TP_MIXES \

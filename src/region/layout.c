@@ -26,7 +26,7 @@ shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_ma
                          (unsigned long long)item_size_max, LAYOUT_ITEM_MIN_SIZE_MAX,
                          LAYOUT_ITEM_MAX_SIZE_MAX);
     /* a segment holds the largest item: header, 250-byte key, value, rounding */
-    uint64_t seg = round_up(item_size_max + 32 + SHMC_KEY_MAX + 8, 4096);
+    uint64_t seg = round_up(item_size_max + LAYOUT_ITEM_HEADER + SHMC_KEY_MAX + 8, 4096);
     if (seg < LAYOUT_SEGMENT_MIN) seg = LAYOUT_SEGMENT_MIN;
     uint64_t nseg = memory_limit / seg;
     if (nseg < LAYOUT_SEGMENTS_MIN)

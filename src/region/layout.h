@@ -36,6 +36,7 @@
 #define LAYOUT_SEGMENT_MIN (64u * 1024u)
 #define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
 #define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
+#define LAYOUT_ITEM_HEADER 40u /* store/item.h's header: a segment must hold the largest item */
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
 /* memcached's counters, one array per thread slot, summed by shmc_stats. */

@@ -78,6 +78,15 @@ static void set_pointers(region_t *r)
     r->data_unit_end = (uint32_t)(h->file_size / LAYOUT_UNIT);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void region_prefault_segment(const region_t *r, uint32_t seg)
+{
+    (void)madvise(region_segment(r, seg), r->segment_size, MADV_POPULATE_WRITE);
+}
+
 static shmc_rc map_fd(region_t *r, int fd, uint64_t size, int prot)
 {
     void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);

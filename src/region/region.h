@@ -60,6 +60,11 @@ static inline unsigned char *region_segment(const region_t *r, uint32_t seg)
     return r->data + (uint64_t)seg * r->segment_size;
 }
 
+/* Map every page of segment seg into this process now, writable: one system call where
+ * writing into it would otherwise take a page fault per 4 KiB (a no-op where the kernel
+ * cannot, before Linux 5.14). */
+void region_prefault_segment(const region_t *r, uint32_t seg);
+
 /* The segment holding unit u (u must be within the data area). */
 static inline uint32_t region_segment_of(const region_t *r, uint32_t unit)
 {

@@ -41,9 +41,9 @@ typedef struct item {
     unsigned char data[];     /* key, then value */
 } item_t;
 
-_Static_assert(sizeof(item_t) == 40, "item header is 40 bytes");
-
 #define ITEM_HEADER 40u
+_Static_assert(sizeof(item_t) == ITEM_HEADER && ITEM_HEADER == LAYOUT_ITEM_HEADER,
+               "item header is 40 bytes, as the layout sizes segments for");
 #define ITEM_FILLER_MIN 8u /* kind and nvalue: all a filler needs */
 
 static inline uint64_t item_footprint(uint64_t nkey, uint64_t nvalue)

@@ -342,6 +342,7 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             hd->seg = s + 1;
             seg_global_unlock(r);
             access_clear_from(r, s, 0);
+            region_prefault_segment(r, s); /* this head's writes go there next */
             continue;
         }
         uint32_t count = atomic_load(&h->fifo_count);
@@ -359,6 +360,7 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         atomic_store(&h->fifo_first, (first + 1) % r->nsegments);
         atomic_store(&h->fifo_count, count - 1);
         seg_global_unlock(r);
+        region_prefault_segment(r, v);
         /* a whole round of compaction that freed too little: memory is fragmented by
          * live data, so evict the cold items after all */
         clean_victim(r, ctx, hi, attempt >= r->nsegments);

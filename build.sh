@@ -56,7 +56,7 @@ demo)
     ;;
 test)
     need $BUILD_PKGS $TEST_PKGS
-    configure_build build
+    configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo # bench leaves it Release
     run_suite build "plain build (RelWithDebInfo)"
     configure_build build-asan -DSHMC_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
     run_suite build-asan "AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -174,12 +174,15 @@ static void clean_process_opens_sealed(void)
 
 /* ---- code planted before the open ---- */
 
-static void *exec_page_with(const unsigned char *code, size_t n, int final_prot)
+/* The planted bytes are volatile data, copied one by one: a compiler that inlined a plain
+ * copy could turn them into an instruction's immediate, planting them in this program's own
+ * code, where the scan rightly finds them. */
+static void *exec_page_with(const volatile unsigned char *code, size_t n, int final_prot)
 {
     unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     memset(p, 0x90, 4096);
-    memcpy(p + 100, code, n);
+    for (size_t i = 0; i < n; i++) p[100 + i] = code[i];
     if (mprotect(p, 4096, final_prot) != 0) return NULL;
     return p;
 }
@@ -200,28 +203,28 @@ static void expect_refusal(const char *what)
 
 static void planted_wrpkru(void)
 {
-    static const unsigned char code[] = {0x31, 0xc9, 0x31, 0xd2, 0x0f, 0x01, 0xef, 0xc3};
+    static const volatile unsigned char code[] = {0x31, 0xc9, 0x31, 0xd2, 0x0f, 0x01, 0xef, 0xc3};
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_EXEC) != NULL);
     expect_refusal("WRPKRU");
 }
 
 static void planted_wrpkru_execute_only(void)
 {
-    static const unsigned char code[] = {0x0f, 0x01, 0xef};
+    static const volatile unsigned char code[] = {0x0f, 0x01, 0xef};
     CHECK(exec_page_with(code, sizeof code, PROT_EXEC) != NULL); /* unreadable to the program */
     expect_refusal("WRPKRU");
 }
 
 static void planted_xrstor(void)
 {
-    static const unsigned char code[] = {0x0f, 0xae, 0x2f}; /* xrstor (%rdi) */
+    static const volatile unsigned char code[] = {0x0f, 0xae, 0x2f}; /* xrstor (%rdi) */
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_EXEC) != NULL);
     expect_refusal("XRSTOR");
 }
 
 static void writable_exec(void)
 {
-    static const unsigned char code[] = {0xc3};
+    static const volatile unsigned char code[] = {0xc3};
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_WRITE | PROT_EXEC) != NULL);
     expect_refusal("writable and executable");
 }
@@ -229,7 +232,7 @@ static void writable_exec(void)
 static void fixed_mask_xrstor_accepted(void)
 {
     /* glibc's trampoline: mov $0xee,%eax; xor %edx,%edx; xrstor 0x40(%rsp) */
-    static const unsigned char code[] = {0xb8, 0xee, 0x00, 0x00, 0x00, 0x31, 0xd2,
+    static const volatile unsigned char code[] = {0xb8, 0xee, 0x00, 0x00, 0x00, 0x31, 0xd2,
                                          0x0f, 0xae, 0x6c, 0x24, 0x40};
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_EXEC) != NULL);
     shmc_config cfg = sealed_cfg();
@@ -241,7 +244,7 @@ static void fixed_mask_xrstor_accepted(void)
 
 static void fixed_mask_with_pkru_refused(void)
 {
-    static const unsigned char code[] = {0xb8, 0xee, 0x02, 0x00, 0x00, 0x31, 0xd2,
+    static const volatile unsigned char code[] = {0xb8, 0xee, 0x02, 0x00, 0x00, 0x31, 0xd2,
                                          0x0f, 0xae, 0x6c, 0x24, 0x40};
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_EXEC) != NULL);
     expect_refusal("XRSTOR");
@@ -250,7 +253,7 @@ static void fixed_mask_with_pkru_refused(void)
 /* Report-only sealing (below the API): the findings are reported and sealing goes on. */
 static void report_only(void)
 {
-    static const unsigned char code[] = {0x0f, 0x01, 0xef};
+    static const volatile unsigned char code[] = {0x0f, 0x01, 0xef};
     CHECK(exec_page_with(code, sizeof code, PROT_READ | PROT_EXEC) != NULL);
     CHECK_RC(protect_domain_init(), SHMC_OK);
     unsigned char *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -15,6 +15,8 @@ typedef struct marks {
     uint32_t first;
 } marks_t;
 
+#define SCRUB_AHEAD 16 /* buckets */
+
 static bool bit(const uint64_t *m, uint64_t i) { return m[i / 64] >> (i % 64) & 1; }
 static void set_bit(uint64_t *m, uint64_t i) { m[i / 64] |= 1ull << (i % 64); }
 static void clear_bit(uint64_t *m, uint64_t i) { m[i / 64] &= ~(1ull << (i % 64)); }
@@ -26,6 +28,7 @@ static void mark_segments(const region_t *r, marks_t *mk)
     for (uint32_t s = 0; s < r->nsegments; s++) {
         segmeta_t *m = &r->segs[s];
         if (atomic_load(&m->state) == SEG_FREE) continue;
+        region_prefault_segment(r, s); /* one call instead of a fault per page */
         unsigned char *base = region_segment(r, s);
         uint32_t end = atomic_load(&m->write_off);
         if (end > r->segment_size) end = r->segment_size;
@@ -103,6 +106,19 @@ shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
     if (mk.start && items && bytes) {
         mark_segments(r, &mk);
         for (uint64_t b = 0; b <= r->bucket_mask; b++) {
+            /* chains lead all over the file: ask for the head item of a bucket a little
+             * ahead, so that many misses are in flight instead of one */
+            if (b + SCRUB_AHEAD <= r->bucket_mask) {
+                uint32_t u = bucket_head(atomic_load_explicit(&r->buckets[b + SCRUB_AHEAD],
+                                                              memory_order_relaxed));
+                const item_t *ahead = item_at(r, u);
+                if (ahead) {
+                    __builtin_prefetch(&mk.start[(u - mk.first) / 64]);
+                    __builtin_prefetch(ahead);
+                    __builtin_prefetch((const char *)ahead + 64);
+                    __builtin_prefetch((const char *)ahead + 128);
+                }
+            }
             uint32_t si = (uint32_t)(b & (r->nstripes - 1));
             *dropped += scrub_chain(r, &mk, b, &items[si], &bytes[si]);
         }

@@ -195,15 +195,26 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
                     uint32_t flags, uint32_t exptime, uint64_t cas)
 {
     keyref_t k = keyref(r, key, nkey);
+    __builtin_prefetch(&r->buckets[k.bucket]); /* a miss to overlap with the work below */
     CTR(ctx, C_CMD_SET);
     int hi = seg_head_lock(r, ctx);
     if (hi < 0) return SHMC_BAD_FILE;
+    const bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
     uint32_t need = (uint32_t)item_footprint(nkey, nvalue);
     shmc_rc rc;
     for (;;) {
         uint32_t unit;
         rc = seg_reserve(r, ctx, hi, need, &unit);
         if (rc != SHMC_OK) break;
+        if (!joins) {
+            /* the new item does not depend on the old one: write it into our reserved room
+             * before the stripe lock (nothing sees it until it is linked; a refused store
+             * leaves it uncommitted, to be overwritten), while the bucket and the item it
+             * leads to come in from memory */
+            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+            __builtin_prefetch(item_at(r, bucket_head(atomic_load_explicit(
+                                              &r->buckets[k.bucket], memory_order_relaxed))));
+        }
         if (!lock_key(r, ctx, &k)) {
             rc = SHMC_BAD_FILE;
             break;
@@ -223,7 +234,6 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
             index_unlock(k.stripe);
             break;
         }
-        bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
         if (joins && (uint64_t)o->nvalue + nvalue > r->item_size_max) {
             /* memcached cannot allocate the joined item and answers NOT_STORED */
             index_unlock(k.stripe);
@@ -242,8 +252,6 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         else if (mode == MODE_PREPEND)
             write_item(r, ctx, unit, &k, value, nvalue, item_value(o), o->nvalue, o->flags,
                        atomic_load(&o->exptime));
-        else
-            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
                              (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));

@@ -93,23 +93,14 @@ static void check_segments(checker_t *k)
         end &= ~(LAYOUT_UNIT - 1);
         k->unwritten += r->segment_size - end;
         for (uint32_t off = 0; off < end;) {
-            const item_t *it = (const item_t *)(base + off);
-            uint32_t sz;
-            if (end - off < ITEM_FILLER_MIN) { violation(k, "segment %u: %u stray bytes at %u", s, end - off, off); break; }
-            if (it->kind == ITEM_FILLER) {
-                sz = it->nvalue;
-                if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - off) {
-                    violation(k, "segment %u: bad filler of %u bytes at %u", s, sz, off);
-                    break;
-                }
-            } else if (item_is_live_kind(it->kind) && end - off >= ITEM_HEADER &&
-                       item_fits(r, region_unit_of(r, it), it->nkey, it->nvalue)) {
-                sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
-                if (sz > end - off) { violation(k, "segment %u: item at %u overruns the written bytes", s, off); break; }
-            } else {
-                violation(k, "segment %u: unparsable bytes at %u (kind 0x%02x)", s, off, it->kind);
-                break;
-            }
+            uint32_t sz = 0;
+            enum item_step step = item_step(r, base, off, end, &sz);
+            if (step == STEP_STRAY) violation(k, "segment %u: %u stray bytes at %u", s, end - off, off);
+            if (step == STEP_BAD_FILLER) violation(k, "segment %u: bad filler of %u bytes at %u", s, sz, off);
+            if (step == STEP_OVERRUN) violation(k, "segment %u: item at %u overruns the written bytes", s, off);
+            if (step == STEP_UNPARSABLE)
+                violation(k, "segment %u: unparsable bytes at %u (kind 0x%02x)", s, off, base[off]);
+            if (step != STEP_ITEM && step != STEP_FILLER) break;
             off += sz;
         }
     }

@@ -77,6 +77,35 @@ static inline int item_fits(const region_t *r, uint32_t u, uint64_t nkey, uint64
            in_seg + item_footprint(nkey, nvalue) <= r->segment_size;
 }
 
+/* One step of a walk through a segment's written bytes [0, end): what lies at off, and its
+ * size in *size.  Anything but STEP_ITEM or STEP_FILLER ends the walk: the rest of the
+ * segment cannot be trusted. */
+enum item_step {
+    STEP_ITEM, STEP_FILLER,
+    STEP_STRAY,      /* fewer bytes left than the smallest filler */
+    STEP_BAD_FILLER, /* a filler whose size is not a whole number of units within end */
+    STEP_OVERRUN,    /* an item whose bytes run past end */
+    STEP_UNPARSABLE, /* neither an item nor a filler */
+};
+
+static inline enum item_step item_step(const region_t *r, const unsigned char *base,
+                                       uint32_t off, uint32_t end, uint32_t *size)
+{
+    if (end - off < ITEM_FILLER_MIN) return STEP_STRAY;
+    const item_t *it = (const item_t *)(base + off);
+    if (it->kind == ITEM_FILLER) {
+        *size = it->nvalue;
+        return *size < ITEM_FILLER_MIN || *size % LAYOUT_UNIT || *size > end - off
+                   ? STEP_BAD_FILLER
+                   : STEP_FILLER;
+    }
+    if (!item_is_live_kind(it->kind) || end - off < ITEM_HEADER ||
+        !item_fits(r, (uint32_t)((base + off - r->base) / LAYOUT_UNIT), it->nkey, it->nvalue))
+        return STEP_UNPARSABLE;
+    *size = (uint32_t)item_footprint(it->nkey, it->nvalue);
+    return *size > end - off ? STEP_OVERRUN : STEP_ITEM;
+}
+
 /* The checksum of an item's immutable fields, key and value.  The caller has checked that
  * the lengths fit (item_fits). */
 static inline uint64_t item_sum(const region_t *r, const item_t *it)

@@ -35,20 +35,10 @@ static void mark_segments(const region_t *r, marks_t *mk)
         end &= ~(LAYOUT_UNIT - 1);
         uint32_t off = 0;
         while (off < end) {
-            if (end - off < ITEM_FILLER_MIN) break;
-            item_t *it = (item_t *)(base + off);
-            uint32_t unit = region_unit_of(r, it), sz;
-            if (it->kind == ITEM_FILLER) {
-                sz = it->nvalue;
-                if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - off) break;
-            } else if (item_is_live_kind(it->kind) && end - off >= ITEM_HEADER &&
-                       item_fits(r, unit, it->nkey, it->nvalue) &&
-                       item_footprint(it->nkey, it->nvalue) <= end - off) {
-                sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
-                set_bit(mk->start, unit - mk->first);
-            } else {
-                break;
-            }
+            uint32_t sz;
+            enum item_step step = item_step(r, base, off, end, &sz);
+            if (step == STEP_ITEM) set_bit(mk->start, region_unit_of(r, base + off) - mk->first);
+            else if (step != STEP_FILLER) break;
             off += sz;
         }
         if (off != atomic_load(&m->write_off)) atomic_store(&m->write_off, off);

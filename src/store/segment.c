@@ -181,14 +181,8 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
         item_t *it = (item_t *)(base + rd);
         uint32_t unit = region_unit_of(r, it);
         uint32_t sz;
-        if (end - rd < ITEM_FILLER_MIN) break;
-        if (it->kind == ITEM_FILLER) {
-            sz = it->nvalue;
-            if (sz < ITEM_FILLER_MIN || sz % LAYOUT_UNIT || sz > end - rd) break;
-        } else if (item_is_live_kind(it->kind) && end - rd >= ITEM_HEADER &&
-                   item_fits(r, unit, it->nkey, it->nvalue)) {
-            sz = (uint32_t)item_footprint(it->nkey, it->nvalue);
-            if (sz > end - rd) break;
+        enum item_step step = item_step(r, base, rd, end, &sz);
+        if (step == STEP_ITEM) {
             uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
             uint64_t b = index_bucket_of(r, hash);
             stripe_t *st = index_stripe_of(r, b);
@@ -226,8 +220,8 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                 }
             }
             index_unlock(st);
-        } else {
-            break; /* not an item: the rest of the segment cannot be trusted */
+        } else if (step != STEP_FILLER) {
+            break; /* the rest of the segment cannot be trusted */
         }
         rd += sz;
         hd->clean_r = rd;

@@ -206,11 +206,12 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         uint32_t unit;
         rc = seg_reserve(r, ctx, hi, need, &unit);
         if (rc != SHMC_OK) break;
-        if (!joins) {
-            /* the new item does not depend on the old one: write it into our reserved room
-             * before the stripe lock (nothing sees it until it is linked; a refused store
-             * leaves it uncommitted, to be overwritten), while the bucket and the item it
-             * leads to come in from memory */
+        if (mode == MODE_SET) {
+            /* a set always stores, and its item does not depend on the old one: write it
+             * into our reserved room before the stripe lock (nothing sees it until it is
+             * linked), while the bucket and the item it leads to come in from memory.  The
+             * conditional modes write only once they know they store, so that no bytes are
+             * left behind for the next writer of this room (another process, possibly). */
             write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
             __builtin_prefetch(item_at(r, bucket_head(atomic_load_explicit(
                                               &r->buckets[k.bucket], memory_order_relaxed))));
@@ -252,6 +253,8 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         else if (mode == MODE_PREPEND)
             write_item(r, ctx, unit, &k, value, nvalue, item_value(o), o->nvalue, o->flags,
                        atomic_load(&o->exptime));
+        else if (mode != MODE_SET)
+            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
                              (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));

@@ -6,8 +6,9 @@
  *  - every segment has a known state; the free stack and the FIFO hold exactly the FREE and
  *    SEALED segments, once each; OPEN and CLEANING segments belong to the head that names them;
  *  - every segment's written bytes parse as items and fillers;
- *  - every chained item is well formed, whole (its checksum holds), lies in a segment in use below its write offset, is
- *    in the bucket its key hashes to, and is reachable from exactly one place;
+ *  - every chained item is well formed, whole (its checksum holds), lies in a segment in use
+ *    below its write offset, is in the bucket its key hashes to, and is reachable from
+ *    exactly one place;
  *  - each stripe's item and byte counts equal what its chains hold;
  *  - no lock is held by a dead owner, and no change is in flight (an intent recorded or a
  *    bucket version odd) under a lock that no live thread holds. */
@@ -166,7 +167,7 @@ static void check_chains(checker_t *k)
             if (st == SEG_FREE) violation(k, "item at %u lies in free segment %u", u, seg);
             else if (in_seg + item_footprint(it->nkey, it->nvalue) > r->segs[seg].write_off)
                 violation(k, "item at %u lies beyond segment %u's written bytes", u, seg);
-            if (it->sum != item_sum(r, it))
+            if (!item_is_whole(r, it))
                 violation(k, "item at %u: checksum mismatch (its key or value is damaged)", u);
             uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
             if (index_bucket_of(r, hash) != b || index_tag_of(hash) != it->tag)

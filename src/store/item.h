@@ -100,7 +100,7 @@ static inline enum item_step item_step(const region_t *r, const unsigned char *b
                    : STEP_FILLER;
     }
     if (!item_is_live_kind(it->kind) || end - off < ITEM_HEADER ||
-        !item_fits(r, (uint32_t)((base + off - r->base) / LAYOUT_UNIT), it->nkey, it->nvalue))
+        !item_fits(r, region_unit_of(r, it), it->nkey, it->nvalue))
         return STEP_UNPARSABLE;
     *size = (uint32_t)item_footprint(it->nkey, it->nvalue);
     return *size > end - off ? STEP_OVERRUN : STEP_ITEM;
@@ -113,6 +113,12 @@ static inline uint64_t item_sum(const region_t *r, const item_t *it)
     uint64_t seed = r->hash_seed ^ hash_mix(((uint64_t)it->nkey << 32 | it->nvalue) ^ it->cas,
                                             ((uint64_t)it->flags << 32 | it->epoch) ^ 0x51u);
     return hash_key(it->data, (size_t)it->nkey + it->nvalue, seed);
+}
+
+/* Whether the item is as it was written (its checksum holds); lengths checked as above. */
+static inline int item_is_whole(const region_t *r, const item_t *it)
+{
+    return it->sum == item_sum(r, it);
 }
 
 #endif

@@ -69,7 +69,7 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
             break;
         }
         clear_bit(mk->start, rel);
-        if (it->sum == item_sum(r, it)) {
+        if (item_is_whole(r, it)) {
             if (prev) atomic_store(&prev->next, u);
             else head = u;
             prev = it;

@@ -93,13 +93,15 @@ static void fifo_push(const region_t *r, uint32_t s)
     atomic_store(&h->fifo_count, count + 1);
 }
 
-/* Under global_lock: seal the head's segment, if it has one — state first, then the list,
- * then the head. */
-static void seal_head_segment(const region_t *r, head_t *hd)
+/* Under global_lock: seal head hi's segment, if it has one that is open and its own — state
+ * first, then the list, then the head (which names no segment afterwards). */
+static void seal_head_segment(const region_t *r, int hi)
 {
+    head_t *hd = &r->heads[hi];
     if (!hd->seg) return;
     uint32_t s = hd->seg - 1;
-    if (s < r->nsegments && atomic_load(&r->segs[s].state) == SEG_OPEN) {
+    if (s < r->nsegments && atomic_load(&r->segs[s].state) == SEG_OPEN &&
+        atomic_load(&r->segs[s].owner) == (uint32_t)hi) {
         atomic_store(&r->segs[s].seq, atomic_fetch_add(&r->hdr->seal_seq, 1) + 1);
         atomic_store(&r->segs[s].state, SEG_SEALED);
         fifo_push(r, s);
@@ -269,9 +271,7 @@ uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
             /* a head cleans only without a segment of its own (only a damaged file has both):
              * the cleaned victim becomes its segment, so seal the other one */
             if (hd->seg && seg_global_lock(r)) {
-                if (atomic_load(&r->segs[(hd->seg - 1) % r->nsegments].owner) == (uint32_t)hi)
-                    seal_head_segment(r, hd);
-                hd->seg = 0;
+                seal_head_segment(r, hi);
                 seg_global_unlock(r);
             }
             hd->seg = 0;
@@ -325,7 +325,7 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             }
         }
         if (!seg_global_lock(r)) return SHMC_NO_MEMORY;
-        seal_head_segment(r, hd);
+        seal_head_segment(r, hi);
         uint32_t nfree = atomic_load(&h->free_count);
         if (nfree) {
             uint32_t s = r->free_stack[nfree - 1];

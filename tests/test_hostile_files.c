@@ -27,14 +27,13 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "progs/base_cache.h"
 #include "region/layout.h"
 #include "store/index.h"
 #include "store/item.h"
 #include "util/hash.h"
 
-#define MEMORY_LIMIT (512u * 1024u)
-#define ITEM_MAX 1024u
-#define HASH_POWER 6
+#define ITEM_MAX BASE_ITEM_MAX
 #define NKEYS 1500
 #define CASE_TIMEOUT 10 /* seconds: far beyond any case's work, even under TSan */
 
@@ -68,43 +67,12 @@ static uint64_t rng_below(uint64_t n) { return n ? rng() % n : 0; }
 
 /* ---- the valid cache ---- */
 
-static void key_of(char *out, size_t cap, unsigned i) { snprintf(out, cap, "key-%u", i); }
-
 static void build_base(const char *path)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = MEMORY_LIMIT;
-    cfg.item_size_max = ITEM_MAX;
-    cfg.hash_power = HASH_POWER;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
-    if (!c) exit(t_finish());
-    unsigned char val[ITEM_MAX];
-    char key[32];
-    rng_seed(1);
-    for (unsigned i = 0; i < NKEYS; i++) {
-        size_t n = 1 + rng_below(ITEM_MAX);
-        memset(val, 'a' + i % 26, n);
-        key_of(key, sizeof key, i);
-        int64_t exptime = i % 11 == 0 ? -1 : i % 5 == 0 ? 3600 : 0;
-        shmc_rc rc = i % 13 == 0 ? shmc_set(c, key, strlen(key), "100", 3, i, exptime)
-                                 : shmc_set(c, key, strlen(key), val, n, i, exptime);
-        if (rc != SHMC_OK) CHECK_RC(rc, SHMC_OK);
-        if (i % 7 == 3) shmc_delete(c, key, strlen(key));
-        if (i % 13 == 0) shmc_incr(c, key, strlen(key), i, NULL);
-        if (i % 17 == 0) shmc_append(c, key, strlen(key), "tail", 4, 0, 0);
-        if (i % 3 == 0) {
-            size_t nv;
-            shmc_get(c, key, strlen(key), val, sizeof val, &nv, NULL, NULL);
-        }
-        if (i % 19 == 0) shmc_touch(c, key, strlen(key), 7200);
-    }
     shmc_stats_t s;
-    CHECK_RC(shmc_stats(c, &s), SHMC_OK);
+    CHECK_RC(base_cache_build(path, NKEYS, &s), SHMC_OK);
     CHECK(s.evictions > 0);   /* some items were evicted ... */
     CHECK(s.curr_items > 100); /* ... and many are still there */
-    shmc_close(c);
     t_check_file(path);
 }
 
@@ -176,9 +144,6 @@ static void flip(uint64_t off, unsigned bit) { work[off] ^= (unsigned char)(1u <
 static void put32(uint64_t off, uint32_t v) { memcpy(work + off, &v, 4); }
 static void put64(uint64_t off, uint64_t v) { memcpy(work + off, &v, 8); }
 
-/* A process token (pid, start time) that no live process has. */
-#define DEAD_TOKEN 0x7fffffff7ffffffeull
-
 typedef struct outcome {
     shmc_rc check_rc, open_rc, recheck_rc;
     size_t violations, violations_after; /* the checker's count before, and after recovery */
@@ -192,15 +157,6 @@ static bool sane_rc(shmc_rc rc)
     return rc == SHMC_OK || rc == SHMC_NOT_FOUND || rc == SHMC_NOT_STORED || rc == SHMC_EXISTS ||
            rc == SHMC_TOO_LARGE || rc == SHMC_NO_MEMORY || rc == SHMC_NOT_NUMERIC ||
            rc == SHMC_BUFFER_TOO_SMALL || rc == SHMC_BAD_FILE;
-}
-
-/* Make the next mapping end right before a PROT_NONE page, so a read past a cache mapping's
- * end faults here instead of reading a neighbouring mapping by luck. */
-static void guard_next_mapping(size_t size)
-{
-    size_t page = 4096, span = (size + page - 1) / page * page;
-    unsigned char *g = mmap(NULL, span + page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g != MAP_FAILED) munmap(g, span); /* keeps the last page as the guard */
 }
 
 static void keys_in_bucket(uint64_t b, char keys[][32], int n)
@@ -231,7 +187,7 @@ static int use_cache(shmc_t *c, int64_t probe_bucket)
         }                                                                                 \
     } while (0)
     for (unsigned i = 0; i < 60; i++) {
-        key_of(key, sizeof key, (i * 37) % NKEYS);
+        base_key_of(key, sizeof key, (i * 37) % NKEYS);
         size_t nk = strlen(key);
         nv = 0;
         shmc_rc rc = shmc_get(c, key, nk, buf, sizeof buf, &nv, &flags, &cas);
@@ -292,10 +248,10 @@ static void child_run(enum stage stage, int fd, int64_t probe_bucket)
     alarm(CASE_TIMEOUT);
     outcome_t o = {.check_rc = SHMC_OK, .open_rc = SHMC_OK, .recheck_rc = SHMC_OK};
     if (stage == STAGE_CHECK) {
-        guard_next_mapping(base_size);
+        base_guard_next_mapping(base_size);
         o.check_rc = shmc_check(damaged_path, NULL, &o.violations);
     } else {
-        guard_next_mapping(base_size);
+        base_guard_next_mapping(base_size);
         shmc_t *c = NULL;
         o.open_rc = shmc_open(&c, damaged_path, NULL);
         if (o.open_rc == SHMC_OK) {
@@ -303,7 +259,7 @@ static void child_run(enum stage stage, int fd, int64_t probe_bucket)
             if (shmc_stats(c, &s) == SHMC_OK) o.scrubs = s.recovery_scrubs;
             o.bad_answer = use_cache(c, probe_bucket);
             shmc_close(c);
-            guard_next_mapping(base_size);
+            base_guard_next_mapping(base_size);
             o.recheck_rc = shmc_check(damaged_path, stage == STAGE_RECOVER ? stderr : NULL,
                                       &o.violations_after);
         } else {
@@ -363,10 +319,9 @@ static void run_case(const char *name, size_t len, enum expect expect, int64_t p
     bool chk_ran = run_stage(name, STAGE_CHECK, probe_bucket, &chk);
     bool use_ran = run_stage(name, STAGE_USE, probe_bucket, &use);
     bool rec_ran = true;
-    if (len >= hdr.off_procs + 8) {
+    if (base_mark_left_by_kill(work, len, &hdr)) {
         /* the same damage in a file whose last user was killed: the opener must scrub, and
          * what it leaves must be whole */
-        put64(hdr.off_procs, DEAD_TOKEN);
         fd = open(damaged_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         CHECK(fd >= 0 && write(fd, work, len) == (ssize_t)len);
         close(fd);

@@ -23,12 +23,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../progs/base_cache.h"
 #include "region/layout.h"
 #include "store/item.h"
 
-#define MEMORY_LIMIT (512u * 1024u)
-#define ITEM_MAX 1024u
-#define HASH_POWER 6
+#define ITEM_MAX BASE_ITEM_MAX
 #define NKEYS 2000
 #define MAX_MUTATIONS 64
 
@@ -64,50 +63,16 @@ static void cleanup(void)
     unlink(work_path);
 }
 
-static void key_of(char *out, size_t cap, unsigned i) { snprintf(out, cap, "key-%u", i); }
-
-/* The valid cache: items of many sizes, some deleted, expired, appended, counted, fetched
- * (so cleaning keeps them) and, because it holds four times its memory, evicted. */
+/* The valid cache (progs/base_cache.h), checked clean. */
 static void build_base(void)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = MEMORY_LIMIT;
-    cfg.item_size_max = ITEM_MAX;
-    cfg.hash_power = HASH_POWER;
-    shmc_t *c;
-    shmc_rc rc = shmc_open(&c, base_path, &cfg);
-    if (rc != SHMC_OK) die("create the base cache", rc);
-    uint8_t val[ITEM_MAX];
-    uint32_t x = 12345;
-    char key[32];
-    for (unsigned i = 0; i < NKEYS; i++) {
-        x = x * 1103515245u + 12345u;
-        size_t n = 1 + (x >> 8) % ITEM_MAX;
-        memset(val, 'a' + i % 26, n);
-        key_of(key, sizeof key, i);
-        int64_t exptime = i % 11 == 0 ? -1 : i % 5 == 0 ? 3600 : 0;
-        if (i % 13 == 0) {
-            rc = shmc_set(c, key, strlen(key), "100", 3, i, exptime);
-        } else {
-            rc = shmc_set(c, key, strlen(key), val, n, i, exptime);
-        }
-        if (rc != SHMC_OK) die("fill the base cache", rc);
-        if (i % 7 == 3) shmc_delete(c, key, strlen(key));
-        if (i % 13 == 0) shmc_incr(c, key, strlen(key), i, NULL);
-        if (i % 17 == 0) shmc_append(c, key, strlen(key), "tail", 4, 0, 0);
-        if (i % 3 == 0) {
-            size_t nv;
-            shmc_get(c, key, strlen(key), val, sizeof val, &nv, NULL, NULL);
-        }
-        if (i % 19 == 0) shmc_touch(c, key, strlen(key), 7200);
-    }
     shmc_stats_t s;
-    if (shmc_stats(c, &s) != SHMC_OK || s.evictions == 0 || s.curr_items < 100) {
+    shmc_rc rc = base_cache_build(base_path, NKEYS, &s);
+    if (rc != SHMC_OK) die("build the base cache", rc);
+    if (s.evictions == 0 || s.curr_items < 100) {
         fprintf(stderr, "fuzz_check: the base cache should hold items and have evicted some\n");
         abort();
     }
-    shmc_close(c);
     size_t violations = 0;
     rc = shmc_check(base_path, stderr, &violations);
     if (rc != SHMC_OK || violations) die("the base cache is not clean", rc);
@@ -285,15 +250,6 @@ static uint64_t apply_mutations(reader_t *r)
     return length;
 }
 
-/* Make the next mapping end right before a PROT_NONE page, so a read past the end of a cache
- * mapping faults instead of reading a neighbouring mapping by luck. */
-static void guard_next_mapping(void)
-{
-    size_t page = 4096, span = (base_size + page - 1) / page * page;
-    void *g = mmap(NULL, span + page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g != MAP_FAILED) munmap(g, span); /* keeps the last page as the guard */
-}
-
 static void write_work(uint64_t length)
 {
     int fd = open(work_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -314,7 +270,7 @@ static void use_cache(shmc_t *c, reader_t *r)
     uint64_t cas;
     for (int i = 0; i < 12; i++) {
         unsigned k = rd32(r) % NKEYS;
-        key_of(key, sizeof key, k);
+        base_key_of(key, sizeof key, k);
         size_t nk = strlen(key);
         shmc_rc rc;
         switch (rd8(r) % 10) {
@@ -362,15 +318,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t length = size ? apply_mutations(&r) : base_size;
     /* odd-sized inputs: the file is also left as by a killed user, so the opener scrubs, and
      * after that nothing may be left for the checker to find */
-    bool left_by_a_kill = (size & 1) && length >= hdr.off_procs + 8;
-    if (left_by_a_kill) {
-        uint64_t dead = 0x7fffffff7ffffffeull; /* no live process has this (pid, start time) */
-        memcpy(work + hdr.off_procs, &dead, 8);
-    }
+    bool left_by_a_kill = (size & 1) && base_mark_left_by_kill(work, length, &hdr);
     write_work(length);
 
     size_t violations = 0;
-    guard_next_mapping();
+    base_guard_next_mapping(base_size);
     shmc_rc rc = shmc_check(work_path, NULL, &violations);
     if (rc != SHMC_OK && rc != SHMC_BAD_FILE) die("shmc_check answered", rc);
     if (length != base_size && rc != SHMC_BAD_FILE) {
@@ -381,7 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0 && (rc != SHMC_OK || violations)) die("the undamaged copy is not clean", rc);
 
     shmc_t *c = NULL;
-    guard_next_mapping();
+    base_guard_next_mapping(base_size);
     rc = shmc_open(&c, work_path, NULL);
     if (rc == SHMC_OK) {
         use_cache(c, &r);

@@ -93,6 +93,12 @@ static void fifo_push(const region_t *r, uint32_t s)
     atomic_store(&h->fifo_count, count + 1);
 }
 
+/* Whether segment s exists and is in state st. */
+static bool seg_is(const region_t *r, uint32_t s, enum seg_state st)
+{
+    return s < r->nsegments && atomic_load(&r->segs[s].state) == st;
+}
+
 /* Under global_lock: seal head hi's segment, if it has one that is open and its own — state
  * first, then the list, then the head (which names no segment afterwards). */
 static void seal_head_segment(const region_t *r, int hi)
@@ -107,6 +113,18 @@ static void seal_head_segment(const region_t *r, int hi)
         fifo_push(r, s);
     }
     hd->seg = 0;
+}
+
+/* ---- placement ---- */
+
+bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size)
+{
+    uint32_t seg = region_segment_of(r, unit);
+    if (seg >= r->nsegments) return false;
+    uint64_t off = (uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT - (uint64_t)seg * r->segment_size;
+    const segmeta_t *m = &r->segs[seg];
+    return atomic_load_explicit(&m->state, memory_order_relaxed) != SEG_FREE &&
+           off + size <= atomic_load_explicit(&m->write_off, memory_order_relaxed);
 }
 
 /* ---- access bits ---- */
@@ -314,6 +332,10 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
     header_t *h = r->hdr;
     if (size > r->segment_size) return SHMC_TOO_LARGE;
     for (uint32_t attempt = 0; attempt < 2 * r->nsegments + 4; attempt++) {
+        if (hd->seg && (hd->seg > r->nsegments ||
+                        atomic_load_explicit(&r->segs[hd->seg - 1].state, memory_order_relaxed) != SEG_OPEN ||
+                        atomic_load_explicit(&r->segs[hd->seg - 1].owner, memory_order_relaxed) != (uint32_t)hi))
+            hd->seg = 0; /* only a damaged file names a segment that is not this head's */
         if (hd->seg) {
             uint32_t s = hd->seg - 1;
             uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
@@ -327,6 +349,13 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         if (!seg_global_lock(r)) return SHMC_NO_MEMORY;
         seal_head_segment(r, hi);
         uint32_t nfree = atomic_load(&h->free_count);
+        if (nfree > r->nsegments || atomic_load(&h->fifo_count) > r->nsegments ||
+            (nfree && !seg_is(r, r->free_stack[nfree - 1], SEG_FREE)) ||
+            (atomic_load(&h->fifo_count) &&
+             !seg_is(r, r->fifo[atomic_load(&h->fifo_first) % r->nsegments], SEG_SEALED))) {
+            seg_rebuild_lists(r); /* a damaged list: the segments' own states are the truth */
+            nfree = atomic_load(&h->free_count);
+        }
         if (nfree) {
             uint32_t s = r->free_stack[nfree - 1];
             atomic_store(&h->free_count, nfree - 1);

@@ -29,6 +29,13 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int head, uint32_t size, u
 /* After the item at the reserved place is completely written: publish its bytes. */
 void seg_commit(const region_t *r, int head, uint32_t size);
 
+/* Whether the size bytes of the item at unit lie where an item may live: below the write
+ * offset of a segment in use.  Every linked item does, unless the file was damaged; a
+ * writer drops one that does not, since the space above a write offset is the next room
+ * to be written (so no store ever writes over a linked item, nor copies from it onto
+ * itself). */
+bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size);
+
 /* Mark an item as fetched (readers call this after a hit; writes only the first time). */
 void seg_mark_accessed(const region_t *r, uint32_t unit);
 

@@ -79,6 +79,11 @@ static uint32_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
     uint32_t u = index_find_locked(r, k->bucket, k->key, k->nkey, k->tag, prev);
     if (!u) return 0;
     item_t *it = item_at(r, u);
+    if (!seg_item_placed(r, u, footprint_of(it))) { /* a damaged file: see seg_item_placed */
+        index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
+        CTR(ctx, C_DAMAGED_DROPPED);
+        return 0;
+    }
     bool flushed;
     if (store_item_dead(atomic_load_explicit(&it->exptime, memory_order_relaxed), it->epoch, ctx,
                         &flushed)) {

@@ -1,14 +1,17 @@
 /* region.c — create, validate and map the cache file.
  *
- * Creation is atomic: the file is built under a temporary name and link()ed into place, so
- * no process ever sees a half-written header, and of two racing creators exactly one wins
- * while the other attaches to the winner's file.  Two byte-range locks (open-file-description
+ * Creation is atomic: the file is built unnamed (O_TMPFILE; a temporary name where the
+ * filesystem lacks it) and link()ed into place, so no process ever sees a half-written
+ * header, and of two racing creators exactly one wins while the other attaches to the
+ * winner's file.  Its memory is reserved before it gets its name (posix_fallocate), so no
+ * write into the mapping can ever fault for want of space.  Two byte-range locks (open-file-description
  * locks, released by the kernel when a process dies) order attaching: byte 0 is held
  * exclusively from open until attach, byte 1 is held shared by every attached process.  An
  * opener that can take byte 1 exclusively knows nobody else is attached, so it may repair
  * and re-initialise the locks a crash left behind. */
 #include "region/region.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +125,113 @@ static shmc_rc init_new(region_t *r, const header_t *tmpl)
     return SHMC_OK;
 }
 
+/* Reserve every byte of the file's memory now (posix_fallocate), so that no store into the
+ * mapping can ever fault for want of a page (SIGBUS): a filesystem that cannot hold the
+ * cache says so here, as an error, instead of killing whichever process writes first.  On
+ * a file that already has blocks this only fills its holes. */
+static shmc_rc reserve_space(int fd, const char *path, uint64_t size)
+{
+    struct stat st;
+    struct statvfs vfs;
+    uint64_t held = fstat(fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+    uint64_t avail = fstatvfs(fd, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : 0;
+    int e;
+    do e = posix_fallocate(fd, 0, (off_t)size);
+    while (e == EINTR);
+    if (e == 0) return SHMC_OK;
+    errno = e;
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+        return error_set(SHMC_SYSTEM,
+                         "cache %s needs %llu bytes of memory (%llu more than it holds), but its "
+                         "filesystem has %llu bytes free (%s): make the cache smaller or its "
+                         "filesystem larger (/dev/shm: docker --shm-size, see README)",
+                         path, (unsigned long long)size,
+                         (unsigned long long)(size > held ? size - held : 0),
+                         (unsigned long long)avail, strerror(e));
+    return error_set(SHMC_SYSTEM, "reserve %llu bytes for %s: %s", (unsigned long long)size,
+                     path, strerror(e));
+}
+
+/* The directory part of path into dir[cap], and where its file name starts. */
+static const char *split_path(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, cap, ".");
+        return path;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0) n = 1; /* "/name" */
+    snprintf(dir, cap, "%.*s", (int)(n < cap ? n : cap - 1), path);
+    return slash + 1;
+}
+
+/* Remove PATH.creating.* files that a creator killed mid-way left behind (a creator holds
+ * the open lock on its file from the moment it exists, see create_file).  A file is stale
+ * only when that lock can be taken — which no pid, pid namespace or pid reuse can fool —
+ * and it is older than STALE_AGE_S, for the microseconds between a creator's open() and
+ * its lock. */
+#define STALE_AGE_S 2
+static void sweep_stale_creations(const char *path)
+{
+    char dir[4096], prefix[4200];
+    const char *base = split_path(path, dir, sizeof dir);
+    int plen = snprintf(prefix, sizeof prefix, "%s.creating.", base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    time_t now = time(NULL);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (strncmp(de->d_name, prefix, (size_t)plen) != 0) continue;
+        int fd = openat(dirfd(d), de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) continue; /* another user's, or gone already */
+        struct stat st, again;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= STALE_AGE_S &&
+            now - st.st_ctime >= STALE_AGE_S && byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, false) == 0 &&
+            fstatat(dirfd(d), de->d_name, &again, AT_SYMLINK_NOFOLLOW) == 0 &&
+            again.st_ino == st.st_ino && again.st_dev == st.st_dev)
+            unlinkat(dirfd(d), de->d_name, 0);
+        close(fd); /* and with it the lock */
+    }
+    closedir(d);
+}
+
+/* A new file for path, not yet visible under any name where the filesystem allows
+ * (O_TMPFILE: a creator killed now leaves nothing behind), else under PATH.creating.PID.NONCE
+ * in *tmp.  Either way the caller holds its open lock before anything else happens to it. */
+static int create_unlinked(const char *path, unsigned mode, char *tmp, size_t cap)
+{
+    char dir[4096];
+    split_path(path, dir, sizeof dir);
+    tmp[0] = '\0';
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        uint64_t nonce;
+        if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) nonce = (uint64_t)clock();
+        snprintf(tmp, cap, "%s.creating.%d.%llx", path, (int)getpid(), (unsigned long long)nonce);
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+    }
+    if (fd < 0) {
+        int e = errno;
+        error_set(SHMC_SYSTEM, "create %s: %s", tmp[0] ? tmp : path, strerror(e));
+        tmp[0] = '\0';
+        errno = e;
+        return -1;
+    }
+    /* lock before anything else, so that openers of the new name wait for our attach, and
+     * so that sweep_stale_creations knows this file has a live creator */
+    byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
+    return fd;
+}
+
+/* Give the new file its name: fails with EEXIST if a racing creator's file got there first. */
+static int publish(int fd, const char *tmp, const char *path)
+{
+    if (tmp[0]) return link(tmp, path);
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
                            uint64_t item_size_max, unsigned hash_power, unsigned mode,
                            bool *lost_race)
@@ -134,43 +245,39 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     tmpl.check = layout_checksum(&tmpl);
 
     char tmp[4200];
-    uint64_t nonce;
-    if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) nonce = (uint64_t)clock();
-    snprintf(tmp, sizeof tmp, "%s.creating.%d.%llx", path, (int)getpid(), (unsigned long long)nonce);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-    if (fd < 0) return error_set(SHMC_SYSTEM, "create %s: %s", tmp, strerror(errno));
+    int fd = create_unlinked(path, mode, tmp, sizeof tmp);
+    if (fd < 0) return SHMC_SYSTEM;
     if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)tmpl.file_size) < 0) {
         int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return error_set(SHMC_SYSTEM, "size %s: %s", tmp, strerror(e));
+        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
+    } else {
+        rc = reserve_space(fd, path, tmpl.file_size);
     }
-    rc = map_fd(r, fd, tmpl.file_size, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl.file_size, PROT_READ | PROT_WRITE);
     if (rc == SHMC_OK) rc = init_new(r, &tmpl);
     if (rc != SHMC_OK) {
         if (r->base) munmap(r->base, r->size);
         r->base = NULL;
         close(fd);
-        unlink(tmp);
+        if (tmp[0]) unlink(tmp);
         return rc;
     }
-    /* lock before publishing, so that openers of the new name wait for our attach */
-    byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
-    if (link(tmp, path) < 0) {
+    if (publish(fd, tmp, path) < 0) {
         int e = errno;
         munmap(r->base, r->size);
         r->base = NULL;
         close(fd);
-        unlink(tmp);
-        if (e == EEXIST) {
+        if (tmp[0]) unlink(tmp);
+        /* EEXIST: a racing creator won; ENOENT on a named temporary file: it was taken for
+         * a stale one (only after we stopped for seconds before locking it): start over */
+        if (e == EEXIST || (tmp[0] && e == ENOENT)) {
             *lost_race = true;
             return SHMC_OK;
         }
         errno = e;
         return error_set(SHMC_SYSTEM, "link %s: %s", path, strerror(e));
     }
-    unlink(tmp);
+    if (tmp[0]) unlink(tmp);
     r->alone = true;
     return SHMC_OK;
 }
@@ -197,6 +304,12 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
                          path, (unsigned long long)h.memory_limit,
                          (unsigned long long)h.item_size_max, (unsigned long long)memory_limit,
                          (unsigned long long)item_size_max);
+    /* a file with holes (copied sparse, or made before space was reserved at creation)
+     * gets its memory now, or is refused: never a SIGBUS later */
+    if ((uint64_t)st.st_blocks * 512 < h.file_size) {
+        rc = reserve_space(fd, path, h.file_size);
+        if (rc != SHMC_OK) return rc;
+    }
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
     rc = map_fd(r, fd, h.file_size, PROT_READ | PROT_WRITE);
     if (rc != SHMC_OK) return rc;
@@ -218,6 +331,7 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
+    sweep_stale_creations(path);
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd >= 0) {

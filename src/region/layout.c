@@ -53,7 +53,10 @@ shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_ma
     h->nheads = (uint32_t)(heads < 1 ? 1 : heads > LAYOUT_HEADS_MAX ? LAYOUT_HEADS_MAX : heads);
     h->segment_size = (uint32_t)seg;
     h->nthread_slots = LAYOUT_THREAD_SLOTS;
-    h->nproc_slots = LAYOUT_PROC_SLOTS;
+    uint64_t procs = memory_limit / LAYOUT_PROC_SLOTS_PER;
+    h->nproc_slots = (uint32_t)(procs < LAYOUT_PROC_SLOTS_MIN   ? LAYOUT_PROC_SLOTS_MIN
+                                : procs > LAYOUT_PROC_SLOTS_MAX ? LAYOUT_PROC_SLOTS_MAX
+                                                                : procs);
     h->bitmap_words = (uint32_t)(seg / LAYOUT_ACCESS_GRAIN / 64);
 
     uint64_t off = LAYOUT_HEADER_BYTES;

@@ -23,13 +23,18 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 2u
+#define LAYOUT_VERSION 3u
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_MAX_FILE ((uint64_t)UINT32_MAX * LAYOUT_UNIT)
 #define LAYOUT_HEADER_BYTES 4096u
 
 #define LAYOUT_THREAD_SLOTS 512u
-#define LAYOUT_PROC_SLOTS 256u
+/* one entry per attached handle: 256 for the smallest caches, one per 4 KiB of memory limit
+ * up to 16384 (the default 64 MiB cache: 16384, 256 KiB of file); handles beyond the table
+ * are counted in the header's attached_overflow */
+#define LAYOUT_PROC_SLOTS_MIN 256u
+#define LAYOUT_PROC_SLOTS_MAX 16384u
+#define LAYOUT_PROC_SLOTS_PER (4u * 1024u)
 #define LAYOUT_STRIPES_MAX 4096u
 #define LAYOUT_HEADS_MAX 16u
 #define LAYOUT_SEGMENTS_MIN 8u
@@ -126,6 +131,8 @@ typedef struct header {
     alignas(64) _Atomic uint32_t flush_epoch;       /* items of older epochs are flushed */
     _Atomic uint64_t flush_pending;                 /* a delayed flush_all's time; 0: none */
     _Atomic uint64_t total_connections;
+    _Atomic uint64_t attached_overflow;             /* attached handles without a process slot */
+    _Atomic uint64_t sweep_time;                    /* last sweep for dead slot owners (s) */
 
     /* ---- counters of threads and processes that are gone, under global_lock ---- */
     alignas(64) _Atomic uint64_t retired[C_COUNT];

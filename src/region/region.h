@@ -3,6 +3,7 @@
 #ifndef SHMC_REGION_H
 #define SHMC_REGION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ typedef struct region {
     uint32_t nstripes, nheads, nsegments, segment_size, bitmap_words, nthread_slots, nproc_slots;
     uint32_t data_unit_first, data_unit_end; /* item offsets must fall in [first, end) */
     bool alone; /* no other process had the file open: recovery is ours to run */
+    _Atomic uint64_t overflow_token; /* this process, when its handle is in attached_overflow */
 } region_t;
 
 /* Resolve name_or_path ($SHMC_DIR or /dev/shm for plain names) into out[cap]. */

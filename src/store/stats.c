@@ -2,6 +2,7 @@
 #include "store/stats.h"
 
 #include "sync/proc.h"
+#include "util/clock.h"
 
 #define OWNER_FOLDING 1ull /* a slot being folded by whoever found its owner dead */
 
@@ -13,8 +14,17 @@ static void fold(const region_t *r, thread_slot_t *s)
     }
 }
 
-/* Fold and free every slot whose owner process is gone. */
-static void sweep_dead(const region_t *r)
+/* Whether it is this caller's turn to look for dead owners: at most one sweep a second
+ * over the whole cache, since with thousands of live processes attached each sweep reads
+ * thousands of /proc entries. */
+static bool sweep_due(const region_t *r)
+{
+    uint64_t now = (uint64_t)clock_now_s(), last = atomic_load_explicit(&r->hdr->sweep_time, memory_order_relaxed);
+    return now != last && atomic_compare_exchange_strong(&r->hdr->sweep_time, &last, now);
+}
+
+/* Fold and free every thread slot whose owner process is gone. */
+static void sweep_dead_threads(const region_t *r)
 {
     for (uint32_t i = 1; i < r->nthread_slots; i++) {
         thread_slot_t *s = &r->threads[i];
@@ -24,26 +34,40 @@ static void sweep_dead(const region_t *r)
         fold(r, s);
         atomic_store(&s->owner, 0);
     }
+}
+
+/* Free every process entry whose process is gone. */
+static void sweep_dead_procs(const region_t *r)
+{
     for (uint32_t i = 0; i < r->nproc_slots; i++) {
         uint64_t t = atomic_load(&r->procs[i].token);
         if (t && !proc_token_alive(t)) atomic_compare_exchange_strong(&r->procs[i].token, &t, 0);
     }
 }
 
+/* Where this process starts looking for a free entry in a table of n: spread over the
+ * table by pid, so thousands of processes attaching at once do not all probe from 0. */
+static uint32_t probe_start(uint64_t token, uint32_t n)
+{
+    return (uint32_t)(((uint32_t)token * 2654435761u) % n);
+}
+
 uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id)
 {
     uint64_t me = proc_self_token();
+    uint32_t n = r->nthread_slots - 1, first = probe_start(me, n);
     for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t i = 1; i < r->nthread_slots; i++) {
-            thread_slot_t *s = &r->threads[i];
+        for (uint32_t k = 0; k < n; k++) {
+            thread_slot_t *s = &r->threads[1 + (first + k) % n];
             uint64_t expect = 0;
             if (atomic_load_explicit(&s->owner, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong(&s->owner, &expect, me)) {
                 atomic_store(&s->handle, handle_id);
-                return i;
+                return (uint32_t)(s - r->threads);
             }
         }
-        sweep_dead(r);
+        if (pass == 0 && !sweep_due(r)) break;
+        sweep_dead_threads(r);
     }
     return STATS_SHARED_SLOT;
 }
@@ -57,7 +81,7 @@ void stats_slot_release(const region_t *r, uint32_t slot)
     atomic_store(&s->owner, 0);
 }
 
-void stats_release_handle(const region_t *r, uint64_t handle_id)
+void stats_release_handle(region_t *r, uint64_t handle_id)
 {
     uint64_t me = proc_self_token();
     for (uint32_t i = 1; i < r->nthread_slots; i++) {
@@ -72,22 +96,31 @@ void stats_release_handle(const region_t *r, uint64_t handle_id)
             atomic_store(&p->token, 0);
         }
     }
+    uint64_t mine = me; /* a forked child's copy of the handle names its parent: not ours */
+    if (atomic_compare_exchange_strong(&r->overflow_token, &mine, 0))
+        atomic_fetch_sub(&r->hdr->attached_overflow, 1);
 }
 
-bool stats_attach(const region_t *r, uint64_t handle_id)
+bool stats_attach(region_t *r, uint64_t handle_id)
 {
     uint64_t me = proc_self_token();
     atomic_fetch_add(&r->hdr->total_connections, 1);
+    uint32_t n = r->nproc_slots, first = probe_start(me, n);
     for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t i = 0; i < r->nproc_slots; i++) {
+        for (uint32_t k = 0; k < n; k++) {
+            proc_slot_t *p = &r->procs[(first + k) % n];
             uint64_t expect = 0;
-            if (atomic_compare_exchange_strong(&r->procs[i].token, &expect, me)) {
-                atomic_store(&r->procs[i].handle, handle_id);
+            if (atomic_load_explicit(&p->token, memory_order_relaxed) == 0 &&
+                atomic_compare_exchange_strong(&p->token, &expect, me)) {
+                atomic_store(&p->handle, handle_id);
                 return true;
             }
         }
-        sweep_dead(r);
+        if (pass == 0 && !sweep_due(r)) break;
+        sweep_dead_procs(r);
     }
+    atomic_fetch_add(&r->hdr->attached_overflow, 1);
+    atomic_store(&r->overflow_token, me);
     return false;
 }
 
@@ -100,11 +133,13 @@ uint64_t stats_attached(const region_t *r)
         if (proc_token_alive(t)) n++;
         else atomic_compare_exchange_strong(&r->procs[i].token, &t, 0);
     }
-    return n;
+    uint64_t over = atomic_load(&r->hdr->attached_overflow);
+    return (int64_t)over > 0 ? n + over : n; /* unsigned: a damaged count wraps, never traps */
 }
 
 bool stats_left_attached(const region_t *r)
 {
+    if (atomic_load(&r->hdr->attached_overflow)) return true;
     for (uint32_t i = 0; i < r->nproc_slots; i++)
         if (atomic_load(&r->procs[i].token)) return true;
     return false;
@@ -129,4 +164,5 @@ void stats_reset_owners(const region_t *r)
         atomic_store(&r->procs[i].token, 0);
         atomic_store(&r->procs[i].handle, 0);
     }
+    atomic_store(&r->hdr->attached_overflow, 0);
 }

@@ -3,8 +3,15 @@
  *
  * Each (thread, handle) pair claims a thread slot in the file and is its only writer; the
  * totals are the sum of every slot plus the counts of slots already released ("retired").
- * A slot whose process died is folded into the retired counts by whoever next needs a slot.
- * When every slot is taken, threads share slot 0 with atomic adds. */
+ * A slot whose process died is folded into the retired counts by whoever next needs a slot
+ * (at most one such sweep a second).  When every slot is taken, threads share slot 0 with
+ * atomic adds, so every count stays exact however many threads there are.
+ *
+ * Attached handles (memcached's connections) each take a process entry, named by the
+ * process's token, so that a killed process's entry is found dead and freed.  The table is
+ * sized by the memory limit (layout.h: 16384 entries for the default cache); a handle beyond
+ * it is counted in the header's attached_overflow, exact for handles that close or whose
+ * process exits, while a killed one stays counted until the next lone open resets it. */
 #ifndef SHMC_STATS_H
 #define SHMC_STATS_H
 
@@ -20,11 +27,11 @@ uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id);
 /* Fold one of our slots into the retired counts and free it. */
 void stats_slot_release(const region_t *r, uint32_t slot);
 /* Release every slot and process entry this process holds for handle_id (on close). */
-void stats_release_handle(const region_t *r, uint64_t handle_id);
+void stats_release_handle(region_t *r, uint64_t handle_id);
 
-/* Record an attached handle (memcached's connection); false if the table is full (the
- * handle still works, it is just not counted). */
-bool stats_attach(const region_t *r, uint64_t handle_id);
+/* Record an attached handle (memcached's connection); false if the table is full, when it
+ * is counted in attached_overflow instead (and still works, of course). */
+bool stats_attach(region_t *r, uint64_t handle_id);
 /* Handles attached now, forgetting those of processes that died. */
 uint64_t stats_attached(const region_t *r);
 

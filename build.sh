@@ -4,6 +4,8 @@
 #   ./build.sh demo    install build tools, build, run the multi-process demo
 #   ./build.sh test    install test tools, build plain + ASan/UBSan + TSan, run every suite
 #   ./build.sh bench   benchmarks beside memcached (see bench/README.md)
+#   ./build.sh fuzz    only the libFuzzer targets, FUZZ_SECONDS each (default 30; the long
+#                      mode before a release: FUZZ_SECONDS=600, ten minutes per target)
 #   ./build.sh install [PREFIX]   build and `make install` (default /usr/local)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -67,6 +69,12 @@ test)
     "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
     echo "build.sh: every suite passed"
     ;;
+fuzz)
+    need $BUILD_PKGS $TEST_PKGS
+    echo "=== fuzzing, ${FUZZ_SECONDS:-30} s per target ==="
+    "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
+    "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
+    ;;
 bench)
     shift
     need $BUILD_PKGS $BENCH_PKGS
@@ -79,7 +87,7 @@ install)
     cmake --install "$ROOT/build"
     ;;
 *)
-    sed -n '2,8p' "$0"
+    sed -n '2,10p' "$0"
     exit 2
     ;;
 esac

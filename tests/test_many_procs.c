@@ -191,9 +191,17 @@ int main(void)
     if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 6000)
         printf("note: RLIMIT_NPROC is %llu; forks beyond it fail and are reported\n",
                (unsigned long long)rl.rlim_cur);
+    /* a sanitizer's runtime costs each child megabytes more: bounded there (the plain build
+     * runs the full crowd); SHMC_MANY_PROCS overrides */
+    int crowd = 5000;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    crowd = 1000;
+    printf("sanitizer build: %d processes instead of 5000 (memory); the plain build runs 5000\n", crowd);
+#endif
+    if (getenv("SHMC_MANY_PROCS")) crowd = atoi(getenv("SHMC_MANY_PROCS"));
     shmc_config def;
     shmc_config_init(&def);
-    many("default", &def, 5000, 300);
+    many("default", &def, crowd, 300);
     /* a cache whose process table (256 entries) is smaller than the crowd */
     shmc_config tiny;
     shmc_config_init(&tiny);

@@ -4,8 +4,8 @@
  * filesystem lacks it) and link()ed into place, so no process ever sees a half-written
  * header, and of two racing creators exactly one wins while the other attaches to the
  * winner's file.  Its memory is reserved before it gets its name (posix_fallocate), so no
- * write into the mapping can ever fault for want of space.  Two byte-range locks (open-file-description
- * locks, released by the kernel when a process dies) order attaching: byte 0 is held
+ * write into the mapping can ever fault for want of space.  Two byte-range locks
+ * (open-file-description locks, released by the kernel when a process dies) order attaching: byte 0 is held
  * exclusively from open until attach, byte 1 is held shared by every attached process.  An
  * opener that can take byte 1 exclusively knows nobody else is attached, so it may repair
  * and re-initialise the locks a crash left behind. */
@@ -125,18 +125,21 @@ static shmc_rc init_new(region_t *r, const header_t *tmpl)
     return SHMC_OK;
 }
 
-/* Reserve every byte of the file's memory now (posix_fallocate), so that no store into the
- * mapping can ever fault for want of a page (SIGBUS): a filesystem that cannot hold the
- * cache says so here, as an error, instead of killing whichever process writes first.  On
- * a file that already has blocks this only fills its holes. */
-static shmc_rc reserve_space(int fd, const char *path, uint64_t size)
+/* Reserve every byte of the file's memory now, so that no store into the mapping can ever
+ * fault for want of a page (SIGBUS): a filesystem that cannot hold the cache says so here,
+ * as an error, instead of killing whichever process writes first.  On a file that already
+ * has blocks this only fills its holes.  A file others may be using (in_use) gets only the
+ * kernel's fallocate: glibc's fallback for filesystems without it writes zero bytes, which
+ * could land over a concurrent store. */
+static shmc_rc reserve_space(int fd, const char *path, uint64_t size, bool in_use)
 {
     struct stat st;
     struct statvfs vfs;
     uint64_t held = fstat(fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
     uint64_t avail = fstatvfs(fd, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : 0;
     int e;
-    do e = posix_fallocate(fd, 0, (off_t)size);
+    do e = in_use ? (fallocate(fd, 0, 0, (off_t)size) == 0 ? 0 : errno)
+                  : posix_fallocate(fd, 0, (off_t)size);
     while (e == EINTR);
     if (e == 0) return SHMC_OK;
     errno = e;
@@ -251,7 +254,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         int e = errno;
         rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
     } else {
-        rc = reserve_space(fd, path, tmpl.file_size);
+        rc = reserve_space(fd, path, tmpl.file_size, false);
     }
     if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl.file_size, PROT_READ | PROT_WRITE);
     if (rc == SHMC_OK) rc = init_new(r, &tmpl);
@@ -307,7 +310,7 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
     /* a file with holes (copied sparse, or made before space was reserved at creation)
      * gets its memory now, or is refused: never a SIGBUS later */
     if ((uint64_t)st.st_blocks * 512 < h.file_size) {
-        rc = reserve_space(fd, path, h.file_size);
+        rc = reserve_space(fd, path, h.file_size, true);
         if (rc != SHMC_OK) return rc;
     }
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);

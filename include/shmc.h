@@ -78,7 +78,10 @@ void shmc_config_init(shmc_config *cfg);
  * '/' is a path.  When the cache exists its own configuration is used: with cfg NULL, or
  * with memory_limit / item_size_max of 0, any cache is accepted; non-zero values that differ
  * from the file's mean "another configuration" and are refused with SHMC_BAD_FILE.  Two
- * processes creating the same cache at once end up sharing one.
+ * processes creating the same cache at once end up sharing one.  The file's memory is
+ * reserved when it is created (a file with holes is completed at open), so no access to the
+ * cache can fault later: a filesystem too small for it fails here with SHMC_SYSTEM, errno
+ * ENOSPC, and shmc_last_error() naming the path, the bytes needed and the bytes free.
  * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
  * corrupt), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
 shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg);

@@ -65,7 +65,9 @@ static void default_cache_does_not_fit(const char *dir)
     snprintf(path, sizeof path, "%s/default", dir);
     shmc_t *c = NULL;
     shmc_rc rc = shmc_open(&c, path, NULL);
+    int e = errno;
     CHECK_RC(rc, SHMC_SYSTEM);
+    CHECK(e == ENOSPC);
     const char *why = shmc_last_error();
     printf("open of the default cache on a 32 MiB tmpfs: %s\n", why);
     CHECK(strstr(why, path) != NULL);

@@ -142,17 +142,19 @@ static shmc_rc reserve_space(int fd, const char *path, uint64_t size, bool in_us
                   : posix_fallocate(fd, 0, (off_t)size);
     while (e == EINTR);
     if (e == 0) return SHMC_OK;
-    errno = e;
+    shmc_rc rc;
     if (e == ENOSPC || e == EDQUOT || e == EFBIG)
-        return error_set(SHMC_SYSTEM,
-                         "cache %s needs %llu bytes of memory (%llu more than it holds), but its "
-                         "filesystem has %llu bytes free (%s): make the cache smaller or its "
-                         "filesystem larger (/dev/shm: docker --shm-size, see README)",
-                         path, (unsigned long long)size,
-                         (unsigned long long)(size > held ? size - held : 0),
-                         (unsigned long long)avail, strerror(e));
-    return error_set(SHMC_SYSTEM, "reserve %llu bytes for %s: %s", (unsigned long long)size,
-                     path, strerror(e));
+        rc = error_set(SHMC_SYSTEM,
+                       "cache %s needs %llu bytes (%llu more than the file holds); its filesystem "
+                       "has %llu free (%s): see README, Sizing /dev/shm",
+                       path, (unsigned long long)size,
+                       (unsigned long long)(size > held ? size - held : 0),
+                       (unsigned long long)avail, strerror(e));
+    else
+        rc = error_set(SHMC_SYSTEM, "reserve %llu bytes for %s: %s", (unsigned long long)size,
+                       path, strerror(e));
+    errno = e;
+    return rc;
 }
 
 /* The directory part of path into dir[cap], and where its file name starts. */

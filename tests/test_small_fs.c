@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -222,7 +223,10 @@ static void truncated_files(void)
         CHECK(truncate(path, cuts[i]) == 0);
         char out[2048];
         const char *cmds[] = {"check", "stats"};
-        for (int j = 0; j < 2; j++) {
+        bool have_cli = access(SHMC_CLI, X_OK) == 0;
+        if (!have_cli && i == 0) /* e.g. in the QEMU suite's guest, which has the tests only */
+            printf("SKIPPED the shmc check/stats cases: %s is not here\n", SHMC_CLI);
+        for (int j = 0; j < 2 && have_cli; j++) {
             int st = run_cli(cmds[j], path, out, sizeof out);
             CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0); /* reported, no signal */
             CHECK(strstr(out, "truncated") != NULL);

@@ -237,6 +237,28 @@ static int publish(int fd, const char *tmp, const char *path)
     return linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
+/* A file made unnamed keeps that name in its mapping (/proc/PID/maps shows "/#N (deleted)"),
+ * which misleads every tool that looks for the cache's mappings: once the file is linked,
+ * map it again through its name.  The locks stay on r->fd.  If the name no longer leads to
+ * this file (removed at once by someone else), the first mapping is kept. */
+static void remap_by_name(region_t *r, const char *path)
+{
+    struct stat mine, named;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fstat(fd, &named) == 0 && fstat(r->fd, &mine) == 0 && named.st_ino == mine.st_ino &&
+        named.st_dev == mine.st_dev) {
+        void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED) {
+            (void)madvise(p, r->size, MADV_HUGEPAGE);
+            munmap(r->base, r->size);
+            r->base = p;
+            set_pointers(r);
+        }
+    }
+    close(fd); /* the mapping holds the file */
+}
+
 static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
                            uint64_t item_size_max, unsigned hash_power, unsigned mode,
                            bool *lost_race)
@@ -283,6 +305,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         return error_set(SHMC_SYSTEM, "link %s: %s", path, strerror(e));
     }
     if (tmp[0]) unlink(tmp);
+    else remap_by_name(r, path);
     r->alone = true;
     return SHMC_OK;
 }

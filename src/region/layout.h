@@ -132,6 +132,7 @@ typedef struct header {
     _Atomic uint64_t flush_pending;                 /* a delayed flush_all's time; 0: none */
     _Atomic uint64_t total_connections;
     _Atomic uint64_t attached_overflow;             /* attached handles without a process slot */
+    _Atomic uint64_t overflow_locks;                /* lock bytes they may hold (region.h) */
     _Atomic uint64_t sweep_time;                    /* last sweep for dead slot owners (s) */
 
     /* ---- counters of threads and processes that are gone, under global_lock ---- */

@@ -27,8 +27,11 @@
 #include "util/error.h"
 
 enum { LOCK_BYTE_OPEN = 0, LOCK_BYTE_ATTACHED = 1 };
+/* Bytes OVERFLOW_BASE + k: one held by each attached handle beyond the process table.  A
+ * lock may lie past the end of the file; the kernel drops it when its holder dies. */
+#define OVERFLOW_BASE ((off_t)1 << 40)
 
-static int byte_lock(int fd, int byte, short type, bool wait)
+static int byte_lock(int fd, int64_t byte, short type, bool wait)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
     int rc;
@@ -385,6 +388,30 @@ shmc_rc region_attach_done(region_t *r)
     fcntl(r->fd, F_OFD_SETLK, &fl);
     if (rc < 0) return error_set(SHMC_SYSTEM, "lock cache file: %s", strerror(errno));
     return SHMC_OK;
+}
+
+uint64_t region_overflow_claim(region_t *r)
+{
+    for (uint64_t k = 0; k < REGION_OVERFLOW_MAX; k++)
+        if (byte_lock(r->fd, (int64_t)(OVERFLOW_BASE + (off_t)k), F_WRLCK, false) == 0) {
+            r->overflow_byte = k + 1;
+            return k + 1;
+        }
+    return 0;
+}
+
+uint64_t region_overflow_count(const region_t *r, uint64_t upto)
+{
+    uint64_t n = 0;
+    if (upto > REGION_OVERFLOW_MAX) upto = REGION_OVERFLOW_MAX;
+    for (uint64_t k = 0; k < upto; k++) {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                           .l_start = OVERFLOW_BASE + (off_t)k, .l_len = 1};
+        /* our own description's lock never conflicts with itself: count it by name */
+        if (r->overflow_byte == k + 1 || (fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK))
+            n++;
+    }
+    return n;
 }
 
 shmc_rc region_map_readonly(region_t *r, const char *path)

@@ -30,6 +30,7 @@ typedef struct region {
     uint32_t data_unit_first, data_unit_end; /* item offsets must fall in [first, end) */
     bool alone; /* no other process had the file open: recovery is ours to run */
     _Atomic uint64_t overflow_token; /* this process, when its handle is in attached_overflow */
+    uint64_t overflow_byte;          /* 1 + the overflow lock byte this handle holds; 0: none */
 } region_t;
 
 /* Resolve name_or_path ($SHMC_DIR or /dev/shm for plain names) into out[cap]. */
@@ -43,6 +44,13 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
                     uint64_t item_size_max, unsigned hash_power, unsigned mode);
 /* Mark this process attached (shared lock) and release the open lock. */
 shmc_rc region_attach_done(region_t *r);
+/* Attached handles beyond the process table each hold one lock byte of the file (past its
+ * end), which the kernel releases when the process dies or closes the file: so they are
+ * counted exactly, killed ones included.  Claim returns 1 + the byte's index (0: none of
+ * REGION_OVERFLOW_MAX free); count tells how many of the first `upto` bytes are held. */
+#define REGION_OVERFLOW_MAX (1u << 20)
+uint64_t region_overflow_claim(region_t *r);
+uint64_t region_overflow_count(const region_t *r, uint64_t upto);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */
 shmc_rc region_map_readonly(region_t *r, const char *path);
 void region_close(region_t *r);

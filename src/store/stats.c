@@ -121,6 +121,9 @@ bool stats_attach(region_t *r, uint64_t handle_id)
     }
     atomic_fetch_add(&r->hdr->attached_overflow, 1);
     atomic_store(&r->overflow_token, me);
+    uint64_t k = region_overflow_claim(r), seen = atomic_load(&r->hdr->overflow_locks);
+    while (k > seen && !atomic_compare_exchange_weak(&r->hdr->overflow_locks, &seen, k)) {
+    }
     return false;
 }
 
@@ -133,8 +136,8 @@ uint64_t stats_attached(const region_t *r)
         if (proc_token_alive(t)) n++;
         else atomic_compare_exchange_strong(&r->procs[i].token, &t, 0);
     }
-    uint64_t over = atomic_load(&r->hdr->attached_overflow);
-    return (int64_t)over > 0 ? n + over : n; /* unsigned: a damaged count wraps, never traps */
+    /* handles beyond the table: each holds a lock byte, gone with its process */
+    return n + region_overflow_count(r, atomic_load(&r->hdr->overflow_locks));
 }
 
 bool stats_left_attached(const region_t *r)
@@ -165,4 +168,5 @@ void stats_reset_owners(const region_t *r)
         atomic_store(&r->procs[i].handle, 0);
     }
     atomic_store(&r->hdr->attached_overflow, 0);
+    atomic_store(&r->hdr->overflow_locks, 0);
 }

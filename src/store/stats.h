@@ -9,9 +9,11 @@
  *
  * Attached handles (memcached's connections) each take a process entry, named by the
  * process's token, so that a killed process's entry is found dead and freed.  The table is
- * sized by the memory limit (layout.h: 16384 entries for the default cache); a handle beyond
- * it is counted in the header's attached_overflow, exact for handles that close or whose
- * process exits, while a killed one stays counted until the next lone open resets it. */
+ * sized by the memory limit (layout.h: 16384 entries for the default cache).  A handle
+ * beyond it holds a lock byte of the file instead (region_overflow_claim), which the kernel
+ * drops when its process dies, so it is counted exactly too, killed or not; it is also
+ * counted in attached_overflow until it detaches, so that a lone opener knows whether such
+ * a handle ended without detaching (and scrubs). */
 #ifndef SHMC_STATS_H
 #define SHMC_STATS_H
 
@@ -30,7 +32,7 @@ void stats_slot_release(const region_t *r, uint32_t slot);
 void stats_release_handle(region_t *r, uint64_t handle_id);
 
 /* Record an attached handle (memcached's connection); false if the table is full, when it
- * is counted in attached_overflow instead (and still works, of course). */
+ * takes an overflow lock byte instead (and still works, of course). */
 bool stats_attach(region_t *r, uint64_t handle_id);
 /* Handles attached now, forgetting those of processes that died. */
 uint64_t stats_attached(const region_t *r);

@@ -48,7 +48,7 @@ shmc_rc region_attach_done(region_t *r);
  * end), which the kernel releases when the process dies or closes the file: so they are
  * counted exactly, killed ones included.  Claim returns 1 + the byte's index (0: none of
  * REGION_OVERFLOW_MAX free); count tells how many of the first `upto` bytes are held. */
-#define REGION_OVERFLOW_MAX (1u << 20)
+#define REGION_OVERFLOW_MAX (1u << 16) /* so a damaged high-water mark costs stats little */
 uint64_t region_overflow_claim(region_t *r);
 uint64_t region_overflow_count(const region_t *r, uint64_t upto);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */

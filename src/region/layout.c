@@ -12,8 +12,8 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 static unsigned default_hash_power(uint64_t memory_limit)
 {
     /* sized for the smallest items: the largest power of two at most memory_limit / 48 (the
-     * footprint of an item with a 1-byte key and no value), so chains stay at most ~1.5 long
-     * however small the values, and ~0.3 long at 128-byte values; 8 bytes per bucket is
+     * footprint of an item with a 1-byte key and no value), so chains stay under 2 long
+     * however small the values, and ~0.35 long at 128-byte values; 8 bytes per bucket is
      * 1/6 to 1/12 of memory_limit */
     unsigned p = 10;
     while (p < LAYOUT_HASH_POWER_MAX && ((uint64_t)2 << p) <= memory_limit / LAYOUT_ITEM_MIN) p++;

@@ -63,10 +63,12 @@ enum shmc_protect {
 
 typedef struct shmc_config {
     size_t memory_limit;   /* bytes for items; default 64 MiB, as memcached -m 64 */
-    size_t item_size_max;  /* largest value in bytes; default 1 MiB, as memcached -I 1m */
+    size_t item_size_max;  /* largest value in bytes; default 1 MiB, as memcached -I 1m;
+                            * 1 KiB to 1 GiB and at most memory_limit / 2, as memcached */
     unsigned mode;         /* file mode when created; default 0600 */
     int protect;           /* enum shmc_protect */
-    unsigned hash_power;   /* log2 of hash buckets; 0: sized from memory_limit */
+    unsigned hash_power;   /* log2 of hash buckets (4..36); 0: sized from memory_limit for
+                            * the smallest items (memory_limit / 48 buckets, rounded down) */
     unsigned reserved[7];  /* zero; room to grow without breaking the ABI */
 } shmc_config;
 

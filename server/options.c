@@ -176,8 +176,8 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
             break;
         case 'I': {
             size_t size;
-            if (!shmcd_parse_size(optarg, &size) || size < 1024)
-                return bad("-I", optarg, "not a size of at least 1k");
+            if (!shmcd_parse_size(optarg, &size) || size < 1024 || size > (1u << 30))
+                return bad("-I", optarg, "not a size from 1k to 1g");
             opt->item_size_max = size;
             break;
         }
@@ -234,6 +234,13 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
     }
     if (optind < argc) {
         fprintf(stderr, "shmcd: unexpected argument '%s' (see shmcd -h)\n", argv[optind]);
+        return SHMCD_OPT_ERROR;
+    }
+    /* memcached's rule: the largest item is at most half the memory (-I defaults to 1m) */
+    size_t item_max = opt->item_size_max ? opt->item_size_max : 1u << 20;
+    if (opt->memory_mib && item_max > (opt->memory_mib << 20) / 2) {
+        fprintf(stderr, "shmcd: cannot set the item size limit (-I %zu) higher than half of the "
+                        "memory limit (-m %lu)\n", item_max, (unsigned long)opt->memory_mib);
         return SHMCD_OPT_ERROR;
     }
     if (opt->unix_path && !opt->port_given) opt->port = 0;

@@ -664,23 +664,24 @@ static void test_config(void)
     CHECK(stat(t_path("mode"), &sb) == 0 && (sb.st_mode & 0777) == 0640);
     t_check_file(t_path("mode"));
 
-    /* memory that cannot hold 8 items of the largest size */
+    /* memcached's rule: the item size limit is at most half the memory limit (the sizes it
+     * accepts are test_sizes') */
     shmc_config_init(&cfg);
     cfg.item_size_max = 1u << 20;
     cfg.memory_limit = 1u << 20;
     expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "memory_limit == item_size_max");
-    cfg.memory_limit = 4u << 20;
-    expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "memory_limit 4x item_size_max");
+    cfg.memory_limit = (2u << 20) - 8;
+    expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "memory_limit just under 2x item_size_max");
     cfg.memory_limit = 100;
     cfg.item_size_max = 64u << 10;
     expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "memory_limit 100 bytes");
     cfg.memory_limit = 64u << 10;
     cfg.item_size_max = 1u << 20;
     expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "item_size_max > memory_limit");
-    /* item_size_max 0 at creation is the 1 MiB default, which 2 MiB cannot hold 8 of */
-    cfg.memory_limit = 2u << 20;
+    /* item_size_max 0 at creation is the 1 MiB default: more than half of 1 MiB */
+    cfg.memory_limit = 1u << 20;
     cfg.item_size_max = 0;
-    expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "2 MiB and the default item size");
+    expect_open_refused(&cfg, "small-mem", SHMC_INVALID, "1 MiB and the default item size");
     /* absurd sizes */
     cfg.memory_limit = 64u << 20;
     cfg.item_size_max = SIZE_MAX;

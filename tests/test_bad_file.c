@@ -262,6 +262,20 @@ static void test_damaged_caches(void)
     uint32_t v = LAYOUT_VERSION + 1;
     patch(p, offsetof(header_t, version), &v, sizeof v);
     REFUSED(p, SHMC_BAD_FILE, "a cache of the next layout version (raw)");
+    /* a file of shmc 0.1 (layout 2: 32-bit offsets; the version word sits where it always
+     * did): refused, and the message says what to do */
+    v = 2;
+    p = variant("v2", good_size);
+    patch(p, offsetof(header_t, version), &v, sizeof v);
+    REFUSED(p, SHMC_BAD_FILE, "a cache of layout version 2");
+    {
+        shmc_t *c2 = NULL;
+        CHECK_RC(shmc_open(&c2, p, NULL), SHMC_BAD_FILE);
+        const char *e = shmc_last_error();
+        CHECK(strstr(e, "layout version 2") && strstr(e, "reads version 3") &&
+              strstr(e, "remove the file") && strstr(e, "drain it"));
+        printf("version 2 refused: %s\n", e);
+    }
 
     static const struct {
         void (*edit)(header_t *);

@@ -101,14 +101,14 @@ static uint64_t bucket_at(const unsigned char *f, uint64_t b)
 static item_t *item_in(unsigned char *f, uint32_t unit) { return (item_t *)(f + (uint64_t)unit * LAYOUT_UNIT); }
 static uint32_t next_of(const unsigned char *f, uint32_t unit)
 {
-    uint32_t n;
-    memcpy(&n, f + (uint64_t)unit * LAYOUT_UNIT + offsetof(item_t, next), 4);
-    return n;
+    uint64_t n;
+    memcpy(&n, f + (uint64_t)unit * LAYOUT_UNIT + offsetof(item_t, next), 8);
+    return (uint32_t)n; /* the base cache is far below 32 GiB */
 }
 static uint32_t chain_length(uint64_t b)
 {
     uint32_t n = 0;
-    for (uint32_t u = bucket_head(bucket_at(base, b)); u && n < 100000; u = next_of(base, u)) n++;
+    for (uint32_t u = (uint32_t)bucket_head(bucket_at(base, b)); u && n < 100000; u = next_of(base, u)) n++;
     return n;
 }
 /* The k-th bucket (cyclically) whose chain holds at least min_len items. */
@@ -123,7 +123,7 @@ static uint64_t bucket_with_chain(uint32_t min_len, uint64_t k)
 }
 static uint32_t chain_item(uint64_t b, uint32_t index)
 {
-    uint32_t u = bucket_head(bucket_at(base, b));
+    uint32_t u = (uint32_t)bucket_head(bucket_at(base, b));
     while (index-- && u) u = next_of(base, u);
     return u;
 }
@@ -726,7 +726,7 @@ static void item_damage(void)
         {"exptime", offsetof(item_t, exptime), 4, EXPECT_CLEAN},
         {"cas", offsetof(item_t, cas), 8, EXPECT_VIOLATION},
         {"epoch", offsetof(item_t, epoch), 4, EXPECT_VIOLATION},
-        {"checksum", offsetof(item_t, sum), 8, EXPECT_VIOLATION},
+        {"checksum", offsetof(item_t, sum), 4, EXPECT_VIOLATION},
     };
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         for (int i = 0; i < 3; i++) {

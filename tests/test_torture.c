@@ -11,7 +11,9 @@
  * nothing and leaves a cache the checker finds clean, with all memory accounted for.
  *
  * Kills: 2,000 by default (300 in sanitizer builds, whose processes start slowly);
- * SHMC_TORTURE_KILLS=N for a longer run (e.g. 100000). */
+ * SHMC_TORTURE_KILLS=N for a longer run (e.g. 100000).  Arguments MEMORY ITEM_MAX (bytes)
+ * run it on another configuration, e.g. memcached's smallest, two segments (ctest
+ * torture_two_segments). */
 #include "testutil.h"
 
 #include <errno.h>
@@ -104,7 +106,7 @@ static void sleep_us(uint64_t us)
     nanosleep(&ts, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     t_setup("torture");
     const char *env = getenv("SHMC_TORTURE_KILLS");
@@ -116,6 +118,10 @@ int main(void)
     shmc_config_init(&cfg);
     cfg.memory_limit = 2u << 20; /* small: cleaning and eviction run all the time */
     cfg.item_size_max = 64u << 10;
+    if (argc == 3) {
+        cfg.memory_limit = strtoull(argv[1], NULL, 0);
+        cfg.item_size_max = strtoull(argv[2], NULL, 0);
+    }
     shmc_t *c;
     CHECK_RC(shmc_open(&c, cache_path, &cfg), SHMC_OK);
     shmc_close(c);

@@ -11,10 +11,12 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 static unsigned default_hash_power(uint64_t memory_limit)
 {
-    /* one bucket per 128 bytes of memory: chains stay ~1 long for 128-byte items and short
-     * for the smallest ones, for 8 bytes per bucket */
+    /* sized for the smallest items: the largest power of two at most memory_limit / 48 (the
+     * footprint of an item with a 1-byte key and no value), so chains stay under 2 long
+     * however small the values, and ~0.35 long at 128-byte values; 8 bytes per bucket is
+     * 1/6 to 1/12 of memory_limit */
     unsigned p = 10;
-    while (p < 31 && ((uint64_t)1 << p) < memory_limit / 128) p++;
+    while (p < LAYOUT_HASH_POWER_MAX && ((uint64_t)2 << p) <= memory_limit / LAYOUT_ITEM_MIN) p++;
     return p;
 }
 
@@ -25,19 +27,27 @@ shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_ma
         return error_set(SHMC_INVALID, "item_size_max %llu out of range [%u, %u]",
                          (unsigned long long)item_size_max, LAYOUT_ITEM_MIN_SIZE_MAX,
                          LAYOUT_ITEM_MAX_SIZE_MAX);
-    /* a segment holds the largest item: header, 250-byte key, value, rounding */
+    /* memcached's rule: the largest item is at most half the memory */
+    if (item_size_max > memory_limit / 2)
+        return error_set(SHMC_INVALID,
+                         "item_size_max %llu is more than half of memory_limit %llu (memcached "
+                         "refuses it too: raise the memory limit or lower the item size limit)",
+                         (unsigned long long)item_size_max, (unsigned long long)memory_limit);
+    /* a segment holds the largest item: header, 250-byte key, value, rounding; memory is
+     * cut into as many such segments as fit (at least two, so the oldest can be cleaned
+     * while another takes writes), each as large as memory_limit allows */
     uint64_t seg = round_up(item_size_max + LAYOUT_ITEM_HEADER + SHMC_KEY_MAX + 8, 4096);
     if (seg < LAYOUT_SEGMENT_MIN) seg = LAYOUT_SEGMENT_MIN;
     uint64_t nseg = memory_limit / seg;
-    if (nseg < LAYOUT_SEGMENTS_MIN)
-        return error_set(SHMC_INVALID,
-                         "memory_limit %llu too small: it must hold %u segments of %llu bytes "
-                         "(the item size limit %llu plus headers)",
-                         (unsigned long long)memory_limit, LAYOUT_SEGMENTS_MIN,
-                         (unsigned long long)seg, (unsigned long long)item_size_max);
+    if (nseg < LAYOUT_SEGMENTS_MIN) nseg = LAYOUT_SEGMENTS_MIN;
+    else seg = memory_limit / nseg / 4096 * 4096;
+    if (nseg > UINT32_MAX || seg > UINT32_MAX)
+        return error_set(SHMC_INVALID, "memory_limit %llu is too large",
+                         (unsigned long long)memory_limit);
     if (hash_power == 0) hash_power = default_hash_power(memory_limit);
-    if (hash_power < 4 || hash_power > 31)
-        return error_set(SHMC_INVALID, "hash_power %u out of range [4, 31]", hash_power);
+    if (hash_power < 4 || hash_power > LAYOUT_HASH_POWER_MAX)
+        return error_set(SHMC_INVALID, "hash_power %u out of range [4, %u]", hash_power,
+                         LAYOUT_HASH_POWER_MAX);
 
     memset(h, 0, sizeof *h);
     h->magic = LAYOUT_MAGIC;
@@ -84,6 +94,7 @@ shmc_rc layout_compute(header_t *h, uint64_t memory_limit, uint64_t item_size_ma
         return error_set(SHMC_INVALID, "cache of %llu bytes exceeds the %llu-byte maximum",
                          (unsigned long long)off, (unsigned long long)LAYOUT_MAX_FILE);
     h->file_size = off;
+    h->max_file_size = LAYOUT_MAX_FILE;
     return SHMC_OK;
 }
 
@@ -101,8 +112,16 @@ uint64_t layout_checksum(const header_t *h)
 shmc_rc layout_validate(const header_t *h, uint64_t file_size)
 {
     if (h->magic != LAYOUT_MAGIC) return error_set(SHMC_BAD_FILE, "not a shmc cache file (bad magic)");
+    if (h->version < LAYOUT_VERSION)
+        return error_set(SHMC_BAD_FILE,
+                         "cache file has layout version %u (shmc 0.1); this build reads version %u: "
+                         "remove the file (the next open creates a new, empty cache) or drain it "
+                         "with the older shmc first",
+                         h->version, LAYOUT_VERSION);
     if (h->version != LAYOUT_VERSION)
-        return error_set(SHMC_BAD_FILE, "cache file has layout version %u; this library reads %u",
+        return error_set(SHMC_BAD_FILE,
+                         "cache file has layout version %u, made by a newer shmc; this build "
+                         "reads version %u: use that shmc, or remove the file",
                          h->version, LAYOUT_VERSION);
     if (h->check != layout_checksum(h))
         return error_set(SHMC_BAD_FILE, "cache file header is corrupt (checksum mismatch)");

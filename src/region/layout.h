@@ -6,8 +6,9 @@
  * Every area's offset and size follow from the configuration alone (layout_compute), so a
  * file is accepted only if its header's configuration reproduces exactly the offsets it
  * claims and its own size: a hostile header cannot point anywhere.  Nothing in the file is a
- * pointer: items are named by their offset from the file's start in 8-byte units (a uint32,
- * so a cache is at most 32 GiB), and each is bounds-checked before use.
+ * pointer: items are named by their offset from the file's start in 8-byte units, 40 bits
+ * wide (LAYOUT_UNIT_BITS: a file of up to 8 TiB, which the header records as max_file_size),
+ * and each is bounds-checked before use.
  *
  * Mutable shared words are C11 atomics; the immutable part of the header is covered by a
  * checksum so that a flipped bit in the configuration is a refused file, not a misread one. */
@@ -25,7 +26,8 @@
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
 #define LAYOUT_VERSION 3u
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
-#define LAYOUT_MAX_FILE ((uint64_t)UINT32_MAX * LAYOUT_UNIT)
+#define LAYOUT_UNIT_BITS 40u              /* an offset's width in a bucket word and item link */
+#define LAYOUT_MAX_FILE (((uint64_t)1 << LAYOUT_UNIT_BITS) * LAYOUT_UNIT) /* 8 TiB */
 #define LAYOUT_HEADER_BYTES 4096u
 
 #define LAYOUT_THREAD_SLOTS 512u
@@ -37,11 +39,13 @@
 #define LAYOUT_PROC_SLOTS_PER (4u * 1024u)
 #define LAYOUT_STRIPES_MAX 4096u
 #define LAYOUT_HEADS_MAX 16u
-#define LAYOUT_SEGMENTS_MIN 8u
+#define LAYOUT_SEGMENTS_MIN 2u /* so memcached's smallest configurations work (-I up to -m/2) */
 #define LAYOUT_SEGMENT_MIN (64u * 1024u)
 #define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
 #define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
 #define LAYOUT_ITEM_HEADER 40u /* store/item.h's header: a segment must hold the largest item */
+#define LAYOUT_ITEM_MIN 48u /* the smallest item's footprint: header, 1-byte key, rounding */
+#define LAYOUT_HASH_POWER_MAX 36u
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
 /* memcached's counters, one array per thread slot, summed by shmc_stats. */
@@ -80,9 +84,9 @@ typedef struct proc_slot {
 typedef struct stripe {
     robust_lock_t lock;
     _Atomic uint32_t intent_active;
-    _Atomic uint32_t intent_bucket;
-    _Atomic uint32_t intent_new; /* item that is linked when the change is done (0: none) */
-    _Atomic uint32_t intent_old; /* item that is unlinked when the change is done (0: none) */
+    _Atomic uint64_t intent_bucket;
+    _Atomic uint64_t intent_new; /* item that is linked when the change is done (0: none) */
+    _Atomic uint64_t intent_old; /* item that is unlinked when the change is done (0: none) */
     _Atomic int64_t items_before, bytes_before;
     _Atomic int64_t items, bytes;
 } __attribute__((aligned(128))) stripe_t;
@@ -112,7 +116,8 @@ typedef struct header {
     /* ---- immutable after creation, covered by `check` ---- */
     uint64_t magic;
     uint32_t version, header_bytes;
-    uint64_t file_size, memory_limit, item_size_max;
+    uint64_t file_size, max_file_size; /* max: what item offsets can name (LAYOUT_MAX_FILE) */
+    uint64_t memory_limit, item_size_max;
     uint64_t hash_seed, create_time;
     uint32_t hash_power, nstripes, nheads, nsegments;
     uint32_t segment_size, nthread_slots, nproc_slots, bitmap_words;

@@ -81,8 +81,8 @@ static void set_pointers(region_t *r)
     r->bitmap_words = h->bitmap_words;
     r->nthread_slots = h->nthread_slots;
     r->nproc_slots = h->nproc_slots;
-    r->data_unit_first = (uint32_t)(h->off_data / LAYOUT_UNIT);
-    r->data_unit_end = (uint32_t)(h->file_size / LAYOUT_UNIT);
+    r->data_unit_first = h->off_data / LAYOUT_UNIT;
+    r->data_unit_end = h->file_size / LAYOUT_UNIT;
 }
 
 #ifndef MADV_POPULATE_WRITE

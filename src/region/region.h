@@ -27,7 +27,7 @@ typedef struct region {
     /* copies of the immutable configuration, so the hot path reads no shared line */
     uint64_t bucket_mask, item_size_max, hash_seed;
     uint32_t nstripes, nheads, nsegments, segment_size, bitmap_words, nthread_slots, nproc_slots;
-    uint32_t data_unit_first, data_unit_end; /* item offsets must fall in [first, end) */
+    uint64_t data_unit_first, data_unit_end; /* item offsets must fall in [first, end) */
     bool alone; /* no other process had the file open: recovery is ours to run */
     _Atomic uint64_t overflow_token; /* this process, when its handle is in attached_overflow */
     uint64_t overflow_byte;          /* 1 + the overflow lock byte this handle holds; 0: none */
@@ -55,14 +55,14 @@ uint64_t region_overflow_count(const region_t *r, uint64_t upto);
 shmc_rc region_map_readonly(region_t *r, const char *path);
 void region_close(region_t *r);
 
-static inline void *region_at(const region_t *r, uint32_t unit)
+static inline void *region_at(const region_t *r, uint64_t unit)
 {
     return r->base + (uint64_t)unit * LAYOUT_UNIT;
 }
 
-static inline uint32_t region_unit_of(const region_t *r, const void *p)
+static inline uint64_t region_unit_of(const region_t *r, const void *p)
 {
-    return (uint32_t)(((const unsigned char *)p - r->base) / LAYOUT_UNIT);
+    return (uint64_t)(((const unsigned char *)p - r->base) / LAYOUT_UNIT);
 }
 
 static inline unsigned char *region_segment(const region_t *r, uint32_t seg)
@@ -76,9 +76,9 @@ static inline unsigned char *region_segment(const region_t *r, uint32_t seg)
 void region_prefault_segment(const region_t *r, uint32_t seg);
 
 /* The segment holding unit u (u must be within the data area). */
-static inline uint32_t region_segment_of(const region_t *r, uint32_t unit)
+static inline uint32_t region_segment_of(const region_t *r, uint64_t unit)
 {
-    return (uint32_t)(((uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT) / r->segment_size);
+    return (uint32_t)((unit - r->data_unit_first) * LAYOUT_UNIT / r->segment_size);
 }
 
 #endif

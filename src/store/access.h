@@ -10,9 +10,9 @@
 
 #include "region/region.h"
 
-static inline void access_split(const region_t *r, uint32_t unit, uint32_t *seg, uint32_t *off)
+static inline void access_split(const region_t *r, uint64_t unit, uint32_t *seg, uint32_t *off)
 {
-    uint64_t rel = (uint64_t)(unit - r->data_unit_first) * LAYOUT_UNIT;
+    uint64_t rel = (unit - r->data_unit_first) * LAYOUT_UNIT;
     *seg = (uint32_t)(rel / r->segment_size);
     *off = (uint32_t)(rel % r->segment_size);
 }
@@ -27,7 +27,7 @@ static inline _Atomic uint64_t *access_word(const region_t *r, uint32_t seg, uin
 
 /* The word of the item at unit (a valid item unit), fetched early: a lock-free read asks
  * for it as soon as it knows the unit, so it arrives with the item, not after it. */
-static inline void access_prefetch(const region_t *r, uint32_t unit)
+static inline void access_prefetch(const region_t *r, uint64_t unit)
 {
     uint32_t seg, off;
     uint64_t mask;

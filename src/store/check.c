@@ -149,29 +149,29 @@ static void check_chains(checker_t *k)
     for (uint64_t b = 0; b <= r->bucket_mask; b++) {
         uint64_t w = atomic_load(&r->buckets[b]);
         if ((bucket_version(w) & 1) && !busy[b & (r->nstripes - 1)]) violation(k, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
-        uint32_t u = bucket_head(w);
+        uint64_t u = bucket_head(w);
         for (uint64_t steps = 0; u; steps++) {
             if (steps >= max_steps) { violation(k, "bucket %llu: chain longer than the cache can hold (a cycle)", (unsigned long long)b); break; }
             item_t *it = item_at(r, u);
-            if (!it) { violation(k, "bucket %llu: offset %u outside the item area", (unsigned long long)b, u); break; }
+            if (!it) { violation(k, "bucket %llu: offset %llu outside the item area", (unsigned long long)b, (unsigned long long)u); break; }
             uint64_t rel = u - r->data_unit_first;
-            if (visited[rel / 8] & (1u << (rel % 8))) { violation(k, "item at %u reachable twice", u); break; }
+            if (visited[rel / 8] & (1u << (rel % 8))) { violation(k, "item at %llu reachable twice", (unsigned long long)u); break; }
             visited[rel / 8] |= (unsigned char)(1u << (rel % 8));
             if (!item_is_live_kind(it->kind) || !item_fits(r, u, it->nkey, it->nvalue)) {
-                violation(k, "bucket %llu: malformed item at %u", (unsigned long long)b, u);
+                violation(k, "bucket %llu: malformed item at %llu", (unsigned long long)b, (unsigned long long)u);
                 break;
             }
             uint32_t seg = region_segment_of(r, u);
             uint64_t in_seg = (uint64_t)rel * LAYOUT_UNIT - (uint64_t)seg * r->segment_size;
             uint32_t st = r->segs[seg].state;
-            if (st == SEG_FREE) violation(k, "item at %u lies in free segment %u", u, seg);
+            if (st == SEG_FREE) violation(k, "item at %llu lies in free segment %u", (unsigned long long)u, seg);
             else if (in_seg + item_footprint(it->nkey, it->nvalue) > r->segs[seg].write_off)
-                violation(k, "item at %u lies beyond segment %u's written bytes", u, seg);
+                violation(k, "item at %llu lies beyond segment %u's written bytes", (unsigned long long)u, seg);
             if (!item_is_whole(r, it))
-                violation(k, "item at %u: checksum mismatch (its key or value is damaged)", u);
+                violation(k, "item at %llu: checksum mismatch (its key or value is damaged)", (unsigned long long)u);
             uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
             if (index_bucket_of(r, hash) != b || index_tag_of(hash) != it->tag)
-                violation(k, "item at %u is in bucket %llu but its key hashes elsewhere", u, (unsigned long long)b);
+                violation(k, "item at %llu is in bucket %llu but its key hashes elsewhere", (unsigned long long)u, (unsigned long long)b);
             uint32_t si = (uint32_t)(b & (r->nstripes - 1));
             items[si]++;
             bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);

@@ -69,7 +69,7 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
         uint64_t w1 = load_stable(r, b);
         item_view_t v = {0};
         RACY_READS_BEGIN();
-        uint32_t u = bucket_head(w1);
+        uint64_t u = bucket_head(w1);
         for (uint64_t steps = 0; u && steps < max_steps; steps++) {
             item_t *it = item_at(r, u);
             if (!it) break;
@@ -119,9 +119,9 @@ bool index_lock(const region_t *r, stripe_t *st, uint64_t *repairs)
 
 void index_unlock(stripe_t *st) { robust_lock_release(&st->lock); }
 
-bool index_is_linked_locked(const region_t *r, uint64_t b, uint32_t u, uint32_t *prev)
+bool index_is_linked_locked(const region_t *r, uint64_t b, uint64_t u, uint64_t *prev)
 {
-    uint32_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
+    uint64_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
     const uint64_t max_steps = index_max_chain(r);
     for (uint64_t steps = 0; x && steps < max_steps; steps++) {
         if (x == u) {
@@ -136,10 +136,10 @@ bool index_is_linked_locked(const region_t *r, uint64_t b, uint32_t u, uint32_t 
     return false;
 }
 
-uint32_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
-                           uint32_t nkey, uint16_t tag, uint32_t *prev)
+uint64_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
+                           uint32_t nkey, uint16_t tag, uint64_t *prev)
 {
-    uint32_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
+    uint64_t p = 0, x = bucket_head(atomic_load_explicit(&r->buckets[b], memory_order_relaxed));
     const uint64_t max_steps = index_max_chain(r);
     for (uint64_t steps = 0; x && steps < max_steps; steps++) {
         item_t *it = item_at(r, x);
@@ -158,8 +158,8 @@ uint32_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *k
 
 /* The one store that changes a chain: the predecessor's link (or the bucket's head, which
  * is published together with the even version) now names `to`. */
-static uint64_t set_link(const region_t *r, uint64_t odd_word, uint32_t prev,
-                         uint32_t to)
+static uint64_t set_link(const region_t *r, uint64_t odd_word, uint64_t prev,
+                         uint64_t to)
 {
     if (prev) {
         item_t *p = item_at(r, prev);
@@ -169,8 +169,8 @@ static uint64_t set_link(const region_t *r, uint64_t odd_word, uint32_t prev,
     return bucket_word(bucket_version(odd_word) + 1, to);
 }
 
-void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t new_unit,
-                          uint32_t old_unit, uint32_t old_prev, int64_t d_items, int64_t d_bytes)
+void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t new_unit,
+                          uint64_t old_unit, uint64_t old_prev, int64_t d_items, int64_t d_bytes)
 {
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
@@ -178,7 +178,7 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
     /* intent first: what the change is, and the counts before it */
     const int64_t items = atomic_load_explicit(&st->items, memory_order_relaxed);
     const int64_t bytes = atomic_load_explicit(&st->bytes, memory_order_relaxed);
-    atomic_store_explicit(&st->intent_bucket, (uint32_t)b, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
     atomic_store_explicit(&st->intent_new, new_unit, memory_order_relaxed);
     atomic_store_explicit(&st->intent_old, old_unit, memory_order_relaxed);
     atomic_store_explicit(&st->items_before, items, memory_order_relaxed);
@@ -187,7 +187,7 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
 
     if (new_unit) {
         item_t *n = item_at(r, new_unit);
-        uint32_t succ = old_unit ? atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed)
+        uint64_t succ = old_unit ? atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed)
                                  : bucket_head(w);
         atomic_store_explicit(&n->next, succ, memory_order_relaxed);
     }
@@ -198,9 +198,9 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t 
     atomic_store_explicit(&st->items, add_wrapping(items, d_items), memory_order_relaxed);
     atomic_store_explicit(&st->bytes, add_wrapping(bytes, d_bytes), memory_order_relaxed);
 
-    uint32_t to = new_unit;
+    uint64_t to = new_unit;
     if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
-    uint32_t prev = old_unit ? old_prev : 0;
+    uint64_t prev = old_unit ? old_prev : 0;
     uint64_t even = set_link(r, odd, prev, to);
     atomic_store_explicit(bw, even, memory_order_release);
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);
@@ -211,7 +211,7 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
 {
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
-    atomic_store_explicit(&st->intent_bucket, (uint32_t)b, memory_order_relaxed);
+    atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
     atomic_store_explicit(&st->intent_new, 0, memory_order_relaxed);
     atomic_store_explicit(&st->intent_old, 0, memory_order_relaxed);
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);

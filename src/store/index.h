@@ -1,5 +1,5 @@
-/* index.h — the hash index: buckets of 8 bytes, each a 32-bit version and the head of a
- * chain of items linked through item->next.
+/* index.h — the hash index: buckets of 8 bytes, each a 24-bit version and the 40-bit unit
+ * offset of the head of a chain of items linked through item->next.
  *
  * Readers take no lock and write nothing: they load the bucket word, walk the chain, copy
  * what they need, and load the word again; an unchanged version proves the copy consistent
@@ -18,11 +18,14 @@
 #include "region/region.h"
 #include "store/item.h"
 
-static inline uint32_t bucket_version(uint64_t w) { return (uint32_t)(w >> 32); }
-static inline uint32_t bucket_head(uint64_t w) { return (uint32_t)w; }
-static inline uint64_t bucket_word(uint32_t version, uint32_t head)
+/* The version counts in the top 24 bits and wraps there: a reader would be fooled only if
+ * 2^23 changes to its bucket ended on the same head while it copied one item. */
+#define BUCKET_HEAD_MASK (((uint64_t)1 << LAYOUT_UNIT_BITS) - 1)
+static inline uint32_t bucket_version(uint64_t w) { return (uint32_t)(w >> LAYOUT_UNIT_BITS); }
+static inline uint64_t bucket_head(uint64_t w) { return w & BUCKET_HEAD_MASK; }
+static inline uint64_t bucket_word(uint32_t version, uint64_t head)
 {
-    return ((uint64_t)version << 32) | head;
+    return (uint64_t)version << LAYOUT_UNIT_BITS | (head & BUCKET_HEAD_MASK);
 }
 
 static inline uint64_t index_bucket_of(const region_t *r, uint64_t hash) { return hash & r->bucket_mask; }
@@ -34,7 +37,7 @@ static inline uint16_t index_tag_of(uint64_t hash) { return (uint16_t)(hash >> 4
 
 /* A consistent snapshot of one item, as a reader saw it. */
 typedef struct item_view {
-    uint32_t unit; /* 0: not found */
+    uint64_t unit; /* 0: not found */
     uint32_t nvalue, flags, exptime, epoch;
     uint64_t cas;
     uint8_t kind;
@@ -56,14 +59,14 @@ void index_unlock(stripe_t *st);
 bool index_repair(const region_t *r, stripe_t *st);
 
 /* Find key in bucket b: its unit (0: none) and its predecessor's unit (0: the bucket). */
-uint32_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
-                           uint32_t nkey, uint16_t tag, uint32_t *prev);
+uint64_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *key,
+                           uint32_t nkey, uint16_t tag, uint64_t *prev);
 
 /* Link item `new_unit` in place of `old_unit` (whose predecessor is old_prev), or at the
  * chain's head when old_unit is 0, or unlink old_unit when new_unit is 0.  items/bytes are
  * the stripe's counts after the change.  One store to the chain, inside an odd version. */
-void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint32_t new_unit,
-                          uint32_t old_unit, uint32_t old_prev, int64_t d_items,
+void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t new_unit,
+                          uint64_t old_unit, uint64_t old_prev, int64_t d_items,
                           int64_t d_bytes);
 
 /* Change a linked item's expiry in place (touch). */
@@ -71,7 +74,7 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
                               uint32_t exptime);
 
 /* Whether unit u is linked in bucket b's chain (and its predecessor). */
-bool index_is_linked_locked(const region_t *r, uint64_t b, uint32_t u, uint32_t *prev);
+bool index_is_linked_locked(const region_t *r, uint64_t b, uint64_t u, uint64_t *prev);
 
 /* The longest chain a cache of this size could hold: walks stop there. */
 static inline uint64_t index_max_chain(const region_t *r)

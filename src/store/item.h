@@ -11,7 +11,8 @@
  * the bucket's version — but recovery after a crash of every process (see scrub.h) and the
  * checker do, so a torn or rotted item is dropped, never served.
  *
- * 40 bytes of header per item (memcached uses 48-56). */
+ * 40 bytes of header per item (memcached uses 48-56): the chain link is 64 bits (offsets of
+ * 40, see layout.h) and the checksum 32. */
 #ifndef SHMC_ITEM_H
 #define SHMC_ITEM_H
 
@@ -32,12 +33,12 @@ typedef struct item {
     uint8_t nkey;
     uint16_t tag;             /* top 16 bits of the key's hash */
     uint32_t nvalue;          /* value bytes; for a filler, its total size */
-    _Atomic uint32_t next;    /* next item in the bucket's chain (unit offset; 0: end) */
+    _Atomic uint64_t next;    /* next item in the bucket's chain (unit offset; 0: end) */
     uint32_t flags;           /* the client's 32-bit flags */
     _Atomic uint32_t exptime; /* absolute Unix seconds; 0: never */
-    uint32_t epoch;           /* flush epoch when written */
     uint64_t cas;
-    uint64_t sum;             /* item_sum() when written */
+    uint32_t epoch;           /* flush epoch when written */
+    uint32_t sum;             /* item_sum() when written */
     unsigned char data[];     /* key, then value */
 } item_t;
 
@@ -61,18 +62,18 @@ static inline int item_is_live_kind(uint8_t kind)
 
 /* The item at unit offset u if its header lies wholly inside one segment's written bytes'
  * bounds, else NULL.  Checks placement only; the caller checks the lengths it uses. */
-static inline item_t *item_at(const region_t *r, uint32_t u)
+static inline item_t *item_at(const region_t *r, uint64_t u)
 {
     if (u < r->data_unit_first || u >= r->data_unit_end) return 0;
-    uint64_t in_seg = ((uint64_t)(u - r->data_unit_first) * LAYOUT_UNIT) % r->segment_size;
+    uint64_t in_seg = (u - r->data_unit_first) * LAYOUT_UNIT % r->segment_size;
     if (in_seg + ITEM_HEADER > r->segment_size) return 0;
     return (item_t *)region_at(r, u);
 }
 
 /* Whether an item of this many key and value bytes fits the segment it starts in. */
-static inline int item_fits(const region_t *r, uint32_t u, uint64_t nkey, uint64_t nvalue)
+static inline int item_fits(const region_t *r, uint64_t u, uint64_t nkey, uint64_t nvalue)
 {
-    uint64_t in_seg = ((uint64_t)(u - r->data_unit_first) * LAYOUT_UNIT) % r->segment_size;
+    uint64_t in_seg = (u - r->data_unit_first) * LAYOUT_UNIT % r->segment_size;
     return nkey >= 1 && nkey <= SHMC_KEY_MAX && nvalue <= r->item_size_max &&
            in_seg + item_footprint(nkey, nvalue) <= r->segment_size;
 }
@@ -106,13 +107,15 @@ static inline enum item_step item_step(const region_t *r, const unsigned char *b
     return *size > end - off ? STEP_OVERRUN : STEP_ITEM;
 }
 
-/* The checksum of an item's immutable fields, key and value.  The caller has checked that
- * the lengths fit (item_fits). */
-static inline uint64_t item_sum(const region_t *r, const item_t *it)
+/* The checksum of an item's immutable fields, key and value, folded to 32 bits (the other
+ * 32 went to the 64-bit chain link).  The caller has checked that the lengths fit
+ * (item_fits). */
+static inline uint32_t item_sum(const region_t *r, const item_t *it)
 {
     uint64_t seed = r->hash_seed ^ hash_mix(((uint64_t)it->nkey << 32 | it->nvalue) ^ it->cas,
                                             ((uint64_t)it->flags << 32 | it->epoch) ^ 0x51u);
-    return hash_key(it->data, (size_t)it->nkey + it->nvalue, seed);
+    uint64_t x = hash_key(it->data, (size_t)it->nkey + it->nvalue, seed);
+    return (uint32_t)(x ^ x >> 32);
 }
 
 /* Whether the item is as it was written (its checksum holds); lengths checked as above. */

@@ -12,7 +12,7 @@
  * an item, or a cycle, meets a clear bit and ends there: the scrub is linear in the items. */
 typedef struct marks {
     uint64_t *start;
-    uint32_t first;
+    uint64_t first;
 } marks_t;
 
 #define SCRUB_AHEAD 16 /* buckets */
@@ -56,9 +56,9 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
     uint64_t dropped = 0;
     uint64_t w = atomic_load(&r->buckets[b]);
     uint32_t version = (bucket_version(w) + 1) & ~1u; /* even: no writer inside */
-    uint32_t head = 0;
+    uint64_t head = 0;
     item_t *prev = NULL; /* the last entry kept; NULL: the bucket itself */
-    for (uint32_t u = bucket_head(w); u;) {
+    for (uint64_t u = bucket_head(w); u;) {
         item_t *it = item_at(r, u);
         uint64_t rel = u - mk->first;
         uint64_t hash = 0;
@@ -99,7 +99,7 @@ shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
             /* chains lead all over the file: ask for the head item of a bucket a little
              * ahead, so that many misses are in flight instead of one */
             if (b + SCRUB_AHEAD <= r->bucket_mask) {
-                uint32_t u = bucket_head(atomic_load_explicit(&r->buckets[b + SCRUB_AHEAD],
+                uint64_t u = bucket_head(atomic_load_explicit(&r->buckets[b + SCRUB_AHEAD],
                                                               memory_order_relaxed));
                 const item_t *ahead = item_at(r, u);
                 if (ahead) {

@@ -129,7 +129,7 @@ bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size)
 
 /* ---- access bits ---- */
 
-void seg_mark_accessed(const region_t *r, uint32_t unit)
+void seg_mark_accessed(const region_t *r, uint64_t unit)
 {
     uint32_t seg, off;
     uint64_t mask;
@@ -199,7 +199,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
 
     while (rd < end) {
         item_t *it = (item_t *)(base + rd);
-        uint32_t unit = region_unit_of(r, it);
+        uint64_t unit = region_unit_of(r, it);
         uint32_t sz;
         enum item_step step = item_step(r, base, rd, end, &sz);
         if (step == STEP_ITEM) {
@@ -209,7 +209,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
             uint64_t repairs = 0;
             if (!index_lock(r, st, &repairs)) break;
             ctr_add(ctx, C_REPAIRS, repairs);
-            uint32_t prev;
+            uint64_t prev;
             if (index_is_linked_locked(r, b, unit, &prev)) {
                 bool flushed;
                 bool dead = store_item_dead(atomic_load(&it->exptime), it->epoch, ctx, &flushed);
@@ -326,7 +326,7 @@ int seg_head_lock(const region_t *r, op_ctx_t *ctx)
 
 void seg_head_unlock(const region_t *r, int hi) { robust_lock_release(&r->heads[hi].lock); }
 
-shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uint32_t *unit)
+shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uint64_t *unit)
 {
     head_t *hd = &r->heads[hi];
     header_t *h = r->hdr;

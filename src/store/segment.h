@@ -25,7 +25,7 @@ void seg_head_unlock(const region_t *r, int head);
 /* With head locked: make room for `size` bytes in the head's segment, sealing and
  * cleaning segments as needed.  *unit gets where the item goes.  SHMC_NO_MEMORY when
  * nothing can be freed. */
-shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int head, uint32_t size, uint32_t *unit);
+shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int head, uint32_t size, uint64_t *unit);
 /* After the item at the reserved place is completely written: publish its bytes. */
 void seg_commit(const region_t *r, int head, uint32_t size);
 
@@ -37,7 +37,7 @@ void seg_commit(const region_t *r, int head, uint32_t size);
 bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size);
 
 /* Mark an item as fetched (readers call this after a hit; writes only the first time). */
-void seg_mark_accessed(const region_t *r, uint32_t unit);
+void seg_mark_accessed(const region_t *r, uint64_t unit);
 
 /* Repairs, for a dead lock owner or for recovery at open. */
 void seg_rebuild_lists(const region_t *r);              /* global lock held */

@@ -72,11 +72,11 @@ static uint32_t footprint_of(const item_t *it) { return (uint32_t)item_footprint
 
 /* Under the stripe lock: the live item for k (0 if none).  A dead one found on the way is
  * unlinked (memcached's lazy reclaim), and *dead_flushed says why it was dead. */
-static uint32_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t *prev,
+static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint64_t *prev,
                           int *dead_why)
 {
     *dead_why = 0;
-    uint32_t u = index_find_locked(r, k->bucket, k->key, k->nkey, k->tag, prev);
+    uint64_t u = index_find_locked(r, k->bucket, k->key, k->nkey, k->tag, prev);
     if (!u) return 0;
     item_t *it = item_at(r, u);
     if (!seg_item_placed(r, u, footprint_of(it))) { /* a damaged file: see seg_item_placed */
@@ -105,9 +105,9 @@ static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
                           get_out_t *out)
 {
     if (!lock_key(r, ctx, k)) return SHMC_BAD_FILE;
-    uint32_t prev;
+    uint64_t prev;
     int why;
-    uint32_t u = find_live(r, ctx, k, &prev, &why);
+    uint64_t u = find_live(r, ctx, k, &prev, &why);
     shmc_rc rc = SHMC_OK;
     if (!u) {
         count_dead_get(ctx, why);
@@ -144,7 +144,7 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
             rc = SHMC_NOT_FOUND;
         } else if (store_item_dead(v.exptime, v.epoch, ctx, &flushed)) {
             int why;
-            uint32_t prev;
+            uint64_t prev;
             if (lock_key(r, ctx, &k)) { /* reclaim it now, as memcached does on a get */
                 find_live(r, ctx, &k, &prev, &why);
                 index_unlock(k.stripe);
@@ -174,7 +174,7 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
 }
 
 /* Write an item's bytes at unit: header, key, then value in up to two parts. */
-static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint32_t unit, const keyref_t *k,
+static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint64_t unit, const keyref_t *k,
                           const void *v1, size_t n1, const void *v2, size_t n2, uint32_t flags,
                           uint32_t exptime)
 {
@@ -208,7 +208,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
     uint32_t need = (uint32_t)item_footprint(nkey, nvalue);
     shmc_rc rc;
     for (;;) {
-        uint32_t unit;
+        uint64_t unit;
         rc = seg_reserve(r, ctx, hi, need, &unit);
         if (rc != SHMC_OK) break;
         if (mode == MODE_SET) {
@@ -225,9 +225,9 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
             rc = SHMC_BAD_FILE;
             break;
         }
-        uint32_t prev;
+        uint64_t prev;
         int why;
-        uint32_t old = find_live(r, ctx, &k, &prev, &why);
+        uint64_t old = find_live(r, ctx, &k, &prev, &why);
         item_t *o = old ? item_at(r, old) : NULL;
         if (mode == MODE_ADD && o) rc = SHMC_NOT_STORED;
         else if ((mode == MODE_REPLACE || mode == MODE_APPEND || mode == MODE_PREPEND) && !o)
@@ -275,9 +275,9 @@ void store_drop(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint
 {
     keyref_t k = keyref(r, key, nkey);
     if (!lock_key(r, ctx, &k)) return;
-    uint32_t prev;
+    uint64_t prev;
     int why;
-    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
     index_unlock(k.stripe);
 }
@@ -286,9 +286,9 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
 {
     keyref_t k = keyref(r, key, nkey);
     if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
-    uint32_t prev;
+    uint64_t prev;
     int why;
-    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
     index_unlock(k.stripe);
     CTR(ctx, u ? C_DELETE_HITS : C_DELETE_MISSES);
@@ -301,9 +301,9 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     keyref_t k = keyref(r, key, nkey);
     CTR(ctx, C_CMD_TOUCH);
     if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
-    uint32_t prev;
+    uint64_t prev;
     int why;
-    uint32_t u = find_live(r, ctx, &k, &prev, &why);
+    uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_set_exptime_locked(r, k.stripe, k.bucket, item_at(r, u), exptime);
     index_unlock(k.stripe);
     CTR(ctx, u ? C_TOUCH_HITS : C_TOUCH_MISSES);
@@ -331,16 +331,16 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     keyref_t k = keyref(r, key, nkey);
     int hi = seg_head_lock(r, ctx);
     if (hi < 0) return SHMC_BAD_FILE;
-    uint32_t unit;
+    uint64_t unit;
     shmc_rc rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, 20), &unit);
     if (rc == SHMC_OK && !lock_key(r, ctx, &k)) rc = SHMC_BAD_FILE;
     if (rc != SHMC_OK) {
         seg_head_unlock(r, hi);
         return rc;
     }
-    uint32_t prev;
+    uint64_t prev;
     int why;
-    uint32_t old = find_live(r, ctx, &k, &prev, &why);
+    uint64_t old = find_live(r, ctx, &k, &prev, &why);
     uint64_t v = 0;
     if (!old) {
         rc = SHMC_NOT_FOUND;

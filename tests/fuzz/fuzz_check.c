@@ -115,7 +115,7 @@ static void load_base(void)
     for (uint64_t b = 0; b < nbuckets; b++) {
         uint64_t w;
         memcpy(&w, base + h->off_buckets + b * 8, 8);
-        uint32_t u = (uint32_t)w;
+        uint32_t u = (uint32_t)(w & (((uint64_t)1 << LAYOUT_UNIT_BITS) - 1)); /* far below 32 GiB */
         for (int steps = 0; u >= first && u < end && steps < 10000; steps++) {
             item_units[nitem_units++] = u;
             uint32_t next;

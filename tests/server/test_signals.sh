@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_signals.sh — shmcd's life cycle: SIGTERM and SIGINT stop it cleanly (exit 0, UNIX
 # socket and pid file removed) with clients connected, the cache stays in its file and a new
-# shmcd serves the same items; bad options and a cache it cannot open fail with a message.
+# shmcd serves the same items; bad options (memcached's -m/-I rules too) and a cache it cannot
+# open fail with a message; memcached's big-object sizes (-m 64 -I 16m) and -m 3 serve.
 . "$(dirname "$0")/lib.sh"
 
 start_shmcd -t 2 -P "$TMP/shmcd.pid" -s "$TMP/shmcd.sock"
@@ -24,7 +25,7 @@ kill -INT "$SHMCD_PID"; wait "$SHMCD_PID"; rc=$?; SHMCD_PID=
 if [ "$rc" -eq 0 ]; then pass "SIGINT: clean exit"; else fail "SIGINT exit $rc"; fi
 
 # bad command lines: a message and exit status 64
-for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-m 0" "-U 5" "-B binary" "--bogus" "-a 999" "extra"; do
+for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B binary" "--bogus" "-a 999" "extra"; do
     # shellcheck disable=SC2086
     "$SHMCD" $args --cache="$TMP/c2" >/dev/null 2>"$TMP/err"; rc=$?
     if [ "$rc" -eq 64 ] && [ -s "$TMP/err" ]; then :; else fail "shmcd $args: exit $rc"; fi
@@ -39,4 +40,31 @@ if [ "$rc" -eq 1 ] && grep -q "cannot open cache" "$TMP/err"; then pass "bad cac
 # different limits than the existing file's: refused
 "$SHMCD" -p 0 -s "$TMP/y.sock" -m 128 --cache="$TMP/cache" 2>"$TMP/err"; rc=$?
 if [ "$rc" -eq 1 ]; then pass "mismatched -m refused"; else fail "mismatched -m: exit $rc"; fi
+# memcached's sizes for big objects: -m 64 -I 16m stores and serves a 16 MiB value; -m 3 runs
+rm -f "$TMP/cache"
+start_shmcd -t 1 -m 64 -I 16m
+if python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+v = bytes(i * 7 % 251 for i in range(1 << 20)) * 16
+def reply(end):
+    data = b""
+    while not data.endswith(end):
+        chunk = s.recv(1 << 20)
+        if not chunk: break
+        data += chunk
+    return data
+s.sendall(b"set big 0 0 %d\r\n" % len(v) + v + b"\r\n")
+assert reply(b"\r\n") == b"STORED\r\n"
+s.sendall(b"set toobig 0 0 %d\r\n" % (len(v) + 1) + v + b"x\r\n")
+assert reply(b"\r\n").startswith(b"SERVER_ERROR")
+s.sendall(b"get big\r\n")
+assert reply(b"END\r\n") == b"VALUE big 0 %d\r\n" % len(v) + v + b"\r\nEND\r\n"
+PY
+then pass "-m 64 -I 16m: a 16 MiB value stored and read back"; else fail "-m 64 -I 16m"; fi
+stop_shmcd
+rm -f "$TMP/cache"
+start_shmcd -t 1 -m 3
+if [ "$(mc_line "$PORT" 'set small 0 0 2\r\nhi\r\n')" = STORED ]; then pass "-m 3 serves"; else fail "-m 3"; fi
+stop_shmcd
 finish

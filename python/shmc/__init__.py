@@ -295,7 +295,7 @@ class Client(_shmc.Client):
         """``client[key]``: get(key); KeyError when missing."""
         value = self.get(key)
         if value is None:
-            raise KeyError(key)
+            raise KeyError
         return value
 
     def __delitem__(self, key):

@@ -574,6 +574,44 @@ static void mget_cb(void *arg, const char *key, size_t nkey, const void *value, 
     Py_XDECREF(t);
 }
 
+/* Keys that spell the same cache key ('k' and b'k', or two with a prefix): pymemcache maps
+ * the replies back through a dict, so every one of them reports under the last such key.
+ * *alias (NULL when there are none) maps each index to that last index. */
+static int find_aliases(const key_t_ *k, Py_ssize_t n, Py_ssize_t **alias)
+{
+    size_t size = 16;
+    while (size < 2 * (size_t)n) size *= 2;
+    Py_ssize_t *slot = PyMem_Malloc(size * sizeof *slot);
+    if (!slot) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t j = 0; j < size; j++) slot[j] = -1;
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        uint64_t hash = 14695981039346656037ull; /* FNV-1a */
+        for (size_t b = 0; b < k[i].n; b++) hash = (hash ^ (unsigned char)k[i].b[b]) * 1099511628211ull;
+        size_t j = (size_t)hash & (size - 1);
+        while (slot[j] >= 0 && (k[slot[j]].n != k[i].n || memcmp(k[slot[j]].b, k[i].b, k[i].n)))
+            j = (j + 1) & (size - 1);
+        if (slot[j] < 0) {
+            slot[j] = i;
+            continue;
+        }
+        if (!*alias) {
+            *alias = PyMem_Malloc((size_t)n * sizeof **alias);
+            if (!*alias) {
+                PyMem_Free(slot);
+                PyErr_NoMemory();
+                return -1;
+            }
+            for (Py_ssize_t x = 0; x < n; x++) (*alias)[x] = x;
+        }
+        (*alias)[i] = (*alias)[slot[j]];
+    }
+    PyMem_Free(slot);
+    return 0;
+}
+
 static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
 {
     int truth = PyObject_IsTrue(keys);
@@ -586,6 +624,7 @@ static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
     const char **kp = PyMem_Malloc((size_t)n * sizeof *kp);
     size_t *kn = PyMem_Malloc((size_t)n * sizeof *kn);
     PyObject *result = NULL;
+    Py_ssize_t *alias = NULL;
     mget_ctx m = {.found = PyList_New(0), .keys = k, .n = n};
     if (!k || !kp || !kn || !m.found) {
         if (!m.found) goto out;
@@ -597,6 +636,7 @@ static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
         kp[i] = k[i].b;
         kn[i] = k[i].n;
     }
+    if (find_aliases(k, n, &alias)) goto out;
     handle *h = client_handle(self);
     if (!h) goto read_error;
     shmc_rc rc = shmc_mget(h->cache, kp, kn, (size_t)n, mget_cb, &m);
@@ -611,7 +651,8 @@ static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
     Py_ssize_t nf = PyList_GET_SIZE(m.found);
     for (Py_ssize_t j = 0; j < nf; j++) {
         PyObject *t = PyList_GET_ITEM(m.found, j);
-        PyObject *key = items[PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0))];
+        Py_ssize_t i = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+        PyObject *key = items[alias ? alias[i] : i];
         PyObject *v = PyTuple_GET_ITEM(t, 1);
         Py_INCREF(v);
         v = deserialize(self, key, v, (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(t, 2)));
@@ -636,6 +677,7 @@ out:
     PyMem_Free(k);
     PyMem_Free(kp);
     PyMem_Free(kn);
+    PyMem_Free(alias);
     Py_XDECREF(m.found);
     Py_DECREF(seq);
     return result;
@@ -799,8 +841,10 @@ static PyObject *Client_cas(Client *self, PyObject *const *args, Py_ssize_t narg
     return store_reply(OP_CAS, rc);
 }
 
-/* set_many: every value is stored (as memcached stores every command pymemcache pipelines);
- * the keys refused are returned; the first server error, if any, is raised at the end. */
+/* set_many: the values are stored in order; the keys refused are returned.  A server error
+ * (a value too large) stops there and is raised, as pymemcache raises at the first error
+ * reply and drops the connection (memcached may or may not have run the commands queued
+ * after it by then; here they are not run). */
 static PyObject *Client_set_many(Client *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames)
 {
@@ -838,8 +882,11 @@ static PyObject *Client_set_many(Client *self, PyObject *const *args, Py_ssize_t
             goto out;
         }
         if (rc == SHMC_OK) continue;
-        if (rc != SHMC_NOT_STORED && first_error == SHMC_OK) first_error = rc;
-        if (rc == SHMC_NOT_STORED &&
+        if (rc != SHMC_NOT_STORED) {
+            first_error = rc;
+            break;
+        }
+        if (
             PyList_Append(failed, PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0))) {
             Py_CLEAR(failed);
             goto out;
@@ -922,12 +969,15 @@ static PyObject *arith(Client *self, bool incr, PyObject *const *args, Py_ssize_
     unsigned long long delta = 0;
     long long sign = PyLong_AsLongLongAndOverflow(a[1], &overflow);
     if (sign == -1 && PyErr_Occurred()) return NULL;
-    if (sign >= 0 || overflow > 0) {
+    bool bad = overflow < 0 || (!overflow && sign < 0);
+    if (!bad) {
         delta = PyLong_AsUnsignedLongLong(a[1]);
-        if (PyErr_Occurred()) PyErr_Clear();
-        else overflow = 0;
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            bad = true;
+        }
     }
-    if (sign < 0 || overflow) {
+    if (bad) {
         set_error_bytes(exc_client, "invalid numeric delta argument");
         return NULL;
     }
@@ -1357,10 +1407,10 @@ static PyMethodDef Client_methods[] = {
      "copied without the GIL."},
     {"set_many", (PyCFunction)(void (*)(void))Client_set_many, FAST,
      "set_many(values, expire=0, noreply=None, flags=None)\n--\n\n"
-     "Store every (key, value) of the dict values.  Returns the list of keys that were not\n"
-     "stored ([] with noreply).  Every key and value is checked first (an illegal one raises\n"
-     "before anything is stored); then all are stored, and a server error (a value too\n"
-     "large) is raised after the others were stored, as with memcached."},
+     "Store every (key, value) of the dict values, in order.  Returns the list of keys that\n"
+     "were not stored ([] with noreply).  Every key and value is checked first (an illegal\n"
+     "one raises before anything is stored).  A value over the size limit raises\n"
+     "MemcacheServerError there: the values before it are stored, those after it are not."},
     {"set_multi", (PyCFunction)(void (*)(void))Client_set_many, FAST,
      "set_multi(values, expire=0, noreply=None, flags=None)\n--\n\nset_many()."},
     {"add", (PyCFunction)(void (*)(void))Client_add, FAST,

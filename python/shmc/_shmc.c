@@ -551,11 +551,15 @@ static PyObject *Client_gats(Client *self, PyObject *const *args, Py_ssize_t nar
     return fetch_one(self, a[0], &expire, true, a[2], a[3]);
 }
 
-/* Multi-get: the callback runs once per key found, in the order of the keys. */
+/* Multi-get: the callback runs once per key found, in the order of the keys; it only
+ * makes the bytes objects (no Python code runs inside shmc_mget). */
 typedef struct {
-    PyObject *found;     /* list of (index, bytes, flags, cas) */
     const key_t_ *keys;
-    Py_ssize_t n, next;
+    Py_ssize_t n, next, nfound;
+    Py_ssize_t *index;   /* per found value: which key */
+    PyObject **value;    /* new bytes objects */
+    uint32_t *flags;
+    uint64_t *cas;
     bool failed;
 } mget_ctx;
 
@@ -563,15 +567,21 @@ static void mget_cb(void *arg, const char *key, size_t nkey, const void *value, 
                     uint32_t flags, uint64_t cas)
 {
     mget_ctx *m = arg;
-    if (m->failed) return;
+    if (m->failed || m->nfound == m->n) return;
     Py_ssize_t i = m->next;
     while (i < m->n && (m->keys[i].n != nkey || memcmp(m->keys[i].b, key, nkey))) i++;
     if (i == m->n) return;
     m->next = i + 1;
-    PyObject *t = Py_BuildValue("(ny#kK)", i, (const char *)value, (Py_ssize_t)nvalue,
-                                (unsigned long)flags, (unsigned long long)cas);
-    if (!t || PyList_Append(m->found, t)) m->failed = true;
-    Py_XDECREF(t);
+    PyObject *v = PyBytes_FromStringAndSize(value, (Py_ssize_t)nvalue);
+    if (!v) {
+        m->failed = true;
+        return;
+    }
+    Py_ssize_t j = m->nfound++;
+    m->index[j] = i;
+    m->value[j] = v;
+    m->flags[j] = flags;
+    m->cas[j] = cas;
 }
 
 /* Keys that spell the same cache key ('k' and b'k', or two with a prefix): pymemcache maps
@@ -620,17 +630,24 @@ static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    key_t_ *k = PyMem_Malloc((size_t)n * sizeof *k);
-    const char **kp = PyMem_Malloc((size_t)n * sizeof *kp);
-    size_t *kn = PyMem_Malloc((size_t)n * sizeof *kn);
     PyObject *result = NULL;
     Py_ssize_t *alias = NULL;
-    mget_ctx m = {.found = PyList_New(0), .keys = k, .n = n};
-    if (!k || !kp || !kn || !m.found) {
-        if (!m.found) goto out;
-        PyErr_NoMemory();
-        goto out;
+    /* one block: keys, their pointers and lengths, and the results */
+    size_t per = sizeof(key_t_) + sizeof(char *) + sizeof(size_t) + sizeof(Py_ssize_t) +
+                 sizeof(PyObject *) + sizeof(uint64_t) + sizeof(uint32_t);
+    char *block = PyMem_Malloc((size_t)n * per);
+    if (!block) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
     }
+    key_t_ *k = (key_t_ *)block;
+    const char **kp = (const char **)(k + n);
+    size_t *kn = (size_t *)(kp + n);
+    mget_ctx m = {.keys = k, .n = n};
+    m.index = (Py_ssize_t *)(kn + n);
+    m.value = (PyObject **)(m.index + n);
+    m.cas = (uint64_t *)(m.value + n);
+    m.flags = (uint32_t *)(m.cas + n);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (make_key(self, items[i], &k[i])) goto out;
         kp[i] = k[i].b;
@@ -648,17 +665,15 @@ static PyObject *fetch_many(Client *self, PyObject *keys, bool with_cas)
     }
     result = PyDict_New();
     if (!result) goto out;
-    Py_ssize_t nf = PyList_GET_SIZE(m.found);
-    for (Py_ssize_t j = 0; j < nf; j++) {
-        PyObject *t = PyList_GET_ITEM(m.found, j);
-        Py_ssize_t i = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+    for (Py_ssize_t j = 0; j < m.nfound; j++) {
+        Py_ssize_t i = m.index[j];
         PyObject *key = items[alias ? alias[i] : i];
-        PyObject *v = PyTuple_GET_ITEM(t, 1);
-        Py_INCREF(v);
-        v = deserialize(self, key, v, (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(t, 2)));
+        PyObject *v = m.value[j];
+        m.value[j] = NULL;
+        v = deserialize(self, key, v, m.flags[j]);
         if (!v) goto read_error;
         if (with_cas) {
-            PyObject *c = cas_bytes(PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(t, 3)));
+            PyObject *c = cas_bytes(m.cas[j]);
             PyObject *pair = c ? PyTuple_Pack(2, v, c) : NULL;
             Py_XDECREF(c);
             Py_DECREF(v);
@@ -674,11 +689,9 @@ read_error:
     Py_CLEAR(result);
     if (ignored(self)) result = PyDict_New();
 out:
-    PyMem_Free(k);
-    PyMem_Free(kp);
-    PyMem_Free(kn);
+    for (Py_ssize_t j = 0; j < m.nfound; j++) Py_XDECREF(m.value[j]);
+    PyMem_Free(block);
     PyMem_Free(alias);
-    Py_XDECREF(m.found);
     Py_DECREF(seq);
     return result;
 }

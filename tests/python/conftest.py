@@ -19,9 +19,12 @@ BUILD = os.environ.get("SHMC_BUILD_DIR", "")
 _counter = itertools.count()
 
 
-def pytest_report_header(config):
-    return ["interpreter: %s (%s)" % (sys.executable, sys.version.split()[0]),
-            "shmc module: %s" % shmc._shmc.__file__]
+def pytest_sessionstart(session):
+    """Say which interpreter and which build of the module run, even under -q."""
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tr:
+        tr.write_line("interpreter: %s (%s); shmc module: %s" % (
+            sys.executable, sys.version.split()[0], shmc._shmc.__file__))
 
 
 def cache_dir():

@@ -57,6 +57,14 @@ def _port_free(port):
     return True
 
 
+def foreign_env():
+    """The environment for programs that are not ours (memcached): without the sanitizer
+    runtime that the ASan/TSan suites preload into the interpreter."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def start_memcached(extra=()):
     """A private memcached (64 MiB, 1 MiB items): (process, tcp port, unix socket path, dir)."""
     exe = shutil.which("memcached") or "/usr/bin/memcached"
@@ -74,7 +82,8 @@ def start_memcached(extra=()):
                 "-t", "2", "-c", "256"] + list(extra)
         if os.geteuid() == 0:
             args += ["-u", "nobody"]
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=foreign_env())
         for _ in range(200):
             if proc.poll() is not None:
                 break
@@ -99,7 +108,8 @@ def start_memcached_unix():
     args = [exe, "-s", sock, "-a", "0777", "-m", "64", "-I", "1m", "-t", "2"]
     if os.geteuid() == 0:
         args += ["-u", "nobody"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=foreign_env())
     for _ in range(300):
         if proc.poll() is not None:
             break

@@ -114,6 +114,10 @@ static handle *client_handle(Client *self)
         h->busy++;
         return h;
     }
+    if (!self->name) {
+        PyErr_SetString(exc_shmc, "this Client was not opened (its __init__ failed or did not run)");
+        return NULL;
+    }
     h = PyMem_RawCalloc(1, sizeof *h);
     if (!h) {
         PyErr_NoMemory();
@@ -1249,23 +1253,30 @@ static int Client_init(Client *self, PyObject *args, PyObject *kwds)
     client_detach(self);
     Py_XSETREF(self->name, name);
     self->cfg = cfg;
-    if (!self->key_prefix) {
-        PyObject *empty = PyBytes_FromStringAndSize("", 0);
-        int err = !empty || set_key_prefix(self, empty);
-        Py_XDECREF(empty);
-        if (err) return -1;
-    }
-    if (!self->encoding) {
-        PyObject *ascii = PyUnicode_FromString("ascii");
-        int err = !ascii || set_encoding(self, ascii);
-        Py_XDECREF(ascii);
-        if (err) return -1;
-    }
-    if (!self->serde && set_serde(self, Py_None)) return -1;
     handle *hd = client_handle(self);
     if (!hd) return -1;
     handle_leave(hd);
     return 0;
+}
+
+/* Every field a method reads is valid from here on, so a Client whose __init__ failed or
+ * never ran raises instead of crashing. */
+static PyObject *Client_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    Client *self = (Client *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->key_prefix = PyBytes_FromStringAndSize("", 0);
+    self->encoding = PyUnicode_FromString("ascii");
+    self->encoding_ascii = true;
+    self->serde = Py_NewRef(Py_None);
+    self->default_noreply = 1;
+    if (!self->key_prefix || !self->encoding) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
 }
 
 static int Client_traverse(Client *self, visitproc visit, void *arg)
@@ -1337,6 +1348,7 @@ static int put_encoding(Client *self, PyObject *v, void *c)
 static PyObject *get_name(Client *self, void *c)
 {
     (void)c;
+    if (!self->name) Py_RETURN_NONE;
     return PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(self->name),
                                             PyBytes_GET_SIZE(self->name));
 }
@@ -1401,7 +1413,7 @@ static PyMethodDef Client_methods[] = {
      "keys are left out.  The dict's keys are the objects passed in.  Every key is checked\n"
      "before any is read: one illegal key raises MemcacheIllegalInputError.  The copies run\n"
      "with the GIL held."},
-    {"get_multi", (PyCFunction)Client_get_many, METH_O, "get_multi(keys)\n--\n\nget_many()."},
+    {"get_multi", (PyCFunction)Client_get_many, METH_O, "get_multi(keys)\n--\n\nAn alias of get_many(), as in pymemcache."},
     {"gets_many", (PyCFunction)Client_gets_many, METH_O,
      "gets_many(keys)\n--\n\n"
      "As get_many(), with (value, cas) tuples as the dict's values."},
@@ -1425,7 +1437,7 @@ static PyMethodDef Client_methods[] = {
      "one raises before anything is stored).  A value over the size limit raises\n"
      "MemcacheServerError there: the values before it are stored, those after it are not."},
     {"set_multi", (PyCFunction)(void (*)(void))Client_set_many, FAST,
-     "set_multi(values, expire=0, noreply=None, flags=None)\n--\n\nset_many()."},
+     "set_multi(values, expire=0, noreply=None, flags=None)\n--\n\nAn alias of set_many(), as in pymemcache."},
     {"add", (PyCFunction)(void (*)(void))Client_add, FAST,
      "add(key, value, expire=0, noreply=None, flags=None)\n--\n\n"
      "Store value only if key is absent.  Returns True when stored, False when the key was\n"
@@ -1456,7 +1468,7 @@ static PyMethodDef Client_methods[] = {
      "delete_many(keys, noreply=None)\n--\n\n"
      "Remove every key in keys (all are checked first).  Returns True."},
     {"delete_multi", (PyCFunction)(void (*)(void))Client_delete_many, FAST,
-     "delete_multi(keys, noreply=None)\n--\n\ndelete_many()."},
+     "delete_multi(keys, noreply=None)\n--\n\nAn alias of delete_many(), as in pymemcache."},
     {"incr", (PyCFunction)(void (*)(void))Client_incr, FAST,
      "incr(key, value, noreply=False)\n--\n\n"
      "Add value (an int, 0..2**64-1) to a decimal number stored under key, wrapping at 2**64.\n"
@@ -1499,7 +1511,7 @@ static PyTypeObject ClientType = {
     .tp_members = Client_members,
     .tp_getset = Client_getset,
     .tp_init = (initproc)Client_init,
-    .tp_new = PyType_GenericNew,
+    .tp_new = Client_new,
 };
 
 /* ---- module functions ---- */

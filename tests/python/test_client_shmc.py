@@ -1,0 +1,123 @@
+"""What shmc.Client adds to pymemcache's API and what has no memcached counterpart: opening
+and creating caches (configuration, errors with libshmc's text), shmc.check(), close() while
+another thread copies a large value, and the documentation (docstrings on every public
+method, help(), the type stub)."""
+import os
+import pydoc
+import threading
+
+import pytest
+
+import shmc
+from conftest import cache_dir
+
+
+def test_create_with_configuration(cache_name):
+    c = shmc.Client(cache_name, memory_limit=16 << 20, item_size_max=128 << 10, mode=0o640)
+    st = c.stats()
+    assert st[b"limit_maxbytes"] == 16 << 20
+    assert c.stats("settings")[b"item_size_max"] == 128 << 10
+    assert os.stat(os.path.join(cache_dir(), cache_name)).st_mode & 0o777 == 0o640
+    c.set("k", b"x" * (128 << 10), noreply=False)
+    with pytest.raises(shmc.MemcacheServerError):
+        c.set("k", b"x" * ((128 << 10) + 1), noreply=False)
+    # reopening: None accepts the file's configuration, another one is refused
+    assert shmc.Client(cache_name).stats()[b"limit_maxbytes"] == 16 << 20
+    assert shmc.Client(cache_name, memory_limit=16 << 20).get("nope") is None
+    with pytest.raises(shmc.ShmcError) as e:
+        shmc.Client(cache_name, memory_limit=32 << 20)
+    assert "created with memory_limit 16777216" in str(e.value), str(e.value)
+    assert e.value.rc is not None
+
+
+def test_open_errors_are_clear(tmp_path, cache_name):
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a cache at all" * 1000)
+    with pytest.raises(shmc.ShmcError) as e:
+        shmc.Client(str(junk))
+    assert str(junk) in str(e.value) and len(str(e.value)) > len(str(junk)) + 10
+    assert junk.read_bytes() == b"not a cache at all" * 1000  # left as it was
+    with pytest.raises(shmc.ShmcError):
+        shmc.Client(str(tmp_path / "no-such-dir" / "cache"))
+    with pytest.raises(ValueError):
+        shmc.Client(cache_name, protect="bogus")
+    with pytest.raises(ValueError):
+        shmc.Client(cache_name, memory_limit=-1)
+    with pytest.raises(ValueError):
+        shmc.Client(cache_name, memory_limit=0)
+    with pytest.raises(TypeError):
+        shmc.Client(cache_name, memory_limit="64m")
+    with pytest.raises(ValueError):
+        shmc.Client(cache_name, mode=0o100000)
+    with pytest.raises(TypeError):
+        shmc.Client(12345)
+    with pytest.raises(ValueError):  # a NUL cannot be in a file name
+        shmc.Client(cache_name + "\0x")
+    # this machine has no PKU: 'pku' is refused with libshmc's reason (with PKU it opens)
+    try:
+        shmc.Client(cache_name, protect="pku").close()
+    except shmc.ShmcError as e:
+        assert "protection" in str(e).lower() or "pku" in str(e).lower() or "support" in str(e).lower()
+    assert shmc.Client(cache_name, protect="none").stats()[b"protected_mode"] == 0
+    with pytest.raises(shmc.ShmcError):
+        shmc.check(str(junk))
+
+
+def test_pathlike_and_paths(tmp_path):
+    path = tmp_path / "cache"
+    c = shmc.Client(path, default_noreply=False)
+    assert c.set("k", b"v") and path.exists()
+    assert shmc.check(path) == (0, shmc.check(str(path))[1])
+    violations, report = shmc.check(str(path))
+    assert violations == 0 and isinstance(report, str)
+
+
+def test_close_while_another_thread_copies(cache_name):
+    c = shmc.Client(cache_name, default_noreply=False)
+    big = os.urandom(900 * 1024)  # copied without the GIL
+    c.set("big", big)
+    stop = threading.Event()
+    errors = []
+
+    def reader():
+        try:
+            while not stop.is_set():
+                assert c.get("big") == big
+                c.set("big", big)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(300):
+        c.close()  # the handle in use is closed by the last call that leaves it
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert c.get("big") == big
+
+
+def test_docstrings_and_help():
+    public = [n for n in dir(shmc.Client) if not n.startswith("_")]
+    for name in ("get", "gets", "get_many", "get_multi", "gets_many", "set", "set_many",
+                 "set_multi", "add", "replace", "append", "prepend", "cas", "delete",
+                 "delete_many", "delete_multi", "incr", "decr", "touch", "gat", "gats",
+                 "flush_all", "stats", "version", "close", "quit", "check_key",
+                 "cache_memlimit", "shutdown", "disconnect_all"):
+        assert name in public, name
+    for name in public:
+        doc = getattr(shmc.Client, name).__doc__
+        assert doc and len(doc.strip()) > 20, name
+    assert "Raises" in shmc.Client.set.__doc__ and "expire" in shmc.Client.set.__doc__
+    assert "memory_limit" in shmc.Client.__init__.__doc__
+    text = pydoc.render_doc(shmc.Client, renderer=pydoc.plaintext)
+    assert "get(key, default=None)" in text
+    assert "set(key, value, expire=0, noreply=None, flags=None)" in text
+    assert "pymemcache" in text
+    for cls in (shmc.ShmcError, shmc.Client):
+        assert cls.__doc__
+    pkg = os.path.dirname(shmc.__file__)
+    assert os.path.exists(os.path.join(pkg, "__init__.pyi"))
+    assert os.path.exists(os.path.join(pkg, "py.typed"))

@@ -188,6 +188,15 @@ try:
             c.set_many({k: values[128] for k in keys[128][i:i + 20]}, timeout=None)
     order = {size: [rnd.choice(ks) for _ in range(SAMPLES_LOCAL)] for size, ks in keys.items()}
     many_keys = [rnd.sample(keys[128], 100) for _ in range(64)]
+    # YCSB's zipfian 0.99 over the 128 B keys, hot keys scattered (a shuffled ranking)
+    ranked = list(keys[128])
+    rnd.shuffle(ranked)
+    cum, total = [], 0.0
+    for r in range(len(ranked)):
+        total += 1.0 / (r + 1) ** 0.99
+        cum.append(total)
+    zipf = rnd.choices(ranked, cum_weights=cum, k=SAMPLES_LOCAL)
+    many_zipf = [rnd.choices(ranked, cum_weights=cum, k=100) for _ in range(64)]
 
     # ---- measurement ----
     def timer_cost():
@@ -232,9 +241,11 @@ try:
                 v = values[size]
                 add(name, "get %d" % size, measure(get, order[size], n))
                 add(name, "set %d" % size, measure(lambda k: set_(k, v), order[size], n))
+            add(name, "get 128 zipf", measure(get, zipf, n))
             gm = c.get_multi if hasattr(c, "get_multi") else c.get_many
             m = SAMPLES_MANY * (10 if c is lib else 1)
             add(name, "get_many 100", measure(gm, many_keys, m))
+            add(name, "get_many 100 zipf", measure(gm, many_zipf, m))
         for name, c in django_caches.items():
             n = SAMPLES_LOCAL // 2 if "Shmc" in name else SAMPLES_SOCKET
             seq = [k for k in order[128] if int(k.rsplit(":", 1)[1]) < 10000] or keys[128][:1]
@@ -262,20 +273,26 @@ try:
         "%.0f ns subtracted; keys uniform over 100,000 (128 B) and 10,000 (5 KB)." % (
             sys.executable, sys.version.split()[0], os.uname().nodename, args.rounds, tc))
     out()
-    ops = ["get 128", "get 5000", "set 128", "set 5000", "get_many 100"]
-    out("| client | " + " | ".join(o.replace("5000", "5 KB").replace("128", "128 B") for o in ops) + " |")
+    ops = ["get 128", "get 128 zipf", "get 5000", "set 128", "set 5000", "get_many 100",
+           "get_many 100 zipf"]
+    out("| client | " + " | ".join(o.replace("5000", "5 KB").replace("128", "128 B")
+                                    .replace("zipf", "zipfian") for o in ops) + " |")
     out("|---|" + "---|" * len(ops))
     for name in targets:
         out("| %s | %s |" % (name, " | ".join(fmt(stat(name, o)) for o in ops)))
     for name in django_caches:
-        out("| %s (cache.get) | %s | — | — | — | — |" % (name, fmt(stat(name, "get 128"))))
+        out("| %s (cache.get) | %s |%s" % (name, fmt(stat(name, "get 128")), " — |" * (len(ops) - 1)))
     for name in ("CPython: empty Python method call", "CPython: empty C method call ([].clear())"):
-        out("| %s | %s (a call) | | | | |" % (name, fmt(stat(name, "call"))))
+        out("| %s | %s (a call) |%s" % (name, fmt(stat(name, "call")), " |" * (len(ops) - 1)))
     out()
     g = stat("shmc.Client", "get 128")
     ref = stat("pymemcache→memcached (UNIX)", "get 128")
     gm = stat("shmc.Client", "get_many 100")
     refm = stat("pymemcache→memcached (UNIX)", "get_many 100")
+    gz = stat("shmc.Client", "get 128 zipf")
+    refz = stat("pymemcache→memcached (UNIX)", "get 128 zipf")
+    gmz = stat("shmc.Client", "get_many 100 zipf")
+    refmz = stat("pymemcache→memcached (UNIX)", "get_many 100 zipf")
     dj = stat("Django ShmcCache", "get 128")
     djref = stat("Django PyMemcacheCache→memcached (UNIX)", "get 128")
     out("Targets: get 128 B median %.2f µs (target ≤ 0.6 µs: %s); %.0f× faster than pymemcache→"
@@ -286,6 +303,9 @@ try:
             "met" if refm[0] / gm[0] >= 20 else "missed",
             "; Django cache.get %.0f× faster on ShmcCache than on PyMemcacheCache" % (djref[0] / dj[0])
             if dj and djref else ""))
+    out()
+    out("With zipfian keys: get 128 B median %.2f µs, %.0f× pymemcache→memcached (UNIX); "
+        "get_many of 100 keys %.0f×." % (gz[0], refz[0] / gz[0], refmz[0] / gmz[0]))
     out()
     say("python_bench: took %.0f s" % (time.time() - T0))
     if args.markdown:

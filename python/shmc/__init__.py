@@ -284,6 +284,7 @@ class Client(_shmc.Client):
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
+        """Close the Client (its items stay in the cache); exceptions propagate."""
         self.close()
         return False
 

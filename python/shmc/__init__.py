@@ -164,9 +164,9 @@ class Client(_shmc.Client):
         self.serde = serde
         self.key_prefix = key_prefix
         self.encoding = encoding
-        self.allow_unicode_keys = allow_unicode_keys
-        self.default_noreply = default_noreply
-        self.ignore_exc = ignore_exc
+        self.allow_unicode_keys = bool(allow_unicode_keys)
+        self.default_noreply = bool(default_noreply)
+        self.ignore_exc = bool(ignore_exc)
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.no_delay = no_delay

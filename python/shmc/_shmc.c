@@ -124,19 +124,30 @@ static handle *client_handle(Client *self)
         return NULL;
     }
     shmc_rc rc;
-    const char *name = PyBytes_AS_STRING(self->name);
+    PyObject *owner = Py_NewRef(self->name); /* __init__ in another thread may replace it */
+    const char *name = PyBytes_AS_STRING(owner);
+    shmc_config cfg = self->cfg;
     Py_BEGIN_ALLOW_THREADS
-    rc = shmc_open(&h->cache, name, &self->cfg);
+    rc = shmc_open(&h->cache, name, &cfg);
     Py_END_ALLOW_THREADS
+    if (rc == SHMC_OK && self->h) { /* another thread opened it while we were in shmc_open */
+        Py_DECREF(owner);
+        shmc_close(h->cache);
+        PyMem_RawFree(h);
+        self->h->busy++;
+        return self->h;
+    }
     if (rc != SHMC_OK) {
         PyMem_RawFree(h);
         PyObject *msg = PyUnicode_FromFormat("cannot open cache %s", name);
+        Py_DECREF(owner);
         if (msg) {
             set_shmc_error(rc, PyUnicode_AsUTF8(msg));
             Py_DECREF(msg);
         }
         return NULL;
     }
+    Py_DECREF(owner);
     self->h = h;
     h->busy = 1;
     return h;

@@ -121,3 +121,29 @@ def test_docstrings_and_help():
     pkg = os.path.dirname(shmc.__file__)
     assert os.path.exists(os.path.join(pkg, "__init__.pyi"))
     assert os.path.exists(os.path.join(pkg, "py.typed"))
+
+
+def test_threads_reopen_after_close(cache_name):
+    """After close(), the first calls of many threads at once reopen one handle between
+    them; truthy non-bool options are taken as pymemcache takes them."""
+    c = shmc.Client(cache_name, default_noreply=0, allow_unicode_keys=1, ignore_exc=0)
+    assert c.default_noreply is False and c.allow_unicode_keys is True
+    assert c.set("\u00e9", b"v") is True
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def first_call():
+        try:
+            barrier.wait(10)
+            assert c.get("\u00e9") == b"v"
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    for _ in range(30):
+        c.close()
+        threads = [threading.Thread(target=first_call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == [] and not c.closed

@@ -115,7 +115,8 @@ static handle *client_handle(Client *self)
         return h;
     }
     if (!self->name) {
-        PyErr_SetString(exc_shmc, "this Client was not opened (its __init__ failed or did not run)");
+        PyErr_SetString(exc_shmc,
+                        "this Client was not opened (its __init__ failed or did not run)");
         return NULL;
     }
     h = PyMem_RawCalloc(1, sizeof *h);
@@ -191,7 +192,8 @@ static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs
         int i = 0;
         while (i < n && PyUnicode_CompareWithASCIIString(kw, names[i]) != 0) i++;
         if (i == n) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, kw);
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         kw);
             return -1;
         }
         if (out[i]) {
@@ -614,7 +616,8 @@ static int find_aliases(const key_t_ *k, Py_ssize_t n, Py_ssize_t **alias)
     for (size_t j = 0; j < size; j++) slot[j] = -1;
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
         uint64_t hash = 14695981039346656037ull; /* FNV-1a */
-        for (size_t b = 0; b < k[i].n; b++) hash = (hash ^ (unsigned char)k[i].b[b]) * 1099511628211ull;
+        for (size_t b = 0; b < k[i].n; b++)
+            hash = (hash ^ (unsigned char)k[i].b[b]) * 1099511628211ull;
         size_t j = (size_t)hash & (size - 1);
         while (slot[j] >= 0 && (k[slot[j]].n != k[i].n || memcmp(k[slot[j]].b, k[i].b, k[i].n)))
             j = (j + 1) & (size - 1);
@@ -897,7 +900,8 @@ static PyObject *Client_set_many(Client *self, PyObject *const *args, Py_ssize_t
     for (; prepared < n; prepared++) {
         PyObject *kv = PyList_GET_ITEM(items, prepared);
         PyObject *key = PyTuple_GET_ITEM(kv, 0), *value = PyTuple_GET_ITEM(kv, 1);
-        if (make_key(self, key, &k[prepared]) || make_data(self, &k[prepared], value, a[3], &d[prepared]))
+        if (make_key(self, key, &k[prepared]) ||
+            make_data(self, &k[prepared], value, a[3], &d[prepared]))
             goto out;
     }
     failed = PyList_New(0);
@@ -1424,7 +1428,8 @@ static PyMethodDef Client_methods[] = {
      "keys are left out.  The dict's keys are the objects passed in.  Every key is checked\n"
      "before any is read: one illegal key raises MemcacheIllegalInputError.  The copies run\n"
      "with the GIL held."},
-    {"get_multi", (PyCFunction)Client_get_many, METH_O, "get_multi(keys)\n--\n\nAn alias of get_many(), as in pymemcache."},
+    {"get_multi", (PyCFunction)Client_get_many, METH_O,
+     "get_multi(keys)\n--\n\nAn alias of get_many(), as in pymemcache."},
     {"gets_many", (PyCFunction)Client_gets_many, METH_O,
      "gets_many(keys)\n--\n\n"
      "As get_many(), with (value, cas) tuples as the dict's values."},
@@ -1448,7 +1453,8 @@ static PyMethodDef Client_methods[] = {
      "one raises before anything is stored).  A value over the size limit raises\n"
      "MemcacheServerError there: the values before it are stored, those after it are not."},
     {"set_multi", (PyCFunction)(void (*)(void))Client_set_many, FAST,
-     "set_multi(values, expire=0, noreply=None, flags=None)\n--\n\nAn alias of set_many(), as in pymemcache."},
+     "set_multi(values, expire=0, noreply=None, flags=None)\n--\n\n"
+     "An alias of set_many(), as in pymemcache."},
     {"add", (PyCFunction)(void (*)(void))Client_add, FAST,
      "add(key, value, expire=0, noreply=None, flags=None)\n--\n\n"
      "Store value only if key is absent.  Returns True when stored, False when the key was\n"

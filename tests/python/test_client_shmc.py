@@ -147,3 +147,37 @@ def test_threads_reopen_after_close(cache_name):
         for t in threads:
             t.join(30)
         assert errors == [] and not c.closed
+
+
+def test_without_pymemcache(cache_name):
+    """Where pymemcache is not importable, shmc defines the same exception classes itself,
+    and its Django backend pickles with a serde of pymemcache's format."""
+    import subprocess
+    import sys
+
+    code = r"""
+import sys
+sys.modules["pymemcache"] = None          # as if it were not installed
+import shmc, shmc.exceptions as e
+assert e.MemcacheError.__module__ == "shmc.exceptions"
+assert issubclass(shmc.MemcacheIllegalInputError, shmc.MemcacheClientError)
+assert issubclass(shmc.MemcacheUnexpectedCloseError, shmc.MemcacheServerError)
+c = shmc.Client(sys.argv[1], default_noreply=False)
+try:
+    c.set("bad key", b"v")
+    raise SystemExit("no exception")
+except shmc.MemcacheIllegalInputError as x:
+    assert "whitespace" in str(x)
+try:
+    c.set("big", b"x" * (2 << 20))
+    raise SystemExit("no exception")
+except shmc.MemcacheServerError:
+    pass
+from shmc.django import _pickle_serde as s
+for v in (b"b", "s\u00e9", 5, [1, {"a": 2}], 1.5):
+    data, flags = s.serialize(b"k", v)
+    assert s.deserialize("k", data, flags) == v
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code, cache_name], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr

@@ -181,3 +181,46 @@ print("ok")
 """
     r = subprocess.run([sys.executable, "-c", code, cache_name], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_gil_released_for_big_copies_only(cache_name):
+    """A thread that waits for the GIL gets it during a copy over GIL_RELEASE_BYTES (a set
+    or a get of a large value) and never during small calls.  The switch interval is set so
+    long that the interpreter itself never hands the GIL over while the test runs."""
+    import sys
+    import time
+
+    c = shmc.Client(cache_name, item_size_max=8 << 20, memory_limit=128 << 20,
+                    default_noreply=False)
+    big = b"x" * (8 << 20)
+    c.set("big", big)
+    results = {}
+    for op in ("set", "get"):
+        gate = threading.Lock()
+        gate.acquire()
+        ran = []
+
+        def waiter():
+            with gate:  # wakes when the gate opens, then needs the GIL
+                ran.append(1)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.2)  # the waiter blocks on the gate
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(1000)
+        try:
+            gate.release()
+            for _ in range(2000):  # small calls keep the GIL
+                c.set("small", b"s" * 1000)
+                c.get("small")
+            small_ran = bool(ran)
+            for _ in range(100):
+                c.set("big", big) if op == "set" else c.get("big")
+                if ran:
+                    break
+            results[op] = (small_ran, bool(ran))
+        finally:
+            sys.setswitchinterval(old)
+        t.join(30)
+    assert results == {"set": (False, True), "get": (False, True)}, results

@@ -390,13 +390,17 @@ static int make_data(Client *self, const key_t_ *k, PyObject *value, PyObject *f
     Py_DECREF(s);
     if (!b) {
         if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+#if PY_VERSION_HEX >= 0x030C0000 /* PyErr_Fetch is deprecated from 3.12 */
+            PyObject *val = PyErr_GetRaisedException();
+#else
             PyObject *type, *val, *tb;
             PyErr_Fetch(&type, &val, &tb);
             PyErr_NormalizeException(&type, &val, &tb);
-            PyErr_Format(exc_illegal, "Data values must be binary-safe: %S", val);
             Py_XDECREF(type);
-            Py_XDECREF(val);
             Py_XDECREF(tb);
+#endif
+            PyErr_Format(exc_illegal, "Data values must be binary-safe: %S", val);
+            Py_XDECREF(val);
         }
         return -1;
     }

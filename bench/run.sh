@@ -318,5 +318,25 @@ for v in 32 128 1024; do
     rm -f "$cache" "$WORK"/*.sock
 done
 
+# ---- Python: shmc.Client beside pymemcache, pylibmc and Django (bench/python_bench.py) ----
+PYTHON_MD=""
+PY=$(sed -n 's/^SHMC_PYTHON:INTERNAL=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
+if [ -n "$PY" ] && [ -d "$BUILD/python/shmc" ]; then
+    say "python: shmc.Client, pymemcache, pylibmc, Django ($PY)"
+    py_rounds=3
+    [ $MODE = full ] && py_rounds=7
+    if "$PY" "$SRC/bench/python_bench.py" --build "$BUILD" --rounds $py_rounds \
+        --markdown "$RESULTS/python.md" >"$RESULTS/python.txt"; then
+        PYTHON_MD=$RESULTS/python.md
+    else
+        say "python: the Python benchmark failed (see above); its section is left out"
+    fi
+else
+    say "python: the module is not built (python3-dev missing?): no Python section"
+fi
+
 say "whole run took $(($(date +%s) - T0)) s; writing $OUT/benchmarks.md"
 "$SRC/bench/report.sh" "$RAW" "$OUT"
+if [ -n "$PYTHON_MD" ]; then
+    { echo; echo "## Python"; echo; cat "$PYTHON_MD"; } >>"$OUT/benchmarks.md"
+fi

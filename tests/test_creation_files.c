@@ -61,12 +61,13 @@ static void killed_creators(void)
     open_once();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long create_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
-    long window_us = create_us * 2 + 200; /* and the fork before it */
+    long window_us = create_us * 2 + 200; /* and the fork before it; adjusted below */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned seed = (unsigned)getpid();
     int killed_before_done = 0;
     for (int i = 0; i < CREATORS; i++) {
         unlink(t_path("cache"));
+        fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
             shmc_config cfg = small();
@@ -78,7 +79,13 @@ static void killed_creators(void)
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
-        if (WIFSIGNALED(st)) killed_before_done++;
+        /* keep the window about one creation wide, however fast creations turn out */
+        if (WIFSIGNALED(st)) {
+            killed_before_done++;
+            window_us += window_us / 8;
+        } else if (window_us > 50) {
+            window_us -= window_us / 4;
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%d creators (one creation takes %ld us), %d killed before they finished (%.2f s)\n",
@@ -100,6 +107,7 @@ static pid_t plant(const char *name, bool lock, int *release_fd)
 {
     int ready[2], go[2];
     if (pipe(ready) || pipe(go)) return -1;
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(go[1]);

@@ -55,11 +55,19 @@ static void open_once(void)
 static void killed_creators(void)
 {
     struct timespec t0, t1;
+    /* how long one creation takes here, so that the kills spread over all of it */
+    unlink(t_path("cache"));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    open_once();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long create_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    long window_us = create_us * 2 + 200; /* and the fork before it; adjusted below */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned seed = (unsigned)getpid();
     int killed_before_done = 0;
     for (int i = 0; i < CREATORS; i++) {
         unlink(t_path("cache"));
+        fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
             shmc_config cfg = small();
@@ -67,14 +75,21 @@ static void killed_creators(void)
             shmc_rc rc = shmc_open(&c, t_path("cache"), &cfg);
             _exit(rc == SHMC_OK ? 0 : 1);
         }
-        usleep((useconds_t)(rand_r(&seed) % 3000));
+        usleep((useconds_t)(rand_r(&seed) % window_us));
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
-        if (WIFSIGNALED(st)) killed_before_done++;
+        /* keep the window about one creation wide, however fast creations turn out */
+        if (WIFSIGNALED(st)) {
+            killed_before_done++;
+            window_us += window_us / 8;
+        } else if (window_us > 50) {
+            window_us -= window_us / 4;
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%d creators, %d killed before they finished (%.2f s)\n", CREATORS, killed_before_done,
+    printf("%d creators (one creation takes %ld us), %d killed before they finished (%.2f s)\n",
+           CREATORS, create_us, killed_before_done,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     CHECK(killed_before_done > CREATORS / 4); /* the kills did land inside shmc_open */
     int before = leftovers(false);
@@ -92,6 +107,7 @@ static pid_t plant(const char *name, bool lock, int *release_fd)
 {
     int ready[2], go[2];
     if (pipe(ready) || pipe(go)) return -1;
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(go[1]);

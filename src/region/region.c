@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/crashpoint.h"
 
 enum { LOCK_BYTE_OPEN = 0, LOCK_BYTE_ATTACHED = 1 };
 
@@ -117,7 +118,7 @@ static shmc_rc init_new(region_t *r, const header_t *tmpl)
     for (uint32_t i = 0; i < r->nsegments; i++) r->free_stack[i] = r->nsegments - 1 - i;
     h->free_count = r->nsegments;
     h->cas_next = 1;
-    h->flush_epoch = 1;
+    h->flush = flush_word(1, 0);
     return SHMC_OK;
 }
 
@@ -155,6 +156,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         unlink(tmp);
         return rc;
     }
+    CRASHPOINT("create.initialised");
     /* lock before publishing, so that openers of the new name wait for our attach */
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
     if (link(tmp, path) < 0) {
@@ -170,6 +172,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         errno = e;
         return error_set(SHMC_SYSTEM, "link %s: %s", path, strerror(e));
     }
+    CRASHPOINT("create.linked");
     unlink(tmp);
     r->alone = true;
     return SHMC_OK;
@@ -198,6 +201,7 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
                          (unsigned long long)h.item_size_max, (unsigned long long)memory_limit,
                          (unsigned long long)item_size_max);
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
+    CRASHPOINT("attach.open_locked");
     rc = map_fd(r, fd, h.file_size, PROT_READ | PROT_WRITE);
     if (rc != SHMC_OK) return rc;
     /* the header may have changed between pread and the lock only if another creator
@@ -239,6 +243,7 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
 shmc_rc region_attach_done(region_t *r)
 {
     int rc = byte_lock(r->fd, LOCK_BYTE_ATTACHED, F_RDLCK, true);
+    CRASHPOINT("attach.attached");
     struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_OPEN, .l_len = 1};
     fcntl(r->fd, F_OFD_SETLK, &fl);
     if (rc < 0) return error_set(SHMC_SYSTEM, "lock cache file: %s", strerror(errno));

@@ -2,6 +2,7 @@
 #include "store/stats.h"
 
 #include "sync/proc.h"
+#include "util/crashpoint.h"
 
 #define OWNER_FOLDING 1ull /* a slot being folded by whoever found its owner dead */
 
@@ -39,6 +40,7 @@ uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id)
             uint64_t expect = 0;
             if (atomic_load_explicit(&s->owner, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong(&s->owner, &expect, me)) {
+                CRASHPOINT("slot.claim.owner");
                 atomic_store(&s->handle, handle_id);
                 return i;
             }
@@ -53,6 +55,7 @@ void stats_slot_release(const region_t *r, uint32_t slot)
     if (slot == STATS_SHARED_SLOT || slot >= r->nthread_slots) return;
     thread_slot_t *s = &r->threads[slot];
     fold(r, s);
+    CRASHPOINT("slot.release.folded");
     atomic_store(&s->handle, 0);
     atomic_store(&s->owner, 0);
 }
@@ -69,6 +72,7 @@ void stats_release_handle(const region_t *r, uint64_t handle_id)
         proc_slot_t *p = &r->procs[i];
         if (atomic_load(&p->token) == me && atomic_load(&p->handle) == handle_id) {
             atomic_store(&p->handle, 0);
+            CRASHPOINT("detach.proc_handle");
             atomic_store(&p->token, 0);
         }
     }
@@ -82,6 +86,7 @@ bool stats_attach(const region_t *r, uint64_t handle_id)
         for (uint32_t i = 0; i < r->nproc_slots; i++) {
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong(&r->procs[i].token, &expect, me)) {
+                CRASHPOINT("attach.proc_token");
                 atomic_store(&r->procs[i].handle, handle_id);
                 return true;
             }
@@ -122,6 +127,7 @@ void stats_reset_owners(const region_t *r)
 {
     for (uint32_t i = 0; i < r->nthread_slots; i++) {
         fold(r, &r->threads[i]);
+        CRASHPOINT("recover.slot_folded");
         atomic_store(&r->threads[i].owner, 0);
         atomic_store(&r->threads[i].handle, 0);
     }

@@ -320,19 +320,28 @@ static bool head_take(const region_t *r, op_ctx_t *ctx, int hi, enum lock_result
     return true;
 }
 
+/* How long a writer waits for its own head, when every head is busy, before it looks at
+ * the others again: a holder that is stopped (SIGSTOP, a debugger) then stalls only the
+ * writers of a cache with one head, not those that could write through another. */
+#define HEAD_WAIT_NS (2 * 1000 * 1000)
+
 int seg_head_lock(const region_t *r, op_ctx_t *ctx)
 {
     uint32_t n = r->nheads, first = ctx->head_hint % n;
-    for (uint32_t i = 0; i < n; i++) {
-        int hi = (int)((first + i) % n);
-        enum lock_result lr = robust_lock_try(&r->heads[hi].lock);
-        if (lr != LOCK_FAILED && head_take(r, ctx, hi, lr)) {
-            ctx->head_hint = (uint32_t)hi;
-            return hi;
+    for (;;) {
+        for (uint32_t i = 0; i < n; i++) {
+            int hi = (int)((first + i) % n);
+            enum lock_result lr = robust_lock_try(&r->heads[hi].lock);
+            if (lr != LOCK_FAILED && head_take(r, ctx, hi, lr)) {
+                ctx->head_hint = (uint32_t)hi;
+                return hi;
+            }
         }
+        int hi = (int)first;
+        enum lock_result lr = n == 1 ? robust_lock_acquire(&r->heads[hi].lock)
+                                     : robust_lock_wait(&r->heads[hi].lock, HEAD_WAIT_NS);
+        if (lr != LOCK_TIMEOUT) return head_take(r, ctx, hi, lr) ? hi : -1;
     }
-    int hi = (int)first;
-    return head_take(r, ctx, hi, robust_lock_acquire(&r->heads[hi].lock)) ? hi : -1;
 }
 
 void seg_head_unlock(const region_t *r, int hi) { robust_lock_release(&r->heads[hi].lock); }

@@ -34,9 +34,9 @@
 
 /* Which hits of each point to kill at (SHMC_WALK_HITS="1,2,3" for another choice). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WORKER_OPS "6000"
-static int later_hits[16] = {1, 2, 7, 23};
-static int nlater = 4;
+#define WORKER_OPS "12000"
+static int later_hits[16] = {1, 7, 23};
+static int nlater = 3;
 #else
 #define WORKER_OPS "12000"
 static int later_hits[16] = {1, 2, 7, 23, 301};

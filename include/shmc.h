@@ -14,6 +14,10 @@
  *    larger is an absolute Unix time (in the past: already expired); negative: already
  *    expired.
  *  - Out-parameters that are NULL are not written (where the text says "may be NULL").
+ *  - Thread cancellation: every call (shmc_open and shmc_close included) runs with the
+ *    calling thread's cancellation disabled and restores the thread's state on return, so a
+ *    pthread_cancel acts after the call, never inside it where a lock is held.  shmc_mget's
+ *    callback runs inside the call, so with cancellation disabled too.
  */
 #ifndef SHMC_H
 #define SHMC_H

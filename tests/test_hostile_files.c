@@ -438,10 +438,10 @@ static void header_damage(void)
         {"seal sequence wrapped", offsetof(header_t, seal_seq), UINT64_MAX, 8, EXPECT_ANY},
         {"cas counter at its end", offsetof(header_t, cas_next), UINT64_MAX - 3, 8, EXPECT_ANY},
         {"cas counter 0", offsetof(header_t, cas_next), 0, 8, EXPECT_ANY},
-        {"flush epoch moved on", offsetof(header_t, flush_epoch), 0x7fffffff, 4, EXPECT_ANY},
-        {"flush epoch 0", offsetof(header_t, flush_epoch), 0, 4, EXPECT_ANY},
-        {"pending flush in the past", offsetof(header_t, flush_pending), 5, 8, EXPECT_ANY},
-        {"pending flush far away", offsetof(header_t, flush_pending), UINT64_MAX, 8, EXPECT_ANY},
+        {"flush epoch moved on", offsetof(header_t, flush), 0x7fffffff, 4, EXPECT_ANY},
+        {"flush epoch 0", offsetof(header_t, flush), 0, 4, EXPECT_ANY},
+        {"pending flush in the past", offsetof(header_t, flush) + 4, 5, 4, EXPECT_ANY},
+        {"pending flush far away", offsetof(header_t, flush) + 4, UINT32_MAX, 4, EXPECT_ANY},
         {"connections wrapped", offsetof(header_t, total_connections), UINT64_MAX, 8, EXPECT_ANY},
         {"retired counters at their end", offsetof(header_t, retired), UINT64_MAX, 8, EXPECT_ANY},
     };
@@ -562,8 +562,8 @@ static void head_and_segment_damage(void)
         memcpy((unsigned char *)&m->state, &cleaning, 4);
         memcpy((unsigned char *)&m->owner, &owner, 4);
         put32((uint64_t)((unsigned char *)&hd[0].victim - work), sealed + 1);
-        put32((uint64_t)((unsigned char *)&hd[0].clean_r - work), progress[i][0]);
-        put32((uint64_t)((unsigned char *)&hd[0].clean_w - work), progress[i][1]);
+        put32((uint64_t)((unsigned char *)&hd[0].clean - work), progress[i][0]);
+        put32((uint64_t)((unsigned char *)&hd[0].clean - work) + 4, progress[i][1]);
         snprintf(name, sizeof name, "cleaner died in segment %u at %u/%u", sealed, progress[i][0], progress[i][1]);
         run_case(name, base_size, EXPECT_VIOLATION, -1);
     }
@@ -666,8 +666,8 @@ static void filler_at_segment_end(void)
         memcpy((unsigned char *)&m->write_off, &size, 4);
         head_t *hd = (head_t *)(work + hdr.off_heads);
         put32((uint64_t)((unsigned char *)&hd[0].victim - work), s + 1);
-        put32((uint64_t)((unsigned char *)&hd[0].clean_r - work), 0);
-        put32((uint64_t)((unsigned char *)&hd[0].clean_w - work), 0);
+        put32((uint64_t)((unsigned char *)&hd[0].clean - work), 0);
+        put32((uint64_t)((unsigned char *)&hd[0].clean - work) + 4, 0);
         item_t *f = item_in(work, (uint32_t)((hdr.off_data + (uint64_t)s * size) / LAYOUT_UNIT));
         f->kind = ITEM_FILLER;
         f->nvalue = size - tails[i];

@@ -13,7 +13,12 @@
  * Kills: 2,000 by default (300 in sanitizer builds, whose processes start slowly);
  * SHMC_TORTURE_KILLS=N for a longer run (e.g. 100000).  Arguments MEMORY ITEM_MAX (bytes)
  * run it on another configuration, e.g. memcached's smallest, two segments (ctest
- * torture_two_segments). */
+ * torture_two_segments).
+ *
+ * `test_torture small` (ctest torture_small): a 512 KiB cache with one append head and
+ * values of 200-900 bytes, so that a segment is cleaned every few dozen sets and most kills
+ * land in or near the cleaning (the default mode, 2 MiB, never found issue 19's first
+ * fault); 1,000 kills (200 under sanitizers). */
 #include "testutil.h"
 
 #include <errno.h>
@@ -32,8 +37,10 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DEFAULT_KILLS 300
+#define SMALL_KILLS 200
 #else
 #define DEFAULT_KILLS 2000
+#define SMALL_KILLS 1000
 #endif
 #define WORKERS 3
 #define THREADS "2"
@@ -108,9 +115,10 @@ static void sleep_us(uint64_t us)
 
 int main(int argc, char **argv)
 {
-    t_setup("torture");
+    const bool small = argc > 1 && !strcmp(argv[1], "small");
+    t_setup(small ? "torture-small" : "torture");
     const char *env = getenv("SHMC_TORTURE_KILLS");
-    long target = env ? atol(env) : DEFAULT_KILLS;
+    long target = env ? atol(env) : small ? SMALL_KILLS : DEFAULT_KILLS;
     cache_path = t_path("cache");
     monitor_path = t_path("monitor");
 
@@ -121,6 +129,11 @@ int main(int argc, char **argv)
     if (argc == 3) {
         cfg.memory_limit = strtoull(argv[1], NULL, 0);
         cfg.item_size_max = strtoull(argv[2], NULL, 0);
+    }
+    if (small) { /* smaller still: one head, a segment cleaned every few dozen sets */
+        cfg.memory_limit = 512u << 10;
+        cfg.item_size_max = 2048;
+        setenv("SHMC_TORTURE_SMALL", "1", 1); /* the workers' values: 200-900 bytes */
     }
     shmc_t *c;
     CHECK_RC(shmc_open(&c, cache_path, &cfg), SHMC_OK);

@@ -2,6 +2,7 @@
  * touched (a key that changes in the caller's buffer mid-call cannot put an item in the
  * wrong bucket), and results copied out.  Everything below this file trusts its inputs. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,15 @@
 #include "util/error.h"
 
 #define API __attribute__((visibility("default")))
+
+/* Every call runs with the calling thread's cancellation disabled (CANCEL_OFF, its first
+ * line), so that a cancel acts after the call, never at a cancellation point inside it (an
+ * fcntl wait, an open of /proc) while a lock or a lock-holding descriptor is held.  The
+ * thread's own state comes back as the function returns, on every path. */
+static void cancel_restore(int *old) { pthread_setcancelstate(*old, NULL); }
+#define CANCEL_OFF()                                                                        \
+    int cancel_old_ __attribute__((cleanup(cancel_restore)));                               \
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_old_)
 
 /* ---- input checks ---- */
 
@@ -92,6 +102,7 @@ static shmc_rc recover(const region_t *r)
 
 API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg)
 {
+    CANCEL_OFF();
     error_clear();
     if (!out) return invalid("out is NULL");
     *out = NULL;
@@ -171,6 +182,7 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
 
 API void shmc_close(shmc_t *c)
 {
+    CANCEL_OFF();
     if (!c) return;
     gate_open();
     handle_unregister(c);
@@ -205,6 +217,7 @@ API const char *shmc_strerror(shmc_rc rc)
 static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, int64_t exptime,
                           void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
@@ -272,6 +285,7 @@ API shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value
 API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, size_t n,
                       shmc_value_cb cb, void *ctx_arg)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     if (n && (!keys || !nkeys)) return invalid("keys or nkeys is NULL");
     if (!cb) return invalid("callback is NULL");
@@ -340,6 +354,7 @@ static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, si
                             const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
                             uint64_t cas)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     if (!value && nvalue) return invalid("value is NULL with a non-zero length");
     unsigned char local[SHMC_KEY_MAX], *k;
@@ -404,6 +419,7 @@ API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value,
 
 API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     unsigned char local[SHMC_KEY_MAX], *k;
     shmc_rc rc = take_key(c, key, nkey, local, &k);
@@ -419,6 +435,7 @@ API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
 static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
                      uint64_t *result)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     unsigned char local[SHMC_KEY_MAX], *k;
     shmc_rc rc = take_key(c, key, nkey, local, &k);
@@ -446,6 +463,7 @@ API shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, u
 
 API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     unsigned char local[SHMC_KEY_MAX], *k;
     shmc_rc rc = take_key(c, key, nkey, local, &k);
@@ -460,6 +478,7 @@ API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
 
 API shmc_rc shmc_flush_all(shmc_t *c, int64_t delay)
 {
+    CANCEL_OFF();
     if (!c) return invalid("cache handle is NULL");
     gate_open();
     op_ctx_t ctx;
@@ -475,6 +494,7 @@ static void stats_fill(shmc_t *c, shmc_stats_t *s);
 
 API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out)
 {
+    CANCEL_OFF();
     if (!c || !out) return invalid("cache handle or stats is NULL");
     shmc_stats_t s;
     gate_open();
@@ -541,6 +561,7 @@ static void stats_fill(shmc_t *c, shmc_stats_t *s)
 
 API shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations)
 {
+    CANCEL_OFF();
     error_clear();
     char path[4096];
     shmc_rc rc = region_resolve_path(name_or_path, path, sizeof path);

@@ -98,9 +98,16 @@ typedef struct head {
     robust_lock_t lock;
     _Atomic uint32_t seg;     /* current segment + 1; 0: none */
     _Atomic uint32_t victim;  /* segment being cleaned + 1; 0: none */
-    _Atomic uint32_t clean_r; /* cleaning: next byte to examine in the victim */
-    _Atomic uint32_t clean_w; /* cleaning: end of what is kept */
+    /* cleaning's progress: the next byte to examine in the victim (low half) and the end of
+     * what is kept (high half), in one word, so that a cleaner killed between two stores
+     * never leaves one new and the other old (head_clean_word) */
+    _Atomic uint64_t clean;
 } __attribute__((aligned(64))) head_t;
+
+static inline uint64_t head_clean_word(uint32_t next, uint32_t kept)
+{
+    return (uint64_t)next | (uint64_t)kept << 32;
+}
 
 enum seg_state { SEG_FREE = 0, SEG_OPEN = 1, SEG_SEALED = 2, SEG_CLEANING = 3 };
 
@@ -133,8 +140,10 @@ typedef struct header {
 
     /* ---- words shared by every writer, read-mostly ---- */
     alignas(64) _Atomic uint64_t cas_next;          /* next unreserved block of cas values */
-    alignas(64) _Atomic uint32_t flush_epoch;       /* items of older epochs are flushed */
-    _Atomic uint64_t flush_pending;                 /* a delayed flush_all's time; 0: none */
+    /* the flush epoch (low half: items of older epochs are flushed) and a delayed
+     * flush_all's due time (high half; 0: none) in one word, so that claiming a due flush
+     * and moving the epoch are one step (flush_word) */
+    alignas(64) _Atomic uint64_t flush;
     _Atomic uint64_t total_connections;
     _Atomic uint64_t attached_overflow;             /* attached handles without a process slot */
     _Atomic uint64_t overflow_locks;                /* lock bytes they may hold (region.h) */
@@ -145,6 +154,10 @@ typedef struct header {
 } header_t;
 
 _Static_assert(sizeof(header_t) <= LAYOUT_HEADER_BYTES, "header fits its page");
+
+static inline uint64_t flush_word(uint32_t epoch, uint32_t due) { return (uint64_t)epoch | (uint64_t)due << 32; }
+static inline uint32_t flush_epoch_of(uint64_t w) { return (uint32_t)w; }
+static inline uint32_t flush_due_of(uint64_t w) { return (uint32_t)(w >> 32); }
 
 /* Fill the immutable part of *h from a configuration (defaults already applied).
  * Returns SHMC_OK or SHMC_INVALID with shmc_last_error() set. */

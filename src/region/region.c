@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/crashpoint.h"
 
 enum { LOCK_BYTE_OPEN = 0, LOCK_BYTE_ATTACHED = 1 };
 /* Bytes OVERFLOW_BASE + k: one held by each attached handle beyond the process table.  A
@@ -124,7 +125,7 @@ static shmc_rc init_new(region_t *r, const header_t *tmpl)
     for (uint32_t i = 0; i < r->nsegments; i++) r->free_stack[i] = r->nsegments - 1 - i;
     h->free_count = r->nsegments;
     h->cas_next = 1;
-    h->flush_epoch = 1;
+    h->flush = flush_word(1, 0);
     return SHMC_OK;
 }
 
@@ -292,6 +293,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         if (tmp[0]) unlink(tmp);
         return rc;
     }
+    CRASHPOINT("create.initialised");
     if (publish(fd, tmp, path) < 0) {
         int e = errno;
         munmap(r->base, r->size);
@@ -307,6 +309,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
         errno = e;
         return error_set(SHMC_SYSTEM, "link %s: %s", path, strerror(e));
     }
+    CRASHPOINT("create.linked");
     if (tmp[0]) unlink(tmp);
     else remap_by_name(r, path);
     r->alone = true;
@@ -342,6 +345,7 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
         if (rc != SHMC_OK) return rc;
     }
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
+    CRASHPOINT("attach.open_locked");
     rc = map_fd(r, fd, h.file_size, PROT_READ | PROT_WRITE);
     if (rc != SHMC_OK) return rc;
     /* the header may have changed between pread and the lock only if another creator
@@ -384,6 +388,7 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
 shmc_rc region_attach_done(region_t *r)
 {
     int rc = byte_lock(r->fd, LOCK_BYTE_ATTACHED, F_RDLCK, true);
+    CRASHPOINT("attach.attached");
     struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_OPEN, .l_len = 1};
     fcntl(r->fd, F_OFD_SETLK, &fl);
     if (rc < 0) return error_set(SHMC_SYSTEM, "lock cache file: %s", strerror(errno));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/access.h"
+#include "util/crashpoint.h"
 
 #if defined(__SANITIZE_THREAD__)
 /* Optimistic reads race with writers by design and are validated afterwards; tell TSan. */
@@ -111,6 +112,7 @@ bool index_lock(const region_t *r, stripe_t *st, uint64_t *repairs)
     enum lock_result lr = robust_lock_acquire(&st->lock);
     if (lr == LOCK_FAILED) return false;
     if (lr == LOCK_OWNER_DIED) {
+        CRASHPOINT("stripe.owner_died");
         if (index_repair(r, st)) (*repairs)++;
         robust_lock_mark_repaired(&st->lock);
     }
@@ -180,30 +182,40 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
     const int64_t bytes = atomic_load_explicit(&st->bytes, memory_order_relaxed);
     atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
     atomic_store_explicit(&st->intent_new, new_unit, memory_order_relaxed);
+    CRASHPOINT("link.intent.partial");
     atomic_store_explicit(&st->intent_old, old_unit, memory_order_relaxed);
     atomic_store_explicit(&st->items_before, items, memory_order_relaxed);
     atomic_store_explicit(&st->bytes_before, bytes, memory_order_relaxed);
+    CRASHPOINT("link.intent.written");
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);
+    CRASHPOINT("link.intent.active");
 
     if (new_unit) {
         item_t *n = item_at(r, new_unit);
         uint64_t succ = old_unit ? atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed)
                                  : bucket_head(w);
         atomic_store_explicit(&n->next, succ, memory_order_relaxed);
+        CRASHPOINT("link.new_next");
     }
     uint64_t odd = bucket_word(bucket_version(w) + 1, bucket_head(w));
     atomic_store_explicit(bw, odd, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
+    CRASHPOINT("link.version_odd");
 
     atomic_store_explicit(&st->items, add_wrapping(items, d_items), memory_order_relaxed);
+    CRASHPOINT("link.items_counted");
     atomic_store_explicit(&st->bytes, add_wrapping(bytes, d_bytes), memory_order_relaxed);
+    CRASHPOINT("link.bytes_counted");
 
     uint64_t to = new_unit;
     if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
     uint64_t prev = old_unit ? old_prev : 0;
     uint64_t even = set_link(r, odd, prev, to);
+    CRASHPOINT("link.linked");
     atomic_store_explicit(bw, even, memory_order_release);
+    CRASHPOINT("link.version_even");
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);
+    CRASHPOINT("link.intent.cleared");
 }
 
 void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
@@ -215,10 +227,14 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
     atomic_store_explicit(&st->intent_new, 0, memory_order_relaxed);
     atomic_store_explicit(&st->intent_old, 0, memory_order_relaxed);
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);
+    CRASHPOINT("touch.intent.active");
     atomic_store_explicit(bw, bucket_word(bucket_version(w) + 1, bucket_head(w)), memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
+    CRASHPOINT("touch.version_odd");
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
+    CRASHPOINT("touch.exptime");
     atomic_store_explicit(bw, bucket_word(bucket_version(w) + 2, bucket_head(w)), memory_order_release);
+    CRASHPOINT("touch.version_even");
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);
 }
 
@@ -233,13 +249,16 @@ bool index_repair(const region_t *r, stripe_t *st)
     /* the counts were written before the chain store: when it did not happen, undo them */
     if (!done) {
         atomic_store_explicit(&st->items, st->items_before, memory_order_relaxed);
+        CRASHPOINT("stripe.repair.items");
         atomic_store_explicit(&st->bytes, st->bytes_before, memory_order_relaxed);
+        CRASHPOINT("stripe.repair.bytes");
     }
     /* a chain changes in one store, so it is whole either way; only the version may be odd */
     uint64_t w = atomic_load_explicit(&r->buckets[b], memory_order_relaxed);
     if (bucket_version(w) & 1)
         atomic_store_explicit(&r->buckets[b], bucket_word(bucket_version(w) + 1, bucket_head(w)),
                               memory_order_release);
+    CRASHPOINT("stripe.repair.version");
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);
     return true;
 }

@@ -6,6 +6,7 @@
 #include "store/index.h"
 #include "store/item.h"
 #include "util/hash.h"
+#include "util/crashpoint.h"
 
 /* One bit per unit of the item area: a well-formed item starts here (the segment walk
  * reached it) and no chain has visited it yet.  A visit clears it, so a second reference to
@@ -42,6 +43,7 @@ static void mark_segments(const region_t *r, marks_t *mk)
             off += sz;
         }
         if (off != atomic_load(&m->write_off)) atomic_store(&m->write_off, off);
+        CRASHPOINT("scrub.segment");
     }
 }
 
@@ -81,6 +83,7 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
         u = atomic_load(&it->next);
     }
     if (prev) atomic_store(&prev->next, 0);
+    CRASHPOINT("scrub.chain_cut");
     atomic_store(&r->buckets[b], bucket_word(version, head));
     return dropped;
 }
@@ -116,6 +119,7 @@ shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
             stripe_t *st = &r->stripes[i];
             atomic_store(&st->intent_active, 0);
             atomic_store(&st->items, items[i]);
+            CRASHPOINT("scrub.stripe_items");
             atomic_store(&st->bytes, bytes[i]);
         }
         rc = SHMC_OK;

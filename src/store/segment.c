@@ -7,6 +7,7 @@
 #include "store/access.h"
 #include "store/index.h"
 #include "util/hash.h"
+#include "util/crashpoint.h"
 
 /* ---- the global lists ---- */
 
@@ -50,6 +51,7 @@ void seg_rebuild_lists(const region_t *r)
         if (state == SEG_OPEN && !(owned && r->heads[owner].seg == s + 1)) {
             /* taken from the free stack but never handed to its head: nothing was written */
             atomic_store(&m->state, SEG_FREE);
+            CRASHPOINT("lists.rebuild.freed");
             state = SEG_FREE;
         }
         if (state == SEG_CLEANING && !(owned && r->heads[owner].victim == s + 1))
@@ -61,14 +63,18 @@ void seg_rebuild_lists(const region_t *r)
         if (state == SEG_SEALED) atomic_store(&m->state, SEG_SEALED);
         if (state == SEG_FREE) {
             atomic_store(&m->write_off, 0);
+            CRASHPOINT("lists.rebuild.free_entry");
             r->free_stack[nfree++] = s;
         } else if (state == SEG_SEALED) {
             r->fifo[nsealed++] = s;
         }
     }
     sort_by_seq(r, (uint32_t *)r->fifo, nsealed);
+    CRASHPOINT("lists.rebuild.sorted");
     atomic_store(&h->free_count, nfree);
+    CRASHPOINT("lists.rebuild.free_count");
     atomic_store(&h->fifo_first, 0);
+    CRASHPOINT("lists.rebuild.fifo_first");
     atomic_store(&h->fifo_count, nsealed);
 }
 
@@ -77,6 +83,7 @@ bool seg_global_lock(const region_t *r)
     enum lock_result lr = robust_lock_acquire(&r->hdr->global_lock);
     if (lr == LOCK_FAILED) return false;
     if (lr == LOCK_OWNER_DIED) {
+        CRASHPOINT("global.owner_died");
         seg_rebuild_lists(r);
         robust_lock_mark_repaired(&r->hdr->global_lock);
     }
@@ -90,6 +97,7 @@ static void fifo_push(const region_t *r, uint32_t s)
     header_t *h = r->hdr;
     uint32_t first = atomic_load(&h->fifo_first), count = atomic_load(&h->fifo_count);
     r->fifo[(first + count) % r->nsegments] = s;
+    CRASHPOINT("fifo.push.entry");
     atomic_store(&h->fifo_count, count + 1);
 }
 
@@ -109,8 +117,11 @@ static void seal_head_segment(const region_t *r, int hi)
     if (s < r->nsegments && atomic_load(&r->segs[s].state) == SEG_OPEN &&
         atomic_load(&r->segs[s].owner) == (uint32_t)hi) {
         atomic_store(&r->segs[s].seq, atomic_fetch_add(&r->hdr->seal_seq, 1) + 1);
+        CRASHPOINT("seal.seq");
         atomic_store(&r->segs[s].state, SEG_SEALED);
+        CRASHPOINT("seal.state");
         fifo_push(r, s);
+        CRASHPOINT("seal.pushed");
     }
     hd->seg = 0;
 }
@@ -192,7 +203,8 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
     unsigned char *base = region_segment(r, seg);
     uint32_t end = atomic_load(&r->segs[seg].write_off);
     if (end > r->segment_size) end = r->segment_size;
-    uint32_t rd = hd->clean_r, wr = hd->clean_w;
+    uint64_t progress = atomic_load(&hd->clean);
+    uint32_t rd = (uint32_t)progress, wr = (uint32_t)(progress >> 32);
     end &= ~(LAYOUT_UNIT - 1);
     if (wr > rd || rd > end || rd % LAYOUT_UNIT || wr % LAYOUT_UNIT)
         rd = wr = end; /* corrupt progress: keep nothing new */
@@ -208,6 +220,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
             stripe_t *st = index_stripe_of(r, b);
             uint64_t repairs = 0;
             if (!index_lock(r, st, &repairs)) break;
+            CRASHPOINT("clean.stripe_locked");
             ctr_add(ctx, C_REPAIRS, repairs);
             uint64_t prev;
             if (index_is_linked_locked(r, b, unit, &prev)) {
@@ -217,6 +230,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                 bool fetched = hot || it->kind == ITEM_LIVE_FETCHED;
                 if (dead) {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
+                    CRASHPOINT("clean.dead_unlinked");
                     CTR(ctx, C_RECLAIMED);
                     if (!fetched) CTR(ctx, C_EXPIRED_UNFETCHED);
                 } else if (hot || !evict_cold) {
@@ -224,17 +238,23 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                         item_t *copy = (item_t *)(base + wr);
                         memcpy(copy, it, sz);
                         if (hot) copy->kind = ITEM_LIVE_FETCHED;
-                        hd->clean_w = wr + sz; /* before the relink: never overwrite a linked copy */
+                        CRASHPOINT("clean.copy_written");
+                        /* before the relink: never overwrite a linked copy */
+                        atomic_store(&hd->clean, head_clean_word(rd, wr + sz));
+                        CRASHPOINT("clean.copy_progress");
                         index_replace_locked(r, st, b, region_unit_of(r, copy), unit, prev, 0, 0);
+                        CRASHPOINT("clean.copy_relinked");
                         access_test_clear(r, seg, wr);
                         wr += sz;
                     } else {
                         if (rd > wr) write_filler(base + wr, rd - wr);
+                        CRASHPOINT("clean.kept_filler");
                         wr = rd + sz; /* kept where it is */
                     }
                     if (hot) CTR(ctx, C_REINSERTED);
                 } else {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
+                    CRASHPOINT("clean.evicted");
                     CTR(ctx, C_EVICTIONS);
                     if (!fetched) CTR(ctx, C_EVICTED_UNFETCHED);
                 }
@@ -244,18 +264,24 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
             break; /* the rest of the segment cannot be trusted */
         }
         rd += sz;
-        hd->clean_r = rd;
-        hd->clean_w = wr;
+        atomic_store(&hd->clean, head_clean_word(rd, wr));
+        CRASHPOINT("clean.progress");
     }
 
     /* the segment becomes this head's, holding what was kept */
     if (!seg_global_lock(r)) return;
+    CRASHPOINT("clean.done.locked");
     access_clear_from(r, seg, wr);
     atomic_store(&r->segs[seg].write_off, wr);
+    CRASHPOINT("clean.done.write_off");
     hd->seg = seg + 1;
+    CRASHPOINT("clean.done.head_seg");
     atomic_store(&r->segs[seg].state, SEG_OPEN);
+    CRASHPOINT("clean.done.open");
     atomic_store(&r->segs[seg].owner, (uint32_t)hi);
+    CRASHPOINT("clean.done.owner");
     hd->victim = 0;
+    CRASHPOINT("clean.done.victim");
     seg_global_unlock(r);
 }
 
@@ -270,6 +296,7 @@ uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
         if (s >= r->nsegments || atomic_load(&r->segs[s].state) != SEG_OPEN ||
             atomic_load(&r->segs[s].owner) != (uint32_t)hi) {
             hd->seg = 0;
+            CRASHPOINT("head.repair.seg_dropped");
             repairs++;
         }
     }
@@ -286,6 +313,7 @@ uint64_t seg_head_repair(const region_t *r, op_ctx_t *ctx, int hi)
             hd->victim = 0;
         }
         if (mine) {
+            CRASHPOINT("head.repair.resume_cleaning");
             /* a head cleans only without a segment of its own (only a damaged file has both):
              * the cleaned victim becomes its segment, so seal the other one */
             if (hd->seg && seg_global_lock(r)) {
@@ -303,25 +331,35 @@ static bool head_take(const region_t *r, op_ctx_t *ctx, int hi, enum lock_result
 {
     if (lr == LOCK_FAILED) return false;
     if (lr == LOCK_OWNER_DIED) {
+        CRASHPOINT("head.owner_died");
         ctr_add(ctx, C_REPAIRS, seg_head_repair(r, ctx, hi));
         robust_lock_mark_repaired(&r->heads[hi].lock);
     }
     return true;
 }
 
+/* How long a writer waits for its own head, when every head is busy, before it looks at
+ * the others again: a holder that is stopped (SIGSTOP, a debugger) then stalls only the
+ * writers of a cache with one head, not those that could write through another. */
+#define HEAD_WAIT_NS (2 * 1000 * 1000)
+
 int seg_head_lock(const region_t *r, op_ctx_t *ctx)
 {
     uint32_t n = r->nheads, first = ctx->head_hint % n;
-    for (uint32_t i = 0; i < n; i++) {
-        int hi = (int)((first + i) % n);
-        enum lock_result lr = robust_lock_try(&r->heads[hi].lock);
-        if (lr != LOCK_FAILED && head_take(r, ctx, hi, lr)) {
-            ctx->head_hint = (uint32_t)hi;
-            return hi;
+    for (;;) {
+        for (uint32_t i = 0; i < n; i++) {
+            int hi = (int)((first + i) % n);
+            enum lock_result lr = robust_lock_try(&r->heads[hi].lock);
+            if (lr != LOCK_FAILED && head_take(r, ctx, hi, lr)) {
+                ctx->head_hint = (uint32_t)hi;
+                return hi;
+            }
         }
+        int hi = (int)first;
+        enum lock_result lr = n == 1 ? robust_lock_acquire(&r->heads[hi].lock)
+                                     : robust_lock_wait(&r->heads[hi].lock, HEAD_WAIT_NS);
+        if (lr != LOCK_TIMEOUT) return head_take(r, ctx, hi, lr) ? hi : -1;
     }
-    int hi = (int)first;
-    return head_take(r, ctx, hi, robust_lock_acquire(&r->heads[hi].lock)) ? hi : -1;
 }
 
 void seg_head_unlock(const region_t *r, int hi) { robust_lock_release(&r->heads[hi].lock); }
@@ -359,10 +397,14 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         if (nfree) {
             uint32_t s = r->free_stack[nfree - 1];
             atomic_store(&h->free_count, nfree - 1);
+            CRASHPOINT("reserve.free.popped");
             atomic_store(&r->segs[s].write_off, 0);
             atomic_store(&r->segs[s].owner, (uint32_t)hi);
+            CRASHPOINT("reserve.free.owner");
             atomic_store(&r->segs[s].state, SEG_OPEN);
+            CRASHPOINT("reserve.free.open");
             hd->seg = s + 1;
+            CRASHPOINT("reserve.free.head_seg");
             seg_global_unlock(r);
             access_clear_from(r, s, 0);
             region_prefault_segment(r, s); /* this head's writes go there next */
@@ -376,12 +418,18 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
         uint32_t first = atomic_load(&h->fifo_first);
         uint32_t v = r->fifo[first % r->nsegments];
         /* the head's record first, so a successor always knows whose cleaning this is */
-        hd->clean_r = hd->clean_w = 0;
+        atomic_store(&hd->clean, head_clean_word(0, 0));
+        CRASHPOINT("reserve.victim.progress");
         hd->victim = v + 1;
+        CRASHPOINT("reserve.victim.head");
         atomic_store(&r->segs[v].owner, (uint32_t)hi);
+        CRASHPOINT("reserve.victim.owner");
         atomic_store(&r->segs[v].state, SEG_CLEANING);
+        CRASHPOINT("reserve.victim.cleaning");
         atomic_store(&h->fifo_first, (first + 1) % r->nsegments);
+        CRASHPOINT("reserve.victim.fifo_first");
         atomic_store(&h->fifo_count, count - 1);
+        CRASHPOINT("reserve.victim.fifo_count");
         seg_global_unlock(r);
         region_prefault_segment(r, v);
         /* a whole round of compaction that freed too little: memory is fragmented by
@@ -395,5 +443,7 @@ void seg_commit(const region_t *r, int hi, uint32_t size)
 {
     uint32_t s = r->heads[hi].seg - 1;
     uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
+    CRASHPOINT("commit.written");
     atomic_store_explicit(&r->segs[s].write_off, off + size, memory_order_release);
+    CRASHPOINT("commit.published");
 }

@@ -3,6 +3,7 @@
 
 #include "sync/proc.h"
 #include "util/clock.h"
+#include "util/crashpoint.h"
 
 #define OWNER_FOLDING 1ull /* a slot being folded by whoever found its owner dead */
 
@@ -62,6 +63,7 @@ uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id)
             uint64_t expect = 0;
             if (atomic_load_explicit(&s->owner, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong(&s->owner, &expect, me)) {
+                CRASHPOINT("slot.claim.owner");
                 atomic_store(&s->handle, handle_id);
                 return (uint32_t)(s - r->threads);
             }
@@ -77,6 +79,7 @@ void stats_slot_release(const region_t *r, uint32_t slot)
     if (slot == STATS_SHARED_SLOT || slot >= r->nthread_slots) return;
     thread_slot_t *s = &r->threads[slot];
     fold(r, s);
+    CRASHPOINT("slot.release.folded");
     atomic_store(&s->handle, 0);
     atomic_store(&s->owner, 0);
 }
@@ -93,6 +96,7 @@ void stats_release_handle(region_t *r, uint64_t handle_id)
         proc_slot_t *p = &r->procs[i];
         if (atomic_load(&p->token) == me && atomic_load(&p->handle) == handle_id) {
             atomic_store(&p->handle, 0);
+            CRASHPOINT("detach.proc_handle");
             atomic_store(&p->token, 0);
         }
     }
@@ -112,6 +116,7 @@ bool stats_attach(region_t *r, uint64_t handle_id)
             uint64_t expect = 0;
             if (atomic_load_explicit(&p->token, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong(&p->token, &expect, me)) {
+                CRASHPOINT("attach.proc_token");
                 atomic_store(&p->handle, handle_id);
                 return true;
             }
@@ -160,6 +165,7 @@ void stats_reset_owners(const region_t *r)
 {
     for (uint32_t i = 0; i < r->nthread_slots; i++) {
         fold(r, &r->threads[i]);
+        CRASHPOINT("recover.slot_folded");
         atomic_store(&r->threads[i].owner, 0);
         atomic_store(&r->threads[i].handle, 0);
     }

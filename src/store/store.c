@@ -11,16 +11,22 @@
 #include "store/segment.h"
 #include "util/clock.h"
 #include "util/hash.h"
+#include "util/crashpoint.h"
 
 void store_ctx_begin(const region_t *r, op_ctx_t *ctx)
 {
     header_t *h = r->hdr;
     ctx->now = clock_now_s();
-    uint64_t due = atomic_load_explicit(&h->flush_pending, memory_order_acquire);
-    if (due && ctx->now >= due &&
-        atomic_compare_exchange_strong(&h->flush_pending, &due, 0))
-        atomic_fetch_add(&h->flush_epoch, 1);
-    ctx->epoch = atomic_load_explicit(&h->flush_epoch, memory_order_acquire);
+    uint64_t w = atomic_load_explicit(&h->flush, memory_order_acquire);
+    /* a delayed flush that came due: claim it and move the epoch in one step */
+    while (flush_due_of(w) && ctx->now >= flush_due_of(w)) {
+        uint64_t applied = flush_word(flush_epoch_of(w) + 1, 0);
+        if (atomic_compare_exchange_weak(&h->flush, &w, applied)) {
+            CRASHPOINT("flush.due_applied");
+            w = applied;
+        }
+    }
+    ctx->epoch = flush_epoch_of(w);
 }
 
 uint32_t store_exptime_abs(int64_t exptime, uint32_t now)
@@ -218,6 +224,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
              * conditional modes write only once they know they store, so that no bytes are
              * left behind for the next writer of this room (another process, possibly). */
             write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+            CRASHPOINT("set.written_unlocked");
             __builtin_prefetch(item_at(r, bucket_head(atomic_load_explicit(
                                               &r->buckets[k.bucket], memory_order_relaxed))));
         }
@@ -260,6 +267,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
                        atomic_load(&o->exptime));
         else if (mode != MODE_SET)
             write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+        CRASHPOINT("write.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
                              (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
@@ -354,6 +362,7 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
             int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
             uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
             write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o->flags, atomic_load(&o->exptime));
+            CRASHPOINT("arith.written");
             seg_commit(r, hi, size);
             index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, 0,
                                  (int64_t)size - (int64_t)footprint_of(o));
@@ -372,13 +381,14 @@ void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
 {
     header_t *h = r->hdr;
     CTR(ctx, C_CMD_FLUSH);
-    if (delay <= 0) {
-        atomic_store(&h->flush_pending, 0);
-        atomic_fetch_add(&h->flush_epoch, 1);
-    } else {
-        uint64_t due = store_exptime_abs(delay, ctx->now); /* > 30 days: an absolute time */
-        atomic_store(&h->flush_pending, due);
-    }
+    /* now: a new epoch and no delayed flush left; delayed: the due time replaces any other
+     * (> 30 days: an absolute time).  Either way one word moves at once. */
+    uint32_t due = delay <= 0 ? 0 : store_exptime_abs(delay, ctx->now);
+    uint64_t w = atomic_load(&h->flush), next;
+    do next = flush_word(flush_epoch_of(w) + (delay <= 0), due);
+    while (!atomic_compare_exchange_weak(&h->flush, &w, next));
+    if (delay <= 0) CRASHPOINT("flush.now");
+    else CRASHPOINT("flush.delayed");
 }
 
 uint64_t store_recover(const region_t *r)
@@ -391,8 +401,10 @@ uint64_t store_recover(const region_t *r)
         robust_lock_init(&r->stripes[i].lock);
         repairs += index_repair(r, &r->stripes[i]);
     }
+    CRASHPOINT("recover.stripes");
     for (uint32_t i = 0; i < r->nheads; i++) robust_lock_init(&r->heads[i].lock);
     seg_rebuild_lists(r);
+    CRASHPOINT("recover.lists");
     /* a cleaner that died mid-way: finish its work */
     uint64_t slot_cas_next = 0, slot_cas_limit = 0;
     thread_slot_t scratch;
@@ -400,6 +412,7 @@ uint64_t store_recover(const region_t *r)
     op_ctx_t ctx = {.slot = &scratch, .cas_next = &slot_cas_next, .cas_limit = &slot_cas_limit};
     store_ctx_begin(r, &ctx);
     for (uint32_t i = 0; i < r->nheads; i++) repairs += seg_head_repair(r, &ctx, (int)i);
+    CRASHPOINT("recover.heads");
     for (int c = 0; c < C_COUNT; c++)
         atomic_fetch_add(&r->hdr->retired[c], atomic_load(&scratch.c[c]));
     return repairs;

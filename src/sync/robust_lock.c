@@ -2,6 +2,7 @@
 #include "sync/robust_lock.h"
 
 #include <errno.h>
+#include <time.h>
 
 #define SPIN_TRIES 64
 
@@ -33,6 +34,17 @@ enum lock_result robust_lock_acquire(robust_lock_t *l)
         __builtin_ia32_pause();
     }
     return classify(pthread_mutex_lock(&l->m));
+}
+
+enum lock_result robust_lock_wait(robust_lock_t *l, long ns)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += ns % 1000000000L;
+    until.tv_sec += ns / 1000000000L + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    int rc = pthread_mutex_timedlock(&l->m, &until);
+    return rc == ETIMEDOUT ? LOCK_TIMEOUT : classify(rc);
 }
 
 void robust_lock_mark_repaired(robust_lock_t *l) { pthread_mutex_consistent(&l->m); }

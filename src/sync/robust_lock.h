@@ -18,12 +18,15 @@ enum lock_result {
     LOCK_OK = 0,
     LOCK_OWNER_DIED = 1, /* acquired; the previous owner died inside: repair, then go on */
     LOCK_FAILED = -1,    /* unusable (not recoverable or not a lock): caller fails cleanly */
+    LOCK_TIMEOUT = -2,   /* robust_lock_wait only: still held when the time was up */
 };
 
 int robust_lock_init(robust_lock_t *l);
 enum lock_result robust_lock_acquire(robust_lock_t *l);
 /* Non-blocking: LOCK_OK / LOCK_OWNER_DIED when acquired, LOCK_FAILED when busy or broken. */
 enum lock_result robust_lock_try(robust_lock_t *l);
+/* Wait at most ns nanoseconds: as robust_lock_acquire, or LOCK_TIMEOUT. */
+enum lock_result robust_lock_wait(robust_lock_t *l, long ns);
 /* After LOCK_OWNER_DIED and the repair: the lock is consistent again. */
 void robust_lock_mark_repaired(robust_lock_t *l);
 void robust_lock_release(robust_lock_t *l);

@@ -35,6 +35,7 @@ static shmc_t *cache;
 static torture_monitor_t *mon;
 static atomic_int stopping; /* lock-free atomics are async-signal-safe */
 static size_t item_size_max;
+static size_t set_min = RECORD_MIN, set_max = SET_MAX; /* SHMC_TORTURE_SMALL: 200..900 */
 
 static uint64_t now_ns(void)
 {
@@ -114,7 +115,7 @@ static void one_op(thread_state_t *t)
         if (rc == SHMC_OK) verify(key, k, t->buf, n);
         else if (rc != SHMC_NOT_FOUND) note_error("get", key, rc);
     } else if (op < 450) { /* set */
-        size_t len = RECORD_MIN + rnd(t) % (SET_MAX - RECORD_MIN + 1);
+        size_t len = set_min + rnd(t) % (set_max - set_min + 1);
         record_make(rec, len, k, t->writer, ++t->seq);
         rc = shmc_set(cache, key, nkey, rec, len, t->writer, 0);
         if (rc != SHMC_OK) note_error("set", key, rc);
@@ -223,6 +224,10 @@ int main(int argc, char **argv)
     shmc_stats_t st;
     shmc_stats(cache, &st);
     item_size_max = st.item_size_max;
+    if (getenv("SHMC_TORTURE_SMALL")) {
+        set_min = 200;
+        set_max = 900;
+    }
 
     pthread_t tids[64];
     thread_state_t ts[64];

@@ -51,13 +51,13 @@ long seal_scan(seal_report_fn report, void *ctx);
 
 /* Install the seccomp filter guarding [base, base+len) (one filter per sealed mapping;
  * they stack).  Needs the protection domain (its keys).  0, or -errno. */
-int seal_filter_install(const void *base, size_t len);
+int seal_filter_install(const void *base, size_t len, int fd);
 
 /* Seal the process for the cache mapping [base, base+len): scan; refuse if forbidden code is
  * found (SHMC_UNSUPPORTED, shmc_last_error() naming the first finding) unless report_only,
  * in which case each finding is written to stderr as "shmc: sealed: ..." and the open goes
  * on; then make the process non-dumpable, install the filter and scan again (code mapped
  * between the two scans).  SHMC_SYSTEM when /proc or seccomp is unavailable. */
-shmc_rc protect_seal(const void *base, size_t len, bool report_only);
+shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only);
 
 #endif

@@ -55,7 +55,7 @@ static bool not_eperm(long r) { return !(r == -1 && errno == EPERM); }
 static unsigned char *cache;
 static size_t cache_len;
 static pthread_barrier_t go;
-static pthread_t earlier;
+static pthread_t earlier; /* started after sealing: the filter is every thread's */
 static volatile long thread_mprotect = 0;
 static volatile int thread_errno = 0;
 
@@ -132,29 +132,27 @@ static void start_earlier_thread(void)
 static void filter_holds(void)
 {
     CHECK(seal_scan(report_finding, NULL) == 0);
-    start_earlier_thread();
     CHECK_RC(protect_domain_init(), SHMC_OK);
     cache_len = 1 << 20;
     cache = mmap(NULL, cache_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK_RC(protect_tag_cache(cache, cache_len, PROT_READ | PROT_WRITE), SHMC_OK);
-    CHECK_RC(protect_seal(cache, cache_len, false), SHMC_OK);
+    CHECK_RC(protect_seal(cache, cache_len, -1, false), SHMC_OK);
+    start_earlier_thread();
     check_filter(shmc_protect_domain_page.d.cache_key);
 }
 
 /* Through the API: this program opens a cache sealed, and the filter holds. */
 static void clean_process_opens_sealed(void)
 {
-    start_earlier_thread();
     shmc_config cfg = sealed_cfg();
     const char *path = t_path("sealed");
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
     if (!c) {
         fprintf(stderr, "open: %s\n", shmc_last_error());
-        pthread_barrier_wait(&go);
-        pthread_join(earlier, NULL);
         return;
     }
+    start_earlier_thread();
     CHECK(pt_find_mapping(path, &cache, &cache_len));
     int key = pt_mapping_pkey(cache);
     CHECK(key > 0);
@@ -259,9 +257,9 @@ static void report_only(void)
     unsigned char *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK_RC(protect_tag_cache(m, 65536, PROT_READ | PROT_WRITE), SHMC_OK);
     CHECK(seal_scan(NULL, NULL) == 1);
-    CHECK_RC(protect_seal(m, 65536, false), SHMC_UNSUPPORTED);
+    CHECK_RC(protect_seal(m, 65536, -1, false), SHMC_UNSUPPORTED);
     CHECK(prctl(PR_GET_DUMPABLE) == 1);
-    CHECK_RC(protect_seal(m, 65536, true), SHMC_OK);
+    CHECK_RC(protect_seal(m, 65536, -1, true), SHMC_OK);
     CHECK(prctl(PR_GET_DUMPABLE) == 0);
     CHECK(eperm(munmap(m, 65536)));
 }

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -534,6 +536,37 @@ int seal_filter_install(const void *base, size_t len, int fd)
     return rc;
 }
 
+/* glibc's pkey_set holds a WRPKRU (it is how pkey_set works), so every dynamically linked
+ * program has one; it is a real gadget: pkey_set(key, 0) opens any key.  Before the scan,
+ * the WRPKRU inside the shared libc's pkey_set is overwritten with UD2 (and a NOP), in this
+ * process's private copy of that page: pkey_set then raises SIGILL, and the scan finds
+ * nothing there.  Only that function's own bytes are touched, only in a libc mapped from a
+ * file; a pkey_set linked into a static program is left alone (the scan refuses it). 0 when
+ * there was nothing to do or it was done, -errno otherwise. */
+int seal_disarm_libc_pkey_set(void)
+{
+    void *fn = dlsym(RTLD_DEFAULT, "pkey_set");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!fn || !dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !info.dli_fname ||
+        !strstr(info.dli_fname, "libc.so"))
+        return 0;
+    unsigned char *b = fn;
+    size_t n = sym->st_size, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char op[3];
+    for (int i = 0; i < 3; i++) op[i] = wrpkru_masked[i] ^ MASK;
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (b[i] != op[0] || b[i + 1] != op[1] || b[i + 2] != op[2]) continue;
+        uintptr_t lo = (uintptr_t)(b + i) & ~(page - 1), hi = ((uintptr_t)(b + i + 3) + page - 1) & ~(page - 1);
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) != 0) return -errno;
+        b[i] = 0x0f; /* ud2 */
+        b[i + 1] = 0x0b;
+        b[i + 2] = 0x90; /* nop */
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC) != 0) return -errno;
+    }
+    return 0;
+}
+
 /* How many threads this process has (/proc/self/task), -1 when unknown. */
 static int thread_count(void)
 {
@@ -591,6 +624,9 @@ shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only)
         return error_set(SHMC_UNSUPPORTED,
                          "sealed: the first sealed open must come before any other thread starts "
                          "(%d threads running)", threads);
+    int disarm = seal_disarm_libc_pkey_set();
+    if (disarm < 0)
+        return error_set(SHMC_SYSTEM, "sealed: cannot disarm libc's pkey_set: %s", strerror(-disarm));
     int persona = personality(0xffffffff);
     if (persona != -1 && (persona & READ_IMPLIES_EXEC))
         return error_set(SHMC_UNSUPPORTED,

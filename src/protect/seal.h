@@ -53,7 +53,13 @@ long seal_scan(seal_report_fn report, void *ctx);
  * they stack).  Needs the protection domain (its keys).  0, or -errno. */
 int seal_filter_install(const void *base, size_t len, int fd);
 
-/* Seal the process for the cache mapping [base, base+len): scan; refuse if forbidden code is
+/* Overwrite the WRPKRU in the shared libc's pkey_set with UD2 (pkey_set then raises SIGILL),
+ * so that ordinary dynamically linked programs can be sealed.  Single-threaded use only (the
+ * page is briefly not executable).  0, or -errno. */
+int seal_disarm_libc_pkey_set(void);
+
+/* Seal the process for the cache mapping [base, base+len): refuse a first sealing with more
+ * than one thread, or with READ_IMPLIES_EXEC; disarm libc's pkey_set; scan; refuse if forbidden code is
  * found (SHMC_UNSUPPORTED, shmc_last_error() naming the first finding) unless report_only,
  * in which case each finding is written to stderr as "shmc: sealed: ..." and the open goes
  * on; then make the process non-dumpable, install the filter and scan again (code mapped

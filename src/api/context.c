@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "protect/gate.h"
 #include "store/stats.h"
@@ -27,11 +29,13 @@ typedef struct tls_state {
 _Static_assert(sizeof(tls_state_t) <= sizeof(((protect_thread_t *)0)->api),
                "a thread's entries fit its private record");
 
-/* A token is (generation << 12 | index); generation 0 is never issued. */
+/* A token is (generation << 12 | index); generation 0 is never issued, and no generation
+ * twice, so a token is valid in its own entry only, for one open only. */
 struct handle_table {
     uint64_t gen[HANDLES_MAX];
     shmc_t *state[HANDLES_MAX];
     uint64_t next_id;
+    uint64_t next_gen; /* process-wide: a token names one open, in one entry */
 };
 
 static __thread tls_state_t plain_tls; /* without protection keys */
@@ -125,7 +129,13 @@ static void make_exit_key(void)
 static struct handle_table *table_make(void)
 {
     struct handle_table *h = protect_private_alloc(sizeof *h);
-    if (h) h->next_id = 1;
+    if (!h) return NULL;
+    h->next_id = 1;
+    /* generations start at a random point: a token cannot be guessed from a small number */
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)h;
+    h->next_gen = seed & ((UINT64_C(1) << 40) - 1);
     return h;
 }
 
@@ -138,6 +148,7 @@ void handle_table_protect(void)
          * memory (the old copies stay readable for calls already under way) */
         struct handle_table *h = *root;
         h->next_id = plain_table->next_id;
+        h->next_gen = plain_table->next_gen;
         for (uint32_t i = 0; i < HANDLES_MAX; i++) {
             shmc_t *old = plain_table->state[i], *c = old ? protect_private_alloc(sizeof *c) : NULL;
             if (!c) continue;
@@ -158,8 +169,8 @@ shmc_t *handle_register(shmc_t *c)
     shmc_t *token = NULL;
     for (uint32_t i = 0; h && i < HANDLES_MAX && !token; i++) {
         if (h->state[i]) continue;
-        uint64_t gen = (h->gen[i] + 1) & ((UINT64_C(1) << 52) - 1);
-        if (!gen) gen = 1;
+        uint64_t gen = ++h->next_gen & ((UINT64_C(1) << 52) - 1);
+        if (!gen) gen = ++h->next_gen;
         c->id = h->next_id++;
         c->index = i;
         h->gen[i] = gen;
@@ -176,7 +187,7 @@ void handle_unregister(shmc_t *c)
     struct handle_table *h = table();
     if (h && c->index < HANDLES_MAX && h->state[c->index] == c) {
         h->state[c->index] = NULL;
-        h->gen[c->index]++; /* the token is stale from now on */
+        h->gen[c->index] = 0; /* the token is stale from now on */
     }
     stats_release_handle(&c->r, c->id);
     pthread_mutex_unlock(&registry_lock);

@@ -205,16 +205,19 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     stats_attach(&c->r, c->id);
     if (protect == SHMC_PROTECT_SEALED) {
         if (t) t->in_call = 0;
-        gate_stage();
+        void *base = c->r.base;
+        uint64_t size = c->r.size;
+        int fd = c->r.fd;
+        gate_close(NULL); /* the thread's record stays ours meanwhile */
         const char *how = getenv("SHMC_SEAL");
-        rc = protect_seal(c->r.base, c->r.size, c->r.fd, how && !strcmp(how, "report"));
+        rc = protect_seal(base, size, fd, how && !strcmp(how, "report"));
+        gate_stage();
         if (rc != SHMC_OK) {
             gate_open(t);
             handle_unregister(c);
             token = NULL;
             goto out_close;
         }
-        protect_mark_sealed();
     }
     goto out;
 out_close:

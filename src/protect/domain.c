@@ -199,20 +199,22 @@ static void *arena_alloc(size_t n)
     const protect_domain_t *d = &shmc_protect_domain_page.d;
     n = page_round(n);
     void *p = NULL;
+    bool reused = false;
     pthread_mutex_lock(&a->lock);
     for (uint32_t i = 0; i < a->nfree; i++)
         if (a->free[i].size == n) {
             p = (unsigned char *)a + a->free[i].off;
             a->free[i] = a->free[--a->nfree];
+            reused = true;
             break;
         }
     if (!p && n <= d->arena_hi - d->arena_lo - a->bump) {
-        p = (unsigned char *)a + a->bump;
+        p = (unsigned char *)a + a->bump; /* never used: zero pages */
         a->bump += n;
     }
     pthread_mutex_unlock(&a->lock);
-    if (p) memset(p, 0, n);
-    else errno = ENOMEM;
+    if (reused) memset(p, 0, n);
+    if (!p) errno = ENOMEM;
     return p;
 }
 

@@ -620,7 +620,10 @@ shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only)
      * unmapped could have written it; pkey_free leaves a freed key's rights as they were), and
      * no thread can read another's.  Threads started later inherit a closed one. */
     int threads = thread_count();
-    if (!protect_sealed_once() && threads != 1)
+    SHMC_GATE_CALL(shmc_gate_stage);
+    bool sealed_before = protect_sealed_once();
+    shmc_gate_close();
+    if (!sealed_before && threads != 1)
         return error_set(SHMC_UNSUPPORTED,
                          "sealed: the first sealed open must come before any other thread starts "
                          "(%d threads running)", threads);
@@ -668,5 +671,10 @@ shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only)
     }
 out:
     if (memfd >= 0) close(memfd);
+    if (rc == SHMC_OK) {
+        SHMC_GATE_CALL(shmc_gate_stage);
+        protect_mark_sealed();
+        shmc_gate_close();
+    }
     return rc;
 }

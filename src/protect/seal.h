@@ -58,7 +58,7 @@ int seal_filter_install(const void *base, size_t len, int fd);
  * page is briefly not executable).  0, or -errno. */
 int seal_disarm_libc_pkey_set(void);
 
-/* Seal the process for the cache mapping [base, base+len): refuse a first sealing with more
+/* Seal the process for the cache mapping [base, base+len) (gate closed): refuse a first sealing with more
  * than one thread, or with READ_IMPLIES_EXEC; disarm libc's pkey_set; scan; refuse if forbidden code is
  * found (SHMC_UNSUPPORTED, shmc_last_error() naming the first finding) unless report_only,
  * in which case each finding is written to stderr as "shmc: sealed: ..." and the open goes

@@ -218,17 +218,22 @@ static void *arena_alloc(size_t n)
     return p;
 }
 
+/* Put [p, p+n) on the free list (lock held). */
+static void free_locked(struct arena *a, void *p, size_t n)
+{
+    if (a->nfree < ARENA_FREE) {
+        a->free[a->nfree].off = (uint64_t)((unsigned char *)p - (unsigned char *)a);
+        a->free[a->nfree].size = page_round(n);
+        a->nfree++;
+    } /* else the block is lost: the arena is address space, mostly */
+}
+
 static void arena_free(void *p, size_t n)
 {
     struct arena *a = arena();
-    n = page_round(n);
-    if (!a->sealed) madvise(p, n, MADV_DONTNEED); /* give the memory back; keeps the range */
+    if (!a->sealed) madvise(p, page_round(n), MADV_DONTNEED); /* give the memory back */
     pthread_mutex_lock(&a->lock);
-    if (a->nfree < ARENA_FREE) {
-        a->free[a->nfree].off = (uint64_t)((unsigned char *)p - (unsigned char *)a);
-        a->free[a->nfree].size = n;
-        a->nfree++;
-    } /* else the block is lost: the arena is address space, mostly */
+    free_locked(a, p, n);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -306,6 +311,13 @@ shmc_rc protect_thread_get(protect_thread_t **out)
         pthread_mutex_lock(&a->lock);
         for (i = 1; i < ARENA_THREADS && !t; i++)
             if (!a->threads[i].index) t = &a->threads[i];
+        /* none free: take back the records of threads that died inside a call (they keep
+         * theirs, see protect_thread_exit) */
+        for (i = 1; i < ARENA_THREADS && !t; i++)
+            if (syscall(SYS_tgkill, getpid(), a->threads[i].tid, 0) == -1 && errno == ESRCH) {
+                t = &a->threads[i];
+                if (t->buf) free_locked(a, t->buf, t->buf_size);
+            }
         if (t) {
             memset(t, 0, sizeof *t);
             t->index = (uint32_t)(t - a->threads);

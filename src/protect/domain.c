@@ -109,7 +109,6 @@ shmc_rc protect_domain_init(void)
     d->cache_deny = pkru_deny_bits(cache_key);
     d->private_deny = pkru_deny_bits(private_key);
     d->all_deny = d->cache_deny | d->private_deny;
-    d->open_pkru_mask = d->all_deny;
     d->text_lo = lo;
     d->text_hi = hi;
     __atomic_store_n(&d->ready, 1, __ATOMIC_RELEASE);

@@ -7,10 +7,7 @@
  *   staged  cache denied, private allowed    (copying caller memory in and out)
  *   open    cache allowed, private allowed   (operating on the cache; no caller memory)
  *
- * Caller memory is only touched while staged, so a caller pointer into a cache mapping
- * faults in the caller's own name (SEGV_PKUERR) instead of being read for it.
- *
- * Caller memory is only touched while staged, and never inside the private arena (every
+ * Caller memory is only touched while staged (out-parameters: closed), and never inside the private arena (every
  * caller range is checked against it first: protect_caller_ok), so a caller pointer into a
  * cache mapping faults in the caller's own name (SEGV_PKUERR) and one into the library's
  * private memory (another thread's staging buffer, the handle table) is refused.
@@ -41,7 +38,6 @@ typedef struct protect_domain {
     uint64_t text_hi;      /* 32:   segment [text_lo, text_hi) */
     uint64_t arena_lo;     /* 40: the private arena (tagged with the private key) */
     uint64_t arena_hi;     /* 48 */
-    uint32_t open_pkru_mask; /* 56: the bits an open gate clears: all_deny */
 } protect_domain_t;
 
 typedef union protect_domain_page {

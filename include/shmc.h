@@ -65,7 +65,8 @@ enum shmc_protect {
  * library's gate and copies caller memory only with the protected caches closed: an
  * unprotected handle is never a way into a protected cache (its own mapping stays untagged).
  * A shmc_t * is a token checked against the library's key-protected handle table: after
- * shmc_close, or when damaged, it is refused with SHMC_INVALID.  SHMC_PROTECT_SEALED: the first
+ * shmc_close, or when damaged, it is refused with SHMC_INVALID (at most 4096 handles are open
+ * at once in a process; with keys, at most 4095 threads make calls at once).  SHMC_PROTECT_SEALED: the first
  * sealed open must come before the process starts a second thread.  See docs/security.md. */
 
 typedef struct shmc_config {

@@ -13,7 +13,6 @@
 #include "store/stats.h"
 
 #define TLS_ENTRIES 4
-#define HANDLES_MAX 4096
 
 typedef struct tls_entry {
     uint64_t handle_id; /* 0: unused */
@@ -29,37 +28,20 @@ typedef struct tls_state {
 _Static_assert(sizeof(tls_state_t) <= sizeof(((protect_thread_t *)0)->api),
                "a thread's entries fit its private record");
 
-/* A token is (generation << 12 | index); generation 0 is never issued, and no generation
- * twice, so a token is valid in its own entry only, for one open only. */
-struct handle_table {
-    uint64_t gen[HANDLES_MAX];
-    shmc_t *state[HANDLES_MAX];
-    uint64_t next_id;
-    uint64_t next_gen; /* process-wide: a token names one open, in one entry */
-};
-
 static __thread tls_state_t plain_tls; /* without protection keys */
-static struct handle_table *plain_table;
+struct handle_table *handle_plain_table;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 static struct handle_table *table(void)
 {
-    return protect_domain_ready() ? *(struct handle_table **)protect_api_root() : plain_table;
+    return protect_domain_ready() ? *(struct handle_table **)protect_api_root() : handle_plain_table;
 }
 
 static tls_state_t *tls_of(protect_thread_t *t)
 {
     return t ? (tls_state_t *)(void *)t->api : &plain_tls;
-}
-
-shmc_t *handle_resolve(const shmc_t *token)
-{
-    uint64_t v = (uint64_t)(uintptr_t)token, i = v & (HANDLES_MAX - 1), gen = v >> 12;
-    struct handle_table *h = table();
-    if (!h || !gen || h->gen[i] != gen) return NULL;
-    return h->state[i];
 }
 
 static shmc_t *find_open(struct handle_table *h, uint64_t id)
@@ -143,18 +125,18 @@ void handle_table_protect(void)
 {
     pthread_mutex_lock(&registry_lock);
     struct handle_table **root = (struct handle_table **)protect_api_root();
-    if (!*root && (*root = table_make()) && plain_table) {
+    if (!*root && (*root = table_make()) && handle_plain_table) {
         /* the handles opened before the keys existed: their state moves into private
          * memory (the old copies stay readable for calls already under way) */
         struct handle_table *h = *root;
-        h->next_id = plain_table->next_id;
-        h->next_gen = plain_table->next_gen;
+        h->next_id = handle_plain_table->next_id;
+        h->next_gen = handle_plain_table->next_gen;
         for (uint32_t i = 0; i < HANDLES_MAX; i++) {
-            shmc_t *old = plain_table->state[i], *c = old ? protect_private_alloc(sizeof *c) : NULL;
+            shmc_t *old = handle_plain_table->state[i], *c = old ? protect_private_alloc(sizeof *c) : NULL;
             if (!c) continue;
             *c = *old;
             h->state[i] = c;
-            h->gen[i] = plain_table->gen[i];
+            h->gen[i] = handle_plain_table->gen[i];
         }
     }
     pthread_mutex_unlock(&registry_lock);
@@ -165,7 +147,7 @@ shmc_t *handle_register(shmc_t *c)
     pthread_once(&exit_key_once, make_exit_key);
     pthread_mutex_lock(&registry_lock);
     struct handle_table *h = table();
-    if (!h && !protect_domain_ready()) h = plain_table = table_make();
+    if (!h && !protect_domain_ready()) h = handle_plain_table = table_make();
     shmc_t *token = NULL;
     for (uint32_t i = 0; h && i < HANDLES_MAX && !token; i++) {
         if (h->state[i]) continue;

@@ -22,9 +22,30 @@ struct shmc {
     uint32_t index;       /* its entry in the handle table */
 };
 
+#define HANDLES_MAX 4096
+
+/* A token is (generation << 12 | index); generation 0 is never issued, and no generation
+ * twice, so a token is valid in its own entry only, for one open only. */
+struct handle_table {
+    uint64_t gen[HANDLES_MAX];
+    shmc_t *state[HANDLES_MAX];
+    uint64_t next_id;
+    uint64_t next_gen; /* process-wide, from a random start */
+};
+
+/* The table of a process without protection keys (with keys: protect_api_root()). */
+extern struct handle_table *handle_plain_table __attribute__((visibility("hidden")));
+
 /* The state of the open handle `token` names, or NULL.  Gate staged or open in a process with
  * protection keys. */
-shmc_t *handle_resolve(const shmc_t *token);
+static inline shmc_t *handle_resolve(const shmc_t *token)
+{
+    uint64_t v = (uint64_t)(uintptr_t)token, i = v & (HANDLES_MAX - 1), gen = v >> 12;
+    struct handle_table *h =
+        protect_domain_ready() ? *(struct handle_table **)protect_api_root() : handle_plain_table;
+    if (!h || !gen || h->gen[i] != gen) return NULL;
+    return h->state[i];
+}
 /* Fill ctx for a call on c by the calling thread (t: its record, NULL without keys). */
 void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx);
 /* Register an open handle in the table; its token, or NULL when the table is full.

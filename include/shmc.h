@@ -63,7 +63,15 @@ enum shmc_protect {
                             * the library's gate; see docs/security.md */
 };
 /* The environment variable SHMC_PROTECT=auto|none|pku|sealed, when set, replaces a config's
- * SHMC_PROTECT_AUTO (so a whole test suite or application can be run protected). */
+ * SHMC_PROTECT_AUTO (so a whole test suite or application can be run protected).
+ * Once a process has opened any cache protected (PKU or sealed) it has protection keys, and
+ * from then on every call on every handle, SHMC_PROTECT_NONE ones included, runs through the
+ * library's gate and copies caller memory only with the protected caches closed: an
+ * unprotected handle is never a way into a protected cache (its own mapping stays untagged).
+ * A shmc_t * is a token checked against the library's key-protected handle table: after
+ * shmc_close, or when damaged, it is refused with SHMC_INVALID (at most 4096 handles are open
+ * at once in a process; with keys, at most 4095 threads make calls at once).  SHMC_PROTECT_SEALED: the first
+ * sealed open must come before the process starts a second thread.  See docs/security.md. */
 
 typedef struct shmc_config {
     size_t memory_limit;   /* bytes for items; default 64 MiB, as memcached -m 64 */

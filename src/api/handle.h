@@ -1,10 +1,17 @@
 /* handle.h — what a shmc_t is, and how a call gets its per-thread context (counter slot,
- * cas block, append-head hint) without touching a shared line. */
+ * cas block, append-head hint) without touching a shared line.
+ *
+ * The shmc_t * an application holds is a token, never dereferenced: the index of an entry in
+ * the process's handle table and that entry's generation.  The table and each handle's state
+ * (struct shmc) are private memory (protect/domain.h: key-protected in a process with
+ * protection keys), so a closed, stale or damaged token is refused (handle_resolve returns
+ * NULL) instead of being followed. */
 #ifndef SHMC_HANDLE_H
 #define SHMC_HANDLE_H
 
 #include <shmc.h>
 
+#include "protect/domain.h"
 #include "region/region.h"
 #include "store/store.h"
 
@@ -12,13 +19,41 @@ struct shmc {
     region_t r;
     uint64_t id;          /* unique in this process: names the handle's thread slots */
     int protect;          /* the enum shmc_protect in force */
-    struct shmc *next;    /* the process's open handles */
+    uint32_t index;       /* its entry in the handle table */
 };
 
-/* Fill ctx for a call on c by the calling thread. */
-void handle_ctx(shmc_t *c, op_ctx_t *ctx);
-/* Register / unregister an open handle (so thread exit can release its slots). */
-void handle_register(shmc_t *c);
+#define HANDLES_MAX 4096
+
+/* A token is (generation << 12 | index); generation 0 is never issued, and no generation
+ * twice, so a token is valid in its own entry only, for one open only. */
+struct handle_table {
+    uint64_t gen[HANDLES_MAX];
+    shmc_t *state[HANDLES_MAX];
+    uint64_t next_id;
+    uint64_t next_gen; /* process-wide, from a random start */
+};
+
+/* The table of a process without protection keys (with keys: protect_api_root()). */
+extern struct handle_table *handle_plain_table __attribute__((visibility("hidden")));
+
+/* The state of the open handle `token` names, or NULL.  Gate staged or open in a process with
+ * protection keys. */
+static inline shmc_t *handle_resolve(const shmc_t *token)
+{
+    uint64_t v = (uint64_t)(uintptr_t)token, i = v & (HANDLES_MAX - 1), gen = v >> 12;
+    struct handle_table *h =
+        protect_domain_ready() ? *(struct handle_table **)protect_api_root() : handle_plain_table;
+    if (!h || !gen || h->gen[i] != gen) return NULL;
+    return h->state[i];
+}
+/* Fill ctx for a call on c by the calling thread (t: its record, NULL without keys). */
+void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx);
+/* Register an open handle in the table; its token, or NULL when the table is full.
+ * Unregister it (every later use of the token is refused).  Gate open with keys. */
+shmc_t *handle_register(shmc_t *c);
 void handle_unregister(shmc_t *c);
+/* After protect_domain_init succeeded: move the handle table into private memory (handles
+ * opened before the process had keys keep working).  Gate staged. */
+void handle_table_protect(void);
 
 #endif

@@ -34,27 +34,70 @@ static void cancel_restore(int *old) { pthread_setcancelstate(*old, NULL); }
 
 static shmc_rc invalid(const char *what) { return error_set(SHMC_INVALID, "%s", what); }
 
-static bool prot(const shmc_t *c) { return c->protect == SHMC_PROTECT_PKU || c->protect == SHMC_PROTECT_SEALED; }
+/* One public call on one handle.  In a process with protection keys every call, whatever
+ * its handle's level, runs through the gates and stages caller memory (an unprotected
+ * handle must not be a door into a protected cache): keyed is then true, t is the thread's
+ * private record and k points into its staging buffer.  Everything here is rebuilt from
+ * private memory at the start of each call. */
+struct call {
+    shmc_t *c;
+    protect_thread_t *t; /* NULL without keys */
+    unsigned char *k;    /* the key's copy: private staging, or local */
+    unsigned char local[SHMC_KEY_MAX];
+};
 
-/* The calling thread's private staging area: [key][value of up to item_size_max]. */
-static unsigned char *staging(const shmc_t *c)
-{
-    return protect_private_buf(SHMC_KEY_MAX + 6 + c->r.item_size_max);
-}
+#define KEYED(cl) ((cl)->t != NULL)
 #define STAGED_VALUE(p) ((p) + SHMC_KEY_MAX + 6)
+
+/* Stage (with keys), take the thread's record, and resolve the handle. */
+static shmc_rc call_begin(struct call *cl, const shmc_t *h)
+{
+    cl->t = NULL;
+    cl->k = cl->local;
+    if (protect_domain_ready()) {
+        gate_stage();
+        shmc_rc rc = protect_thread_get(&cl->t);
+        if (rc != SHMC_OK) {
+            gate_close(NULL);
+            return rc;
+        }
+    }
+    cl->c = handle_resolve(h);
+    if (!cl->c) {
+        if (cl->t) protect_thread_put(cl->t);
+        gate_close(cl->t);
+        return invalid("not an open cache handle (closed, or damaged)");
+    }
+    return SHMC_OK;
+}
+
+/* From staged or open: close for good. */
+static void call_end(struct call *cl)
+{
+    if (cl->t) {
+        cl->t->in_call = 0;
+        protect_thread_put(cl->t);
+    }
+    gate_close(NULL);
+}
 
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey);
 
 /* Take the key out of the caller's buffer before the cache is touched: into this thread's
- * private staging buffer when the handle is protected (the gate is then left staged), else
- * into `local`.  *k names the copy.  On failure the gate is closed again. */
-static shmc_rc take_key(shmc_t *c, const char *key, size_t nkey, unsigned char *local,
-                        unsigned char **k)
+ * private staging buffer with keys (then caller memory inside the library's private arena is
+ * refused), else into cl->local.  On failure the call is ended. */
+static shmc_rc take_key(struct call *cl, const char *key, size_t nkey)
 {
-    gate_stage();
-    *k = prot(c) ? staging(c) : local;
-    shmc_rc rc = *k ? key_copy(*k, key, nkey) : error_set(SHMC_SYSTEM, "out of process memory");
-    if (rc != SHMC_OK) gate_close();
+    shmc_rc rc;
+    if (KEYED(cl)) {
+        cl->k = protect_private_buf(cl->t, SHMC_KEY_MAX + 6 + cl->c->r.item_size_max);
+        if (!cl->k) rc = error_set(SHMC_SYSTEM, "out of process memory");
+        else if (key && nkey && nkey <= SHMC_KEY_MAX && !protect_caller_ok(key, nkey)) rc = invalid("key points into the library's private memory");
+        else rc = key_copy(cl->k, key, nkey);
+    } else {
+        rc = key_copy(cl->k, key, nkey);
+    }
+    if (rc != SHMC_OK) call_end(cl);
     return rc;
 }
 
@@ -133,62 +176,83 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     char path[4096];
     shmc_rc rc = region_resolve_path(name_or_path, path, sizeof path);
     if (rc != SHMC_OK) return rc;
+    uint64_t memory_limit = explicit_cfg ? cfg->memory_limit : 0;
+    uint64_t item_size_max = explicit_cfg ? cfg->item_size_max : 0;
+    unsigned hash_power = cfg->hash_power, mode = cfg->mode ? cfg->mode : 0600;
 
-    shmc_t *c = calloc(1, sizeof *c);
-    if (!c) return error_set(SHMC_SYSTEM, "out of process memory");
-    rc = region_open(&c->r, path, explicit_cfg ? cfg->memory_limit : 0,
-                     explicit_cfg ? cfg->item_size_max : 0, cfg->hash_power,
-                     cfg->mode ? cfg->mode : 0600);
-    if (rc != SHMC_OK) {
-        free(c);
-        return rc;
+    /* From here on with keys: staged, the state in private memory. */
+    protect_thread_t *t = NULL;
+    if (protect_domain_ready()) {
+        gate_stage();
+        handle_table_protect();
+        rc = protect_thread_get(&t);
+        if (rc != SHMC_OK) {
+            gate_close(NULL);
+            return rc;
+        }
     }
+    struct call cl = {.t = t};
+    shmc_t *c = protect_private_alloc(sizeof *c), *token = NULL;
+    if (!c) {
+        rc = error_set(SHMC_SYSTEM, "out of process memory");
+        goto out;
+    }
+    rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode);
+    if (rc != SHMC_OK) goto out_free;
     if (prot) {
         rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);
-        if (rc != SHMC_OK) {
-            region_close(&c->r);
-            free(c);
-            return rc;
-        }
-        gate_open();
+        if (rc != SHMC_OK) goto out_close;
     }
+    gate_open(t);
     if (c->r.alone) rc = recover(&c->r);
     if (rc == SHMC_OK) rc = region_attach_done(&c->r);
-    if (rc != SHMC_OK) {
-        region_close(&c->r);
-        gate_close();
-        free(c);
-        return rc;
-    }
+    if (rc != SHMC_OK) goto out_close;
     c->protect = protect;
-    handle_register(c);
+    token = handle_register(c);
+    if (!token) {
+        rc = error_set(SHMC_SYSTEM, "too many open cache handles in this process");
+        goto out_close;
+    }
     stats_attach(&c->r, c->id);
-    gate_close();
     if (protect == SHMC_PROTECT_SEALED) {
+        if (t) t->in_call = 0;
+        void *base = c->r.base;
+        uint64_t size = c->r.size;
+        int fd = c->r.fd;
+        gate_close(NULL); /* the thread's record stays ours meanwhile */
         const char *how = getenv("SHMC_SEAL");
-        rc = protect_seal(c->r.base, c->r.size, how && !strcmp(how, "report"));
+        rc = protect_seal(base, size, fd, how && !strcmp(how, "report"));
+        gate_stage();
         if (rc != SHMC_OK) {
-            gate_open();
+            gate_open(t);
             handle_unregister(c);
-            region_close(&c->r);
-            gate_close();
-            free(c);
-            return rc;
+            token = NULL;
+            goto out_close;
         }
     }
-    *out = c;
-    return SHMC_OK;
+    goto out;
+out_close:
+    gate_open(t);
+    region_close(&c->r);
+out_free:
+    protect_private_free(c, sizeof *c);
+out:
+    call_end(&cl);
+    *out = token;
+    return rc;
 }
 
-API void shmc_close(shmc_t *c)
+API void shmc_close(shmc_t *h)
 {
     CANCEL_OFF();
-    if (!c) return;
-    gate_open();
-    handle_unregister(c);
-    region_close(&c->r);
-    gate_close();
-    free(c);
+    if (!h) return;
+    struct call cl;
+    if (call_begin(&cl, h) != SHMC_OK) return;
+    gate_open(cl.t);
+    handle_unregister(cl.c);
+    region_close(&cl.c->r);
+    protect_private_free(cl.c, sizeof *cl.c);
+    call_end(&cl);
 }
 
 API const char *shmc_strerror(shmc_rc rc)
@@ -214,32 +278,41 @@ API const char *shmc_strerror(shmc_rc rc)
 
 /* ---- reads ---- */
 
-static shmc_rc get_common(shmc_t *c, const char *key, size_t nkey, bool touch, int64_t exptime,
+static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, int64_t exptime,
                           void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
+    if (!h) return invalid("cache handle is NULL");
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
-    unsigned char local[SHMC_KEY_MAX], *k;
-    shmc_rc rc = take_key(c, key, nkey, local, &k);
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
+    rc = take_key(&cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    shmc_t *c = cl.c;
     if (!buf) cap = 0;
-    /* protected: the value lands in private memory and is copied out after the cache closes */
-    get_out_t out = {.buf = prot(c) ? STAGED_VALUE(k) : buf,
-                     .cap = prot(c) && cap > c->r.item_size_max ? c->r.item_size_max : cap};
-    gate_open();
+    /* keyed: the value lands in private memory and is copied out after the cache closes */
+    bool keyed = KEYED(&cl);
+    get_out_t out = {.buf = keyed ? STAGED_VALUE(cl.k) : buf,
+                     .cap = keyed && cap > c->r.item_size_max ? c->r.item_size_max : cap};
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
-    rc = store_get(&c->r, &ctx, k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    handle_ctx(c, cl.t, &ctx);
+    rc = store_get(&c->r, &ctx, cl.k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    if (cl.t) cl.t->in_call = 0;
     gate_stage();
-    if (rc == SHMC_OK && out.buf != buf && out.nvalue) memcpy(buf, out.buf, out.nvalue);
+    if (rc == SHMC_OK && out.buf != buf && out.nvalue) {
+        if (protect_caller_ok(buf, out.nvalue)) memcpy(buf, out.buf, out.nvalue);
+        else rc = invalid("buf points into the library's private memory");
+    }
+    call_end(&cl);
+    /* out-parameters are written with the gate closed: one aimed at protected memory faults */
     if (rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL) *nvalue = out.nvalue;
     if (rc == SHMC_OK) {
         if (flags) *flags = out.flags;
         if (cas) *cas = out.cas;
     }
-    gate_close();
     return rc;
 }
 
@@ -282,11 +355,47 @@ API shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value
     }
 }
 
-API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, size_t n,
+/* mget with keys: each key is staged and looked up, its value copied to `copy`, and the
+ * callback runs with the gate closed and the thread's record released (it may call in). */
+static shmc_rc mget_keyed(const shmc_t *h, const char *const *keys, const size_t *nkeys,
+                          size_t n, shmc_value_cb cb, void *ctx_arg, size_t item_size_max)
+{
+    unsigned char *copy = malloc(item_size_max ? item_size_max : 1);
+    unsigned char k[SHMC_KEY_MAX];
+    if (!copy) return error_set(SHMC_SYSTEM, "out of process memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t nk = nkeys[i];
+        struct call cl;
+        shmc_rc rc = call_begin(&cl, h);
+        if (rc != SHMC_OK) {
+            free(copy);
+            return rc; /* closed by a callback, say */
+        }
+        if (take_key(&cl, keys[i], nk) != SHMC_OK) continue; /* changed under us: skip it */
+        size_t cap = cl.c->r.item_size_max < item_size_max ? cl.c->r.item_size_max : item_size_max;
+        get_out_t out = {.buf = STAGED_VALUE(cl.k), .cap = cap};
+        gate_open(cl.t);
+        op_ctx_t ctx;
+        handle_ctx(cl.c, cl.t, &ctx);
+        rc = store_get(&cl.c->r, &ctx, cl.k, (uint32_t)nk, false, 0, &out);
+        cl.t->in_call = 0;
+        gate_stage();
+        if (rc == SHMC_OK) {
+            memcpy(copy, out.buf, out.nvalue);
+            memcpy(k, cl.k, nk);
+        }
+        call_end(&cl);
+        if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, copy, out.nvalue, out.flags, out.cas);
+    }
+    free(copy);
+    return SHMC_OK;
+}
+
+API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, size_t n,
                       shmc_value_cb cb, void *ctx_arg)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
+    if (!h) return invalid("cache handle is NULL");
     if (n && (!keys || !nkeys)) return invalid("keys or nkeys is NULL");
     if (!cb) return invalid("callback is NULL");
     unsigned char k[SHMC_KEY_MAX];
@@ -294,43 +403,25 @@ API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, s
         shmc_rc rc = key_copy(k, keys[i], nkeys[i]);
         if (rc != SHMC_OK) return rc;
     }
-    if (prot(c)) {
-        unsigned char *copy = malloc(c->r.item_size_max ? c->r.item_size_max : 1);
-        if (!copy) return error_set(SHMC_SYSTEM, "out of process memory");
-        for (size_t i = 0; i < n; i++) {
-            size_t nk = nkeys[i];
-            gate_stage();
-            unsigned char *pk = staging(c);
-            if (!pk || key_copy(pk, keys[i], nk) != SHMC_OK) {
-                gate_close();
-                continue;
-            }
-            get_out_t out = {.buf = STAGED_VALUE(pk), .cap = c->r.item_size_max};
-            gate_open();
-            op_ctx_t ctx;
-            handle_ctx(c, &ctx);
-            shmc_rc rc = store_get(&c->r, &ctx, pk, (uint32_t)nk, false, 0, &out);
-            gate_stage();
-            if (rc == SHMC_OK) {
-                memcpy(copy, out.buf, out.nvalue);
-                memcpy(k, pk, nk);
-            }
-            gate_close();
-            if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, copy, out.nvalue, out.flags, out.cas);
-        }
-        free(copy);
-        return SHMC_OK;
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    if (KEYED(&cl)) {
+        size_t item_size_max = cl.c->r.item_size_max;
+        call_end(&cl);
+        return mget_keyed(h, keys, nkeys, n, cb, ctx_arg, item_size_max);
     }
+    shmc_t *c = cl.c;
     size_t cap = 4096;
     unsigned char *buf = malloc(cap);
     if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
+    handle_ctx(c, NULL, &ctx);
     for (size_t i = 0; i < n; i++) {
         size_t nk = nkeys[i];
         if (key_copy(k, keys[i], nk) != SHMC_OK) continue; /* changed under us: skip it */
         get_out_t out = {.buf = buf, .cap = cap};
-        shmc_rc rc = store_get(&c->r, &ctx, k, (uint32_t)nk, false, 0, &out);
+        rc = store_get(&c->r, &ctx, k, (uint32_t)nk, false, 0, &out);
         if (rc == SHMC_BUFFER_TOO_SMALL) {
             unsigned char *bigger = realloc(buf, out.nvalue);
             if (!bigger) {
@@ -350,34 +441,41 @@ API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, s
 
 /* ---- writes ---- */
 
-static shmc_rc write_common(shmc_t *c, enum store_mode mode, const char *key, size_t nkey,
+static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
                             const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
                             uint64_t cas)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
+    if (!h) return invalid("cache handle is NULL");
     if (!value && nvalue) return invalid("value is NULL with a non-zero length");
-    unsigned char local[SHMC_KEY_MAX], *k;
-    shmc_rc rc = take_key(c, key, nkey, local, &k);
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
+    rc = take_key(&cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    shmc_t *c = cl.c;
     bool fits = nvalue <= c->r.item_size_max;
-    if (prot(c) && fits && nvalue) { /* protected: the cache is written from private memory only */
-        memcpy(STAGED_VALUE(k), value, nvalue);
-        value = STAGED_VALUE(k);
+    if (KEYED(&cl) && fits && nvalue) { /* the cache is written from private memory only */
+        if (!protect_caller_ok(value, nvalue)) {
+            call_end(&cl);
+            return invalid("value points into the library's private memory");
+        }
+        memcpy(STAGED_VALUE(cl.k), value, nvalue);
+        value = STAGED_VALUE(cl.k);
     }
-    gate_open();
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
+    handle_ctx(c, cl.t, &ctx);
     if (fits) {
-        rc = store_write(&c->r, &ctx, mode, k, (uint32_t)nkey, value, nvalue, flags,
+        rc = store_write(&c->r, &ctx, mode, cl.k, (uint32_t)nkey, value, nvalue, flags,
                          store_exptime_abs(exptime, ctx.now), cas);
     } else {
         CTR(&ctx, C_CMD_SET);
-        if (mode == MODE_SET) store_drop(&c->r, &ctx, k, (uint32_t)nkey);
+        if (mode == MODE_SET) store_drop(&c->r, &ctx, cl.k, (uint32_t)nkey);
         rc = error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
                        nvalue, (unsigned long long)c->r.item_size_max);
     }
-    gate_close();
+    call_end(&cl);
     return rc;
 }
 
@@ -417,37 +515,40 @@ API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value,
     return write_common(c, MODE_CAS, key, nkey, value, nvalue, flags, exptime, cas);
 }
 
-API shmc_rc shmc_delete(shmc_t *c, const char *key, size_t nkey)
+API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
-    unsigned char local[SHMC_KEY_MAX], *k;
-    shmc_rc rc = take_key(c, key, nkey, local, &k);
+    if (!h) return invalid("cache handle is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
-    gate_open();
+    rc = take_key(&cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
-    rc = store_delete(&c->r, &ctx, k, (uint32_t)nkey);
-    gate_close();
+    handle_ctx(cl.c, cl.t, &ctx);
+    rc = store_delete(&cl.c->r, &ctx, cl.k, (uint32_t)nkey);
+    call_end(&cl);
     return rc;
 }
 
-static shmc_rc arith(shmc_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
+static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_t delta,
                      uint64_t *result)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
-    unsigned char local[SHMC_KEY_MAX], *k;
-    shmc_rc rc = take_key(c, key, nkey, local, &k);
+    if (!h) return invalid("cache handle is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    rc = take_key(&cl, key, nkey);
     if (rc != SHMC_OK) return rc;
     uint64_t res = 0;
-    gate_open();
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
-    rc = store_arith(&c->r, &ctx, k, (uint32_t)nkey, incr, delta, &res);
-    gate_stage();
+    handle_ctx(cl.c, cl.t, &ctx);
+    rc = store_arith(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, incr, delta, &res);
+    call_end(&cl);
     if (result && rc == SHMC_OK) *result = res;
-    gate_close();
     return rc;
 }
 
@@ -461,30 +562,35 @@ API shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, u
     return arith(c, key, nkey, false, delta, result);
 }
 
-API shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime)
+API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
-    unsigned char local[SHMC_KEY_MAX], *k;
-    shmc_rc rc = take_key(c, key, nkey, local, &k);
+    if (!h) return invalid("cache handle is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
-    gate_open();
+    rc = take_key(&cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
-    rc = store_touch(&c->r, &ctx, k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
-    gate_close();
+    handle_ctx(cl.c, cl.t, &ctx);
+    rc = store_touch(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
+    call_end(&cl);
     return rc;
 }
 
-API shmc_rc shmc_flush_all(shmc_t *c, int64_t delay)
+API shmc_rc shmc_flush_all(shmc_t *h, int64_t delay)
 {
     CANCEL_OFF();
-    if (!c) return invalid("cache handle is NULL");
-    gate_open();
+    if (!h) return invalid("cache handle is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, &ctx);
-    store_flush_all(&c->r, &ctx, delay);
-    gate_close();
+    handle_ctx(cl.c, cl.t, &ctx);
+    store_flush_all(&cl.c->r, &ctx, delay);
+    call_end(&cl);
     return SHMC_OK;
 }
 
@@ -492,16 +598,18 @@ API shmc_rc shmc_flush_all(shmc_t *c, int64_t delay)
 
 static void stats_fill(shmc_t *c, shmc_stats_t *s);
 
-API shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out)
+API shmc_rc shmc_stats(shmc_t *h, shmc_stats_t *out)
 {
     CANCEL_OFF();
-    if (!c || !out) return invalid("cache handle or stats is NULL");
+    if (!h || !out) return invalid("cache handle or stats is NULL");
     shmc_stats_t s;
-    gate_open();
-    stats_fill(c, &s);
-    gate_stage();
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
+    stats_fill(cl.c, &s);
+    call_end(&cl);
     *out = s;
-    gate_close();
     return SHMC_OK;
 }
 
@@ -529,7 +637,7 @@ static void stats_fill(shmc_t *c, shmc_stats_t *s)
     s->total_connections = atomic_load(&r->hdr->total_connections);
     s->time = clock_now_s();
     s->uptime = s->time - r->hdr->create_time;
-    s->protected_mode = prot(c);
+    s->protected_mode = c->protect == SHMC_PROTECT_PKU || c->protect == SHMC_PROTECT_SEALED;
     s->cmd_get = t[C_CMD_GET];
     s->cmd_set = t[C_CMD_SET];
     s->cmd_touch = t[C_CMD_TOUCH];

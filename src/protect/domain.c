@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "protect/gate.h"
@@ -21,8 +22,6 @@ protect_domain_page_t shmc_protect_domain_page
 _Static_assert(sizeof(protect_domain_page_t) == 4096, "the domain has a page of its own");
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-
-__thread unsigned char protect_in_call __attribute__((tls_model("initial-exec")));
 
 uint32_t pkru_read(void)
 {
@@ -69,6 +68,9 @@ static bool libshmc_text(uintptr_t *lo, uintptr_t *hi)
 
 /* ---- keys ---- */
 
+static bool arena_create(int private_key, uint64_t *lo, uint64_t *hi);
+static void arena_init(void);
+
 shmc_rc protect_domain_init(void)
 {
     if (protect_domain_ready()) return SHMC_OK;
@@ -94,7 +96,14 @@ shmc_rc protect_domain_init(void)
         rc = error_set(SHMC_SYSTEM, "cannot find libshmc's code in this process");
         goto out;
     }
+    uint64_t arena_lo, arena_hi;
+    if (!arena_create(private_key, &arena_lo, &arena_hi)) {
+        rc = error_set(SHMC_SYSTEM, "cannot reserve address space for the library's private memory");
+        goto out;
+    }
     protect_domain_t *d = &shmc_protect_domain_page.d;
+    d->arena_lo = arena_lo;
+    d->arena_hi = arena_hi;
     d->cache_key = cache_key;
     d->private_key = private_key;
     d->cache_deny = pkru_deny_bits(cache_key);
@@ -106,6 +115,8 @@ shmc_rc protect_domain_init(void)
     if (mprotect(&shmc_protect_domain_page, sizeof shmc_protect_domain_page, PROT_READ) != 0) {
         /* The gates work without it; only a stray write could disarm them.  Not fatal. */
     }
+    SHMC_GATE_CALL(shmc_gate_stage);
+    arena_init();
     shmc_gate_close();
     cache_key = private_key = -1; /* kept for the life of the process */
 out:
@@ -113,14 +124,6 @@ out:
     if (private_key >= 0) pkey_free(private_key);
     pthread_mutex_unlock(&init_lock);
     return rc;
-}
-
-void protect_thread_exit(void)
-{
-    if (protect_domain_ready() && protect_in_call) {
-        shmc_gate_open();
-        __asm__ volatile("" ::: "memory"); /* not a tail call: the gate returns only into libshmc */
-    }
 }
 
 shmc_rc protect_tag_cache(void *addr, size_t len, int prot)
@@ -132,20 +135,27 @@ shmc_rc protect_tag_cache(void *addr, size_t len, int prot)
     return SHMC_OK;
 }
 
-/* ---- private memory ---- */
+/* ---- private memory: the arena ---- */
 
-static void *private_map(size_t n)
+/* The arena's first pages: its allocator and the thread records.  The rest is handed out in
+ * pages by a bump pointer, with a list of freed blocks to reuse (memory is never returned
+ * to the system: a sealed process may not unmap or madvise the arena). */
+#define ARENA_THREADS 4096
+#define ARENA_FREE 1024
+
+struct arena {
+    pthread_mutex_t lock;
+    uint64_t bump; /* offset of the first never-used byte */
+    uint32_t sealed;
+    uint32_t nfree;
+    void *api_root;
+    struct { uint64_t off, size; } free[ARENA_FREE];
+    protect_thread_t threads[ARENA_THREADS]; /* [0] unused: index 0 means none */
+};
+
+static struct arena *arena(void)
 {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    if (protect_domain_ready() &&
-        pkey_mprotect(p, n, PROT_READ | PROT_WRITE, shmc_protect_domain_page.d.private_key) != 0) {
-        int e = errno;
-        munmap(p, n);
-        errno = e;
-        return NULL;
-    }
-    return p;
+    return (struct arena *)(uintptr_t)shmc_protect_domain_page.d.arena_lo;
 }
 
 static size_t page_round(size_t n)
@@ -154,62 +164,248 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
+/* Reserve the arena: address space only (no memory until touched), tagged private. */
+static bool arena_create(int private_key, uint64_t *lo, uint64_t *hi)
+{
+    for (uint64_t size = 16ull << 30; size >= (64u << 20); size /= 2) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) continue;
+        if (pkey_mprotect(p, size, PROT_READ | PROT_WRITE, private_key) != 0) {
+            munmap(p, size);
+            return false;
+        }
+        *lo = (uintptr_t)p;
+        *hi = (uintptr_t)p + size;
+        return true;
+    }
+    return false;
+}
+
+/* Called with the gate staged or open, once the domain page holds the arena. */
+static void arena_init(void)
+{
+    struct arena *a = arena();
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutex_init(&a->lock, &at);
+    a->bump = page_round(sizeof *a);
+}
+
+static void *arena_alloc(size_t n)
+{
+    struct arena *a = arena();
+    const protect_domain_t *d = &shmc_protect_domain_page.d;
+    n = page_round(n);
+    void *p = NULL;
+    bool reused = false;
+    pthread_mutex_lock(&a->lock);
+    for (uint32_t i = 0; i < a->nfree; i++)
+        if (a->free[i].size == n) {
+            p = (unsigned char *)a + a->free[i].off;
+            a->free[i] = a->free[--a->nfree];
+            reused = true;
+            break;
+        }
+    if (!p && n <= d->arena_hi - d->arena_lo - a->bump) {
+        p = (unsigned char *)a + a->bump; /* never used: zero pages */
+        a->bump += n;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (reused) memset(p, 0, n);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+/* Put [p, p+n) on the free list (lock held). */
+static void free_locked(struct arena *a, void *p, size_t n)
+{
+    if (a->nfree < ARENA_FREE) {
+        a->free[a->nfree].off = (uint64_t)((unsigned char *)p - (unsigned char *)a);
+        a->free[a->nfree].size = page_round(n);
+        a->nfree++;
+    } /* else the block is lost: the arena is address space, mostly */
+}
+
+static void arena_free(void *p, size_t n)
+{
+    struct arena *a = arena();
+    if (!a->sealed) madvise(p, page_round(n), MADV_DONTNEED); /* give the memory back */
+    pthread_mutex_lock(&a->lock);
+    free_locked(a, p, n);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void *plain_map(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 void *protect_private_alloc(size_t n)
 {
     if (n == 0 || n > SIZE_MAX / 2) {
         errno = EINVAL;
         return NULL;
     }
-    return private_map(page_round(n));
+    return protect_domain_ready() ? arena_alloc(n) : plain_map(page_round(n));
 }
 
 void protect_private_free(void *p, size_t n)
 {
-    if (p) munmap(p, page_round(n));
+    if (!p) return;
+    uintptr_t a = (uintptr_t)p;
+    if (a >= shmc_protect_domain_page.d.arena_lo && a < shmc_protect_domain_page.d.arena_hi)
+        arena_free(p, n);
+    else
+        munmap(p, page_round(n));
 }
 
-/* Per-thread staging buffers.  Each thread's buffer is tagged when it is made, so it follows
- * the key whether the domain was set up before or after the thread started; a buffer made
- * before the domain existed is remade under the key. */
-static __thread unsigned char *tbuf;
-static __thread size_t tbuf_size;
-static __thread bool tbuf_tagged;
-static pthread_key_t tbuf_exit;
-static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+bool protect_sealed_once(void)
+{
+    return protect_domain_ready() && arena()->sealed;
+}
 
-static void tbuf_release(void *unused)
+void protect_mark_sealed(void)
+{
+    arena()->sealed = 1;
+}
+
+void **protect_api_root(void)
+{
+    return &arena()->api_root;
+}
+
+/* ---- per-thread records ---- */
+
+/* Which record is this thread's: a hint only (application memory); the record it names
+ * must be in use, and is taken busy, before anything in it is believed. */
+static __thread uint32_t thread_index;
+static pthread_key_t thread_exit_key;
+static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit_release(void *unused)
 {
     (void)unused;
-    if (tbuf) munmap(tbuf, tbuf_size);
-    tbuf = NULL;
-    tbuf_size = 0;
+    if (!protect_domain_ready() || !thread_index) return;
+    SHMC_GATE_CALL(shmc_gate_stage);
+    protect_thread_t *t = &arena()->threads[thread_index % ARENA_THREADS];
+    if (!t->api_live) protect_thread_release(); /* else context.c's exit releases it */
+    shmc_gate_close();
 }
 
-static void tbuf_key_create(void)
+static void thread_exit_key_create(void)
 {
-    pthread_key_create(&tbuf_exit, tbuf_release);
+    pthread_key_create(&thread_exit_key, thread_exit_release);
+}
+
+shmc_rc protect_thread_get(protect_thread_t **out)
+{
+    *out = NULL;
+    struct arena *a = arena();
+    uint32_t i = thread_index;
+    protect_thread_t *t = i && i < ARENA_THREADS ? &a->threads[i] : NULL;
+    if (!t || t->index != i) {
+        t = NULL;
+        pthread_mutex_lock(&a->lock);
+        for (i = 1; i < ARENA_THREADS && !t; i++)
+            if (!a->threads[i].index) t = &a->threads[i];
+        /* none free: take back the records of threads that died inside a call (they keep
+         * theirs, see protect_thread_exit) */
+        for (i = 1; i < ARENA_THREADS && !t; i++)
+            if (syscall(SYS_tgkill, getpid(), a->threads[i].tid, 0) == -1 && errno == ESRCH) {
+                t = &a->threads[i];
+                if (t->buf) free_locked(a, t->buf, t->buf_size);
+            }
+        if (t) {
+            memset(t, 0, sizeof *t);
+            t->index = (uint32_t)(t - a->threads);
+            t->tid = (int32_t)gettid();
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (!t) return error_set(SHMC_SYSTEM, "protected mode: more than %d threads", ARENA_THREADS - 1);
+        thread_index = t->index;
+        pthread_once(&thread_exit_once, thread_exit_key_create);
+        pthread_setspecific(thread_exit_key, (void *)1);
+    }
+    uint32_t idle = 0;
+    /* Held already: by this thread when a call of it was left by a longjmp (say, out of the
+     * fault a bad caller pointer caused), and then the record is taken over; by another
+     * thread only through a forged index, and that is refused. */
+    if (!__atomic_compare_exchange_n(&t->busy, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) &&
+        t->tid != (int32_t)gettid()) {
+        return error_set(SHMC_INVALID, "this thread's library state is in use by another call "
+                                       "(a call from a signal handler, or a forged thread index)");
+    }
+    *out = t;
+    return SHMC_OK;
+}
+
+void protect_thread_release(void)
+{
+    uint32_t i = thread_index;
+    thread_index = 0;
+    if (!i || i >= ARENA_THREADS) return;
+    struct arena *a = arena();
+    protect_thread_t *t = &a->threads[i];
+    if (t->index != i || t->tid != (int32_t)gettid()) return;
+    if (t->buf) arena_free(t->buf, t->buf_size);
+    pthread_mutex_lock(&a->lock);
+    memset(t, 0, sizeof *t);
+    pthread_mutex_unlock(&a->lock);
+}
+
+protect_thread_t *protect_thread_mine(void)
+{
+    uint32_t i = thread_index;
+    if (!i || i >= ARENA_THREADS) return NULL;
+    protect_thread_t *t = &arena()->threads[i];
+    return t->index == i && t->tid == (int32_t)gettid() ? t : NULL;
+}
+
+void protect_after_fork_child(void)
+{
+    struct arena *a = arena();
+    pthread_mutex_init(&a->lock, NULL);
+    uint32_t i = thread_index;
+    if (i && i < ARENA_THREADS && a->threads[i].index == i) {
+        a->threads[i].tid = (int32_t)gettid();
+        a->threads[i].busy = 0;
+    }
 }
 
 #define TBUF_MIN (64u << 10)
 
-void *protect_private_buf(size_t n)
+void *protect_private_buf(protect_thread_t *t, size_t n)
 {
-    bool tagged = protect_domain_ready();
-    if (tbuf && n <= tbuf_size && tbuf_tagged == tagged) return tbuf;
+    if (t->buf && n <= t->buf_size) return t->buf;
     if (n > SIZE_MAX / 4) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t size = tbuf_size ? tbuf_size : TBUF_MIN;
+    size_t size = t->buf_size ? t->buf_size : TBUF_MIN;
     while (size < n) size *= 2;
     size = page_round(size);
-    unsigned char *p = private_map(size);
+    unsigned char *p = arena_alloc(size);
     if (!p) return NULL;
-    pthread_once(&tbuf_once, tbuf_key_create);
-    if (tbuf) munmap(tbuf, tbuf_size);
-    tbuf = p;
-    tbuf_size = size;
-    tbuf_tagged = tagged;
-    pthread_setspecific(tbuf_exit, p); /* non-NULL: run tbuf_release at thread exit */
+    if (t->buf) arena_free(t->buf, t->buf_size);
+    t->buf = p;
+    t->buf_size = size;
     return p;
 }
+
+void protect_thread_exit(void)
+{
+    if (!protect_domain_ready() || !thread_index) return;
+    SHMC_GATE_CALL(shmc_gate_stage);
+    uint32_t i = thread_index;
+    protect_thread_t *t = i < ARENA_THREADS ? &arena()->threads[i] : NULL;
+    /* believed only for the thread that owns the record (the flag is in private memory) */
+    bool died_in_call = t && t->index == i && t->in_call && t->tid == (int32_t)gettid();
+    if (died_in_call) {
+        SHMC_GATE_CALL(shmc_gate_open);
+    } else {
+        shmc_gate_close();
+    }
+}
+

@@ -7,11 +7,17 @@
  *   staged  cache denied, private allowed    (copying caller memory in and out)
  *   open    cache allowed, private allowed   (operating on the cache; no caller memory)
  *
- * Caller memory is only touched while staged, so a caller pointer into a cache mapping
- * faults in the caller's own name (SEGV_PKUERR) instead of being read for it.
+ * Caller memory is only touched while staged (out-parameters: closed), and never inside the private arena (every
+ * caller range is checked against it first: protect_caller_ok), so a caller pointer into a
+ * cache mapping faults in the caller's own name (SEGV_PKUERR) and one into the library's
+ * private memory (another thread's staging buffer, the handle table) is refused.
  *
- * The domain's description lives on a page of its own that is read-only once the keys are
- * set, so a stray write cannot turn the gates into no-ops. */
+ * Every value the library relies on with the gate open lives in key-protected memory: all
+ * private memory is carved from one arena [arena_lo, arena_hi) tagged with the private key
+ * (handle table and handle state, per-thread records with their staging buffer, cas block
+ * and in-call flag).  The domain's description, including the arena's bounds, lives on a
+ * page of its own that is read-only once the keys are set, so a stray write cannot turn the
+ * gates into no-ops or move the arena; the sealed level also forbids mprotect of it. */
 #ifndef SHMC_PROTECT_DOMAIN_H
 #define SHMC_PROTECT_DOMAIN_H
 
@@ -30,6 +36,8 @@ typedef struct protect_domain {
     uint32_t ready;        /* 20: 1 once the keys exist (then the page is read-only) */
     uint64_t text_lo;      /* 24: the code allowed to open a gate: libshmc's executable */
     uint64_t text_hi;      /* 32:   segment [text_lo, text_hi) */
+    uint64_t arena_lo;     /* 40: the private arena (tagged with the private key) */
+    uint64_t arena_hi;     /* 48 */
 } protect_domain_t;
 
 typedef union protect_domain_page {
@@ -65,16 +73,62 @@ shmc_rc protect_domain_init(void);
  * `prot`.  From then on only an open gate reaches it.  SHMC_SYSTEM on failure. */
 shmc_rc protect_tag_cache(void *addr, size_t len, int prot);
 
-/* The calling thread's private staging buffer, at least n bytes, tagged with the private
- * key (plain memory when the domain is not ready).  Its content is not kept when it grows.
- * Usable only while the gate is staged or open.  NULL when out of memory (errno set).
- * Freed when the thread exits. */
-void *protect_private_buf(size_t n);
+/* Whether the caller's range [p, p+n) stays clear of the private arena (and does not wrap):
+ * checked before any copy from or to caller memory while the gate is staged. */
+static inline bool protect_caller_ok(const void *p, size_t n)
+{
+    const protect_domain_t *d = &shmc_protect_domain_page.d;
+    uintptr_t a = (uintptr_t)p;
+    if (n == 0) return true;
+    if (a + n < a) return false;
+    return a + n <= d->arena_lo || a >= d->arena_hi;
+}
 
-/* Process-wide private memory (e.g. a handle's state), zeroed, tagged with the private key
- * (plain memory when the domain is not ready); NULL when out of memory.  Free with
- * protect_private_free(p, n) with the same n. */
+/* The calling thread's record in the private arena: what a call trusts about its thread.
+ * Only the library's code, with the gate staged or open, reads or writes it. */
+typedef struct protect_thread {
+    _Atomic uint32_t busy; /* 1 while a call of this thread uses the record */
+    uint32_t in_call;      /* 1 from gate_open to gate_close (protect_thread_exit) */
+    int32_t tid;           /* the owning thread (gettid) */
+    uint32_t index;        /* its index in the arena (0: free) */
+    uint32_t api_live;     /* the api layer keeps per-thread state in api[] (context.c) */
+    unsigned char *buf;    /* the staging buffer, in the arena */
+    size_t buf_size;
+    uint64_t api[28];      /* the api layer's per-thread state */
+} protect_thread_t;
+
+/* The calling thread's record, made on first use, and marked busy.  SHMC_SYSTEM when out of
+ * records, SHMC_INVALID when another thread holds it (the index was forged);
+ * shmc_last_error() says which.  Gate staged or open.
+ * Release with protect_thread_put before the gate closes for good. */
+shmc_rc protect_thread_get(protect_thread_t **out);
+static inline void protect_thread_put(protect_thread_t *t)
+{
+    __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
+}
+/* Free the calling thread's record (thread exit; gate staged or open). */
+void protect_thread_release(void);
+/* The calling thread's record without taking it (thread exit, fork), NULL when it has none:
+ * believed only when it names this thread (gettid).  Gate staged or open. */
+protect_thread_t *protect_thread_mine(void);
+/* In a forked child (gate staged): the forking thread's record is the child's thread's. */
+void protect_after_fork_child(void);
+
+/* A pointer's worth of private memory for the api layer (its handle table). Gate staged. */
+void **protect_api_root(void);
+
+/* Thread t's staging buffer, at least n bytes (its content is not kept when it grows); NULL
+ * when out of memory.  Gate staged or open. */
+void *protect_private_buf(protect_thread_t *t, size_t n);
+
+/* Process-wide private memory (e.g. a handle's state), zeroed, in the arena (plain memory
+ * when the domain is not ready); NULL when out of memory.  Free with protect_private_free(p,
+ * n) with the same n.  Gate staged or open when the domain is ready. */
 void *protect_private_alloc(size_t n);
 void protect_private_free(void *p, size_t n);
+
+/* Whether this process has been sealed (seal.c), kept in the arena; mark it once sealed. */
+bool protect_sealed_once(void);
+void protect_mark_sealed(void);
 
 #endif

@@ -9,9 +9,9 @@
  *   shmc_gate_stage: PKRU = (PKRU | cache_deny) & ~private_deny, checked for cache_deny the
  *                    same way; then returns only into libshmc's code.
  *   shmc_gate_open:  PKRU &= ~all_deny; then returns only into libshmc's code.
- * "Returns only into libshmc's code": the return address is checked after the WRPKRU
- * against [text_lo, text_hi); any other closes the gate and executes ud2 (SIGILL).  The
- * opening gates must therefore never be tail-called (gate.h's wrappers see to it). */
+ * "Returns only into libshmc's code": after the WRPKRU the return address must lie in
+ * [text_lo, text_hi) and hold gate.h's call-site marker; any other closes the gate and
+ * executes ud2 (SIGILL).  So the opening gates are called only through SHMC_GATE_CALL. */
 #include <stddef.h>
 
 #include "protect/gate.h"
@@ -93,13 +93,20 @@ __asm__(
     "    jmp shmc_gate_return\n"
     "    .size shmc_gate_open, .-shmc_gate_open\n"
 
-    /* Shared tail of the opening gates: return into libshmc, or close and trap. */
+    /* Shared tail of the opening gates: return to a call site's marker in libshmc's code
+     * (SHMC_GATE_MARKER: 0F 1F 80 53 48 4D 43), or close and trap. */
     "shmc_gate_return:\n"
     "    mov (%rsp), %r11\n"
     "    cmp " DOMAIN "+24(%rip), %r11\n"
     "    jb 4f\n"
     "    cmp " DOMAIN "+32(%rip), %r11\n"
     "    jae 4f\n"
+    "    cmpl $0x53801f0f, (%r11)\n"
+    "    jne 4f\n"
+    "    cmpw $0x4d48, 4(%r11)\n"
+    "    jne 4f\n"
+    "    cmpb $0x43, 6(%r11)\n"
+    "    jne 4f\n"
     "    ret\n"
     "4:  xor %ecx, %ecx\n" /* close without touching the (untrusted) stack, then trap */
     "    rdpkru\n"

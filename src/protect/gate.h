@@ -11,9 +11,9 @@
  * [shmc_gate_begin, shmc_gate_end): the only ones in libshmc (tests/protect/pku_scan.c
  * checks the built library; seal.c excludes exactly this range).  Closing re-checks the
  * value it wrote and retries until both keys are denied, so a jump straight to a WRPKRU in
- * the gate cannot leave the cache open; the opening gates (stage, open) return only into
- * libshmc's own code and trap (ud2, after closing) otherwise, so "wrpkru; ret" is no gadget.
- * Hence: call them only from libshmc's code, through these wrappers. */
+ * the gate cannot leave the cache open; the opening gates (stage, open) return only to the
+ * marker that follows each of libshmc's calls of them (below) and trap (ud2, after closing)
+ * otherwise, so "wrpkru; ret" is no gadget.  Hence: call them only through these wrappers. */
 #ifndef SHMC_PROTECT_GATE_H
 #define SHMC_PROTECT_GATE_H
 
@@ -25,37 +25,42 @@ extern const unsigned char shmc_gate_begin[] SHMC_GATE_API;
 extern const unsigned char shmc_gate_end[] SHMC_GATE_API;
 
 /* The assembly gates; call them only when protect_domain_ready(). */
-SHMC_GATE_API void shmc_gate_stage(void); /* allow private, deny cache (checked) */
-SHMC_GATE_API void shmc_gate_open(void);  /* allow private and cache */
+SHMC_GATE_API void shmc_gate_stage(void); /* allow private, deny cache (checked); call only
+                                           * through SHMC_GATE_CALL */
+SHMC_GATE_API void shmc_gate_open(void);  /* allow private and cache; SHMC_GATE_CALL only */
 SHMC_GATE_API void shmc_gate_close(void); /* deny both (checked) */
 
-/* 1 from gate_open to gate_close: the thread may hold cache locks (protect_thread_exit). */
-extern __thread unsigned char protect_in_call
-    __attribute__((tls_model("initial-exec"))) SHMC_GATE_API;
+/* Each call of an opening gate is followed by this marker, a 7-byte no-op
+ * (nopl 0x434d4853(%rax), "SHMC"): the gate returns only to an address holding it, so only
+ * to the instruction after one of libshmc's own calls of it, never to some other "ret" in
+ * libshmc that would carry on into the caller with the gate open (tests/protect/pku_scan.c
+ * checks that every call is followed by it).  The call is made from assembly, so the code
+ * that uses this is compiled with -mno-red-zone; the gates clobber only these registers. */
+#define SHMC_GATE_MARKER ".byte 0x0f, 0x1f, 0x80, 0x53, 0x48, 0x4d, 0x43"
+#define SHMC_GATE_CALL(fn)                                                                  \
+    __asm__ volatile("call " #fn "\n\t" SHMC_GATE_MARKER                                   \
+                     ::: "rax", "rcx", "rdx", "r10", "r11", "memory", "cc")
 
-/* The opening gates return only into libshmc, so they must never be tail-called (that would
- * return straight into the caller's caller): the statement after each call prevents it. */
 static inline void gate_stage(void)
 {
+    if (protect_domain_ready()) SHMC_GATE_CALL(shmc_gate_stage);
+}
+
+/* Open; t (the thread's record) notes that the thread may now hold cache locks. */
+static inline void gate_open(protect_thread_t *t)
+{
     if (protect_domain_ready()) {
-        shmc_gate_stage();
-        __asm__ volatile("" ::: "memory");
+        SHMC_GATE_CALL(shmc_gate_open);
+        if (t) t->in_call = 1;
     }
 }
 
-static inline void gate_open(void)
+/* Close; from open (t given: the thread holds no cache lock any more) or from staged. */
+static inline void gate_close(protect_thread_t *t)
 {
     if (protect_domain_ready()) {
-        shmc_gate_open();
-        protect_in_call = 1;
-    }
-}
-
-static inline void gate_close(void)
-{
-    if (protect_domain_ready()) {
+        if (t) t->in_call = 0;
         shmc_gate_close();
-        protect_in_call = 0;
     }
 }
 

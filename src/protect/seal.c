@@ -4,6 +4,9 @@
 #include "protect/seal.h"
 
 #include <errno.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
@@ -175,7 +179,7 @@ long seal_scan(seal_report_fn report, void *ctx)
 
 /* ---- the seccomp filter ---- */
 
-enum { MAX_INSNS = 256, MAX_LABELS = 64 };
+enum { MAX_INSNS = 2048, MAX_LABELS = 512 };
 
 struct bpf {
     struct sock_filter ins[MAX_INSNS];
@@ -223,6 +227,15 @@ static void jump(struct bpf *p, uint16_t code, uint32_t k, int t, int f)
 
 static void goto_label(struct bpf *p, int label) { jump(p, BPF_JA, 0, label, NEXT); }
 
+/* "if (A op k) goto label" for a label at any distance (conditional jumps reach 255). */
+static void jump_far(struct bpf *p, uint16_t code, uint32_t k, int label)
+{
+    int skip = new_label(p);
+    jump(p, code, k, NEXT, skip);
+    goto_label(p, label);
+    place(p, skip);
+}
+
 static bool resolve(struct bpf *p)
 {
     for (int i = 0; i < p->nfix && !p->broken; i++) {
@@ -243,16 +256,27 @@ static bool resolve(struct bpf *p)
     return !p->broken;
 }
 
+/* What one filter guards: address ranges nothing may remap, reprotect, unmap or replace (the
+ * cache mapping, the domain page, the private arena), the keys nothing may free, and the
+ * library's descriptor of the cache file (-1: none). */
+struct seal_guard {
+    int nranges;
+    uint64_t lo[4], hi[4];
+    int keys[2];
+    int fd;
+};
+
 #define ARG_LO(i) ((uint32_t)(offsetof(struct seccomp_data, args) + 8 * (i)))
 #define ARG_HI(i) (ARG_LO(i) + 4)
 
 static void load(struct bpf *p, uint32_t off) { emit(p, BPF_LD | BPF_W | BPF_ABS, off); }
 
 /* Jump to `deny` when [args[ia], args[ia] + args[il]) overlaps [lo, hi); else fall through.
- * 64-bit arithmetic on 32-bit words: the end's low word, its carry, then its high word. */
+ * 64-bit arithmetic on 32-bit words: the end's low word, its carry, then its high word.
+ * A zero length never overlaps (mremap's zero old length is refused on its own). */
 static void deny_overlap(struct bpf *p, int ia, int il, uint64_t lo, uint64_t hi, int deny)
 {
-    int no = new_label(p), compute_end = new_label(p), carry = new_label(p),
+    int no = new_label(p), hit = new_label(p), compute_end = new_label(p), carry = new_label(p),
         no_carry = new_label(p), high = new_label(p);
     /* addr < hi ? */
     load(p, ARG_HI(ia));
@@ -282,85 +306,206 @@ static void deny_overlap(struct bpf *p, int ia, int il, uint64_t lo, uint64_t hi
     emit(p, BPF_MISC | BPF_TAX, 0);
     emit(p, BPF_LD | BPF_MEM, 2);
     emit(p, BPF_ALU | BPF_ADD | BPF_X, 0); /* A = high word of end */
-    jump(p, BPF_JGT | BPF_K, (uint32_t)(lo >> 32), deny, NEXT);
+    jump(p, BPF_JGT | BPF_K, (uint32_t)(lo >> 32), hit, NEXT);
     jump(p, BPF_JEQ | BPF_K, (uint32_t)(lo >> 32), NEXT, no);
     emit(p, BPF_LD | BPF_MEM, 1);
-    jump(p, BPF_JGT | BPF_K, (uint32_t)lo, deny, no);
+    jump(p, BPF_JGT | BPF_K, (uint32_t)lo, hit, no);
+    place(p, hit);
+    goto_label(p, deny);
     place(p, no);
+}
+
+/* The same for every guarded range. */
+static void deny_overlap_any(struct bpf *p, int ia, int il, const struct seal_guard *g, int deny)
+{
+    for (int i = 0; i < g->nranges; i++) deny_overlap(p, ia, il, g->lo[i], g->hi[i], deny);
 }
 
 static void deny_flag(struct bpf *p, int arg, uint32_t bits, int deny)
 {
     load(p, ARG_LO(arg));
-    jump(p, BPF_JSET | BPF_K, bits, deny, NEXT);
+    jump_far(p, BPF_JSET | BPF_K, bits, deny);
 }
 
-static bool build_filter(struct bpf *p, uint64_t lo, uint64_t hi, int key_a, int key_b)
+/* Jump to `deny` when 64-bit argument `arg` equals v. */
+static void deny_arg_eq(struct bpf *p, int arg, uint32_t v, int deny)
 {
-    int deny = new_label(p), allow = new_label(p), l_mmap = new_label(p),
-        l_mprotect = new_label(p), l_range = new_label(p), l_mremap = new_label(p),
-        l_pkey_free = new_label(p), l_prctl = new_label(p), l_shmat = new_label(p);
+    int no = new_label(p);
+    load(p, ARG_HI(arg));
+    jump(p, BPF_JEQ | BPF_K, 0, NEXT, no);
+    load(p, ARG_LO(arg));
+    jump_far(p, BPF_JEQ | BPF_K, v, deny);
+    place(p, no);
+}
 
+/* Jump to `deny` when 64-bit argument a is above 64-bit argument b. */
+static void deny_arg_above(struct bpf *p, int a, int b, int deny)
+{
+    int no = new_label(p), low = new_label(p), hit = new_label(p);
+    load(p, ARG_HI(b));
+    emit(p, BPF_MISC | BPF_TAX, 0);
+    load(p, ARG_HI(a));
+    jump(p, BPF_JGT | BPF_X, 0, hit, NEXT);
+    jump(p, BPF_JEQ | BPF_X, 0, low, no);
+    place(p, low);
+    load(p, ARG_LO(b));
+    emit(p, BPF_MISC | BPF_TAX, 0);
+    load(p, ARG_LO(a));
+    jump(p, BPF_JGT | BPF_X, 0, hit, no);
+    place(p, hit);
+    goto_label(p, deny);
+    place(p, no);
+}
+
+/* Jump to `deny` when one of the descriptor arguments is the library's descriptor. */
+static void deny_fd_args(struct bpf *p, const struct seal_guard *g, int a, int b, int deny)
+{
+    if (g->fd < 0) return;
+    if (a >= 0) deny_arg_eq(p, a, (uint32_t)g->fd, deny);
+    if (b >= 0) deny_arg_eq(p, b, (uint32_t)g->fd, deny);
+}
+
+#ifndef READ_IMPLIES_EXEC
+#define READ_IMPLIES_EXEC 0x0400000
+#endif
+#define UFFDIO_API_CMD 0xc018aa3fu      /* _IOWR(0xAA, 0x3F, struct uffdio_api) */
+#define UFFDIO_REGISTER_CMD 0xc020aa00u /* _IOWR(0xAA, 0x00, struct uffdio_register) */
+
+static bool build_filter(struct bpf *p, const struct seal_guard *g)
+{
+    enum { DENY, ALLOW, MMAP, MPROTECT, PKEY_MPROTECT, RANGE, MREMAP, PKEY_FREE, PRCTL, SHMAT,
+           PERSONALITY, IOCTL, FD0, FD1, FD01, FD02, FD_RANGE, MREMAP_NEW, NLABELS };
+    int l[NLABELS];
+    for (int i = 0; i < NLABELS; i++) l[i] = new_label(p);
+
+    int native = new_label(p);
     load(p, offsetof(struct seccomp_data, arch));
-    jump(p, BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, NEXT, deny);
+    jump(p, BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, native, NEXT);
+    goto_label(p, l[DENY]);
+    place(p, native);
     load(p, offsetof(struct seccomp_data, nr));
-    jump(p, BPF_JGE | BPF_K, 0x40000000u /* x32 */, deny, NEXT);
-    static const struct { int nr, label_index; } dispatch[] = {
-        {__NR_mmap, 2},           {__NR_mprotect, 3},         {__NR_pkey_mprotect, 3},
-        {__NR_munmap, 4},         {__NR_madvise, 4},          {__NR_remap_file_pages, 4},
-        {__NR_mremap, 5},         {__NR_pkey_free, 6},        {__NR_prctl, 7},
-        {__NR_shmat, 8},          {__NR_process_vm_readv, 0}, {__NR_process_vm_writev, 0},
-        {__NR_ptrace, 0},
+    jump_far(p, BPF_JGE | BPF_K, 0x40000000u /* x32 */, l[DENY]);
+    static const struct { int nr, label; } dispatch[] = {
+        {__NR_mmap, MMAP}, {__NR_mprotect, MPROTECT}, {__NR_pkey_mprotect, PKEY_MPROTECT},
+        {__NR_munmap, RANGE}, {__NR_madvise, RANGE}, {__NR_remap_file_pages, RANGE},
+        {__NR_mremap, MREMAP}, {__NR_pkey_free, PKEY_FREE}, {__NR_prctl, PRCTL},
+        {__NR_shmat, SHMAT}, {__NR_personality, PERSONALITY}, {__NR_ioctl, IOCTL},
+        /* reading this address space from the side (protection keys do not apply) */
+        {__NR_process_vm_readv, DENY}, {__NR_process_vm_writev, DENY}, {__NR_ptrace, DENY},
+        /* the kernel copying user memory later, in this thread's context and so with whatever
+         * PKRU the thread has then: io_uring, AIO, userfaultfd's resolution of faults */
+        {__NR_io_uring_setup, DENY}, {__NR_io_uring_enter, DENY}, {__NR_io_uring_register, DENY},
+        {__NR_io_setup, DENY}, {__NR_io_submit, DENY}, {__NR_userfaultfd, DENY},
+        /* the library's own descriptor of the cache file */
+        {__NR_read, FD0}, {__NR_pread64, FD0}, {__NR_readv, FD0}, {__NR_preadv, FD0},
+        {__NR_preadv2, FD0}, {__NR_write, FD0}, {__NR_pwrite64, FD0}, {__NR_writev, FD0},
+        {__NR_pwritev, FD0}, {__NR_pwritev2, FD0}, {__NR_ftruncate, FD0}, {__NR_fallocate, FD0},
+        {__NR_fchmod, FD0}, {__NR_fchown, FD0}, {__NR_close, FD0}, {__NR_dup, FD0},
+        {__NR_fcntl, FD0}, {__NR_fsetxattr, FD0}, {__NR_sendfile, FD1}, {__NR_dup2, FD01},
+        {__NR_dup3, FD01}, {__NR_tee, FD01}, {__NR_splice, FD02}, {__NR_copy_file_range, FD02},
+        {__NR_close_range, FD_RANGE},
     };
-    int labels[] = {deny, allow, l_mmap, l_mprotect, l_range, l_mremap, l_pkey_free, l_prctl, l_shmat};
     for (size_t i = 0; i < sizeof dispatch / sizeof dispatch[0]; i++)
-        jump(p, BPF_JEQ | BPF_K, (uint32_t)dispatch[i].nr, labels[dispatch[i].label_index], NEXT);
-    goto_label(p, allow);
+        jump_far(p, BPF_JEQ | BPF_K, (uint32_t)dispatch[i].nr, l[dispatch[i].label]);
+    goto_label(p, l[ALLOW]);
 
-    place(p, l_mmap); /* addr, len, prot, flags: no PROT_EXEC, no MAP_FIXED over the cache */
-    deny_flag(p, 2, PROT_EXEC, deny);
+    /* addr, len, prot, flags, fd: no PROT_EXEC, no mapping through the library's descriptor,
+     * no MAP_FIXED over a guarded range */
+    place(p, l[MMAP]);
+    deny_flag(p, 2, PROT_EXEC, l[DENY]);
+    deny_fd_args(p, g, 4, -1, l[DENY]);
     load(p, ARG_LO(3));
-    jump(p, BPF_JSET | BPF_K, MAP_FIXED, NEXT, allow);
-    deny_overlap(p, 0, 1, lo, hi, deny);
-    goto_label(p, allow);
+    jump_far(p, BPF_JSET | BPF_K, MAP_FIXED | MAP_FIXED_NOREPLACE, l[RANGE]);
+    goto_label(p, l[ALLOW]);
 
-    place(p, l_mprotect); /* addr, len, prot (pkey_mprotect: and pkey) */
-    deny_flag(p, 2, PROT_EXEC, deny);
-    deny_overlap(p, 0, 1, lo, hi, deny);
-    goto_label(p, allow);
-
-    place(p, l_range); /* addr, len */
-    deny_overlap(p, 0, 1, lo, hi, deny);
-    goto_label(p, allow);
-
-    place(p, l_mremap); /* old, old_len, new_len, flags, new */
-    deny_overlap(p, 0, 1, lo, hi, deny);
+    place(p, l[PKEY_MPROTECT]); /* addr, len, prot, pkey: only onto the library's own keys */
     load(p, ARG_LO(3));
-    jump(p, BPF_JSET | BPF_K, MREMAP_FIXED, NEXT, allow);
-    deny_overlap(p, 4, 2, lo, hi, deny);
-    goto_label(p, allow);
+    jump_far(p, BPF_JEQ | BPF_K, (uint32_t)g->keys[0], l[MPROTECT]);
+    jump_far(p, BPF_JEQ | BPF_K, (uint32_t)g->keys[1], l[MPROTECT]);
+    goto_label(p, l[DENY]);
 
-    place(p, l_pkey_free);
+    place(p, l[MPROTECT]); /* addr, len, prot */
+    deny_flag(p, 2, PROT_EXEC, l[DENY]);
+    goto_label(p, l[RANGE]);
+
+    place(p, l[RANGE]); /* addr, len */
+    deny_overlap_any(p, 0, 1, g, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    /* old, old_len, new_len, flags, new.  A zero old length makes a second mapping of the
+     * same pages, anywhere; growing extends a mapping, an executable one over bytes that were
+     * never scanned. */
+    place(p, l[MREMAP]);
+    deny_arg_eq(p, 1, 0, l[DENY]);
+    deny_arg_above(p, 2, 1, l[DENY]);
+    deny_overlap_any(p, 0, 1, g, l[DENY]);
+    load(p, ARG_LO(3));
+    jump_far(p, BPF_JSET | BPF_K, MREMAP_FIXED, l[MREMAP_NEW]);
+    goto_label(p, l[ALLOW]);
+    place(p, l[MREMAP_NEW]); /* new, new_len */
+    deny_overlap_any(p, 4, 2, g, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[PKEY_FREE]);
     load(p, ARG_LO(0));
-    jump(p, BPF_JEQ | BPF_K, (uint32_t)key_a, deny, NEXT);
-    jump(p, BPF_JEQ | BPF_K, (uint32_t)key_b, deny, allow);
+    jump_far(p, BPF_JEQ | BPF_K, (uint32_t)g->keys[0], l[DENY]);
+    jump_far(p, BPF_JEQ | BPF_K, (uint32_t)g->keys[1], l[DENY]);
+    goto_label(p, l[ALLOW]);
 
-    place(p, l_prctl);
+    place(p, l[PRCTL]);
     load(p, ARG_LO(0));
-    jump(p, BPF_JEQ | BPF_K, PR_SET_DUMPABLE, deny, allow);
+    jump_far(p, BPF_JEQ | BPF_K, PR_SET_DUMPABLE, l[DENY]);
+    goto_label(p, l[ALLOW]);
 
-    place(p, l_shmat); /* shmid, addr, flags */
-    deny_flag(p, 2, SHM_EXEC | SHM_REMAP, deny);
-    goto_label(p, allow);
+    place(p, l[SHMAT]); /* shmid, addr, flags */
+    deny_flag(p, 2, SHM_EXEC | SHM_REMAP, l[DENY]);
+    goto_label(p, l[ALLOW]);
 
-    place(p, allow);
+    place(p, l[PERSONALITY]); /* READ_IMPLIES_EXEC makes every readable mapping executable */
+    load(p, ARG_LO(0));
+    jump_far(p, BPF_JEQ | BPF_K, 0xffffffffu /* a query */, l[ALLOW]);
+    deny_flag(p, 0, READ_IMPLIES_EXEC, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[IOCTL]); /* fd, cmd: userfaultfd opened as /dev/userfaultfd; the library's fd */
+    load(p, ARG_LO(1));
+    jump_far(p, BPF_JEQ | BPF_K, UFFDIO_API_CMD, l[DENY]);
+    jump_far(p, BPF_JEQ | BPF_K, UFFDIO_REGISTER_CMD, l[DENY]);
+    goto_label(p, l[FD0]);
+
+    place(p, l[FD0]);
+    deny_fd_args(p, g, 0, -1, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[FD01]);
+    deny_fd_args(p, g, 0, 1, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[FD02]);
+    deny_fd_args(p, g, 0, 2, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[FD_RANGE]); /* close_range(first, last, flags) with first <= fd <= last */
+    if (g->fd >= 0) {
+        load(p, ARG_LO(0));
+        jump_far(p, BPF_JGT | BPF_K, (uint32_t)g->fd, l[ALLOW]);
+        load(p, ARG_LO(1));
+        jump_far(p, BPF_JGE | BPF_K, (uint32_t)g->fd, l[DENY]);
+    }
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[FD1]); /* sendfile(out, in, ...) */
+    deny_fd_args(p, g, 1, -1, l[DENY]);
+    goto_label(p, l[ALLOW]);
+
+    place(p, l[ALLOW]);
     emit(p, BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    place(p, deny);
+    place(p, l[DENY]);
     emit(p, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
     return resolve(p);
 }
 
-int seal_filter_install(const void *base, size_t len)
+int seal_filter_install(const void *base, size_t len, int fd)
 {
     if (!protect_domain_ready()) return -EINVAL;
     if (!base || len == 0 || (uintptr_t)base + len < (uintptr_t)base) return -EINVAL;
@@ -368,7 +513,14 @@ int seal_filter_install(const void *base, size_t len)
     if (!p) return -ENOMEM;
     int rc = 0;
     const protect_domain_t *d = &shmc_protect_domain_page.d;
-    if (!build_filter(p, (uintptr_t)base, (uintptr_t)base + len, d->cache_key, d->private_key)) {
+    struct seal_guard g = {.nranges = 3, .keys = {d->cache_key, d->private_key}, .fd = fd};
+    g.lo[0] = (uintptr_t)base;
+    g.hi[0] = (uintptr_t)base + len;
+    g.lo[1] = (uintptr_t)&shmc_protect_domain_page;
+    g.hi[1] = g.lo[1] + sizeof shmc_protect_domain_page;
+    g.lo[2] = d->arena_lo;
+    g.hi[2] = d->arena_hi;
+    if (!build_filter(p, &g)) {
         rc = -E2BIG;
     } else {
         struct sock_fprog prog = {.len = (unsigned short)p->n, .filter = p->ins};
@@ -382,6 +534,49 @@ int seal_filter_install(const void *base, size_t len)
     }
     free(p);
     return rc;
+}
+
+/* glibc's pkey_set holds a WRPKRU (it is how pkey_set works), so every dynamically linked
+ * program has one; it is a real gadget: pkey_set(key, 0) opens any key.  Before the scan,
+ * the WRPKRU inside the shared libc's pkey_set is overwritten with UD2 (and a NOP), in this
+ * process's private copy of that page: pkey_set then raises SIGILL, and the scan finds
+ * nothing there.  Only that function's own bytes are touched, only in a libc mapped from a
+ * file; a pkey_set linked into a static program is left alone (the scan refuses it). 0 when
+ * there was nothing to do or it was done, -errno otherwise. */
+int seal_disarm_libc_pkey_set(void)
+{
+    void *fn = dlsym(RTLD_DEFAULT, "pkey_set");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!fn || !dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !info.dli_fname ||
+        !strstr(info.dli_fname, "libc.so"))
+        return 0;
+    unsigned char *b = fn;
+    size_t n = sym->st_size, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char op[3];
+    for (int i = 0; i < 3; i++) op[i] = wrpkru_masked[i] ^ MASK;
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (b[i] != op[0] || b[i + 1] != op[1] || b[i + 2] != op[2]) continue;
+        uintptr_t lo = (uintptr_t)(b + i) & ~(page - 1), hi = ((uintptr_t)(b + i + 3) + page - 1) & ~(page - 1);
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) != 0) return -errno;
+        b[i] = 0x0f; /* ud2 */
+        b[i + 1] = 0x0b;
+        b[i + 2] = 0x90; /* nop */
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC) != 0) return -errno;
+    }
+    return 0;
+}
+
+/* How many threads this process has (/proc/self/task), -1 when unknown. */
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
 }
 
 /* ---- sealing for one open ---- */
@@ -417,10 +612,28 @@ static shmc_rc refuse(const struct seal_report *r, long count, const char *when)
                      count, when);
 }
 
-shmc_rc protect_seal(const void *base, size_t len, bool report_only)
+shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only)
 {
     if (!protect_domain_ready())
         return error_set(SHMC_UNSUPPORTED, "sealed: protection keys are not set up");
+    /* A thread that ran before the process was first sealed may hold any PKRU (code since
+     * unmapped could have written it; pkey_free leaves a freed key's rights as they were), and
+     * no thread can read another's.  Threads started later inherit a closed one. */
+    int threads = thread_count();
+    SHMC_GATE_CALL(shmc_gate_stage);
+    bool sealed_before = protect_sealed_once();
+    shmc_gate_close();
+    if (!sealed_before && threads != 1)
+        return error_set(SHMC_UNSUPPORTED,
+                         "sealed: the first sealed open must come before any other thread starts "
+                         "(%d threads running)", threads);
+    int disarm = seal_disarm_libc_pkey_set();
+    if (disarm < 0)
+        return error_set(SHMC_SYSTEM, "sealed: cannot disarm libc's pkey_set: %s", strerror(-disarm));
+    int persona = personality(0xffffffff);
+    if (persona != -1 && (persona & READ_IMPLIES_EXEC))
+        return error_set(SHMC_UNSUPPORTED,
+                         "sealed: personality READ_IMPLIES_EXEC makes readable memory executable");
     /* Opened once: the process is non-dumpable for the second scan, and then only root
      * could open it again. */
     int memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
@@ -439,7 +652,7 @@ shmc_rc protect_seal(const void *base, size_t len, bool report_only)
         rc = error_set(SHMC_SYSTEM, "sealed: prctl(PR_SET_DUMPABLE): %s", strerror(errno));
         goto out;
     }
-    int e = seal_filter_install(base, len);
+    int e = seal_filter_install(base, len, fd);
     if (e < 0) {
         rc = error_set(SHMC_SYSTEM, "sealed: installing the seccomp filter: %s", strerror(-e));
         goto out;
@@ -458,5 +671,10 @@ shmc_rc protect_seal(const void *base, size_t len, bool report_only)
     }
 out:
     if (memfd >= 0) close(memfd);
+    if (rc == SHMC_OK) {
+        SHMC_GATE_CALL(shmc_gate_stage);
+        protect_mark_sealed();
+        shmc_gate_close();
+    }
     return rc;
 }

@@ -6,12 +6,17 @@
  *    seen too) for WRPKRU (0F 01 EF) and XRSTOR (0F AE /5 with a memory operand, which can
  *    load PKRU from memory) at every byte offset, outside libshmc's gate; writable and
  *    executable mappings; executable mappings that cannot be read.
+ *  - Before it: the first sealing needs a single-threaded process without READ_IMPLIES_EXEC;
+ *    the WRPKRU in the shared libc's pkey_set is overwritten with UD2.
  *  - Filter (seccomp-BPF, on every thread of the process, inherited by children): no new
- *    executable memory (PROT_EXEC in mmap/mprotect/pkey_mprotect, SHM_EXEC); no mprotect,
- *    pkey_mprotect, munmap, mremap (either range), madvise, remap_file_pages or MAP_FIXED
- *    mmap over the cache mapping; no pkey_free of the domain's keys; no process_vm_readv/
- *    writev, no ptrace, no prctl(PR_SET_DUMPABLE); non-x86-64 system calls refused.  Refused
- *    calls fail with EPERM.  The process is made non-dumpable first.
+ *    executable memory (PROT_EXEC in mmap/mprotect/pkey_mprotect, SHM_EXEC, personality
+ *    READ_IMPLIES_EXEC, growing mremap); no mprotect, munmap, mremap (either range, or a zero
+ *    old length), madvise, remap_file_pages or MAP_FIXED mmap over the cache mapping, the
+ *    domain page or the private arena; pkey_mprotect only onto the domain's keys, no
+ *    pkey_free of them; no process_vm_readv/writev, ptrace, prctl(PR_SET_DUMPABLE); no
+ *    io_uring, AIO or userfaultfd (deferred copies with the thread's PKRU); no read, write,
+ *    mmap, dup or close of the library's descriptor of the cache file; non-x86-64 system
+ *    calls refused.  Refused calls fail with EPERM.  The process is made non-dumpable first.
  * docs/security.md says what this does and does not protect against. */
 #ifndef SHMC_PROTECT_SEAL_H
 #define SHMC_PROTECT_SEAL_H
@@ -51,13 +56,19 @@ long seal_scan(seal_report_fn report, void *ctx);
 
 /* Install the seccomp filter guarding [base, base+len) (one filter per sealed mapping;
  * they stack).  Needs the protection domain (its keys).  0, or -errno. */
-int seal_filter_install(const void *base, size_t len);
+int seal_filter_install(const void *base, size_t len, int fd);
 
-/* Seal the process for the cache mapping [base, base+len): scan; refuse if forbidden code is
+/* Overwrite the WRPKRU in the shared libc's pkey_set with UD2 (pkey_set then raises SIGILL),
+ * so that ordinary dynamically linked programs can be sealed.  Single-threaded use only (the
+ * page is briefly not executable).  0, or -errno. */
+int seal_disarm_libc_pkey_set(void);
+
+/* Seal the process for the cache mapping [base, base+len) (gate closed): refuse a first sealing with more
+ * than one thread, or with READ_IMPLIES_EXEC; disarm libc's pkey_set; scan; refuse if forbidden code is
  * found (SHMC_UNSUPPORTED, shmc_last_error() naming the first finding) unless report_only,
  * in which case each finding is written to stderr as "shmc: sealed: ..." and the open goes
  * on; then make the process non-dumpable, install the filter and scan again (code mapped
  * between the two scans).  SHMC_SYSTEM when /proc or seccomp is unavailable. */
-shmc_rc protect_seal(const void *base, size_t len, bool report_only);
+shmc_rc protect_seal(const void *base, size_t len, int fd, bool report_only);
 
 #endif

@@ -1,7 +1,11 @@
 /* pku_scan.c — the gate is the only place in libshmc with a WRPKRU: every loaded section
  * (SHF_ALLOC: code and data) of libshmc.so and of each object in libshmc.a is searched at
  * every byte offset for WRPKRU (0F 01 EF) and XRSTOR (0F AE /5, memory operand), and the only
- * hits allowed are WRPKRUs in section "shmc_gate".  Runs on any x86-64 host (no PKU needed).
+ * hits allowed are WRPKRUs in section "shmc_gate".  And no path returns to the caller with
+ * the gate open: in libshmc.so every call of an opening gate (shmc_gate_open, shmc_gate_stage)
+ * is followed by the call-site marker the gate returns to (protect/gate.h), every marker
+ * follows such a call, and the gate's own code checks for the marker before its one return
+ * from an opening path.  Runs on any x86-64 host (no PKU needed).
  * Usage: pku_scan libshmc.so libshmc.a */
 #include "protect_test.h"
 
@@ -41,6 +45,84 @@ static void scan_section(const unsigned char *b, size_t n, const char *name, con
 static bool scan_sections(const unsigned char *img, size_t size, const Elf64_Shdr *sh,
                           unsigned nsh, const Elf64_Shdr *strtab, const char *where, struct hits *h);
 
+static const unsigned char marker[7] = {0x0f, 0x1f, 0x80, 0x53, 0x48, 0x4d, 0x43};
+
+struct sites {
+    int calls;           /* calls of an opening gate */
+    int calls_marked;    /* ... followed by the marker */
+    int markers;         /* markers anywhere in executable sections */
+    int markers_called;  /* ... right after a call of an opening gate */
+};
+
+/* The address of symbol `name` in the image's .symtab, 0 if absent. */
+static uint64_t symbol(const unsigned char *img, size_t size, const Elf64_Shdr *sh, unsigned nsh,
+                       const char *name)
+{
+    for (unsigned i = 0; i < nsh; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= nsh) continue;
+        const Elf64_Shdr *str = &sh[sh[i].sh_link];
+        if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
+            str->sh_offset > size || str->sh_size > size - str->sh_offset)
+            return 0;
+        for (size_t k = 0; k + sizeof(Elf64_Sym) <= sh[i].sh_size; k += sizeof(Elf64_Sym)) {
+            Elf64_Sym sym;
+            memcpy(&sym, img + sh[i].sh_offset + k, sizeof sym);
+            if (sym.st_name < str->sh_size &&
+                !strncmp((const char *)img + str->sh_offset + sym.st_name, name, str->sh_size - sym.st_name))
+                return sym.st_value;
+        }
+    }
+    return 0;
+}
+
+/* Calls (E8 rel32) of the opening gates in the executable sections of a linked image, and
+ * the markers that must follow them. */
+static void scan_call_sites(const unsigned char *img, size_t size, const Elf64_Shdr *sh,
+                            unsigned nsh, struct sites *st)
+{
+    uint64_t open = symbol(img, size, sh, nsh, "shmc_gate_open");
+    uint64_t stage = symbol(img, size, sh, nsh, "shmc_gate_stage");
+    CHECK(open && stage);
+    for (unsigned i = 0; i < nsh; i++) {
+        if (!(sh[i].sh_flags & SHF_EXECINSTR) || sh[i].sh_type == SHT_NOBITS) continue;
+        if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset) continue;
+        const unsigned char *b = img + sh[i].sh_offset;
+        size_t n = sh[i].sh_size;
+        for (size_t k = 0; k + 5 <= n; k++) {
+            bool called = false;
+            if (b[k] == 0xe8) {
+                int32_t rel;
+                memcpy(&rel, b + k + 1, 4);
+                uint64_t target = sh[i].sh_addr + k + 5 + (int64_t)rel;
+                called = target == open || target == stage;
+            }
+            if (called) {
+                st->calls++;
+                if (k + 5 + sizeof marker <= n && !memcmp(b + k + 5, marker, sizeof marker))
+                    st->calls_marked++;
+                else
+                    fprintf(stderr, "call of an opening gate at %#llx without the marker\n",
+                            (unsigned long long)(sh[i].sh_addr + k));
+            }
+            if (k + sizeof marker <= n && !memcmp(b + k, marker, sizeof marker)) {
+                st->markers++;
+                bool after_call = false;
+                if (k >= 5 && b[k - 5] == 0xe8) {
+                    int32_t rel;
+                    memcpy(&rel, b + k - 4, 4);
+                    uint64_t target = sh[i].sh_addr + k + (int64_t)rel;
+                    after_call = target == open || target == stage;
+                }
+                if (after_call) st->markers_called++;
+                else fprintf(stderr, "marker at %#llx not after a call of an opening gate\n",
+                             (unsigned long long)(sh[i].sh_addr + k));
+            }
+        }
+    }
+}
+
+static struct sites *want_sites; /* non-NULL: also check the gate's call sites */
+
 /* Scan one ELF64 image (a shared object, executable or relocatable object). */
 static bool scan_elf(const unsigned char *img, size_t size, const char *where, struct hits *h)
 {
@@ -62,6 +144,7 @@ static bool scan_elf(const unsigned char *img, size_t size, const char *where, s
     memcpy(sh, img + eh->e_shoff, (size_t)eh->e_shnum * sizeof *sh);
     const Elf64_Shdr *strtab = &sh[eh->e_shstrndx];
     bool ok = scan_sections(img, size, sh, eh->e_shnum, strtab, where, h);
+    if (ok && eh->e_type == ET_DYN && want_sites) scan_call_sites(img, size, sh, eh->e_shnum, want_sites);
     free(sh);
     return ok;
 }
@@ -141,7 +224,17 @@ static void check_library(const char *path, bool archive)
         return;
     }
     struct hits h = {0};
+    struct sites st = {0};
+    want_sites = archive ? NULL : &st;
     CHECK(archive ? scan_archive(img, size, path, &h) : scan_elf(img, size, path, &h));
+    want_sites = NULL;
+    if (!archive) {
+        printf("%s: %d calls of an opening gate, %d with the marker; %d markers, %d after such a call\n",
+               path, st.calls, st.calls_marked, st.markers, st.markers_called);
+        CHECK(st.calls >= 2); /* at least one of each (more where the wrappers are inlined) */
+        CHECK(st.calls_marked == st.calls);
+        CHECK(st.markers == st.markers_called);
+    }
     printf("%s: %d WRPKRU in shmc_gate, %d elsewhere, %d XRSTOR\n", path, h.gate_wrpkru,
            h.other_wrpkru, h.xrstor);
     CHECK(h.gate_sections == 1);

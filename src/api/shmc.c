@@ -269,6 +269,63 @@ API shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value
     }
 }
 
+/* shmc_mget on an unprotected handle: keys in batches of STORE_BATCH_MAX, their lookups
+ * overlapped (store_get_batch); a value the batch had no room for is fetched alone. */
+static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
+                            const size_t *nkeys, size_t n, shmc_value_cb cb, void *ctx_arg)
+{
+    unsigned char kb[STORE_BATCH_MAX][SHMC_KEY_MAX];
+    const unsigned char *kp[STORE_BATCH_MAX];
+    uint32_t kn[STORE_BATCH_MAX];
+    get_out_t out[STORE_BATCH_MAX];
+    shmc_rc rc[STORE_BATCH_MAX];
+    size_t cap = 4096, one_cap = 0;
+    unsigned char *arena = malloc(cap), *one = NULL;
+    if (!arena) return error_set(SHMC_SYSTEM, "out of process memory");
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        for (; i < n && m < STORE_BATCH_MAX; i++) {
+            if (key_copy(kb[m], keys[i], nkeys[i]) != SHMC_OK) continue; /* changed under us */
+            kp[m] = kb[m];
+            kn[m] = (uint32_t)nkeys[i];
+            m++;
+        }
+        store_get_batch(&c->r, ctx, kp, kn, m, arena, cap, out, rc);
+        size_t need = 0;
+        for (size_t j = 0; j < m; j++) {
+            if (rc[j] == SHMC_OK || rc[j] == SHMC_BUFFER_TOO_SMALL) need += out[j].nvalue;
+            while (rc[j] == SHMC_BUFFER_TOO_SMALL) { /* again, alone, with room */
+                if (out[j].nvalue > one_cap) {
+                    unsigned char *bigger = realloc(one, out[j].nvalue);
+                    if (!bigger) {
+                        free(one);
+                        free(arena);
+                        return error_set(SHMC_SYSTEM, "out of process memory");
+                    }
+                    one = bigger;
+                    one_cap = out[j].nvalue;
+                }
+                out[j].buf = one;
+                out[j].cap = one_cap;
+                rc[j] = store_get(&c->r, ctx, kb[j], kn[j], false, 0, &out[j]);
+            }
+            if (rc[j] == SHMC_OK)
+                cb(ctx_arg, (const char *)kb[j], kn[j], out[j].buf, out[j].nvalue, out[j].flags,
+                   out[j].cas);
+        }
+        if (need > cap) { /* room for a batch like this one next time, when there is memory */
+            unsigned char *bigger = realloc(arena, need);
+            if (bigger) {
+                arena = bigger;
+                cap = need;
+            }
+        }
+    }
+    free(one);
+    free(arena);
+    return SHMC_OK;
+}
+
 API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, size_t n,
                       shmc_value_cb cb, void *ctx_arg)
 {
@@ -307,31 +364,9 @@ API shmc_rc shmc_mget(shmc_t *c, const char *const *keys, const size_t *nkeys, s
         free(copy);
         return SHMC_OK;
     }
-    size_t cap = 4096;
-    unsigned char *buf = malloc(cap);
-    if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
     op_ctx_t ctx;
     handle_ctx(c, &ctx);
-    for (size_t i = 0; i < n; i++) {
-        size_t nk = nkeys[i];
-        if (key_copy(k, keys[i], nk) != SHMC_OK) continue; /* changed under us: skip it */
-        get_out_t out = {.buf = buf, .cap = cap};
-        shmc_rc rc = store_get(&c->r, &ctx, k, (uint32_t)nk, false, 0, &out);
-        if (rc == SHMC_BUFFER_TOO_SMALL) {
-            unsigned char *bigger = realloc(buf, out.nvalue);
-            if (!bigger) {
-                free(buf);
-                return error_set(SHMC_SYSTEM, "out of process memory");
-            }
-            buf = bigger;
-            cap = out.nvalue;
-            i--; /* again, with room */
-            continue;
-        }
-        if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, buf, out.nvalue, out.flags, out.cas);
-    }
-    free(buf);
-    return SHMC_OK;
+    return mget_batched(c, &ctx, keys, nkeys, n, cb, ctx_arg);
 }
 
 /* ---- writes ---- */

@@ -61,8 +61,9 @@ static uint64_t load_stable(const region_t *r, uint64_t b)
 
 /* Walk the chain that bucket word w1 of bucket b leads to, copying key's item as index_read
  * documents.  true when the bucket still holds w1 afterwards, which proves the copy whole. */
-static bool chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
-                       uint32_t nkey, uint16_t tag, void *buf, size_t cap, item_view_t *out)
+static inline __attribute__((always_inline)) bool
+chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
+           uint32_t nkey, uint16_t tag, void *buf, size_t cap, item_view_t *out)
 {
     const uint64_t max_steps = index_max_chain(r);
     item_view_t v = {0};

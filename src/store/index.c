@@ -59,13 +59,15 @@ static uint64_t load_stable(const region_t *r, uint64_t b)
     }
 }
 
-/* Walk the chain that bucket word w1 of bucket b leads to, copying key's item as index_read
- * documents.  true when the bucket still holds w1 afterwards, which proves the copy whole. */
+/* Walk the chain that bucket word w1 of bucket b leads to (at most max_steps items), copying
+ * key's item as index_read documents; prefetch: ask for each item's further lines (not
+ * needed when a batch already has).  true when the bucket still holds w1 afterwards, which
+ * proves the copy whole. */
 static inline __attribute__((always_inline)) bool
 chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
-           uint32_t nkey, uint16_t tag, void *buf, size_t cap, item_view_t *out)
+           uint32_t nkey, uint16_t tag, void *buf, size_t cap, item_view_t *out,
+           uint64_t max_steps, bool prefetch)
 {
-    const uint64_t max_steps = index_max_chain(r);
     item_view_t v = {0};
     RACY_READS_BEGIN();
     uint64_t u = bucket_head(w1);
@@ -75,9 +77,11 @@ chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
         /* the value's address depends on the header's key length, and the caller marks
          * a hit in the access bits: ask for those lines now, or each would be one more
          * memory round trip after the header's */
-        __builtin_prefetch((const char *)it + 64);
-        __builtin_prefetch((const char *)it + 128);
-        access_prefetch(r, u);
+        if (prefetch) {
+            __builtin_prefetch((const char *)it + 64);
+            __builtin_prefetch((const char *)it + 128);
+            access_prefetch(r, u);
+        }
         if (it->tag == tag && it->nkey == nkey && item_is_live_kind(it->kind) &&
             item_fits(r, u, nkey, it->nvalue) && memcmp(it->data, key, nkey) == 0) {
             v.unit = u;
@@ -106,7 +110,9 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
                 void *buf, size_t cap, item_view_t *out)
 {
     const uint64_t b = index_bucket_of(r, hash);
-    while (!chain_read(r, b, load_stable(r, b), key, nkey, index_tag_of(hash), buf, cap, out)) {
+    const uint64_t max_steps = index_max_chain(r);
+    while (!chain_read(r, b, load_stable(r, b), key, nkey, index_tag_of(hash), buf, cap, out,
+                       max_steps, true)) {
     }
 }
 
@@ -131,11 +137,13 @@ void index_read_batch(const region_t *r, const unsigned char *const *keys,
         access_prefetch(r, u);
     }
     size_t used = 0;
+    const uint64_t max_steps = index_max_chain(r);
     for (size_t i = 0; i < n; i++) { /* ... and by now they are here: copy */
         uint16_t tag = index_tag_of(hashes[i]);
         at[i] = used;
         if ((bucket_version(w[i]) & 1) ||
-            !chain_read(r, b[i], w[i], keys[i], nkeys[i], tag, arena + used, cap - used, &out[i]))
+            !chain_read(r, b[i], w[i], keys[i], nkeys[i], tag, arena + used, cap - used, &out[i],
+                        max_steps, false))
             index_read(r, keys[i], nkeys[i], hashes[i], arena + used, cap - used, &out[i]);
         if (out[i].unit && out[i].copied) used += out[i].nvalue;
     }

@@ -55,7 +55,9 @@ static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t
     if (nkey == 0 || nkey > SHMC_KEY_MAX)
         return error_set(SHMC_BAD_KEY, "key length %zu is not in 1..%u", nkey, SHMC_KEY_MAX);
     memcpy(dst, key, nkey);
-    for (size_t i = 0; i < nkey; i++)
+    int bad = 0; /* without a branch per byte, so that the compiler can vectorise it */
+    for (size_t i = 0; i < nkey; i++) bad |= (dst[i] <= 0x20) | (dst[i] == 0x7f);
+    for (size_t i = 0; bad && i < nkey; i++)
         if (dst[i] <= 0x20 || dst[i] == 0x7f)
             return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (space or control)", dst[i], i);
     return SHMC_OK;

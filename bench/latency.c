@@ -10,7 +10,11 @@
  * sequence (uniform, or zipfian 0.99 for get128z/set128z).  The figure reported is the median over runs, with the lowest and highest run.
  *
  * The caches must be filled first (shmc_bench_fill): N keys 'k…' with 128 B values and
- * B keys 'v…' with 5 KB values; counters for incr are set here. */
+ * B keys 'v…' with 5 KB values; counters for incr are set here.
+ *
+ * mget16 is one multi-key get of 16 uniform 128 B keys (shmc_mget; memcached's get k1 ... k16
+ * over a socket); its figures are per key, the call's time divided by 16.  With --memref,
+ * a `loads` line gives every op's median as a ratio to one random memory load. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +28,14 @@
  * get128z/set128z: as get128/set128, keys zipfian (YCSB's generator, constant 0.99). */
 enum op {
     OP_GETCOLD, OP_GET128, OP_GET5K, OP_SET128, OP_SET5K, OP_DELETE, OP_INCR, OP_GETMISS,
-    OP_GET128Z, OP_SET128Z, OP_COUNT
+    OP_GET128Z, OP_SET128Z, OP_MGET16, OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {"getcold", "get128",  "get5k",  "set128",
                                                "set5k",   "delete",  "incr",   "getmiss",
-                                               "get128z", "set128z"};
-#define DEFAULT_OPS "getcold,get128,get5k,set128,set5k,delete,incr,getmiss,get128z,set128z"
+                                               "get128z", "set128z", "mget16"};
+#define DEFAULT_OPS \
+    "getcold,get128,get5k,set128,set5k,delete,incr,getmiss,get128z,set128z,mget16"
+#define MGET_KEYS 16 /* keys per mget16 */
 #define ZIPF_THETA 0.99
 /* Zipfian traffic keeps its hot keys in the CPU caches; 200 ops cannot bring them back after
  * the other ops have run, so the zipfian rows warm up longer (still untimed). */
@@ -67,8 +73,9 @@ static void usage(void)
             "  --runs N         runs per figure (default 5)\n"
             "  --warmup N       untimed ops before each run (default 200)\n"
             "  --ops LIST       comma list of getcold,get128,get5k,set128,set5k,delete,incr,\n"
-            "                   getmiss,get128z,set128z (default all; getcold: get 128 B just\n"
-            "                   after attaching/connecting; get128z/set128z: zipfian 0.99 keys)\n"
+            "                   getmiss,get128z,set128z,mget16 (default all; getcold: get 128 B\n"
+            "                   just after attaching/connecting; get128z/set128z: zipfian 0.99\n"
+            "                   keys; mget16: 16 uniform 128 B keys in one call, per key)\n"
             "  --tag TEXT       first field of every result line (default main)\n"
             "  --memref BYTES   also measure one random memory load over BYTES (reference)\n"
             "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT\n");
@@ -133,6 +140,19 @@ static bench_result issue(bench_client *c, enum op op, const uint64_t *index, ui
     case OP_GETMISS:
         bench_key(key, 'm', index[i]);
         return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    case OP_MGET16: {
+        static char keys[MGET_KEYS][BENCH_KEY_LEN];
+        static const char *kp[MGET_KEYS];
+        static size_t kn[MGET_KEYS];
+        uint64_t found;
+        for (int j = 0; j < MGET_KEYS; j++) {
+            bench_key(keys[j], 'k', index[i * MGET_KEYS + j]);
+            kp[j] = keys[j];
+            kn[j] = BENCH_KEY_LEN;
+        }
+        bench_result r = c->ops->get_many(c, kp, kn, MGET_KEYS, &found);
+        return r != BENCH_HIT ? r : found == MGET_KEYS ? BENCH_HIT : BENCH_MISS;
+    }
     default:
         return BENCH_ERR;
     }
@@ -149,6 +169,7 @@ static void choose_keys(const config *cfg, enum op op, uint64_t run, uint64_t *i
         case OP_GETCOLD:
         case OP_GET128:
         case OP_SET128:
+        case OP_MGET16:
             index[i] = bench_rng_below(&rng, cfg->keys);
             break;
         case OP_GET128Z:
@@ -228,6 +249,7 @@ static void measure(const config *cfg, target_state *ts, enum op op, uint64_t ru
         uint64_t t1 = bench_now_ns();
         uint64_t d = t1 - t0;
         samples[i] = d > overhead ? (double)(d - overhead) : 0.0;
+        if (op == OP_MGET16) samples[i] /= MGET_KEYS;
         if (r != expect) {
             ts->errors[op]++;
             if (r == BENCH_ERR && ts->error[0] == '\0')
@@ -276,7 +298,7 @@ int main(int argc, char **argv)
 
     target_state *ts = calloc((size_t)ntargets, sizeof *ts);
     uint64_t total = (cfg.warmup > ZIPF_WARMUP ? cfg.warmup : ZIPF_WARMUP) + cfg.samples;
-    uint64_t *index = malloc(total * sizeof *index);
+    uint64_t *index = malloc(total * MGET_KEYS * sizeof *index);
     double *samples = malloc(cfg.samples * sizeof *samples);
     if (ts == NULL || index == NULL || samples == NULL)
         bench_die("out of memory");
@@ -288,9 +310,10 @@ int main(int argc, char **argv)
     }
     uint64_t overhead = bench_timer_overhead_ns();
     bench_emit(stdout, "timer\t%s\t%llu", cfg.tag, (unsigned long long)overhead);
+    double memref_ns = cfg.memref > 0 ? bench_memory_latency_ns(cfg.memref) : 0;
     if (cfg.memref > 0)
         bench_emit(stdout, "memref\t%s\t%llu\t%.1f", cfg.tag, (unsigned long long)cfg.memref,
-                   bench_memory_latency_ns(cfg.memref));
+                   memref_ns);
 
     for (int t = 0; t < ntargets; t++) {
         char err[256];
@@ -332,7 +355,7 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             if (!cfg.ops[op])
                 continue;
-            choose_keys(&cfg, (enum op)op, run, index, total);
+            choose_keys(&cfg, (enum op)op, run, index, op == OP_MGET16 ? total * MGET_KEYS : total);
             for (int t = 0; t < ntargets; t++)
                 if (ts[t].client != NULL)
                     measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
@@ -356,6 +379,9 @@ int main(int argc, char **argv)
                        (unsigned long long)cfg.runs, (unsigned long long)cfg.samples,
                        m.median, m.lo, m.hi, p.median, p.lo, p.hi,
                        (unsigned long long)ts[t].errors[op]);
+            if (memref_ns > 0)
+                bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f", cfg.tag, ts[t].target.label,
+                           op_names[op], m.median / memref_ns);
         }
         if (ts[t].error[0])
             fprintf(stderr, "bench: %s: first error: %s\n", ts[t].target.label, ts[t].error);

@@ -14,7 +14,7 @@ BEGIN {
     NAME["shmcd-tcp"] = "shmcd TCP"
     NAME["memcached-unix"] = "memcached UNIX"
     NAME["memcached-tcp"] = "memcached TCP"
-    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss getcold", OPS, " ")
+    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss mget16 getcold", OPS, " ")
     OPNAME["get128"] = "get 128 B"
     OPNAME["get128z"] = "get 128 B (zipf 0.99)"
     OPNAME["set128z"] = "set 128 B (zipf 0.99)"
@@ -24,6 +24,7 @@ BEGIN {
     OPNAME["delete"] = "delete"
     OPNAME["incr"] = "incr"
     OPNAME["getmiss"] = "get miss"
+    OPNAME["mget16"] = "mget of 16 keys of 128 B, per key"
     OPNAME["getcold"] = "get 128 B, just attached ¹"
     ntp = split("libshmc shmcd-unix memcached-unix", TPSYS, " ")
     nnotes = 0

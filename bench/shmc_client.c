@@ -56,21 +56,19 @@ static bench_result c_incr(bench_client *b, const char *key, size_t nkey, uint64
     return note(c, shmc_incr(c->handle, key, nkey, delta, &result));
 }
 
+static void count_found(void *ctx, const char *key, size_t nkey, const void *value,
+                        size_t nvalue, uint32_t flags, uint64_t cas)
+{
+    (void)key, (void)nkey, (void)value, (void)nvalue, (void)flags, (void)cas;
+    ++*(uint64_t *)ctx;
+}
+
 static bench_result c_get_many(bench_client *b, const char *const *keys, const size_t *nkeys,
                                size_t n, uint64_t *found)
 {
     shmc_client *c = (shmc_client *)b;
-    static __thread char buf[1 << 16];
-    size_t nvalue;
     *found = 0;
-    for (size_t i = 0; i < n; i++) {
-        shmc_rc rc = shmc_get(c->handle, keys[i], nkeys[i], buf, sizeof buf, &nvalue, NULL, NULL);
-        if (rc == SHMC_OK)
-            ++*found;
-        else if (rc != SHMC_NOT_FOUND)
-            return note(c, rc);
-    }
-    return BENCH_HIT;
+    return note(c, shmc_mget(c->handle, keys, nkeys, n, count_found, found));
 }
 
 static bench_result c_sync(bench_client *b)

@@ -108,7 +108,9 @@ static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t
     if (nkey == 0 || nkey > SHMC_KEY_MAX)
         return error_set(SHMC_BAD_KEY, "key length %zu is not in 1..%u", nkey, SHMC_KEY_MAX);
     memcpy(dst, key, nkey);
-    for (size_t i = 0; i < nkey; i++)
+    int bad = 0; /* without a branch per byte, so that the compiler can vectorise it */
+    for (size_t i = 0; i < nkey; i++) bad |= (dst[i] <= 0x20) | (dst[i] == 0x7f);
+    for (size_t i = 0; bad && i < nkey; i++)
         if (dst[i] <= 0x20 || dst[i] == 0x7f)
             return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (space or control)", dst[i], i);
     return SHMC_OK;
@@ -391,6 +393,63 @@ static shmc_rc mget_keyed(const shmc_t *h, const char *const *keys, const size_t
     return SHMC_OK;
 }
 
+/* shmc_mget on an unprotected handle: keys in batches of STORE_BATCH_MAX, their lookups
+ * overlapped (store_get_batch); a value the batch had no room for is fetched alone. */
+static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
+                            const size_t *nkeys, size_t n, shmc_value_cb cb, void *ctx_arg)
+{
+    unsigned char kb[STORE_BATCH_MAX][SHMC_KEY_MAX];
+    const unsigned char *kp[STORE_BATCH_MAX];
+    uint32_t kn[STORE_BATCH_MAX];
+    get_out_t out[STORE_BATCH_MAX];
+    shmc_rc rc[STORE_BATCH_MAX];
+    size_t cap = 4096, one_cap = 0;
+    unsigned char *arena = malloc(cap), *one = NULL;
+    if (!arena) return error_set(SHMC_SYSTEM, "out of process memory");
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        for (; i < n && m < STORE_BATCH_MAX; i++) {
+            if (key_copy(kb[m], keys[i], nkeys[i]) != SHMC_OK) continue; /* changed under us */
+            kp[m] = kb[m];
+            kn[m] = (uint32_t)nkeys[i];
+            m++;
+        }
+        store_get_batch(&c->r, ctx, kp, kn, m, arena, cap, out, rc);
+        size_t need = 0;
+        for (size_t j = 0; j < m; j++) {
+            if (rc[j] == SHMC_OK || rc[j] == SHMC_BUFFER_TOO_SMALL) need += out[j].nvalue;
+            while (rc[j] == SHMC_BUFFER_TOO_SMALL) { /* again, alone, with room */
+                if (out[j].nvalue > one_cap) {
+                    unsigned char *bigger = realloc(one, out[j].nvalue);
+                    if (!bigger) {
+                        free(one);
+                        free(arena);
+                        return error_set(SHMC_SYSTEM, "out of process memory");
+                    }
+                    one = bigger;
+                    one_cap = out[j].nvalue;
+                }
+                out[j].buf = one;
+                out[j].cap = one_cap;
+                rc[j] = store_get(&c->r, ctx, kb[j], kn[j], false, 0, &out[j]);
+            }
+            if (rc[j] == SHMC_OK)
+                cb(ctx_arg, (const char *)kb[j], kn[j], out[j].buf, out[j].nvalue, out[j].flags,
+                   out[j].cas);
+        }
+        if (need > cap) { /* room for a batch like this one next time, when there is memory */
+            unsigned char *bigger = realloc(arena, need);
+            if (bigger) {
+                arena = bigger;
+                cap = need;
+            }
+        }
+    }
+    free(one);
+    free(arena);
+    return SHMC_OK;
+}
+
 API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, size_t n,
                       shmc_value_cb cb, void *ctx_arg)
 {
@@ -412,31 +471,9 @@ API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, s
         return mget_keyed(h, keys, nkeys, n, cb, ctx_arg, item_size_max);
     }
     shmc_t *c = cl.c;
-    size_t cap = 4096;
-    unsigned char *buf = malloc(cap);
-    if (!buf) return error_set(SHMC_SYSTEM, "out of process memory");
     op_ctx_t ctx;
     handle_ctx(c, NULL, &ctx);
-    for (size_t i = 0; i < n; i++) {
-        size_t nk = nkeys[i];
-        if (key_copy(k, keys[i], nk) != SHMC_OK) continue; /* changed under us: skip it */
-        get_out_t out = {.buf = buf, .cap = cap};
-        rc = store_get(&c->r, &ctx, k, (uint32_t)nk, false, 0, &out);
-        if (rc == SHMC_BUFFER_TOO_SMALL) {
-            unsigned char *bigger = realloc(buf, out.nvalue);
-            if (!bigger) {
-                free(buf);
-                return error_set(SHMC_SYSTEM, "out of process memory");
-            }
-            buf = bigger;
-            cap = out.nvalue;
-            i--; /* again, with room */
-            continue;
-        }
-        if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, buf, out.nvalue, out.flags, out.cas);
-    }
-    free(buf);
-    return SHMC_OK;
+    return mget_batched(c, &ctx, keys, nkeys, n, cb, ctx_arg);
 }
 
 /* ---- writes ---- */

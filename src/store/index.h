@@ -48,6 +48,20 @@ typedef struct item_view {
 void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint64_t hash,
                 void *buf, size_t cap, item_view_t *out);
 
+/* The most keys index_read_batch looks up at once: enough misses in flight to fill the
+ * core's line-fill buffers, few enough that the first lines fetched are still cached when
+ * they are read. */
+#define INDEX_BATCH_MAX 16
+
+/* Lock-free lookup of n (<= INDEX_BATCH_MAX) keys, each exactly as index_read, but with their
+ * memory loads overlapped: first every bucket is fetched, then every chain's first item,
+ * then each key is copied.  Values are packed into arena (cap bytes): key i's at at[i],
+ * copied when the arena had room.  A key whose bucket was being written, or changed during
+ * the copy, is looked up again by index_read. */
+void index_read_batch(const region_t *r, const unsigned char *const *keys,
+                      const uint32_t *nkeys, const uint64_t *hashes, size_t n,
+                      unsigned char *arena, size_t cap, size_t *at, item_view_t *out);
+
 /* ---- under the stripe lock ---- */
 
 /* Take a bucket's stripe lock, repairing first if its last owner died.  false: the lock is

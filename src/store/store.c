@@ -135,6 +135,30 @@ static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
     return rc;
 }
 
+/* The answer of a lock-free get from what index_read saw. */
+static shmc_rc view_result(const region_t *r, op_ctx_t *ctx, const keyref_t *k,
+                           const item_view_t *v, get_out_t *out)
+{
+    bool flushed = false;
+    if (!v->unit) return SHMC_NOT_FOUND;
+    if (store_item_dead(v->exptime, v->epoch, ctx, &flushed)) {
+        int why;
+        uint64_t prev;
+        if (lock_key(r, ctx, k)) { /* reclaim it now, as memcached does on a get */
+            find_live(r, ctx, k, &prev, &why);
+            index_unlock(k->stripe);
+        }
+        count_dead_get(ctx, flushed ? 2 : 1);
+        return SHMC_NOT_FOUND;
+    }
+    out->nvalue = v->nvalue;
+    out->flags = v->flags;
+    out->cas = v->cas;
+    if (!v->copied) return SHMC_BUFFER_TOO_SMALL; /* the caller asks again: count then */
+    seg_mark_accessed(r, v->unit);
+    return SHMC_OK;
+}
+
 shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
                   bool do_touch, uint32_t exptime, get_out_t *out)
 {
@@ -145,26 +169,7 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
     } else {
         item_view_t v;
         index_read(r, key, nkey, k.hash, out->buf, out->cap, &v);
-        bool flushed = false;
-        if (!v.unit) {
-            rc = SHMC_NOT_FOUND;
-        } else if (store_item_dead(v.exptime, v.epoch, ctx, &flushed)) {
-            int why;
-            uint64_t prev;
-            if (lock_key(r, ctx, &k)) { /* reclaim it now, as memcached does on a get */
-                find_live(r, ctx, &k, &prev, &why);
-                index_unlock(k.stripe);
-            }
-            count_dead_get(ctx, flushed ? 2 : 1);
-            rc = SHMC_NOT_FOUND;
-        } else {
-            out->nvalue = v.nvalue;
-            out->flags = v.flags;
-            out->cas = v.cas;
-            if (!v.copied) return SHMC_BUFFER_TOO_SMALL; /* the caller asks again: count then */
-            seg_mark_accessed(r, v.unit);
-            rc = SHMC_OK;
-        }
+        rc = view_result(r, ctx, &k, &v, out);
     }
     if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
     /* as memcached counts them: gat is a get command and a touch command whose hit or
@@ -177,6 +182,45 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
         CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
     }
     return rc;
+}
+
+_Static_assert(STORE_BATCH_MAX <= INDEX_BATCH_MAX, "a store batch is one index batch");
+
+void store_get_batch(const region_t *r, op_ctx_t *ctx, const unsigned char *const *keys,
+                     const uint32_t *nkeys, size_t n, unsigned char *arena, size_t cap,
+                     get_out_t *out, shmc_rc *rc)
+{
+    uint64_t hashes[STORE_BATCH_MAX] = {0}; /* all of n are set below; gcc cannot tell */
+    size_t at[STORE_BATCH_MAX];
+    item_view_t v[STORE_BATCH_MAX];
+    if (n > STORE_BATCH_MAX) n = STORE_BATCH_MAX;
+    for (size_t i = 0; i < n; i++) hashes[i] = hash_key(keys[i], nkeys[i], r->hash_seed);
+    index_read_batch(r, keys, nkeys, hashes, n, arena, cap, at, v);
+    uint64_t reclaimed[STORE_BATCH_MAX]; /* buckets where a dead item was unlinked */
+    size_t nreclaimed = 0;
+    for (size_t i = 0; i < n; i++) {
+        keyref_t k = {keys[i], nkeys[i], hashes[i], index_bucket_of(r, hashes[i]),
+                      index_tag_of(hashes[i]), NULL};
+        k.stripe = index_stripe_of(r, k.bucket);
+        out[i].buf = arena + at[i];
+        out[i].cap = cap - at[i];
+        for (size_t j = 0; j < nreclaimed; j++) {
+            if (reclaimed[j] != k.bucket) continue;
+            /* this view may be of the item just unlinked (a key asked for twice): look
+             * again, so that it counts as the single gets one after another would; in no
+             * more room than the old view took, the next key's value lies beyond */
+            size_t room = v[i].unit && v[i].copied ? v[i].nvalue : 0;
+            index_read(r, keys[i], nkeys[i], hashes[i], out[i].buf, room, &v[i]);
+            break;
+        }
+        bool flushed;
+        if (v[i].unit && store_item_dead(v[i].exptime, v[i].epoch, ctx, &flushed))
+            reclaimed[nreclaimed++] = k.bucket;
+        rc[i] = view_result(r, ctx, &k, &v[i], &out[i]);
+        if (rc[i] == SHMC_BUFFER_TOO_SMALL) continue;
+        CTR(ctx, C_CMD_GET);
+        CTR(ctx, rc[i] == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+    }
 }
 
 /* Write an item's bytes at unit: header, key, then value in up to two parts. */

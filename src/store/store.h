@@ -62,6 +62,18 @@ typedef struct get_out {
 shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
                   bool do_touch, uint32_t exptime, get_out_t *out);
 
+/* The most keys store_get_batch takes. */
+#define STORE_BATCH_MAX 16
+
+/* n (<= STORE_BATCH_MAX) gets without touch, each with store_get's answer, counters, access
+ * bit and reclaim, but with their memory loads overlapped (index_read_batch).  Values are
+ * packed into arena (cap bytes); out[i].buf is key i's.  rc[i] SHMC_BUFFER_TOO_SMALL: the
+ * arena had no room left (out[i].nvalue says how much it needs) and nothing was counted;
+ * the caller asks again with store_get. */
+void store_get_batch(const region_t *r, op_ctx_t *ctx, const unsigned char *const *keys,
+                     const uint32_t *nkeys, size_t n, unsigned char *arena, size_t cap,
+                     get_out_t *out, shmc_rc *rc);
+
 /* ---- writes ---- */
 enum store_mode { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_APPEND, MODE_PREPEND, MODE_CAS };
 

@@ -202,8 +202,12 @@ shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);
 
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on
- * any file, hostile ones included.  Returns SHMC_OK when the walk ran (violations or not),
- * SHMC_BAD_FILE when the file is not a readable cache at all. */
+ * any file, hostile ones included.  It reads a snapshot without taking any lock, so run it
+ * on a quiet cache (no process writing): while others write it also reports their changes in
+ * flight (a stripe count mid-update, a head mid-cleaning, an item between two chains), which
+ * are not damage.  A file with holes is refused (reading one could fill its filesystem).
+ * Returns SHMC_OK when the walk ran (violations or not), SHMC_BAD_FILE when the file is not a
+ * readable cache at all. */
 shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations);
 
 #ifdef __cplusplus

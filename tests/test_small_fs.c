@@ -151,6 +151,12 @@ static void sparse_copies(const char *dir)
     printf("open of a sparse copy that cannot be completed: %s\n", why);
     CHECK(strstr(why, copy) != NULL && strstr(why, "needs") != NULL && strstr(why, "free") != NULL);
     CHECK(file_size(copy, NULL) == size);
+    /* the checker reads through a mapping: it refuses the holes instead of faulting on them */
+    size_t violations = 0;
+    CHECK_RC(shmc_check(copy, NULL, &violations), SHMC_BAD_FILE);
+    printf("check of the sparse copy: %s\n", shmc_last_error());
+    CHECK(strstr(shmc_last_error(), "holes") != NULL);
+    CHECK(file_size(copy, &blocks) == size && (off_t)blocks * 512 < size / 2);
 
     /* with room again: completed at open, and everything in it is still there */
     unlink(filler);

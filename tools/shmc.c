@@ -161,7 +161,14 @@ static int cmd_create(const char *cache, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         uint64_t v;
         if (i + 1 >= argc || parse_u64(argv[i + 1], &v)) return fprintf(stderr, "%s", usage), 2;
-        if (!strcmp(argv[i], "-m")) cfg.memory_limit = (size_t)v << 20;
+        if (!strcmp(argv[i], "-m")) {
+            if (v == 0 || v > (SIZE_MAX >> 20)) {
+                fprintf(stderr, "shmc: -m %s: the memory limit is 1 or more MiB, at most %zu\n",
+                        argv[i + 1], (size_t)(SIZE_MAX >> 20));
+                return 2;
+            }
+            cfg.memory_limit = (size_t)v << 20;
+        }
         else if (!strcmp(argv[i], "-I")) cfg.item_size_max = (size_t)v;
         else return fprintf(stderr, "%s", usage), 2;
         i++;

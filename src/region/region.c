@@ -423,7 +423,8 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device under the name must not block the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return error_set(errno == ENOENT ? SHMC_BAD_FILE : SHMC_SYSTEM, "open %s: %s",
                                  path, strerror(errno));
     struct stat st;
@@ -434,6 +435,14 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
     else if ((uint64_t)st.st_size < sizeof h) rc = error_set(SHMC_BAD_FILE, "%s is too short", path);
     else if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) rc = error_set(SHMC_SYSTEM, "read %s", path);
     else rc = layout_validate(&h, (uint64_t)st.st_size);
+    /* Reading a hole of a tmpfs file through a mapping allocates a page, and raises SIGBUS
+     * when the filesystem is full: a reader maps only a file whose memory is all there. */
+    if (rc == SHMC_OK && (uint64_t)st.st_blocks * 512 < h.file_size)
+        rc = error_set(SHMC_BAD_FILE,
+                       "%s has holes (%llu of its %llu bytes allocated): opening it with "
+                       "shmc_open completes it, where its filesystem has room",
+                       path, (unsigned long long)st.st_blocks * 512,
+                       (unsigned long long)h.file_size);
     if (rc == SHMC_OK) rc = map_fd(r, fd, h.file_size, PROT_READ);
     if (rc != SHMC_OK) {
         close(fd);

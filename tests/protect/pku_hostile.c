@@ -55,21 +55,7 @@ static shmc_t *open_protected(void)
 
 static void in_child(const char *name, void (*fn)(void))
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        t_passed = t_failed = 0;
-        fn();
-        printf("  %s (%s): %d passed, %d failed\n", name, mode == SHMC_PROTECT_SEALED ? "sealed" : "pku",
-               t_passed, t_failed);
-        fflush(NULL);
-        _exit(t_failed || !t_passed ? 1 : 0);
-    }
-    int status = -1;
-    waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        fprintf(stderr, "FAIL case %s (status %#x)\n", name, status);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pt_in_child(name, mode == SHMC_PROTECT_SEALED ? "sealed" : "pku", fn);
 }
 
 static bool eperm(long r) { return r == -1 && errno == EPERM; }

@@ -29,23 +29,7 @@ static shmc_config sealed_cfg(void)
 }
 
 /* Run fn in a child process; it passes when the child's own checks all passed. */
-static void in_child(const char *name, void (*fn)(void))
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        t_passed = t_failed = 0;
-        fn();
-        printf("  %s: %d passed, %d failed\n", name, t_passed, t_failed);
-        fflush(NULL);
-        _exit(t_failed || !t_passed ? 1 : 0);
-    }
-    int status = -1;
-    waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        fprintf(stderr, "FAIL case %s (status %#x)\n", name, status);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
+static void in_child(const char *name, void (*fn)(void)) { pt_in_child(name, NULL, fn); }
 
 static bool eperm(long r) { return r == -1 && errno == EPERM; }
 static bool not_eperm(long r) { return !(r == -1 && errno == EPERM); }

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4
@@ -130,6 +131,28 @@ static inline uint32_t pt_rdpkru(void)
     uint32_t eax, edx;
     __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0));
     return eax;
+}
+
+/* Run one case in a forked child, so a fault or a denied call ends only that case; the child
+ * prints its counts (under "name (level)" when level is not NULL) and the parent checks it
+ * passed. */
+static __attribute__((unused)) void pt_in_child(const char *name, const char *level, void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        t_passed = t_failed = 0;
+        fn();
+        if (level) printf("  %s (%s): %d passed, %d failed\n", name, level, t_passed, t_failed);
+        else printf("  %s: %d passed, %d failed\n", name, t_passed, t_failed);
+        fflush(NULL);
+        _exit(t_failed || !t_passed ? 1 : 0);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "FAIL case %s (status %#x)\n", name, status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 #endif

@@ -87,7 +87,7 @@ static inline bool protect_caller_ok(const void *p, size_t n)
 /* The calling thread's record in the private arena: what a call trusts about its thread.
  * Only the library's code, with the gate staged or open, reads or writes it. */
 typedef struct protect_thread {
-    _Atomic uint32_t busy; /* 1 while a call of this thread uses the record */
+    uint32_t busy;         /* (__atomic) 1 while a call of this thread uses the record */
     uint32_t in_call;      /* 1 from gate_open to gate_close (protect_thread_exit) */
     int32_t tid;           /* the owning thread (gettid) */
     uint32_t index;        /* its index in the arena (0: free) */

@@ -35,6 +35,21 @@ typedef struct model {
     mval_t keys[MODEL_KEYS];
 } model_t;
 
+/* The walk's cache: 512 KiB with a 2 KiB item limit, so it cleans all the time.  NULL,
+ * with the reason on stderr, when it cannot be opened. */
+static inline shmc_t *model_open(const char *path)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = 512 * 1024;
+    cfg.item_size_max = 2048;
+    shmc_t *c = NULL;
+    shmc_rc rc = shmc_open(&c, path, &cfg);
+    if (rc != SHMC_OK)
+        fprintf(stderr, "open %s: %s (%s)\n", path, shmc_strerror(rc), shmc_last_error());
+    return c;
+}
+
 static inline void model_key(char *buf, int k) { snprintf(buf, 16, "k%04d", k); }
 
 static inline bool mval_equal(const mval_t *m, const void *v, size_t n, uint32_t flags)

@@ -42,16 +42,8 @@ static void fail(const char *fmt, const char *a, int b)
 
 static shmc_t *open_cache(void)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 512 * 1024;
-    cfg.item_size_max = 2048;
-    shmc_t *h = NULL;
-    shmc_rc rc = shmc_open(&h, path, &cfg);
-    if (rc != SHMC_OK) {
-        fprintf(stderr, "crash_worker: open %s: %s\n", path, shmc_strerror(rc));
-        exit(2);
-    }
+    shmc_t *h = model_open(path);
+    if (!h) exit(2);
     return h;
 }
 

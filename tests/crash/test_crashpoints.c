@@ -58,18 +58,6 @@ static unsigned seed = 1;
 enum how { SURVIVOR, LONE };
 static const char *const how_name[] = {"survivor", "lone"};
 
-static shmc_t *open_cache(void)
-{
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 512 * 1024;
-    cfg.item_size_max = 2048;
-    shmc_t *c = NULL;
-    shmc_rc rc = shmc_open(&c, cache_path, &cfg);
-    if (rc != SHMC_OK) fprintf(stderr, "open %s: %s (%s)\n", cache_path, shmc_strerror(rc), shmc_last_error());
-    return c;
-}
-
 static void reset(bool evicting)
 {
     unlink(cache_path);
@@ -220,7 +208,7 @@ static void repair_only(shmc_t *c, const char *point, enum how how, int hit)
 /* After a kill: live on (as a survivor, or as a lone opener) and check everything. */
 static void verify(shmc_t *survivor, const char *point, enum how how, int hit)
 {
-    shmc_t *c = survivor ? survivor : open_cache();
+    shmc_t *c = survivor ? survivor : model_open(cache_path);
     if (!c) {
         violation(point, how, hit, "cannot open the cache after the kill");
         return;
@@ -251,7 +239,7 @@ static bool walk_at(const char *point, const char *at, int hit, enum how how, bo
 {
     reset(evicting);
     shmc_t *survivor = NULL;
-    if (how == SURVIVOR && !(survivor = open_cache())) {
+    if (how == SURVIVOR && !(survivor = model_open(cache_path))) {
         violation(point, how, hit, "cannot create the cache");
         return false;
     }

@@ -13,7 +13,7 @@
 #include "protect/seal.h"
 #include <sys/mman.h>
 #include "store/check.h"
-#include "store/scrub.h"
+#include "store/recover.h"
 #include "store/stats.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -128,21 +128,19 @@ API void shmc_config_init(shmc_config *cfg)
     cfg->protect = SHMC_PROTECT_AUTO;
 }
 
-/* Nobody else has the file open: repair what the last users left half done, and when some
- * of them never detached (killed, or the machine stopped), verify everything (scrub.h). */
-static shmc_rc recover(const region_t *r)
+/* The sealed level's check of the process (protect/seal.h), run with the gate closed: it
+ * reads /proc and the process's code.  Returns with the gate staged. */
+static shmc_rc open_sealed(shmc_t *c, protect_thread_t *t)
 {
-    bool unclean = stats_left_attached(r);
-    uint64_t repairs = store_recover(r), dropped = 0;
-    if (unclean) {
-        if (store_scrub(r, &dropped) != SHMC_OK)
-            return error_set(SHMC_NO_MEMORY, "no memory to verify the cache after a crash");
-        atomic_fetch_add(&r->hdr->retired[C_recovery_scrubs], 1);
-        atomic_fetch_add(&r->hdr->retired[C_damaged_dropped], dropped);
-    }
-    stats_reset_owners(r);
-    atomic_fetch_add(&r->hdr->retired[C_repairs], repairs);
-    return SHMC_OK;
+    if (t) t->in_call = 0;
+    void *base = c->r.base;
+    uint64_t size = c->r.size;
+    int fd = c->r.fd;
+    gate_close(NULL); /* the thread's record stays ours meanwhile */
+    const char *how = getenv("SHMC_SEAL");
+    shmc_rc rc = protect_seal(base, size, fd, how && !strcmp(how, "report"));
+    gate_stage();
+    return rc;
 }
 
 API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg)
@@ -195,50 +193,35 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     }
     struct call cl = {.t = t};
     shmc_t *c = protect_private_alloc(sizeof *c), *token = NULL;
-    if (!c) {
-        rc = error_set(SHMC_SYSTEM, "out of process memory");
-        goto out;
+    bool opened = false;
+    if (!c) rc = error_set(SHMC_SYSTEM, "out of process memory");
+    if (rc == SHMC_OK) {
+        rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode);
+        opened = rc == SHMC_OK;
     }
-    rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode);
-    if (rc != SHMC_OK) goto out_free;
-    if (prot) {
-        rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);
-        if (rc != SHMC_OK) goto out_close;
+    if (rc == SHMC_OK && prot) rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) {
+        gate_open(t);
+        if (c->r.alone) rc = store_recover_alone(&c->r);
     }
-    gate_open(t);
-    if (c->r.alone) rc = recover(&c->r);
     if (rc == SHMC_OK) rc = region_attach_done(&c->r);
-    if (rc != SHMC_OK) goto out_close;
-    c->protect = protect;
-    token = handle_register(c);
-    if (!token) {
-        rc = error_set(SHMC_SYSTEM, "too many open cache handles in this process");
-        goto out_close;
+    if (rc == SHMC_OK) {
+        c->protect = protect;
+        token = handle_register(c);
+        if (!token) rc = error_set(SHMC_SYSTEM, "too many open cache handles in this process");
     }
-    stats_attach(&c->r, c->id);
-    if (protect == SHMC_PROTECT_SEALED) {
-        if (t) t->in_call = 0;
-        void *base = c->r.base;
-        uint64_t size = c->r.size;
-        int fd = c->r.fd;
-        gate_close(NULL); /* the thread's record stays ours meanwhile */
-        const char *how = getenv("SHMC_SEAL");
-        rc = protect_seal(base, size, fd, how && !strcmp(how, "report"));
-        gate_stage();
-        if (rc != SHMC_OK) {
-            gate_open(t);
-            handle_unregister(c);
-            token = NULL;
-            goto out_close;
-        }
+    if (rc == SHMC_OK) {
+        stats_attach(&c->r, c->id);
+        if (protect == SHMC_PROTECT_SEALED) rc = open_sealed(c, t);
     }
-    goto out;
-out_close:
-    gate_open(t);
-    region_close(&c->r);
-out_free:
-    protect_private_free(c, sizeof *c);
-out:
+    /* the one way out of a failed open: undo what was done, last first */
+    if (rc != SHMC_OK && c) {
+        gate_open(t);
+        if (token) handle_unregister(c);
+        token = NULL;
+        if (opened) region_close(&c->r);
+        protect_private_free(c, sizeof *c);
+    }
     call_end(&cl);
     *out = token;
     return rc;

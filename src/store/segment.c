@@ -138,39 +138,6 @@ bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size)
            off + size <= atomic_load_explicit(&m->write_off, memory_order_relaxed);
 }
 
-/* ---- access bits ---- */
-
-void seg_mark_accessed(const region_t *r, uint64_t unit)
-{
-    uint32_t seg, off;
-    uint64_t mask;
-    access_split(r, unit, &seg, &off);
-    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask))
-        atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
-}
-
-static bool access_test_clear(const region_t *r, uint32_t seg, uint32_t off)
-{
-    uint64_t mask;
-    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask)) return false;
-    atomic_fetch_and_explicit(w, ~mask, memory_order_relaxed);
-    return true;
-}
-
-/* Clear the access bits of [from, segment end). */
-static void access_clear_from(const region_t *r, uint32_t seg, uint32_t from)
-{
-    uint32_t bit = (from + LAYOUT_ACCESS_GRAIN - 1) / LAYOUT_ACCESS_GRAIN;
-    uint32_t nbits = r->bitmap_words * 64;
-    _Atomic uint64_t *words = &r->bitmaps[(uint64_t)seg * r->bitmap_words];
-    for (; bit < nbits && (bit & 63); bit++)
-        atomic_fetch_and_explicit(&words[bit / 64], ~(1ull << (bit & 63)), memory_order_relaxed);
-    for (uint32_t w = bit / 64; w < r->bitmap_words; w++)
-        atomic_store_explicit(&words[w], 0, memory_order_relaxed);
-}
-
 /* ---- cleaning ---- */
 
 /* Cover a gap of size bytes (a multiple of 8, at least 8): only its first 8 are written. */

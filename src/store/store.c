@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/access.h"
 #include "store/index.h"
 #include "store/segment.h"
 #include "util/clock.h"
@@ -128,7 +129,7 @@ static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
         } else {
             if (it->nvalue) memcpy(out->buf, item_value(it), it->nvalue);
             index_set_exptime_locked(r, k->stripe, k->bucket, it, exptime);
-            seg_mark_accessed(r, u);
+            access_mark(r, u);
         }
     }
     index_unlock(k->stripe);
@@ -155,7 +156,7 @@ static shmc_rc view_result(const region_t *r, op_ctx_t *ctx, const keyref_t *k,
     out->flags = v->flags;
     out->cas = v->cas;
     if (!v->copied) return SHMC_BUFFER_TOO_SMALL; /* the caller asks again: count then */
-    seg_mark_accessed(r, v->unit);
+    access_mark(r, v->unit);
     return SHMC_OK;
 }
 

@@ -77,12 +77,15 @@ static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
 
 static uint32_t footprint_of(const item_t *it) { return (uint32_t)item_footprint(it->nkey, it->nvalue); }
 
+/* Why find_live found no live item although one was linked. */
+enum dead_why { DEAD_NONE = 0, DEAD_EXPIRED = 1, DEAD_FLUSHED = 2 };
+
 /* Under the stripe lock: the live item for k (0 if none).  A dead one found on the way is
- * unlinked (memcached's lazy reclaim), and *dead_flushed says why it was dead. */
+ * unlinked (memcached's lazy reclaim), and *dead_why (enum dead_why) says why it was dead. */
 static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint64_t *prev,
                           int *dead_why)
 {
-    *dead_why = 0;
+    *dead_why = DEAD_NONE;
     uint64_t u = index_find_locked(r, k->bucket, k->key, k->nkey, k->tag, prev);
     if (!u) return 0;
     item_t *it = item_at(r, u);
@@ -96,7 +99,7 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
                         &flushed)) {
         index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
         CTR(ctx, C_reclaimed);
-        *dead_why = flushed ? 2 : 1;
+        *dead_why = flushed ? DEAD_FLUSHED : DEAD_EXPIRED;
         return 0;
     }
     return u;
@@ -104,8 +107,8 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
 
 static void count_dead_get(op_ctx_t *ctx, int why)
 {
-    if (why == 1) CTR(ctx, C_get_expired);
-    if (why == 2) CTR(ctx, C_get_flushed);
+    if (why == DEAD_EXPIRED) CTR(ctx, C_get_expired);
+    if (why == DEAD_FLUSHED) CTR(ctx, C_get_flushed);
 }
 
 static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t exptime,
@@ -149,7 +152,7 @@ static shmc_rc view_result(const region_t *r, op_ctx_t *ctx, const keyref_t *k,
             find_live(r, ctx, k, &prev, &why);
             index_unlock(k->stripe);
         }
-        count_dead_get(ctx, flushed ? 2 : 1);
+        count_dead_get(ctx, flushed ? DEAD_FLUSHED : DEAD_EXPIRED);
         return SHMC_NOT_FOUND;
     }
     out->nvalue = v->nvalue;

@@ -217,7 +217,7 @@ void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     if (t) t->api_live = 1;
     tls_entry_t *e = entry_for(c, s);
     ctx->slot = &c->r.threads[e->slot];
-    ctx->slot_shared = e->slot == 0;
+    ctx->slot_shared = e->slot == STATS_SHARED_SLOT;
     ctx->head_hint = e->slot;
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;

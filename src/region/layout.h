@@ -17,6 +17,7 @@
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <shmc.h>
@@ -24,7 +25,20 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 3u
+#define LAYOUT_VERSION 4u
+/* What layout 4 is made of, checked by the static assertions after header_t: a change to
+ * the counters (SHMC_STATS's COUNTER rows) or to the size of a structure in the file fails
+ * the build until LAYOUT_VERSION moves and these values move with it.  The sizes are those
+ * with a 40-byte robust_lock_t (glibc's pthread_mutex_t on 64-bit x86). */
+#define LAYOUT_V_COUNTERS 28u       /* C_COUNT */
+#define LAYOUT_V_COUNTER_SIG 4968u  /* LAYOUT_COUNTER_SIG: the counters' order and names */
+#define LAYOUT_V_HEADER 640u        /* sizeof(header_t) */
+#define LAYOUT_V_RETIRED 384u       /* offsetof(header_t, retired) */
+#define LAYOUT_V_THREAD_SLOT 256u   /* sizeof(thread_slot_t) */
+#define LAYOUT_V_PROC_SLOT 16u      /* sizeof(proc_slot_t) */
+#define LAYOUT_V_STRIPE 128u        /* sizeof(stripe_t) */
+#define LAYOUT_V_HEAD 64u           /* sizeof(head_t) */
+#define LAYOUT_V_SEGMETA 24u        /* sizeof(segmeta_t) */
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_UNIT_BITS 40u              /* an offset's width in a bucket word and item link */
 #define LAYOUT_MAX_FILE (((uint64_t)1 << LAYOUT_UNIT_BITS) * LAYOUT_UNIT) /* 8 TiB */
@@ -48,19 +62,13 @@
 #define LAYOUT_HASH_POWER_MAX 36u
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
-/* memcached's counters, one array per thread slot, summed by shmc_stats. */
-enum counter {
-    C_CMD_GET, C_CMD_SET, C_CMD_TOUCH, C_CMD_FLUSH,
-    C_GET_HITS, C_GET_MISSES, C_GET_EXPIRED, C_GET_FLUSHED,
-    C_DELETE_HITS, C_DELETE_MISSES,
-    C_INCR_HITS, C_INCR_MISSES, C_DECR_HITS, C_DECR_MISSES,
-    C_CAS_HITS, C_CAS_MISSES, C_CAS_BADVAL,
-    C_TOUCH_HITS, C_TOUCH_MISSES,
-    C_TOTAL_ITEMS, C_EVICTIONS, C_EXPIRED_UNFETCHED, C_EVICTED_UNFETCHED, C_RECLAIMED,
-    C_REINSERTED, C_REPAIRS,
-    C_SCRUBS, C_DAMAGED_DROPPED, /* recovery's full verification, and what it dropped */
-    C_COUNT
-};
+/* The COUNTER rows of shmc.h's SHMC_STATS, in its order: one array of them per thread slot,
+ * summed by shmc_stats.  C_<name> indexes them (C_get_hits, ...). */
+#define LAYOUT_COUNTER_COUNTER(name) C_##name,
+#define LAYOUT_COUNTER_GAUGE(name)
+#define LAYOUT_COUNTER_(kind, name, wire, reset, meaning) LAYOUT_COUNTER_##kind(name)
+enum counter { SHMC_STATS(LAYOUT_COUNTER_) C_COUNT };
+#undef LAYOUT_COUNTER_
 
 /* One thread's counters.  Only its owner writes them (no atomic read-modify-write), so the
  * hot path touches no shared cache line; stats sums every slot plus the retired totals. */
@@ -154,6 +162,26 @@ typedef struct header {
 } header_t;
 
 _Static_assert(sizeof(header_t) <= LAYOUT_HEADER_BYTES, "header fits its page");
+
+/* A number that changes when a counter is added, removed, moved or renamed to a name of
+ * another length: the sum of (index + 1) * sizeof("name") over the counters. */
+#define LAYOUT_SIG_COUNTER(name) +(C_##name + 1u) * (unsigned)sizeof(#name)
+#define LAYOUT_SIG_GAUGE(name)
+#define LAYOUT_SIG_(kind, name, wire, reset, meaning) LAYOUT_SIG_##kind(name)
+#define LAYOUT_COUNTER_SIG (0u SHMC_STATS(LAYOUT_SIG_))
+
+_Static_assert(C_COUNT == LAYOUT_V_COUNTERS && LAYOUT_COUNTER_SIG == LAYOUT_V_COUNTER_SIG,
+               "the counters changed: bump LAYOUT_VERSION and update LAYOUT_V_COUNTERS and "
+               "LAYOUT_V_COUNTER_SIG (the counters' order in the file changed)");
+_Static_assert(sizeof(robust_lock_t) != 40 ||
+                   (sizeof(header_t) == LAYOUT_V_HEADER &&
+                    offsetof(header_t, retired) == LAYOUT_V_RETIRED &&
+                    sizeof(thread_slot_t) == LAYOUT_V_THREAD_SLOT &&
+                    sizeof(proc_slot_t) == LAYOUT_V_PROC_SLOT &&
+                    sizeof(stripe_t) == LAYOUT_V_STRIPE && sizeof(head_t) == LAYOUT_V_HEAD &&
+                    sizeof(segmeta_t) == LAYOUT_V_SEGMETA),
+               "a structure of the cache file changed: bump LAYOUT_VERSION and update the "
+               "LAYOUT_V_* sizes next to it");
 
 static inline uint64_t flush_word(uint32_t epoch, uint32_t due) { return (uint64_t)epoch | (uint64_t)due << 32; }
 static inline uint32_t flush_epoch_of(uint64_t w) { return (uint32_t)w; }

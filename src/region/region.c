@@ -58,10 +58,12 @@ shmc_rc region_resolve_path(const char *name_or_path, char *out, size_t cap)
     return SHMC_OK;
 }
 
-static void set_pointers(region_t *r)
+/* The region's pointers and immutable values, from h: a header that was validated, in
+ * private memory (never the live mapping, which another process could change after the
+ * check). */
+static void set_pointers(region_t *r, const header_t *h)
 {
-    header_t *h = (header_t *)r->base;
-    r->hdr = h;
+    r->hdr = (header_t *)r->base;
     r->threads = (thread_slot_t *)(r->base + h->off_threads);
     r->procs = (proc_slot_t *)(r->base + h->off_procs);
     r->stripes = (stripe_t *)(r->base + h->off_stripes);
@@ -95,8 +97,10 @@ void region_prefault_segment(const region_t *r, uint32_t seg)
     (void)madvise(region_segment(r, seg), r->segment_size, MADV_POPULATE_WRITE);
 }
 
-static shmc_rc map_fd(region_t *r, int fd, uint64_t size, int prot)
+/* Map the file that the validated header h describes. */
+static shmc_rc map_fd(region_t *r, int fd, const header_t *h, int prot)
 {
+    uint64_t size = h->file_size;
     void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return error_set(SHMC_SYSTEM, "mmap of %llu bytes: %s",
                                           (unsigned long long)size, strerror(errno));
@@ -106,7 +110,7 @@ static shmc_rc map_fd(region_t *r, int fd, uint64_t size, int prot)
     r->base = p;
     r->size = size;
     r->fd = fd;
-    set_pointers(r);
+    set_pointers(r, h);
     return SHMC_OK;
 }
 
@@ -116,7 +120,7 @@ static shmc_rc init_new(region_t *r, const header_t *tmpl)
 {
     header_t *h = (header_t *)r->base;
     memcpy(h, tmpl, sizeof *h);
-    set_pointers(r);
+    set_pointers(r, tmpl);
     if (robust_lock_init(&h->global_lock)) return error_set(SHMC_SYSTEM, "mutex init failed");
     for (uint32_t i = 0; i < r->nstripes; i++)
         if (robust_lock_init(&r->stripes[i].lock)) return error_set(SHMC_SYSTEM, "mutex init failed");
@@ -245,7 +249,7 @@ static int publish(int fd, const char *tmp, const char *path)
  * which misleads every tool that looks for the cache's mappings: once the file is linked,
  * map it again through its name.  The locks stay on r->fd.  If the name no longer leads to
  * this file (removed at once by someone else), the first mapping is kept. */
-static void remap_by_name(region_t *r, const char *path)
+static void remap_by_name(region_t *r, const char *path, const header_t *h)
 {
     struct stat mine, named;
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -257,7 +261,7 @@ static void remap_by_name(region_t *r, const char *path)
             (void)madvise(p, r->size, MADV_HUGEPAGE);
             munmap(r->base, r->size);
             r->base = p;
-            set_pointers(r);
+            set_pointers(r, h);
         }
     }
     close(fd); /* the mapping holds the file */
@@ -284,7 +288,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     } else {
         rc = reserve_space(fd, path, tmpl.file_size, false);
     }
-    if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl.file_size, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
     if (rc == SHMC_OK) rc = init_new(r, &tmpl);
     if (rc != SHMC_OK) {
         if (r->base) munmap(r->base, r->size);
@@ -311,7 +315,7 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     }
     CRASHPOINT("create.linked");
     if (tmp[0]) unlink(tmp);
-    else remap_by_name(r, path);
+    else remap_by_name(r, path, &tmpl);
     r->alone = true;
     return SHMC_OK;
 }
@@ -346,11 +350,14 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
     }
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
     CRASHPOINT("attach.open_locked");
-    rc = map_fd(r, fd, h.file_size, PROT_READ | PROT_WRITE);
+    rc = map_fd(r, fd, &h, PROT_READ | PROT_WRITE);
     if (rc != SHMC_OK) return rc;
     /* the header may have changed between pread and the lock only if another creator
-     * replaced the file's contents, which link() prevents; re-check the mapped copy */
+     * replaced the file's contents, which link() prevents; re-check the mapped copy (the
+     * region's pointers come from h, the copy that was validated) */
     rc = layout_validate(r->hdr, h.file_size);
+    if (rc == SHMC_OK && memcmp(r->hdr, &h, offsetof(header_t, check) + sizeof h.check) != 0)
+        rc = error_set(SHMC_BAD_FILE, "%s changed while it was being opened (its header)", path);
     if (rc != SHMC_OK) {
         munmap(r->base, r->size);
         r->base = NULL;
@@ -443,12 +450,19 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
                        "shmc_open completes it, where its filesystem has room",
                        path, (unsigned long long)st.st_blocks * 512,
                        (unsigned long long)h.file_size);
-    if (rc == SHMC_OK) rc = map_fd(r, fd, h.file_size, PROT_READ);
+    if (rc == SHMC_OK) rc = map_fd(r, fd, &h, PROT_READ);
+    /* the pointers and sizes come from the validated private copy h, so a header changed
+     * now or later cannot point anywhere; one changed before the map is refused, clearly */
+    if (rc == SHMC_OK && memcmp(r->hdr, &h, offsetof(header_t, check) + sizeof h.check) != 0) {
+        munmap(r->base, r->size);
+        r->base = NULL;
+        rc = error_set(SHMC_BAD_FILE, "%s changed while it was being opened (its header)", path);
+    }
     if (rc != SHMC_OK) {
         close(fd);
+        r->fd = -1;
         return rc;
     }
-    /* the immutable copies come from the validated private header, not the live mapping */
     return SHMC_OK;
 }
 

@@ -77,8 +77,9 @@ uint64_t index_find_locked(const region_t *r, uint64_t b, const unsigned char *k
                            uint32_t nkey, uint16_t tag, uint64_t *prev);
 
 /* Link item `new_unit` in place of `old_unit` (whose predecessor is old_prev), or at the
- * chain's head when old_unit is 0, or unlink old_unit when new_unit is 0.  items/bytes are
- * the stripe's counts after the change.  One store to the chain, inside an odd version. */
+ * chain's head when old_unit is 0, or unlink old_unit when new_unit is 0.  d_items/d_bytes
+ * are what the change adds to the stripe's item and byte counts (negative: removes).  One
+ * store to the chain, inside an odd version. */
 void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t new_unit,
                           uint64_t old_unit, uint64_t old_prev, int64_t d_items,
                           int64_t d_bytes);

@@ -138,39 +138,6 @@ bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size)
            off + size <= atomic_load_explicit(&m->write_off, memory_order_relaxed);
 }
 
-/* ---- access bits ---- */
-
-void seg_mark_accessed(const region_t *r, uint64_t unit)
-{
-    uint32_t seg, off;
-    uint64_t mask;
-    access_split(r, unit, &seg, &off);
-    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask))
-        atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
-}
-
-static bool access_test_clear(const region_t *r, uint32_t seg, uint32_t off)
-{
-    uint64_t mask;
-    _Atomic uint64_t *w = access_word(r, seg, off, &mask);
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & mask)) return false;
-    atomic_fetch_and_explicit(w, ~mask, memory_order_relaxed);
-    return true;
-}
-
-/* Clear the access bits of [from, segment end). */
-static void access_clear_from(const region_t *r, uint32_t seg, uint32_t from)
-{
-    uint32_t bit = (from + LAYOUT_ACCESS_GRAIN - 1) / LAYOUT_ACCESS_GRAIN;
-    uint32_t nbits = r->bitmap_words * 64;
-    _Atomic uint64_t *words = &r->bitmaps[(uint64_t)seg * r->bitmap_words];
-    for (; bit < nbits && (bit & 63); bit++)
-        atomic_fetch_and_explicit(&words[bit / 64], ~(1ull << (bit & 63)), memory_order_relaxed);
-    for (uint32_t w = bit / 64; w < r->bitmap_words; w++)
-        atomic_store_explicit(&words[w], 0, memory_order_relaxed);
-}
-
 /* ---- cleaning ---- */
 
 /* Cover a gap of size bytes (a multiple of 8, at least 8): only its first 8 are written. */
@@ -221,7 +188,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
             uint64_t repairs = 0;
             if (!index_lock(r, st, &repairs)) break;
             CRASHPOINT("clean.stripe_locked");
-            ctr_add(ctx, C_REPAIRS, repairs);
+            ctr_add(ctx, C_repairs, repairs);
             uint64_t prev;
             if (index_is_linked_locked(r, b, unit, &prev)) {
                 bool flushed;
@@ -231,8 +198,8 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                 if (dead) {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CRASHPOINT("clean.dead_unlinked");
-                    CTR(ctx, C_RECLAIMED);
-                    if (!fetched) CTR(ctx, C_EXPIRED_UNFETCHED);
+                    CTR(ctx, C_reclaimed);
+                    if (!fetched) CTR(ctx, C_expired_unfetched);
                 } else if (hot || !evict_cold) {
                     if (wr + sz <= rd) {
                         item_t *copy = (item_t *)(base + wr);
@@ -251,12 +218,12 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                         CRASHPOINT("clean.kept_filler");
                         wr = rd + sz; /* kept where it is */
                     }
-                    if (hot) CTR(ctx, C_REINSERTED);
+                    if (hot) CTR(ctx, C_reinserted);
                 } else {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CRASHPOINT("clean.evicted");
-                    CTR(ctx, C_EVICTIONS);
-                    if (!fetched) CTR(ctx, C_EVICTED_UNFETCHED);
+                    CTR(ctx, C_evictions);
+                    if (!fetched) CTR(ctx, C_evicted_unfetched);
                 }
             }
             index_unlock(st);
@@ -332,7 +299,7 @@ static bool head_take(const region_t *r, op_ctx_t *ctx, int hi, enum lock_result
     if (lr == LOCK_FAILED) return false;
     if (lr == LOCK_OWNER_DIED) {
         CRASHPOINT("head.owner_died");
-        ctr_add(ctx, C_REPAIRS, seg_head_repair(r, ctx, hi));
+        ctr_add(ctx, C_repairs, seg_head_repair(r, ctx, hi));
         robust_lock_mark_repaired(&r->heads[hi].lock);
     }
     return true;

@@ -15,7 +15,7 @@
 #ifndef SHMC_SEGMENT_H
 #define SHMC_SEGMENT_H
 
-#include "store/store.h"
+#include "store/op_ctx.h"
 
 /* Lock an append head (trying the hint first), repairing it if its owner died.
  * Returns the head's index, or -1 if no head lock is usable. */
@@ -35,9 +35,6 @@ void seg_commit(const region_t *r, int head, uint32_t size);
  * to be written (so no store ever writes over a linked item, nor copies from it onto
  * itself). */
 bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size);
-
-/* Mark an item as fetched (readers call this after a hit; writes only the first time). */
-void seg_mark_accessed(const region_t *r, uint64_t unit);
 
 /* Repairs, for a dead lock owner or for recovery at open. */
 void seg_rebuild_lists(const region_t *r);              /* global lock held */

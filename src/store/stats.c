@@ -1,6 +1,8 @@
 /* stats.c — thread slots, process entries and their sums (see stats.h). */
 #include "store/stats.h"
 
+#include <string.h>
+
 #include "sync/proc.h"
 #include "util/clock.h"
 #include "util/crashpoint.h"
@@ -15,15 +17,6 @@ static void fold(const region_t *r, thread_slot_t *s)
     }
 }
 
-/* Whether it is this caller's turn to look for dead owners: at most one sweep a second
- * over the whole cache, since with thousands of live processes attached each sweep reads
- * thousands of /proc entries. */
-static bool sweep_due(const region_t *r)
-{
-    uint64_t now = (uint64_t)clock_now_s(), last = atomic_load_explicit(&r->hdr->sweep_time, memory_order_relaxed);
-    return now != last && atomic_compare_exchange_strong(&r->hdr->sweep_time, &last, now);
-}
-
 /* Fold and free every thread slot whose owner process is gone. */
 static void sweep_dead_threads(const region_t *r)
 {
@@ -35,22 +28,6 @@ static void sweep_dead_threads(const region_t *r)
         fold(r, s);
         atomic_store(&s->owner, 0);
     }
-}
-
-/* Free every process entry whose process is gone. */
-static void sweep_dead_procs(const region_t *r)
-{
-    for (uint32_t i = 0; i < r->nproc_slots; i++) {
-        uint64_t t = atomic_load(&r->procs[i].token);
-        if (t && !proc_token_alive(t)) atomic_compare_exchange_strong(&r->procs[i].token, &t, 0);
-    }
-}
-
-/* Where this process starts looking for a free entry in a table of n: spread over the
- * table by pid, so thousands of processes attaching at once do not all probe from 0. */
-static uint32_t probe_start(uint64_t token, uint32_t n)
-{
-    return (uint32_t)(((uint32_t)token * 2654435761u) % n);
 }
 
 uint32_t stats_slot_claim(const region_t *r, uint64_t handle_id)
@@ -92,65 +69,7 @@ void stats_release_handle(region_t *r, uint64_t handle_id)
         if (atomic_load(&s->owner) == me && atomic_load(&s->handle) == handle_id)
             stats_slot_release(r, i);
     }
-    for (uint32_t i = 0; i < r->nproc_slots; i++) {
-        proc_slot_t *p = &r->procs[i];
-        if (atomic_load(&p->token) == me && atomic_load(&p->handle) == handle_id) {
-            atomic_store(&p->handle, 0);
-            CRASHPOINT("detach.proc_handle");
-            atomic_store(&p->token, 0);
-        }
-    }
-    uint64_t mine = me; /* a forked child's copy of the handle names its parent: not ours */
-    if (atomic_compare_exchange_strong(&r->overflow_token, &mine, 0))
-        atomic_fetch_sub(&r->hdr->attached_overflow, 1);
-}
-
-bool stats_attach(region_t *r, uint64_t handle_id)
-{
-    uint64_t me = proc_self_token();
-    atomic_fetch_add(&r->hdr->total_connections, 1);
-    uint32_t n = r->nproc_slots, first = probe_start(me, n);
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t k = 0; k < n; k++) {
-            proc_slot_t *p = &r->procs[(first + k) % n];
-            uint64_t expect = 0;
-            if (atomic_load_explicit(&p->token, memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_strong(&p->token, &expect, me)) {
-                CRASHPOINT("attach.proc_token");
-                atomic_store(&p->handle, handle_id);
-                return true;
-            }
-        }
-        if (pass == 0 && !sweep_due(r)) break;
-        sweep_dead_procs(r);
-    }
-    atomic_fetch_add(&r->hdr->attached_overflow, 1);
-    atomic_store(&r->overflow_token, me);
-    uint64_t k = region_overflow_claim(r), seen = atomic_load(&r->hdr->overflow_locks);
-    while (k > seen && !atomic_compare_exchange_weak(&r->hdr->overflow_locks, &seen, k)) {
-    }
-    return false;
-}
-
-uint64_t stats_attached(const region_t *r)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < r->nproc_slots; i++) {
-        uint64_t t = atomic_load(&r->procs[i].token);
-        if (!t) continue;
-        if (proc_token_alive(t)) n++;
-        else atomic_compare_exchange_strong(&r->procs[i].token, &t, 0);
-    }
-    /* handles beyond the table: each holds a lock byte, gone with its process */
-    return n + region_overflow_count(r, atomic_load(&r->hdr->overflow_locks));
-}
-
-bool stats_left_attached(const region_t *r)
-{
-    if (atomic_load(&r->hdr->attached_overflow)) return true;
-    for (uint32_t i = 0; i < r->nproc_slots; i++)
-        if (atomic_load(&r->procs[i].token)) return true;
-    return false;
+    stats_detach(r, handle_id);
 }
 
 void stats_sum(const region_t *r, uint64_t out[C_COUNT])
@@ -175,4 +94,33 @@ void stats_reset_owners(const region_t *r)
     }
     atomic_store(&r->hdr->attached_overflow, 0);
     atomic_store(&r->hdr->overflow_locks, 0);
+}
+
+void stats_fill(const region_t *r, shmc_stats_t *s)
+{
+    uint64_t t[C_COUNT];
+    stats_sum(r, t);
+    memset(s, 0, sizeof *s);
+#define STATS_COPY_COUNTER(name) s->name = t[C_##name];
+#define STATS_COPY_GAUGE(name)
+#define STATS_COPY_(kind, name, wire, reset, meaning) STATS_COPY_##kind(name)
+    SHMC_STATS(STATS_COPY_)
+#undef STATS_COPY_
+    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        items += (uint64_t)atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
+        bytes += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+    }
+    s->curr_items = (int64_t)items > 0 ? items : 0;
+    s->bytes = (int64_t)bytes > 0 ? bytes : 0;
+    s->limit_maxbytes = r->hdr->memory_limit;
+    s->item_size_max = r->item_size_max;
+    s->hash_buckets = r->bucket_mask + 1;
+    s->segments = r->nsegments;
+    s->segment_size = r->segment_size;
+    s->segments_free = atomic_load(&r->hdr->free_count);
+    s->curr_connections = stats_attached(r);
+    s->total_connections = atomic_load(&r->hdr->total_connections);
+    s->time = clock_now_s();
+    s->uptime = s->time - r->hdr->create_time;
 }

@@ -12,41 +12,14 @@
 #include <shmc.h>
 
 #include "region/region.h"
+#include "store/op_ctx.h"
 
-/* What one call needs besides the region: the calling thread's counter slot and cas block,
- * the time, and the flush epoch, read once per call. */
-typedef struct op_ctx {
-    thread_slot_t *slot;
-    bool slot_shared;     /* the overflow slot: counters use atomic adds */
-    uint32_t head_hint;   /* which append head this thread tries first */
-    uint32_t now;         /* Unix seconds */
-    uint32_t epoch;       /* current flush epoch */
-    uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
-} op_ctx_t;
-
-static inline void ctr_add(op_ctx_t *c, int idx, uint64_t n)
-{
-    if (c->slot_shared) {
-        atomic_fetch_add_explicit(&c->slot->c[idx], n, memory_order_relaxed);
-    } else {
-        uint64_t v = atomic_load_explicit(&c->slot->c[idx], memory_order_relaxed);
-        atomic_store_explicit(&c->slot->c[idx], v + n, memory_order_relaxed);
-    }
-}
-#define CTR(ctx, idx) ctr_add((ctx), (idx), 1)
 
 /* Start a call: read the clock, apply a delayed flush that came due, read the epoch. */
 void store_ctx_begin(const region_t *r, op_ctx_t *ctx);
 
 /* memcached's exptime argument as an absolute time (0: never). */
 uint32_t store_exptime_abs(int64_t exptime, uint32_t now);
-
-static inline bool store_item_dead(uint32_t exptime, uint32_t item_epoch, const op_ctx_t *ctx,
-                                   bool *flushed)
-{
-    *flushed = (int32_t)(item_epoch - ctx->epoch) < 0;
-    return *flushed || (exptime && exptime <= ctx->now);
-}
 
 /* ---- reads ---- */
 typedef struct get_out {

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec.h"
+#include "command.h"
 
 static void stat_u64(proto_out *out, const char *name, uint64_t v)
 {
@@ -226,8 +226,10 @@ static void reset(proto_env *env, proto_out *out)
     proto_out_line(out, "RESET");
 }
 
-void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out)
+proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *data,
+                              proto_out *out)
 {
+    (void)data;
     const char *a = req->args;
     size_t n = req->nargs;
     size_t word = 0;
@@ -244,11 +246,13 @@ void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out)
         size_t nsub = n - word;
         while (nsub && *sub == ' ') sub++, nsub--;
         bool known = (nsub == 2 && memcmp(sub, "on", 2) == 0) ||
-                     (nsub == 3 && (memcmp(sub, "off", 3) == 0 || memcmp(sub, "dump", 4) == 0));
+                     (nsub == 3 && memcmp(sub, "off", 3) == 0) ||
+                     (nsub == 4 && memcmp(sub, "dump", 4) == 0);
         proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
                                   : "CLIENT_ERROR usage: stats detail on|off|dump");
     }
     else if (IS("cachedump")) proto_out_line(out, "CLIENT_ERROR stats cachedump not allowed");
     else proto_out_line(out, "ERROR");
 #undef IS
+    return PROTO_DONE;
 }

@@ -249,6 +249,8 @@ static void test_stats(void)
     EXPECT("stats sizes\r\n", "STAT sizes_status disabled\r\nEND\r\n");
     EXPECT("stats bogus\r\n", "ERROR\r\n");
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
     EXPECT("stats cachedump 1 1\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
 
     /* reset: later replies count from here, although the cache's counters are shared */

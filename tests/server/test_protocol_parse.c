@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base64.h"
+#include "command.h"
 #include "frame.h"
 #include "number.h"
 #include "outbuf.h"
@@ -110,12 +111,17 @@ static void test_framing(void)
     PCHECK(proto_frame_line(big, PROTO_LINE_MAX + 1, &line, &consumed) == PROTO_FRAME_TOO_LONG);
     memcpy(big, "set ", 4);
     PCHECK(proto_frame_line(big, 5000, &line, &consumed) == PROTO_FRAME_TOO_LONG);
-    const char *gets[] = {"get ", "gets ", "gat ", "gats "};
-    for (int i = 0; i < 4; i++) {
+    /* the retrieval rows of the command table; nothing else streams */
+    const char *gets[] = {"get ", "gets ", "gat ", "gats ", "bget "};
+    for (int i = 0; i < 5; i++) {
         memset(big, 'k', 5000);
         memcpy(big, gets[i], strlen(gets[i]));
         PCHECK(proto_frame_line(big, 5000, &line, &consumed) == PROTO_FRAME_LONG_GET);
     }
+    memcpy(big, "mg ", 3);
+    PCHECK(proto_frame_line(big, 5000, &line, &consumed) == PROTO_FRAME_TOO_LONG);
+    memcpy(big, "getx ", 5);
+    PCHECK(proto_frame_line(big, 5000, &line, &consumed) == PROTO_FRAME_TOO_LONG);
     memset(big, ' ', 101); /* more than 100 leading spaces: memcached gives up */
     memcpy(big + 101, "get ", 4);
     PCHECK(proto_frame_line(big, 5000, &line, &consumed) == PROTO_FRAME_TOO_LONG);
@@ -149,6 +155,52 @@ static void test_framing(void)
     PCHECK(proto_next_key(text, strlen(text), &pos, &key, &nkey) && nkey == 3 && !memcmp(key, "k22", 3));
     PCHECK(proto_next_key(text, strlen(text), &pos, &key, &nkey) && nkey == 2 && !memcmp(key, "k3", 2));
     PCHECK(!proto_next_key(text, strlen(text), &pos, &key, &nkey));
+}
+
+/* The command table: a row for every request code, found by its keyword, of the right
+ * kind; the parser makes each keyword's line into its row's code. */
+static void test_command_table(void)
+{
+    for (int cmd = 0; cmd < PROTO_CMD_COUNT; cmd++) {
+        const proto_command *c = proto_command_of((proto_cmd)cmd);
+        PCHECK(c->cmd == (proto_cmd)cmd && c->execute != NULL);
+        if (cmd == PROTO_ERROR) continue;
+        PCHECK(c->len == strlen(c->keyword) && c->parse != NULL);
+        PCHECK(proto_command_find(c->keyword, c->len) == c);
+    }
+    PCHECK(proto_command_of(PROTO_CMD_COUNT)->cmd == PROTO_ERROR);
+    PCHECK(proto_command_of((proto_cmd)-1)->cmd == PROTO_ERROR);
+    static const struct {
+        const char *word;
+        proto_cmd cmd;
+        proto_kind kind;
+    } rows[] = {
+        {"get", PROTO_GET, PROTO_KIND_RETRIEVAL}, {"bget", PROTO_GET, PROTO_KIND_RETRIEVAL},
+        {"gets", PROTO_GETS, PROTO_KIND_RETRIEVAL}, {"gat", PROTO_GAT, PROTO_KIND_RETRIEVAL},
+        {"gats", PROTO_GATS, PROTO_KIND_RETRIEVAL}, {"set", PROTO_SET, PROTO_KIND_STORAGE},
+        {"add", PROTO_ADD, PROTO_KIND_STORAGE}, {"replace", PROTO_REPLACE, PROTO_KIND_STORAGE},
+        {"append", PROTO_APPEND, PROTO_KIND_STORAGE},
+        {"prepend", PROTO_PREPEND, PROTO_KIND_STORAGE}, {"cas", PROTO_CAS, PROTO_KIND_STORAGE},
+        {"incr", PROTO_INCR, PROTO_KIND_ARITHMETIC}, {"decr", PROTO_DECR, PROTO_KIND_ARITHMETIC},
+        {"delete", PROTO_DELETE, PROTO_KIND_OTHER}, {"touch", PROTO_TOUCH, PROTO_KIND_OTHER},
+        {"flush_all", PROTO_FLUSH_ALL, PROTO_KIND_OTHER}, {"stats", PROTO_STATS, PROTO_KIND_OTHER},
+        {"version", PROTO_VERSION, PROTO_KIND_OTHER},
+        {"verbosity", PROTO_VERBOSITY, PROTO_KIND_OTHER}, {"quit", PROTO_QUIT, PROTO_KIND_OTHER},
+        {"shutdown", PROTO_ERROR, PROTO_KIND_OTHER},
+        {"cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER},
+        {"mg", PROTO_MG, PROTO_KIND_META}, {"ms", PROTO_MS, PROTO_KIND_META},
+        {"md", PROTO_MD, PROTO_KIND_META}, {"ma", PROTO_MA, PROTO_KIND_META},
+        {"mn", PROTO_MN, PROTO_KIND_META}, {"me", PROTO_ME, PROTO_KIND_META},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const proto_command *c = proto_command_find(rows[i].word, strlen(rows[i].word));
+        PCHECK(c && c->cmd == rows[i].cmd && c->kind == rows[i].kind);
+    }
+    PCHECK(proto_cmd_kind(PROTO_GATS) == PROTO_KIND_RETRIEVAL);
+    PCHECK(proto_cmd_kind(PROTO_ERROR) == PROTO_KIND_NONE);
+    PCHECK(proto_command_find("ge", 2) == NULL && proto_command_find("gett", 4) == NULL);
+    PCHECK(proto_command_find("GET", 3) == NULL && proto_command_find("", 0) == NULL);
+    PCHECK(proto_command_find("mx", 2) == NULL);
 }
 
 static bool key_is(const char *want)
@@ -388,6 +440,7 @@ int main(void)
     test_numbers();
     test_base64();
     test_framing();
+    test_command_table();
     test_text_commands();
     test_meta();
     test_outbuf();

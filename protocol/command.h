@@ -1,6 +1,6 @@
 /* command.h — the one table of the protocol's commands (command.c): each keyword with its
- * request code, its kind and its two handlers, the parser that reads its line (text.c) and
- * the executor that runs it (exec.c, exec_meta.c, stats.c).  The parser, the framer, the
+ * request code, its kind and its two handlers, the parser that reads its line (parse_text.c)
+ * and the executor that runs it (exec_text.c, exec_meta.c, stats.c).  The parser, the framer, the
  * executor and the server ask this table; none spells out a list of commands itself.
  * Adding a command is a row in command.c, a proto_cmd in request.h and its two handlers. */
 #ifndef SHMC_PROTO_COMMAND_H

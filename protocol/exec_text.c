@@ -1,4 +1,4 @@
-/* exec.c — the classic text commands: each parsed request becomes calls of the public
+/* exec_text.c — the executor of the classic text commands: each parsed request becomes calls of the public
  * libshmc API, and each result becomes memcached 1.6's exact reply line.
  *
  * Retrievals copy each value straight into the reply buffer (shmc_get writes after room

@@ -1,10 +1,10 @@
-/* text.c — the command-line parser of memcached's text protocol (doc/protocol.txt).
+/* parse_text.c — the command-line parser of memcached's text protocol (doc/protocol.txt).
  *
  * Mirrors memcached 1.6's process_command_ascii(): the line is split on single spaces into
  * at most 23 tokens, the first names the command (its row in the command table, command.c,
  * names the parser below), each command checks its token count (a wrong count is "ERROR"),
  * and each malformed argument gets memcached's own CLIENT_ERROR text.  Meta commands' flags
- * are parsed in meta.c.  Nothing here performs a command; see exec.c. */
+ * are parsed in parse_meta.c.  Nothing here performs a command; see exec_text.c. */
 #include <string.h>
 
 #include "command.h"
@@ -195,7 +195,7 @@ void proto_parse_cache_memlimit(const tokens_t *t, proto_request *req,
     fail(req, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
 }
 
-/* ---- meta commands: the key, the length (ms), then flags for meta.c ---- */
+/* ---- meta commands: the key, the length (ms), then flags for parse_meta.c ---- */
 
 void proto_parse_meta(const tokens_t *t, proto_request *req, const proto_command *command)
 {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 
 #include "../testutil.h"
-#include "env.h"
-#include "exec.h"
-#include "frame.h"
+#include "protocol/env.h"
+#include "protocol/exec.h"
+#include "protocol/frame.h"
 
 static proto_env env;
 static shmc_t *cache;

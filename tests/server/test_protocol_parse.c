@@ -5,13 +5,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "base64.h"
-#include "command.h"
-#include "frame.h"
-#include "number.h"
-#include "outbuf.h"
+#include "protocol/base64.h"
+#include "protocol/command.h"
+#include "protocol/frame.h"
+#include "protocol/number.h"
+#include "protocol/outbuf.h"
 #include "proto_check.h"
-#include "request.h"
+#include "protocol/request.h"
 
 static proto_request req;
 

@@ -190,9 +190,6 @@ static void test_settings(void)
 
 int main(void)
 {
-    t_setup("server_options");
-    (void)t_path;
-    (void)t_check_file;
     test_defaults();
     test_every_flag();
     test_refused();

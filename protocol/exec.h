@@ -15,7 +15,7 @@ typedef enum proto_status {
     PROTO_CLOSE,   /* close the connection once out is sent (quit, or a broken stream) */
 } proto_status;
 
-/* Run one request.  For requests with req->has_value whose value is not refused up front,
+/* Run one request (through its row in the command table, command.h).  For requests with req->has_value whose value is not refused up front,
  * `data` holds req->vlen bytes plus the "\r\n" that must end them; else data is NULL. */
 proto_status proto_execute(proto_env *env, proto_request *req, const char *data,
                            proto_out *out);
@@ -29,11 +29,6 @@ static inline bool proto_value_refused(const proto_env *env, const proto_request
 {
     return req->has_value && (req->cmd == PROTO_ERROR || req->vlen > env->item_size_max);
 }
-
-/* The commands of exec_meta.c and stats.c, called by proto_execute. */
-proto_status proto_exec_meta(proto_env *env, proto_request *req, const char *data,
-                             proto_out *out);
-void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out);
 
 /* The reply line for an unexpected library error: "SERVER_ERROR <why>". */
 void proto_reply_server_error(proto_out *out, shmc_rc rc);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "base64.h"
-#include "exec.h"
+#include "command.h"
 #include "frame.h"
 #include "number.h"
 

@@ -4,12 +4,16 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "command.h"
 #include "number.h"
 
-static bool starts_with(const char *p, size_t n, const char *word)
+/* The retrieval command whose keyword, followed by a space, starts p[0..n); or NULL. */
+static const proto_command *retrieval_at(const char *p, size_t n)
 {
-    size_t w = strlen(word);
-    return n >= w && memcmp(p, word, w) == 0;
+    const char *sp = memchr(p, ' ', n);
+    if (!sp) return NULL;
+    const proto_command *command = proto_command_find(p, (size_t)(sp - p));
+    return command && command->kind == PROTO_KIND_RETRIEVAL ? command : NULL;
 }
 
 proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size_t *consumed)
@@ -29,26 +33,18 @@ proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size
     if (i > 100) return PROTO_FRAME_TOO_LONG;
     const char *p = buf + i;
     size_t n = len - i;
-    if (starts_with(p, n, "get ") || starts_with(p, n, "gets ") || starts_with(p, n, "gat ") ||
-        starts_with(p, n, "gats "))
-        return PROTO_FRAME_LONG_GET;
-    return PROTO_FRAME_TOO_LONG;
+    return retrieval_at(p, n) ? PROTO_FRAME_LONG_GET : PROTO_FRAME_TOO_LONG;
 }
 
 bool proto_parse_get_prefix(const char *buf, size_t len, proto_request *req, size_t *keys_off)
 {
     size_t i = 0;
     while (i < len && buf[i] == ' ') i++;
-    const char *cmd = buf + i;
-    while (i < len && buf[i] != ' ') i++;
-    if (i == len) return false;
-    size_t ncmd = (size_t)(buf + i - cmd);
     memset(req, 0, offsetof(proto_request, meta));
-    if (ncmd == 3 && memcmp(cmd, "get", 3) == 0) req->cmd = PROTO_GET;
-    else if (ncmd == 4 && memcmp(cmd, "gets", 4) == 0) req->cmd = PROTO_GETS;
-    else if (ncmd == 3 && memcmp(cmd, "gat", 3) == 0) req->cmd = PROTO_GAT;
-    else if (ncmd == 4 && memcmp(cmd, "gats", 4) == 0) req->cmd = PROTO_GATS;
-    else return false;
+    const proto_command *command = retrieval_at(buf + i, len - i);
+    if (!command) return false;
+    req->cmd = command->cmd;
+    i += command->len;
     if (req->cmd == PROTO_GAT || req->cmd == PROTO_GATS) {
         /* "gat <exptime> ": the exptime token must be complete */
         while (i < len && buf[i] == ' ') i++;

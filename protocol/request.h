@@ -44,6 +44,7 @@ typedef enum proto_cmd {
     PROTO_MA,
     PROTO_MN,
     PROTO_ME,
+    PROTO_CMD_COUNT /* not a command: how many codes there are */
 } proto_cmd;
 
 /* One flag of a meta command as the client sent it: its letter and the token after it. */

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec.h"
+#include "command.h"
 
 static void stat_u64(proto_out *out, const char *name, uint64_t v)
 {
@@ -107,37 +107,21 @@ static void general(proto_env *env, proto_out *out)
     proto_out_add(out, "END\r\n", 5);
 }
 
+static void emit_setting(void *ctx, const char *name, const char *value)
+{
+    stat_str(ctx, name, value);
+}
+
+/* The server's flag table makes the lines; the protocol only frames them. */
 static void settings(proto_env *env, proto_out *out)
 {
-    shmc_stats_t st;
-    shmc_rc rc = shmc_stats(env->cache, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
+    if (env->hooks.settings) {
+        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, out);
+        if (rc != SHMC_OK) {
+            proto_reply_server_error(out, rc);
+            return;
+        }
     }
-    proto_server_stats s;
-    server_stats(env, &s);
-    char umask[16];
-    snprintf(umask, sizeof umask, "%o", s.umask);
-    stat_u64(out, "maxbytes", st.limit_maxbytes);
-    stat_u64(out, "maxconns", s.max_connections);
-    stat_u64(out, "tcpport", s.tcpport);
-    stat_u64(out, "udpport", 0);
-    stat_str(out, "inter", s.inter ? s.inter : "NULL");
-    stat_u64(out, "verbosity", s.verbosity);
-    stat_str(out, "evictions", "on");
-    stat_str(out, "domain_socket", s.domain_socket ? s.domain_socket : "NULL");
-    stat_str(out, "umask", umask);
-    stat_str(out, "shutdown_command", "no");
-    stat_u64(out, "num_threads", s.threads);
-    stat_str(out, "cas_enabled", "yes");
-    stat_str(out, "binding_protocol", "ascii");
-    stat_u64(out, "item_size_max", st.item_size_max);
-    stat_str(out, "maxconns_fast", "yes");
-    stat_u64(out, "hashpower_init", log2_floor(st.hash_buckets));
-    stat_str(out, "flush_enabled", "yes");
-    stat_str(out, "dump_enabled", "no");
-    stat_str(out, "shmc_cache", s.cache ? s.cache : "NULL");
     proto_out_add(out, "END\r\n", 5);
 }
 
@@ -204,8 +188,10 @@ static void reset(proto_env *env, proto_out *out)
     proto_out_line(out, "RESET");
 }
 
-void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out)
+proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *data,
+                              proto_out *out)
 {
+    (void)data;
     const char *a = req->args;
     size_t n = req->nargs;
     size_t word = 0;
@@ -222,11 +208,13 @@ void proto_exec_stats(proto_env *env, const proto_request *req, proto_out *out)
         size_t nsub = n - word;
         while (nsub && *sub == ' ') sub++, nsub--;
         bool known = (nsub == 2 && memcmp(sub, "on", 2) == 0) ||
-                     (nsub == 3 && (memcmp(sub, "off", 3) == 0 || memcmp(sub, "dump", 4) == 0));
+                     (nsub == 3 && memcmp(sub, "off", 3) == 0) ||
+                     (nsub == 4 && memcmp(sub, "dump", 4) == 0);
         proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
                                   : "CLIENT_ERROR usage: stats detail on|off|dump");
     }
     else if (IS("cachedump")) proto_out_line(out, "CLIENT_ERROR stats cachedump not allowed");
     else proto_out_line(out, "ERROR");
 #undef IS
+    return PROTO_DONE;
 }

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "protocol/exec.h"
+#include "protocol/command.h"
 #include "protocol/frame.h"
 #include "worker.h"
 
@@ -172,15 +172,9 @@ static bool read_cmd(conn_t *c)
         if (st == PROTO_CLOSE) c->closing = true;
         return true;
     }
-    switch (req->cmd) {
-    case PROTO_GET:
-    case PROTO_GETS:
-    case PROTO_GAT:
-    case PROTO_GATS:
+    if (proto_cmd_kind(req->cmd) == PROTO_KIND_RETRIEVAL) {
         start_retrieval(c, consumed, CONN_READ_CMD);
         return true;
-    default:
-        break;
     }
     proto_status st = proto_execute(env, req, NULL, &c->out);
     c->rpos += consumed;

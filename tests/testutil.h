@@ -1,6 +1,7 @@
-/* testutil.h — the tiny test harness every suite shares: checks that count instead of
- * aborting, a private cache directory per test run, and the closing "N passed, N failed"
- * line.  Header-only so each test is one self-contained program. */
+/* testutil.h — the tiny test harness every suite shares (the protocol's tests too): checks
+ * that count instead of aborting, a private cache directory per test run, and the closing
+ * "N passed, N failed" line.  Header-only so each test is one self-contained program; its
+ * functions are inline so a test that needs no cache directory need not use them. */
 #ifndef SHMC_TESTUTIL_H
 #define SHMC_TESTUTIL_H
 
@@ -37,10 +38,23 @@ static int t_passed, t_failed;
         }                                                                                 \
     } while (0)
 
+/* Two C strings (either may be NULL) are equal. */
+#define CHECK_STR(got, want)                                                              \
+    do {                                                                                  \
+        const char *g_ = (got), *w_ = (want);                                             \
+        if ((g_ == NULL && w_ == NULL) || (g_ && w_ && strcmp(g_, w_) == 0)) {            \
+            t_passed++;                                                                   \
+        } else {                                                                          \
+            t_failed++;                                                                   \
+            fprintf(stderr, "FAIL %s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__,  \
+                    #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                        \
+        }                                                                                 \
+    } while (0)
+
 /* A fresh directory for this run's cache files, removed by t_finish(). */
 static char t_dir[256];
 
-static const char *t_setup(const char *suite)
+static inline const char *t_setup(const char *suite)
 {
     snprintf(t_dir, sizeof t_dir, "/dev/shm/shmc-test-%s-%d", suite, (int)getpid());
     mkdir(t_dir, 0700);
@@ -48,7 +62,7 @@ static const char *t_setup(const char *suite)
 }
 
 /* t_path("x") -> "<t_dir>/x" in a static rotating buffer (valid for 8 calls). */
-static const char *t_path(const char *name)
+static inline const char *t_path(const char *name)
 {
     static char bufs[8][320];
     static int i;
@@ -58,7 +72,7 @@ static const char *t_path(const char *name)
 }
 
 /* Run the checker on a cache file; counts as one check (clean = pass). */
-static void t_check_file(const char *path)
+static inline void t_check_file(const char *path)
 {
     size_t violations = 0;
     shmc_rc rc = shmc_check(path, stderr, &violations);
@@ -86,7 +100,7 @@ static inline void t_expect_missing_at(const char *file, int line, shmc_t *c, co
     }
 }
 
-static int t_finish(void)
+static inline int t_finish(void)
 {
     DIR *d = opendir(t_dir);
     if (d) {

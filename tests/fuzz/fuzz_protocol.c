@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "exec.h"
-#include "frame.h"
-#include "request.h"
+#include "protocol/env.h"
+#include "protocol/exec.h"
+#include "protocol/frame.h"
+#include "protocol/request.h"
 
 static proto_env env;
 static bool ready;

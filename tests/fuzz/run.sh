@@ -14,7 +14,7 @@ trap 'rm -rf "$WORK"' EXIT
 echo "fuzz: building in $WORK"
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -DSHMC_BUILDING_LIBRARY \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$ROOT/include" -I"$ROOT/src" -I"$ROOT/protocol" \
+    -I"$ROOT" -I"$ROOT/include" -I"$ROOT/src" \
     "$ROOT"/tests/fuzz/fuzz_protocol.c "$ROOT"/protocol/*.c "$ROOT"/src/*/*.c \
     -lpthread -o "$WORK/fuzz_protocol"
 

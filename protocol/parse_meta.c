@@ -1,4 +1,4 @@
-/* meta.c — the flags of memcached's meta commands (mg, ms, md, ma, me).
+/* parse_meta.c — the parser of the flags of memcached's meta commands (mg, ms, md, ma, me).
  *
  * Each flag is one letter, optionally followed by a token ("T30", "Oabc").  Parsing follows
  * memcached 1.6's _meta_flag_preparse(): a repeated letter is "duplicate flag", an unknown

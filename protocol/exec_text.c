@@ -1,4 +1,4 @@
-/* exec.c — the classic text commands: each parsed request becomes calls of the public
+/* exec_text.c — the executor of the classic text commands: each parsed request becomes calls of the public
  * libshmc API, and each result becomes memcached 1.6's exact reply line.
  *
  * Retrievals copy each value straight into the reply buffer (shmc_get writes after room
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "exec.h"
+#include "command.h"
 #include "frame.h"
 #include "number.h"
 
@@ -102,8 +102,10 @@ static proto_status run_keys(proto_env *env, proto_request *req, proto_out *out)
     return PROTO_PAUSED;
 }
 
-static proto_status exec_retrieval(proto_env *env, proto_request *req, proto_out *out)
+proto_status proto_exec_retrieval(proto_env *env, proto_request *req, const char *data,
+                                  proto_out *out)
 {
+    (void)data;
     /* memcached refuses the whole command, values found so far included, at a long key */
     size_t pos = 0;
     const char *key;
@@ -147,9 +149,10 @@ static const char *storage_reply(shmc_rc rc)
     }
 }
 
-static proto_status exec_storage(proto_env *env, proto_request *req, const char *data,
-                                 proto_out *out)
+proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
+                                proto_out *out)
 {
+    if (req->vlen > env->item_size_max) data = NULL;
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         reply(out, req, "SERVER_ERROR object too large for cache");
@@ -182,13 +185,15 @@ static proto_status exec_storage(proto_env *env, proto_request *req, const char 
 
 /* ---- the other classic commands ---- */
 
-static void exec_arithmetic(proto_env *env, proto_request *req, proto_out *out)
+proto_status proto_exec_arithmetic(proto_env *env, proto_request *req, const char *data,
+                                   proto_out *out)
 {
+    (void)data;
     uint64_t value = 0;
     shmc_rc rc = req->cmd == PROTO_INCR
                      ? shmc_incr(env->cache, req->key, req->nkey, req->delta, &value)
                      : shmc_decr(env->cache, req->key, req->nkey, req->delta, &value);
-    if (req->noreply) return;
+    if (req->noreply) return PROTO_DONE;
     switch (rc) {
     case SHMC_OK: {
         char num[24];
@@ -211,26 +216,35 @@ static void exec_arithmetic(proto_env *env, proto_request *req, proto_out *out)
     default:
         proto_reply_server_error(out, rc);
     }
+    return PROTO_DONE;
 }
 
-static void exec_delete(proto_env *env, proto_request *req, proto_out *out)
+proto_status proto_exec_delete(proto_env *env, proto_request *req, const char *data,
+                               proto_out *out)
 {
+    (void)data;
     shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
     if (rc == SHMC_OK) reply(out, req, "DELETED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
     else if (!req->noreply) proto_reply_server_error(out, rc);
+    return PROTO_DONE;
 }
 
-static void exec_touch(proto_env *env, proto_request *req, proto_out *out)
+proto_status proto_exec_touch(proto_env *env, proto_request *req, const char *data,
+                              proto_out *out)
 {
+    (void)data;
     shmc_rc rc = shmc_touch(env->cache, req->key, req->nkey, req->exptime);
     if (rc == SHMC_OK) reply(out, req, "TOUCHED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
     else if (!req->noreply) proto_reply_server_error(out, rc);
+    return PROTO_DONE;
 }
 
-static void exec_flush_all(proto_env *env, proto_request *req, proto_out *out)
+proto_status proto_exec_flush_all(proto_env *env, proto_request *req, const char *data,
+                                  proto_out *out)
 {
+    (void)data;
     /* like memcached's realtime(): a delay over 30 days is an absolute Unix time */
     int64_t delay = req->exptime;
     if (delay > SHMC_EXPTIME_RELATIVE_MAX) {
@@ -241,54 +255,45 @@ static void exec_flush_all(proto_env *env, proto_request *req, proto_out *out)
     shmc_rc rc = shmc_flush_all(env->cache, delay);
     if (rc == SHMC_OK) reply(out, req, "OK");
     else if (!req->noreply) proto_reply_server_error(out, rc);
+    return PROTO_DONE;
+}
+
+proto_status proto_exec_version(proto_env *env, proto_request *req, const char *data,
+                                proto_out *out)
+{
+    (void)env, (void)req, (void)data;
+    proto_out_line(out, "VERSION " PROTO_VERSION_STRING);
+    return PROTO_DONE;
+}
+
+proto_status proto_exec_verbosity(proto_env *env, proto_request *req, const char *data,
+                                  proto_out *out)
+{
+    (void)data;
+    if (env->hooks.set_verbosity) env->hooks.set_verbosity(env->hooks.arg, (unsigned)req->exptime);
+    reply(out, req, "OK");
+    return PROTO_DONE;
+}
+
+proto_status proto_exec_quit(proto_env *env, proto_request *req, const char *data,
+                             proto_out *out)
+{
+    (void)env, (void)req, (void)data, (void)out;
+    return PROTO_CLOSE;
+}
+
+/* A refused line: its error reply, and its data block (if its length was readable) is
+ * swallowed. */
+proto_status proto_exec_error(proto_env *env, proto_request *req, const char *data,
+                              proto_out *out)
+{
+    (void)env, (void)data;
+    reply(out, req, req->error);
+    return req->has_value ? PROTO_SWALLOW : PROTO_DONE;
 }
 
 proto_status proto_execute(proto_env *env, proto_request *req, const char *data,
                            proto_out *out)
 {
-    switch (req->cmd) {
-    case PROTO_ERROR:
-        reply(out, req, req->error);
-        return req->has_value ? PROTO_SWALLOW : PROTO_DONE;
-    case PROTO_GET:
-    case PROTO_GETS:
-    case PROTO_GAT:
-    case PROTO_GATS:
-        return exec_retrieval(env, req, out);
-    case PROTO_SET:
-    case PROTO_ADD:
-    case PROTO_REPLACE:
-    case PROTO_APPEND:
-    case PROTO_PREPEND:
-    case PROTO_CAS:
-        return exec_storage(env, req, req->vlen > env->item_size_max ? NULL : data, out);
-    case PROTO_INCR:
-    case PROTO_DECR:
-        exec_arithmetic(env, req, out);
-        return PROTO_DONE;
-    case PROTO_DELETE:
-        exec_delete(env, req, out);
-        return PROTO_DONE;
-    case PROTO_TOUCH:
-        exec_touch(env, req, out);
-        return PROTO_DONE;
-    case PROTO_FLUSH_ALL:
-        exec_flush_all(env, req, out);
-        return PROTO_DONE;
-    case PROTO_STATS:
-        proto_exec_stats(env, req, out);
-        return PROTO_DONE;
-    case PROTO_VERSION:
-        proto_out_line(out, "VERSION " PROTO_VERSION_STRING);
-        return PROTO_DONE;
-    case PROTO_VERBOSITY:
-        if (env->hooks.set_verbosity)
-            env->hooks.set_verbosity(env->hooks.arg, (unsigned)req->exptime);
-        reply(out, req, "OK");
-        return PROTO_DONE;
-    case PROTO_QUIT:
-        return PROTO_CLOSE;
-    default:
-        return proto_exec_meta(env, req, data, out);
-    }
+    return proto_command_of(req->cmd)->execute(env, req, data, out);
 }

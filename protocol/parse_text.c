@@ -1,23 +1,22 @@
-/* text.c — the command-line parser of memcached's text protocol (doc/protocol.txt).
+/* parse_text.c — the command-line parser of memcached's text protocol (doc/protocol.txt).
  *
  * Mirrors memcached 1.6's process_command_ascii(): the line is split on single spaces into
- * at most 23 tokens, each command checks its token count (a wrong count is "ERROR"), and
- * each malformed argument gets memcached's own CLIENT_ERROR text.  Meta commands' flags are
- * parsed in meta.c.  Nothing here performs a command; see exec.c. */
+ * at most 23 tokens, the first names the command (its row in the command table, command.c,
+ * names the parser below), each command checks its token count (a wrong count is "ERROR"),
+ * and each malformed argument gets memcached's own CLIENT_ERROR text.  Meta commands' flags
+ * are parsed in parse_meta.c.  Nothing here performs a command; see exec_text.c. */
 #include <string.h>
 
+#include "command.h"
 #include "number.h"
-#include "request.h"
 
-typedef struct tokens {
-    size_t n; /* real tokens found, at most PROTO_MAX_TOKENS - 1 */
-    const char *tok[PROTO_MAX_TOKENS];
-    size_t len[PROTO_MAX_TOKENS];
-} tokens_t;
+typedef proto_tokens tokens_t;
 
 static void tokenize(const char *line, size_t len, tokens_t *t)
 {
     size_t i = 0;
+    t->line = line;
+    t->line_len = len;
     t->n = 0;
     while (i < len && t->n < PROTO_MAX_TOKENS - 1) {
         while (i < len && line[i] == ' ') i++;
@@ -52,29 +51,29 @@ static const char BAD_FORMAT[] = "CLIENT_ERROR bad command line format";
 static const char BAD_EXPTIME[] = "CLIENT_ERROR invalid exptime argument";
 
 /* The text after token i (where a retrieval's keys start). */
-static void keys_after(const char *line, size_t len, const tokens_t *t, size_t i,
-                       proto_request *req)
+static void keys_after(const tokens_t *t, size_t i, proto_request *req)
 {
-    size_t off = (size_t)(t->tok[i] - line) + t->len[i];
-    req->keys = line + off;
-    req->keys_len = len - off;
+    size_t off = (size_t)(t->tok[i] - t->line) + t->len[i];
+    req->keys = t->line + off;
+    req->keys_len = t->line_len - off;
 }
 
-static void parse_retrieval(const char *line, size_t len, const tokens_t *t,
-                            proto_request *req, proto_cmd cmd)
+void proto_parse_retrieval(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    proto_cmd cmd = command->cmd;
     if (t->n < 2) return fail(req, "ERROR");
     req->cmd = cmd;
     if (cmd == PROTO_GAT || cmd == PROTO_GATS) {
         if (!proto_parse_i64(t->tok[1], t->len[1], &req->exptime)) return fail(req, BAD_EXPTIME);
-        keys_after(line, len, t, 1, req);
+        keys_after(t, 1, req);
     } else {
-        keys_after(line, len, t, 0, req);
+        keys_after(t, 0, req);
     }
 }
 
-static void parse_storage(const tokens_t *t, proto_request *req, proto_cmd cmd)
+void proto_parse_storage(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    proto_cmd cmd = command->cmd;
     bool is_cas = cmd == PROTO_CAS;
     size_t want = is_cas ? 6 : 5;
     if (t->n != want && t->n != want + 1) return fail(req, "ERROR");
@@ -94,8 +93,9 @@ static void parse_storage(const tokens_t *t, proto_request *req, proto_cmd cmd)
     req->vlen = (size_t)vlen;
 }
 
-static void parse_arithmetic(const tokens_t *t, proto_request *req, proto_cmd cmd)
+void proto_parse_arithmetic(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    proto_cmd cmd = command->cmd;
     if (t->n != 3 && t->n != 4) return fail(req, "ERROR");
     req->noreply = last_is_noreply(t);
     if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
@@ -106,8 +106,9 @@ static void parse_arithmetic(const tokens_t *t, proto_request *req, proto_cmd cm
     req->nkey = t->len[1];
 }
 
-static void parse_touch(const tokens_t *t, proto_request *req)
+void proto_parse_touch(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)command;
     if (t->n != 3 && t->n != 4) return fail(req, "ERROR");
     req->noreply = last_is_noreply(t);
     if (t->len[1] > PROTO_KEY_MAX) return fail(req, BAD_FORMAT);
@@ -117,8 +118,9 @@ static void parse_touch(const tokens_t *t, proto_request *req)
     req->nkey = t->len[1];
 }
 
-static void parse_delete(const tokens_t *t, proto_request *req)
+void proto_parse_delete(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)command;
     if (t->n < 2 || t->n > 4) return fail(req, "ERROR");
     if (t->n > 2) {
         bool hold_is_zero = tok_is(t, 2, "0");
@@ -135,8 +137,9 @@ static void parse_delete(const tokens_t *t, proto_request *req)
     req->nkey = t->len[1];
 }
 
-static void parse_flush_all(const tokens_t *t, proto_request *req)
+void proto_parse_flush_all(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)command;
     if (t->n < 1 || t->n > 3) return fail(req, "ERROR");
     req->noreply = last_is_noreply(t);
     req->exptime = 0;
@@ -146,8 +149,9 @@ static void parse_flush_all(const tokens_t *t, proto_request *req)
     req->cmd = PROTO_FLUSH_ALL;
 }
 
-static void parse_verbosity(const tokens_t *t, proto_request *req)
+void proto_parse_verbosity(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)command;
     if (t->n != 2 && t->n != 3) return fail(req, "ERROR");
     req->noreply = last_is_noreply(t);
     uint32_t level;
@@ -156,10 +160,11 @@ static void parse_verbosity(const tokens_t *t, proto_request *req)
     req->cmd = PROTO_VERBOSITY;
 }
 
-static void parse_stats(const char *line, size_t len, const tokens_t *t, proto_request *req)
+void proto_parse_stats(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)command;
     req->cmd = PROTO_STATS;
-    keys_after(line, len, t, 0, req);
+    keys_after(t, 0, req);
     req->args = req->keys;
     req->nargs = req->keys_len;
     req->keys = NULL;
@@ -168,10 +173,33 @@ static void parse_stats(const char *line, size_t len, const tokens_t *t, proto_r
     while (req->nargs && req->args[req->nargs - 1] == ' ') req->nargs--;
 }
 
-/* ---- meta commands: the key, the length (ms), then flags for meta.c ---- */
-
-static void parse_meta(const tokens_t *t, proto_request *req, char which)
+/* version, quit: the keyword alone (memcached ignores what follows it) */
+void proto_parse_bare(const tokens_t *t, proto_request *req, const proto_command *command)
 {
+    (void)t;
+    req->cmd = command->cmd;
+}
+
+void proto_parse_shutdown(const tokens_t *t, proto_request *req, const proto_command *command)
+{
+    (void)t, (void)command;
+    fail(req, "ERROR: shutdown not enabled");
+}
+
+void proto_parse_cache_memlimit(const tokens_t *t, proto_request *req,
+                                const proto_command *command)
+{
+    (void)command;
+    if (t->n != 2 && t->n != 3) return fail(req, "ERROR");
+    req->noreply = last_is_noreply(t);
+    fail(req, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
+}
+
+/* ---- meta commands: the key, the length (ms), then flags for parse_meta.c ---- */
+
+void proto_parse_meta(const tokens_t *t, proto_request *req, const proto_command *command)
+{
+    char which = command->keyword[1];
     memset(&req->meta, 0, sizeof req->meta);
     req->meta.delta = 1;
     if (which == 'n') {
@@ -209,8 +237,7 @@ static void parse_meta(const tokens_t *t, proto_request *req, char which)
         return fail(req, which == 'g' ? "CLIENT_ERROR options flags are too long"
                                       : "CLIENT_ERROR options flags too long");
     }
-    req->cmd = which == 'g' ? PROTO_MG : which == 's' ? PROTO_MS : which == 'd' ? PROTO_MD
-                                                                               : PROTO_MA;
+    req->cmd = command->cmd;
     const char *err = proto_parse_meta_flags(req, t->tok + first_flag, t->len + first_flag,
                                              t->n - first_flag);
     if (err) {
@@ -228,47 +255,9 @@ void proto_parse(const char *line, size_t len, proto_request *req)
     tokens_t t;
     tokenize(line, len, &t);
     if (t.n < 1 || t.len[0] < 2) return fail(req, "ERROR");
-
-    const char *c = t.tok[0];
-    size_t cl = t.len[0];
-    if (c[0] == 'm' && cl == 2) {
-        if (strchr("gsdnae", c[1]) && c[1]) return parse_meta(&t, req, c[1]);
-        return fail(req, "ERROR");
-    }
-#define IS(word) (cl == sizeof(word) - 1 && memcmp(c, word, sizeof(word) - 1) == 0)
-    if (IS("get") || IS("bget")) return parse_retrieval(line, len, &t, req, PROTO_GET);
-    if (IS("gets")) return parse_retrieval(line, len, &t, req, PROTO_GETS);
-    if (IS("gat")) return parse_retrieval(line, len, &t, req, PROTO_GAT);
-    if (IS("gats")) return parse_retrieval(line, len, &t, req, PROTO_GATS);
-    if (IS("set")) return parse_storage(&t, req, PROTO_SET);
-    if (IS("add")) return parse_storage(&t, req, PROTO_ADD);
-    if (IS("replace")) return parse_storage(&t, req, PROTO_REPLACE);
-    if (IS("append")) return parse_storage(&t, req, PROTO_APPEND);
-    if (IS("prepend")) return parse_storage(&t, req, PROTO_PREPEND);
-    if (IS("cas")) return parse_storage(&t, req, PROTO_CAS);
-    if (IS("incr")) return parse_arithmetic(&t, req, PROTO_INCR);
-    if (IS("decr")) return parse_arithmetic(&t, req, PROTO_DECR);
-    if (IS("delete")) return parse_delete(&t, req);
-    if (IS("touch")) return parse_touch(&t, req);
-    if (IS("flush_all")) return parse_flush_all(&t, req);
-    if (IS("stats")) return parse_stats(line, len, &t, req);
-    if (IS("version")) {
-        req->cmd = PROTO_VERSION;
-        return;
-    }
-    if (IS("quit")) {
-        req->cmd = PROTO_QUIT;
-        return;
-    }
-    if (IS("verbosity")) return parse_verbosity(&t, req);
-    if (IS("shutdown")) return fail(req, "ERROR: shutdown not enabled");
-    if (IS("cache_memlimit")) {
-        if (t.n != 2 && t.n != 3) return fail(req, "ERROR");
-        req->noreply = last_is_noreply(&t);
-        return fail(req, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
-    }
-#undef IS
-    fail(req, "ERROR");
+    const proto_command *command = proto_command_find(t.tok[0], t.len[0]);
+    if (!command) return fail(req, "ERROR");
+    command->parse(&t, req, command);
 }
 
 bool proto_next_key(const char *text, size_t len, size_t *pos, const char **key,

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 
 #include "../testutil.h"
-#include "env.h"
-#include "exec.h"
-#include "frame.h"
+#include "protocol/env.h"
+#include "protocol/exec.h"
+#include "protocol/frame.h"
 
 static proto_env env;
 static shmc_t *cache;
@@ -21,6 +21,15 @@ static void fake_server_stats(void *arg, proto_server_stats *s)
     s->curr_connections = 3;
     s->threads = 2;
     s->max_connections = 10;
+}
+
+/* The protocol frames whatever settings the server emits, in its order. */
+static shmc_rc fake_settings(void *arg, proto_setting_fn emit, void *ctx)
+{
+    (void)arg;
+    emit(ctx, "maxconns", "10");
+    emit(ctx, "inter", "NULL");
+    return SHMC_OK;
 }
 
 static void fake_verbosity(void *arg, unsigned level)
@@ -230,9 +239,7 @@ static void test_stats(void)
     CHECK(strlen(got) > 5 && strcmp(got + strlen(got) - 5, "END\r\n") == 0);
     free(got);
 
-    got = run("stats settings\r\n");
-    CHECK(strstr(got, "STAT maxconns 10\r\n") && strstr(got, "STAT item_size_max "));
-    free(got);
+    EXPECT("stats settings\r\n", "STAT maxconns 10\r\nSTAT inter NULL\r\nEND\r\n");
     got = run("stats items\r\n");
     CHECK(strstr(got, "STAT items:1:number ") && strstr(got, "END\r\n"));
     free(got);
@@ -242,6 +249,8 @@ static void test_stats(void)
     EXPECT("stats sizes\r\n", "STAT sizes_status disabled\r\nEND\r\n");
     EXPECT("stats bogus\r\n", "ERROR\r\n");
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
     EXPECT("stats cachedump 1 1\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
 
     /* reset: later replies count from here, although the cache's counters are shared */
@@ -352,7 +361,8 @@ int main(void)
     cfg.item_size_max = 64u << 10;
     CHECK_RC(shmc_open(&cache, t_path("cache"), &cfg), SHMC_OK);
     if (!cache) return t_finish();
-    proto_hooks hooks = {.server_stats = fake_server_stats, .set_verbosity = fake_verbosity};
+    proto_hooks hooks = {.server_stats = fake_server_stats, .settings = fake_settings,
+                         .set_verbosity = fake_verbosity};
     CHECK_RC(proto_env_init(&env, cache, &hooks), SHMC_OK);
     CHECK(env.item_size_max == 64u << 10);
 

@@ -1,0 +1,78 @@
+/* command.c — the command table (command.h), in memcached 1.6's keywords: the classic text
+ * commands of doc/protocol.txt, then the meta commands.  Rows whose keyword is an alias or
+ * is always refused come after the row that owns the request code. */
+#include "command.h"
+
+#include <string.h>
+
+#define ROW(word, code, k, p, e) \
+    {.keyword = word, .len = sizeof(word) - 1, .cmd = code, .kind = k, .parse = p, .execute = e}
+
+/* Indexed by proto_cmd for proto_command_of; the aliases and refusals follow. */
+static const proto_command commands[] = {
+    [PROTO_ERROR] = ROW("", PROTO_ERROR, PROTO_KIND_NONE, NULL, proto_exec_error),
+    [PROTO_GET] = ROW("get", PROTO_GET, PROTO_KIND_RETRIEVAL, proto_parse_retrieval,
+                      proto_exec_retrieval),
+    [PROTO_GETS] = ROW("gets", PROTO_GETS, PROTO_KIND_RETRIEVAL, proto_parse_retrieval,
+                       proto_exec_retrieval),
+    [PROTO_GAT] = ROW("gat", PROTO_GAT, PROTO_KIND_RETRIEVAL, proto_parse_retrieval,
+                      proto_exec_retrieval),
+    [PROTO_GATS] = ROW("gats", PROTO_GATS, PROTO_KIND_RETRIEVAL, proto_parse_retrieval,
+                       proto_exec_retrieval),
+    [PROTO_SET] = ROW("set", PROTO_SET, PROTO_KIND_STORAGE, proto_parse_storage,
+                      proto_exec_storage),
+    [PROTO_ADD] = ROW("add", PROTO_ADD, PROTO_KIND_STORAGE, proto_parse_storage,
+                      proto_exec_storage),
+    [PROTO_REPLACE] = ROW("replace", PROTO_REPLACE, PROTO_KIND_STORAGE, proto_parse_storage,
+                          proto_exec_storage),
+    [PROTO_APPEND] = ROW("append", PROTO_APPEND, PROTO_KIND_STORAGE, proto_parse_storage,
+                         proto_exec_storage),
+    [PROTO_PREPEND] = ROW("prepend", PROTO_PREPEND, PROTO_KIND_STORAGE, proto_parse_storage,
+                          proto_exec_storage),
+    [PROTO_CAS] = ROW("cas", PROTO_CAS, PROTO_KIND_STORAGE, proto_parse_storage,
+                      proto_exec_storage),
+    [PROTO_DELETE] = ROW("delete", PROTO_DELETE, PROTO_KIND_OTHER, proto_parse_delete,
+                         proto_exec_delete),
+    [PROTO_INCR] = ROW("incr", PROTO_INCR, PROTO_KIND_ARITHMETIC, proto_parse_arithmetic,
+                       proto_exec_arithmetic),
+    [PROTO_DECR] = ROW("decr", PROTO_DECR, PROTO_KIND_ARITHMETIC, proto_parse_arithmetic,
+                       proto_exec_arithmetic),
+    [PROTO_TOUCH] = ROW("touch", PROTO_TOUCH, PROTO_KIND_OTHER, proto_parse_touch,
+                        proto_exec_touch),
+    [PROTO_FLUSH_ALL] = ROW("flush_all", PROTO_FLUSH_ALL, PROTO_KIND_OTHER,
+                            proto_parse_flush_all, proto_exec_flush_all),
+    [PROTO_STATS] = ROW("stats", PROTO_STATS, PROTO_KIND_OTHER, proto_parse_stats,
+                        proto_exec_stats),
+    [PROTO_VERSION] = ROW("version", PROTO_VERSION, PROTO_KIND_OTHER, proto_parse_bare,
+                          proto_exec_version),
+    [PROTO_VERBOSITY] = ROW("verbosity", PROTO_VERBOSITY, PROTO_KIND_OTHER,
+                            proto_parse_verbosity, proto_exec_verbosity),
+    [PROTO_QUIT] = ROW("quit", PROTO_QUIT, PROTO_KIND_OTHER, proto_parse_bare, proto_exec_quit),
+    [PROTO_MG] = ROW("mg", PROTO_MG, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_MS] = ROW("ms", PROTO_MS, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_MD] = ROW("md", PROTO_MD, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_MA] = ROW("ma", PROTO_MA, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_MN] = ROW("mn", PROTO_MN, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_ME] = ROW("me", PROTO_ME, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    /* aliases and refusals */
+    ROW("bget", PROTO_GET, PROTO_KIND_RETRIEVAL, proto_parse_retrieval, proto_exec_retrieval),
+    ROW("shutdown", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_shutdown, proto_exec_error),
+    ROW("cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_cache_memlimit,
+        proto_exec_error),
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+_Static_assert(PROTO_CMD_COUNT <= NCOMMANDS, "every proto_cmd has its row");
+
+const proto_command *proto_command_find(const char *word, size_t n)
+{
+    for (size_t i = 1; i < NCOMMANDS; i++)
+        if (commands[i].len == n && memcmp(commands[i].keyword, word, n) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+const proto_command *proto_command_of(proto_cmd cmd)
+{
+    return &commands[(unsigned)cmd < PROTO_CMD_COUNT ? cmd : PROTO_ERROR];
+}

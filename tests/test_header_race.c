@@ -1,9 +1,9 @@
 /* test_header_race.c — a cache file whose header changes between its check and its mapping
  * (another process writing it at that instant) is refused with a clear error, never used:
  * the region's pointers and sizes come from the validated private copy of the header, and
- * the mapped header must equal it.  The change is made at the exact instant by this
- * program's own mmap, which the library (linked statically) calls: armed, it rewrites the
- * file's header first, then maps.  Both opens are covered: the checker's read-only one (a
+ * the mapped header must equal it.  The change is made at the exact instant by a wrapper of
+ * the library's mmap (linked with -Wl,--wrap=mmap, tests/CMakeLists.txt, so sanitizers'
+ * own mmap stays theirs): armed, it rewrites the file's header first, then maps.  Both opens are covered: the checker's read-only one (a
  * hostile header that would send it past the mapping) and shmc_open's (a header that is
  * valid but another: a new hash seed, which would misfile every key). */
 #include "testutil.h"
@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "region/layout.h"
@@ -28,13 +27,16 @@ static int same_file(int a, int b)
     return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev;
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (arm_prot >= 0 && prot == arm_prot && fd >= 0 && same_file(fd, arm_fd)) {
         arm_prot = -1;
         fired = pwrite(arm_fd, &arm_header, sizeof arm_header, 0) == (ssize_t)sizeof arm_header;
     }
-    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    return __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 static header_t read_header(const char *path)

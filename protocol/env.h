@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+struct proto_out;
+
 /* The server's own numbers for "stats" and "stats settings". */
 typedef struct proto_server_stats {
     uint64_t pid;
@@ -23,6 +25,7 @@ typedef struct proto_server_stats {
     uint64_t connection_structures;
     uint64_t bytes_read, bytes_written;
     uint64_t threads;
+    uint64_t auth_cmds, auth_errors; /* ASCII authentication attempts, failures */
     /* settings */
     unsigned tcpport;
     const char *inter;         /* listen address, or NULL */
@@ -35,6 +38,8 @@ typedef struct proto_server_stats {
 typedef struct proto_hooks {
     void (*server_stats)(void *arg, proto_server_stats *out);
     void (*set_verbosity)(void *arg, unsigned level);
+    /* more "stats settings" lines (the server's TLS and authentication), or NULL */
+    void (*settings)(void *arg, struct proto_out *out);
     void *arg;
 } proto_hooks;
 

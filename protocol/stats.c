@@ -114,8 +114,8 @@ static void general(proto_env *env, proto_out *out)
     stat_u64(out, "touch_misses", st.touch_misses);
     stat_u64(out, "store_too_large", atomic_load(&env->store_too_large));
     stat_u64(out, "store_no_memory", atomic_load(&env->store_no_memory));
-    stat_u64(out, "auth_cmds", 0);
-    stat_u64(out, "auth_errors", 0);
+    stat_u64(out, "auth_cmds", s.auth_cmds);
+    stat_u64(out, "auth_errors", s.auth_errors);
     stat_u64(out, "bytes_read", s.bytes_read);
     stat_u64(out, "bytes_written", s.bytes_written);
     stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
@@ -175,6 +175,7 @@ static void settings(proto_env *env, proto_out *out)
     stat_u64(out, "hashpower_init", log2_floor(st.hash_buckets));
     stat_str(out, "flush_enabled", "yes");
     stat_str(out, "dump_enabled", "no");
+    if (env->hooks.settings) env->hooks.settings(env->hooks.arg, out);
     stat_str(out, "shmc_cache", s.cache ? s.cache : "NULL");
     proto_out_add(out, "END\r\n", 5);
 }

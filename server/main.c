@@ -17,8 +17,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "listener.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 void server_log(server_t *srv, unsigned level, const char *fmt, ...)
@@ -57,6 +59,39 @@ static void hook_stats(void *arg, proto_server_stats *s)
     s->umask = srv->opt.unix_mode;
     s->verbosity = atomic_load(&srv->verbosity);
     s->cache = srv->opt.cache;
+    if (srv->auth) {
+        s->auth_cmds = atomic_load(&srv->auth->cmds);
+        s->auth_errors = atomic_load(&srv->auth->errors);
+    }
+}
+
+static void hook_settings(void *arg, proto_out *out)
+{
+    server_t *srv = arg;
+    proto_out_str(out, "STAT auth_enabled_sasl no\r\n");
+    proto_out_str(out, srv->auth ? "STAT auth_enabled_ascii yes\r\n"
+                                 : "STAT auth_enabled_ascii no\r\n");
+    tls_settings_stats(&srv->opt.sec, out);
+}
+
+/* Load the -Z certificates and the -Y file before serving; false after saying why. */
+static bool security_start(server_t *srv)
+{
+    static auth_table auth;
+    if (srv->opt.sec.tls && !(srv->tls = tls_server_new(&srv->opt.sec))) return false;
+    if (srv->opt.sec.auth_file) {
+        if (!auth_load(&auth, srv->opt.sec.auth_file)) return false;
+        srv->auth = &auth;
+    }
+    return true;
+}
+
+static void security_stop(server_t *srv)
+{
+    tls_server_free(srv->tls);
+    srv->tls = NULL;
+    if (srv->auth) auth_free(srv->auth);
+    srv->auth = NULL;
 }
 
 static void hook_verbosity(void *arg, unsigned level)
@@ -151,7 +186,7 @@ int main(int argc, char **argv)
     static server_t srv;
     switch (shmcd_parse_options(argc, argv, &srv.opt)) {
     case SHMCD_OPT_EXIT: return 0;
-    case SHMCD_OPT_ERROR: return 64;
+    case SHMCD_OPT_ERROR: shmcd_free_options(&srv.opt); return 64;
     case SHMCD_OPT_RUN: break;
     }
     atomic_store(&srv.verbosity, srv.opt.verbosity);
@@ -170,6 +205,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (!security_start(&srv)) return 1;
     listeners_t ls;
     if (!listeners_open(&ls, &srv.opt)) return 1;
     shmc_t *cache = open_cache(&srv.opt);
@@ -177,7 +213,8 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
-    proto_hooks hooks = {.server_stats = hook_stats, .set_verbosity = hook_verbosity, .arg = &srv};
+    proto_hooks hooks = {.server_stats = hook_stats, .set_verbosity = hook_verbosity,
+                        .settings = hook_settings, .arg = &srv};
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));
@@ -216,6 +253,7 @@ int main(int argc, char **argv)
     free(srv.workers);
     proto_env_destroy(&srv.env);
     shmc_close(cache);
+    security_stop(&srv);
     if (srv.opt.pidfile) unlink(srv.opt.pidfile);
     shmcd_free_options(&srv.opt);
     close(sigfd);

@@ -34,7 +34,18 @@ static void usage(FILE *f)
             "  -d, --daemon             run in the background\n"
             "  -P, --pidfile=FILE       write the process id to FILE\n"
             "  -u, --user=USER          run as USER (when started as root)\n"
-            "  -o, --extended=OPTS      accepted for compatibility and ignored\n"
+            "  -Z, --enable-ssl         TLS on the TCP listeners (OpenSSL), with -o:\n"
+            "      ssl_chain_cert=FILE  certificate chain, PEM (required by -Z)\n"
+            "      ssl_key=FILE         private key, if not in the chain file\n"
+            "      ssl_keyformat=N      1: PEM (default), 2: DER\n"
+            "      ssl_ca_cert=FILE     CAs whose client certificates are accepted, PEM\n"
+            "      ssl_verify_mode=N    client certificates: 0 none (default), 1 request,\n"
+            "                           2 require, 3 once\n"
+            "      ssl_min_version=N    0 tlsv1.0, 1 tlsv1.1, 2 tlsv1.2 (default), 3 tlsv1.3\n"
+            "      ssl_ciphers=LIST     OpenSSL cipher list (TLS 1.2 and below)\n"
+            "      ssl_wbuf_size=KB, ssl_session_cache, ssl_kernel_tls  as memcached's\n"
+            "  -Y, --auth-file=FILE     ASCII authentication: user:password lines\n"
+            "  -o, --extended=OPTS      the ssl_* settings above; others accepted and ignored\n"
             "  -v, --verbose            more messages on stderr (-vv: connections, -vvv: commands)\n"
             "  -V, --version            print the version and exit\n"
             "  -h, --help               print this help and exit\n",
@@ -113,6 +124,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
     opt->reqs_per_event = 20;
     opt->backlog = 1024;
     opt->cache = "shmcd";
+    shmcd_security_init(&opt->sec);
 
     enum { OPT_CACHE = 1000 };
     static const struct option longopts[] = {
@@ -133,6 +145,8 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         {"pidfile", required_argument, NULL, 'P'},
         {"user", required_argument, NULL, 'u'},
         {"extended", required_argument, NULL, 'o'},
+        {"enable-ssl", no_argument, NULL, 'Z'},
+        {"auth-file", required_argument, NULL, 'Y'},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -142,7 +156,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
     opterr = 0;
     int ch;
     unsigned long v;
-    while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:c:t:R:b:U:B:dP:u:o:vVh", longopts,
+    while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:c:t:R:b:U:B:dP:u:o:ZY:vVh", longopts,
                              NULL)) != -1) {
         switch (ch) {
         case OPT_CACHE:
@@ -214,6 +228,9 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
             opt->user = optarg;
             break;
         case 'o':
+        case 'Z':
+        case 'Y':
+            if (!shmcd_security_option(&opt->sec, ch, optarg)) return SHMCD_OPT_ERROR;
             break;
         case 'v':
             opt->verbosity++;
@@ -243,6 +260,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
                         "memory limit (-m %lu)\n", item_max, (unsigned long)opt->memory_mib);
         return SHMCD_OPT_ERROR;
     }
+    if (!shmcd_security_check(&opt->sec)) return SHMCD_OPT_ERROR;
     if (opt->unix_path && !opt->port_given) opt->port = 0;
     if (opt->nlisten == 0 && !add_listen(opt, "127.0.0.1")) return SHMCD_OPT_ERROR;
     if (opt->port == 0 && !opt->unix_path) {
@@ -256,4 +274,5 @@ void shmcd_free_options(shmcd_options *opt)
 {
     for (size_t i = 0; i < opt->nlisten; i++) free(opt->listen[i]);
     opt->nlisten = 0;
+    shmcd_security_free(&opt->sec);
 }

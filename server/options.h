@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "security_options.h"
+
 #define SHMCD_MAX_LISTEN 16
 
 typedef struct shmcd_options {
@@ -26,6 +28,7 @@ typedef struct shmcd_options {
     const char *pidfile;      /* -P */
     const char *user;         /* -u */
     bool daemonize;           /* -d */
+    shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
 } shmcd_options;
 
 typedef enum shmcd_opt_result {

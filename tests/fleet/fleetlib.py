@@ -184,3 +184,81 @@ def request(sock, data, timeout=2.0, until=None):
             break
         got += chunk
     return got
+
+
+def ketama_points(names, weights=None):
+    """twemproxy's ketama continuum (nc_ketama.c) over the live servers `names`: 160
+    points per server at equal weight, 4 per MD5 digest of "<name>-<i>"; sorted (value,
+    server index) pairs."""
+    import hashlib
+    import struct
+    weights = weights or [1] * len(names)
+    total = float(sum(weights))
+    points = []
+    for idx, (name, w) in enumerate(zip(names, weights)):
+        pct = w / total
+        per_server = int((pct * 160 / 4 * len(names) + 0.0000000001) // 1) * 4
+        for i in range(per_server // 4):
+            digest = hashlib.md5(("%s-%d" % (name, i)).encode()).digest()
+            for x in range(4):
+                points.append((struct.unpack_from("<I", digest, x * 4)[0], idx))
+    points.sort()
+    return points
+
+
+def ketama_node(points, key):
+    """The server index that owns key: the first point at or after md5(key)'s first word."""
+    import bisect
+    import hashlib
+    import struct
+    h = struct.unpack_from("<I", hashlib.md5(key.encode()).digest(), 0)[0]
+    i = bisect.bisect_left(points, (h, -1))
+    return points[i if i < len(points) else 0][1]
+
+
+class Client:
+    """A text-protocol connection with whole-reply reads."""
+
+    def __init__(self, port, timeout=5.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def cmd(self, line, data=None):
+        """One request; the reply line (retrievals: see get)."""
+        self.s.sendall(line.encode() + b"\r\n" + (data + b"\r\n" if data is not None else b""))
+        return self.line().decode()
+
+    def get(self, *keys, cmd="get"):
+        """{key: (flags, value, cas or None)}; raises on an error line."""
+        self.s.sendall(("%s %s\r\n" % (cmd, " ".join(keys))).encode())
+        out = {}
+        while True:
+            line = self.line().decode()
+            if line == "END":
+                return out
+            parts = line.split()
+            if parts[0] != "VALUE":
+                raise RuntimeError(line)
+            value = self.exact(int(parts[3]) + 2)[:-2]
+            out[parts[1]] = (int(parts[2]), value, int(parts[4]) if len(parts) > 4 else None)
+
+    def close(self):
+        self.s.close()

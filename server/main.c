@@ -53,25 +53,10 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->connection_structures += atomic_load(&w->conn_structures);
     }
     s->threads = srv->nworkers;
-    s->tcpport = (unsigned)srv->opt.port;
-    s->inter = srv->opt.port > 0 && srv->opt.nlisten ? srv->opt.listen[0] : NULL;
-    s->domain_socket = srv->opt.unix_path;
-    s->umask = srv->opt.unix_mode;
-    s->verbosity = atomic_load(&srv->verbosity);
-    s->cache = srv->opt.cache;
     if (srv->auth) {
         s->auth_cmds = atomic_load(&srv->auth->cmds);
         s->auth_errors = atomic_load(&srv->auth->errors);
     }
-}
-
-static void hook_settings(void *arg, proto_out *out)
-{
-    server_t *srv = arg;
-    proto_out_str(out, "STAT auth_enabled_sasl no\r\n");
-    proto_out_str(out, srv->auth ? "STAT auth_enabled_ascii yes\r\n"
-                                 : "STAT auth_enabled_ascii no\r\n");
-    tls_settings_stats(&srv->opt.sec, out);
 }
 
 /* Load the -Z certificates and the -Y file before serving; false after saying why. */
@@ -92,6 +77,20 @@ static void security_stop(server_t *srv)
     srv->tls = NULL;
     if (srv->auth) auth_free(srv->auth);
     srv->auth = NULL;
+}
+
+static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)
+{
+    server_t *srv = arg;
+    shmc_stats_t st;
+    shmc_rc rc = shmc_stats(srv->env.cache, &st);
+    if (rc != SHMC_OK) return rc;
+    shmcd_live live = {.verbosity = atomic_load(&srv->verbosity),
+                       .limit_maxbytes = st.limit_maxbytes,
+                       .item_size_max = st.item_size_max,
+                       .hash_buckets = st.hash_buckets};
+    shmcd_settings(&srv->opt, &live, emit, ctx);
+    return SHMC_OK;
 }
 
 static void hook_verbosity(void *arg, unsigned level)
@@ -213,8 +212,8 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
-    proto_hooks hooks = {.server_stats = hook_stats, .set_verbosity = hook_verbosity,
-                        .settings = hook_settings, .arg = &srv};
+    proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
+                         .set_verbosity = hook_verbosity, .arg = &srv};
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));

@@ -218,31 +218,3 @@ const char *tls_error(const tls_conn *c)
 {
     return c->error[0] ? c->error : "closed";
 }
-
-static void line(proto_out *out, const char *name, const char *value)
-{
-    char buf[600];
-    int n = snprintf(buf, sizeof buf, "STAT %s %s\r\n", name, value ? value : "NULL");
-    if (n > (int)sizeof buf - 1) n = (int)sizeof buf - 1;
-    proto_out_add(out, buf, (size_t)n);
-}
-
-void tls_settings_stats(const shmcd_security_options *o, proto_out *out)
-{
-    char num[32];
-    line(out, "ssl_enabled", o->tls ? "yes" : "no");
-    line(out, "ssl_chain_cert", o->ssl_chain_cert);
-    line(out, "ssl_key", o->ssl_key);
-    /* memcached prints OpenSSL's verify flags for the mode (2 shows as 3, 3 as 7) */
-    snprintf(num, sizeof num, "%d", verify_flags(o->ssl_verify_mode));
-    line(out, "ssl_verify_mode", num);
-    snprintf(num, sizeof num, "%u", o->ssl_keyformat);
-    line(out, "ssl_keyformat", num);
-    line(out, "ssl_ciphers", o->ssl_ciphers);
-    line(out, "ssl_ca_cert", o->ssl_ca_cert);
-    snprintf(num, sizeof num, "%u", o->ssl_wbuf_size * 1024);
-    line(out, "ssl_wbuf_size", num);
-    line(out, "ssl_session_cache", o->ssl_session_cache ? "yes" : "no");
-    line(out, "ssl_kernel_tls", o->ssl_kernel_tls ? "yes" : "no");
-    line(out, "ssl_min_version", min_version_names[o->ssl_min_version]);
-}

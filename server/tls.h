@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "protocol/outbuf.h"
 #include "security_options.h"
 
 typedef struct tls_server tls_server; /* the shared context (thread-safe) */
@@ -38,8 +37,5 @@ bool tls_pending(const tls_conn *c);
 uint32_t tls_extra_events(const tls_conn *c);
 /* Why the last call failed, for the log. */
 const char *tls_error(const tls_conn *c);
-
-/* memcached's "stats settings" lines for the ssl_* settings. */
-void tls_settings_stats(const shmcd_security_options *o, proto_out *out);
 
 #endif

@@ -65,6 +65,7 @@ static int local_bench(int argc, char **argv)
         local += shmc_fleet_is_local(&f, key, (size_t)n);
     }
     double *sock = calloc(runs, sizeof *sock), *shortcut = calloc(runs, sizeof *shortcut);
+    double *ratio = calloc(runs, sizeof *ratio);
     bench_rng rng;
     bench_rng_seed(&rng, 42);
     uint64_t misses = 0;
@@ -90,21 +91,24 @@ static int local_bench(int argc, char **argv)
         }
         sock[r] = (double)t_sock / (double)gets / 1000.0;
         shortcut[r] = (double)t_short / (double)gets / 1000.0;
-        printf("run %zu: mean get %.2f us through the ring, %.2f us with the local shortcut\n",
-               r + 1, sock[r], shortcut[r]);
+        ratio[r] = sock[r] / shortcut[r];
+        printf("run %zu: mean get %.2f us through the ring, %.2f us with the local shortcut "
+               "(%.2fx)\n", r + 1, sock[r], shortcut[r], ratio[r]);
     }
     bench_spread a = bench_spread_of(sock, runs), b = bench_spread_of(shortcut, runs);
+    bench_spread q = bench_spread_of(ratio, runs);
     printf("local share: %llu of %llu keys (%.1f%%)\n", (unsigned long long)local,
            (unsigned long long)keys, 100.0 * (double)local / (double)keys);
     printf("mean get, median of %zu runs of %llu gets: socket %.2f us [%.2f..%.2f], "
-           "local shortcut %.2f us [%.2f..%.2f], ratio %.2f\n", runs,
-           (unsigned long long)gets, a.median, a.lo, a.hi, b.median, b.lo, b.hi,
-           a.median / b.median);
+           "local shortcut %.2f us [%.2f..%.2f]; socket/shortcut per run: median %.2f "
+           "[%.2f..%.2f]\n", runs, (unsigned long long)gets, a.median, a.lo, a.hi, b.median,
+           b.lo, b.hi, q.median, q.lo, q.hi);
     printf("misses: %llu\n", (unsigned long long)misses);
     shmc_close(cache);
     memcached_free(mc);
     free(sock);
     free(shortcut);
+    free(ratio);
     return misses ? 1 : 0;
 }
 
@@ -186,6 +190,7 @@ static int proxy_bench(int argc, char **argv)
         memcached_free(mc);
     }
     double *ra = calloc(runs, sizeof *ra), *rb = calloc(runs, sizeof *rb);
+    double *rq = calloc(runs, sizeof *rq);
     uint64_t errors = 0;
     for (size_t r = 0; r < runs; r++) {
         bool a_first = (r & 1) == 0;
@@ -193,16 +198,20 @@ static int proxy_bench(int argc, char **argv)
         double y = proxy_run(a_first ? b : a, threads, seconds, &errors);
         ra[r] = a_first ? x : y;
         rb[r] = a_first ? y : x;
-        printf("run %zu: shmcd fleet %.0f ops/s, memcached fleet %.0f ops/s\n", r + 1, ra[r], rb[r]);
+        rq[r] = ra[r] / rb[r];
+        printf("run %zu: shmcd fleet %.0f ops/s, memcached fleet %.0f ops/s (%.2f)\n", r + 1,
+               ra[r], rb[r], rq[r]);
     }
     bench_spread sa = bench_spread_of(ra, runs), sb = bench_spread_of(rb, runs);
+    bench_spread sq = bench_spread_of(rq, runs);
     printf("through nutcracker, %u threads, 90%% get / 10%% set, 128 B, median of %zu runs of "
            "%.1f s: shmcd nodes %.0f ops/s [%.0f..%.0f], memcached nodes %.0f ops/s "
-           "[%.0f..%.0f], shmcd/memcached %.2f\n", threads, runs, seconds, sa.median, sa.lo,
-           sa.hi, sb.median, sb.lo, sb.hi, sa.median / sb.median);
+           "[%.0f..%.0f]; shmcd/memcached per run: median %.2f [%.2f..%.2f]\n", threads, runs,
+           seconds, sa.median, sa.lo, sa.hi, sb.median, sb.lo, sb.hi, sq.median, sq.lo, sq.hi);
     printf("errors: %llu\n", (unsigned long long)errors);
     free(ra);
     free(rb);
+    free(rq);
     return errors ? 1 : 0;
 }
 

@@ -13,6 +13,14 @@ import time
 
 SHMCD = os.environ.get("SHMCD", "")
 FAILED = []
+# Under the sanitizer builds the interpreter runs with the sanitizer's runtime preloaded (for
+# the shmc module); the programs started from here carry their own or none.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PYTHONMALLOC")}
+
+
+def run(argv, **kwargs):
+    """subprocess.run with the children's environment."""
+    return subprocess.run(argv, env=CHILD_ENV, **kwargs)
 
 
 def check(cond, what):
@@ -80,7 +88,7 @@ class Proc:
 
     def __init__(self, argv, port, log):
         self.argv, self.port, self.log = argv, port, log
-        self.p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=CHILD_ENV)
 
     def stop(self, sig=signal.SIGTERM):
         if self.p.poll() is None:
@@ -135,7 +143,7 @@ class Workdir:
 
 
 def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
+    run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60)
 
 

@@ -10,7 +10,6 @@ only one pipelined request per read before authentication (the rest wait for mor
 shmcd answers every request it has."""
 import os
 import socket
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -138,7 +137,7 @@ def main():
         with open(wd.file("malformed"), "w") as f:
             f.write("alice:secret\nnocolon\n")
         for path, word in [(wd.file("missing"), "cannot read"), (wd.file("malformed"), "line 2")]:
-            p = subprocess.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("b"),
+            p = fl.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("b"),
                                 "-Y", path], capture_output=True, text=True, timeout=20)
             fl.check(p.returncode == 1 and word in p.stderr,
                      "-Y %s: exit %d, %r" % (os.path.basename(path), p.returncode, p.stderr.strip()))

@@ -11,7 +11,6 @@
    nodes reads every value it wrote, and it reads every value a plain HashClient wrote."""
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -59,7 +58,7 @@ def main():
         # libmemcached ketama + the C local-node helper
         nodes = [wd.shmcd("c%d" % i) for i in range(3)]
         ketama = os.path.join(os.environ["SHMC_FLEET_BIN"], "test_ketama")
-        p = subprocess.run([ketama] + [str(n.port) for n in nodes]
+        p = fl.run([ketama] + [str(n.port) for n in nodes]
                            + [wd.file("c0"), str(nodes[1].p.pid)],
                            capture_output=True, text=True, timeout=120)
         sys.stdout.write(p.stdout + p.stderr)

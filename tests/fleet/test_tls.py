@@ -10,7 +10,6 @@ with the same options; bad TLS settings stop shmcd at start with a message."""
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
@@ -145,7 +144,7 @@ def main():
              1, "cipher"),
         ]
         for args, rc, word in bad:
-            p = subprocess.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("bad")]
+            p = fl.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("bad")]
                                + args, capture_output=True, text=True, timeout=20)
             fl.check(p.returncode == rc and word in p.stderr,
                      "shmcd %s: exit %d, says %r (%s)" % (" ".join(args)[-60:], p.returncode,

@@ -11,7 +11,6 @@ and server_retry_timeout 1 s.  Checked, each bounded in count and time:
    it held before it died (shmc's warm restart; a restarted memcached node comes back empty)."""
 import os
 import signal
-import subprocess
 import sys
 import time
 

@@ -108,12 +108,13 @@ static bool same(const char *a, size_t alen, const char *b, size_t blen)
 bool auth_check(const auth_table *t, const char *user, size_t ulen, const char *pass,
                 size_t plen)
 {
-    bool ok = false;
+    unsigned ok = 0; /* every entry is compared, so the time says nothing of which matched */
     for (size_t i = 0; i < t->n; i++) {
         const struct auth_entry *e = &t->entries[i];
-        ok |= same(user, ulen, e->user, e->ulen) & same(pass, plen, e->pass, e->plen);
+        ok |= (unsigned)same(user, ulen, e->user, e->ulen) &
+              (unsigned)same(pass, plen, e->pass, e->plen);
     }
-    return ok;
+    return ok != 0;
 }
 
 /* memcached's tokenizer: up to max space-separated tokens of s[0..len), a NUL ending it. */

@@ -40,13 +40,13 @@ def complete(reply):
 
 def talk(port, conversation):
     """Each request's reply: complete replies end at once; a request that gets none (the
-    server waits for more input) costs a 1 s wait."""
+    server waits for more input) costs a 2 s wait."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     replies = []
     for req in conversation:
         s.sendall(req)
         got = b""
-        s.settimeout(1.0)
+        s.settimeout(2.0)
         while not complete(got):
             try:
                 chunk = s.recv(65536)

@@ -26,7 +26,7 @@ def hashclient_run(wd, ports, start):
     nodes = [start(p) for p in ports]
     servers = [("127.0.0.1", p) for p in ports]
     hc = HashClient(servers, ignore_exc=True, retry_attempts=1, retry_timeout=0,
-                    dead_timeout=60, connect_timeout=1, timeout=2)
+                    dead_timeout=60, connect_timeout=5, timeout=10)
     keys = ["hk%d" % i for i in range(NKEYS)]
     for k in keys:
         hc.set(k, b"v-" + k.encode(), noreply=False)

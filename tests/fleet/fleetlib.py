@@ -139,6 +139,11 @@ class Workdir:
         for pr in self.procs:
             pr.stop(signal.SIGKILL)
         self.log.close()
+        with open(self.file("servers.log"), errors="replace") as f:
+            text = f.read()
+        reports = [l for l in text.splitlines() if "Sanitizer" in l or "runtime error:" in l]
+        check(not reports, "no sanitizer report from the servers%s"
+              % ("".join("\n  " + l for l in reports[:10])))
         shutil.rmtree(self.path, ignore_errors=True)
 
 

@@ -13,10 +13,12 @@ ROOT=$PWD
 JOBS=$(nproc)
 
 # Debian packages, each for a reason:
-BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
+BUILD_PKGS="build-essential cmake pkg-config libssl-dev"  # gcc, make, cmake, pkg-config file;
+                                                           # OpenSSL: shmcd's TLS (-Z)
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
-           python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools"
+           python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools
+           openssl nutcracker libmemcached-dev"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
                                                            # pymemcache: real peers for shmcd;
@@ -26,7 +28,10 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # python3-dev: the Python module;
                                                            # pytest, pylibmc, Django: its
                                                            # suites; venv + setuptools: the
-                                                           # offline `pip install` test
+                                                           # offline `pip install` test;
+                                                           # openssl: test certificates;
+                                                           # nutcracker (twemproxy) and
+                                                           # libmemcached's ketama: the fleet
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers

@@ -23,6 +23,7 @@ typedef struct proto_server_stats {
     uint64_t connection_structures;
     uint64_t bytes_read, bytes_written;
     uint64_t threads;
+    uint64_t auth_cmds, auth_errors; /* ASCII authentication attempts, failures */
 } proto_server_stats;
 
 /* One "stats settings" line: its name and its value as text. */

@@ -92,8 +92,8 @@ static void general(proto_env *env, proto_out *out)
     stat_u64(out, "cmd_meta", atomic_load(&env->meta_cmds));
     stat_u64(out, "store_too_large", atomic_load(&env->store_too_large));
     stat_u64(out, "store_no_memory", atomic_load(&env->store_no_memory));
-    stat_u64(out, "auth_cmds", 0);
-    stat_u64(out, "auth_errors", 0);
+    stat_u64(out, "auth_cmds", s.auth_cmds);
+    stat_u64(out, "auth_errors", s.auth_errors);
     stat_u64(out, "bytes_read", s.bytes_read);
     stat_u64(out, "bytes_written", s.bytes_written);
     stat_u64(out, "accepting_conns", 1);

@@ -22,6 +22,7 @@
 
 #include "protocol/command.h"
 #include "protocol/frame.h"
+#include "tls.h"
 #include "worker.h"
 
 #define RBUF_INITIAL 16384    /* first input buffer */
@@ -37,12 +38,18 @@ conn_t *conn_new(struct worker *w, int fd)
     c->fd = fd;
     c->worker = w;
     c->state = CONN_READ_CMD;
+    c->auth.authenticated = w->srv->auth == NULL;
+    if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
 void conn_free(conn_t *c)
 {
     if (!c) return;
+    tls_conn_free(c->tls);
     close(c->fd);
     free(c->rbuf);
     proto_out_free(&c->out);
@@ -83,7 +90,8 @@ static ssize_t conn_read(conn_t *c, bool *full)
         return -1;
     }
     size_t room = c->rcap - c->rlen;
-    ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+    ssize_t n = c->tls ? tls_read(c->tls, c->rbuf + c->rlen, room)
+                       : read(c->fd, c->rbuf + c->rlen, room);
     if (n > 0) {
         c->rlen += (size_t)n;
         *full = (size_t)n == room;
@@ -217,6 +225,24 @@ static bool stream_keys(conn_t *c)
     return true;
 }
 
+/* Before -Y authentication: the exchange of auth.h; false when more input is needed. */
+static bool auth_step(conn_t *c)
+{
+    size_t n;
+    switch (auth_consume(c->worker->srv->auth, &c->auth, c->rbuf + c->rpos, c->rlen - c->rpos,
+                         &c->out, &n)) {
+    case AUTH_CONSUMED:
+        c->rpos += n;
+        return true;
+    case AUTH_CLOSE:
+        c->dead = true;
+        return false;
+    case AUTH_NEED_MORE:
+        break;
+    }
+    return false;
+}
+
 /* Run every complete request in the input, as far as the reply high-water mark allows. */
 static void conn_process(conn_t *c)
 {
@@ -261,6 +287,10 @@ static void conn_process(conn_t *c)
             if (!stream_keys(c)) return;
             continue;
         case CONN_READ_CMD:
+            if (!c->auth.authenticated) {
+                if (!auth_step(c)) return;
+                continue;
+            }
             if (!read_cmd(c)) return;
             continue;
         }
@@ -271,8 +301,9 @@ static void conn_process(conn_t *c)
 static bool conn_flush(conn_t *c)
 {
     while (proto_out_pending(&c->out) > 0) {
-        ssize_t n = send(c->fd, c->out.buf + c->out.sent, proto_out_pending(&c->out),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        const char *p = c->out.buf + c->out.sent;
+        ssize_t n = c->tls ? tls_write(c->tls, p, proto_out_pending(&c->out))
+                           : send(c->fd, p, proto_out_pending(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             atomic_fetch_add_explicit(&c->worker->bytes_written, (uint64_t)n,
                                       memory_order_relaxed);
@@ -298,8 +329,12 @@ bool conn_on_events(conn_t *c, uint32_t events)
     if (events & EPOLLERR) return false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
     conn_process(c); /* a paused retrieval or buffered requests may go on now */
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) {
-        for (int i = 0; i < READS_PER_EVENT && !c->closing && !c->dead; i++) {
+    /* a TLS session may hold decrypted input the socket no longer signals, or wait to
+     * write a handshake message before it can read */
+    bool tls_input = c->tls && (tls_pending(c->tls) || (tls_extra_events(c->tls) & EPOLLOUT));
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) || tls_input) {
+        for (int i = 0; (i < READS_PER_EVENT || (c->tls && tls_pending(c->tls))) &&
+                        !c->closing && !c->dead; i++) {
             if (proto_out_pending(&c->out) > env->out_high_water || c->state == CONN_PAUSED) break;
             bool full;
             ssize_t n = conn_read(c, &full);
@@ -311,6 +346,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                if (c->tls) server_log(c->worker->srv, 1, "<%d TLS: %s", c->fd, tls_error(c->tls));
                 return false;
             }
             conn_process(c);
@@ -326,5 +362,6 @@ bool conn_on_events(conn_t *c, uint32_t events)
         want = EPOLLOUT;
     else
         want = EPOLLIN | (pending ? EPOLLOUT : 0);
+    if (c->tls) want |= tls_extra_events(c->tls);
     return worker_watch(c->worker, c, want);
 }

@@ -8,10 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "protocol/outbuf.h"
 #include "protocol/request.h"
 
 struct worker;
+struct tls_conn;
 
 typedef enum conn_state {
     CONN_READ_CMD,      /* expecting a command line (and maybe its data block) */
@@ -37,6 +39,8 @@ typedef struct conn {
     conn_state resume_state;  /* state to return to then */
     proto_out out;
     proto_request req;        /* the paused or streamed retrieval */
+    struct tls_conn *tls;     /* TLS session (tls.h), or NULL: plain read/send */
+    auth_session auth;        /* -Y: where the connection is in authenticating */
 } conn_t;
 
 conn_t *conn_new(struct worker *w, int fd);

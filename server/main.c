@@ -17,8 +17,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "listener.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 void server_log(server_t *srv, unsigned level, const char *fmt, ...)
@@ -51,6 +53,30 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->connection_structures += atomic_load(&w->conn_structures);
     }
     s->threads = srv->nworkers;
+    if (srv->auth) {
+        s->auth_cmds = atomic_load(&srv->auth->cmds);
+        s->auth_errors = atomic_load(&srv->auth->errors);
+    }
+}
+
+/* Load the -Z certificates and the -Y file before serving; false after saying why. */
+static bool security_start(server_t *srv)
+{
+    static auth_table auth;
+    if (srv->opt.sec.tls && !(srv->tls = tls_server_new(&srv->opt.sec))) return false;
+    if (srv->opt.sec.auth_file) {
+        if (!auth_load(&auth, srv->opt.sec.auth_file)) return false;
+        srv->auth = &auth;
+    }
+    return true;
+}
+
+static void security_stop(server_t *srv)
+{
+    tls_server_free(srv->tls);
+    srv->tls = NULL;
+    if (srv->auth) auth_free(srv->auth);
+    srv->auth = NULL;
 }
 
 static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)
@@ -159,7 +185,7 @@ int main(int argc, char **argv)
     static server_t srv;
     switch (shmcd_parse_options(argc, argv, &srv.opt)) {
     case SHMCD_OPT_EXIT: return 0;
-    case SHMCD_OPT_ERROR: return 64;
+    case SHMCD_OPT_ERROR: shmcd_free_options(&srv.opt); return 64;
     case SHMCD_OPT_RUN: break;
     }
     atomic_store(&srv.verbosity, srv.opt.verbosity);
@@ -178,6 +204,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (!security_start(&srv)) return 1;
     listeners_t ls;
     if (!listeners_open(&ls, &srv.opt)) return 1;
     shmc_t *cache = open_cache(&srv.opt);
@@ -225,6 +252,7 @@ int main(int argc, char **argv)
     free(srv.workers);
     proto_env_destroy(&srv.env);
     shmc_close(cache);
+    security_stop(&srv);
     if (srv.opt.pidfile) unlink(srv.opt.pidfile);
     shmcd_free_options(&srv.opt);
     close(sigfd);

@@ -210,12 +210,6 @@ static flag_rc set_user(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
-static flag_rc set_ignored(shmcd_options *opt, const char *arg)
-{
-    (void)opt, (void)arg;
-    return FLAG_OK;
-}
-
 static flag_rc set_verbose(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -235,6 +229,27 @@ static flag_rc set_help(shmcd_options *opt, const char *arg)
     (void)opt, (void)arg;
     shmcd_usage(stdout);
     return FLAG_EXIT;
+}
+
+/* -Z, -Y and -o: security_options.c parses them (and says what is wrong) */
+static flag_rc set_security(shmcd_options *opt, int flag, const char *arg)
+{
+    return shmcd_security_option(&opt->sec, flag, arg) ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_enable_ssl(shmcd_options *opt, const char *arg)
+{
+    return set_security(opt, 'Z', arg);
+}
+
+static flag_rc set_auth_file(shmcd_options *opt, const char *arg)
+{
+    return set_security(opt, 'Y', arg);
+}
+
+static flag_rc set_extended(shmcd_options *opt, const char *arg)
+{
+    return set_security(opt, 'o', arg);
 }
 
 static unsigned log2_floor(uint64_t v)
@@ -326,6 +341,74 @@ static void show_cache(const shmcd_options *opt, const shmcd_live *live, char *b
     snprintf(buf, n, "%s", opt->cache);
 }
 
+static void show_auth_ascii(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sec.auth_file ? "yes" : "no");
+}
+
+static void show_ssl_enabled(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sec.tls ? "yes" : "no");
+}
+
+#define SHOW_SSL_PATH(field)                                                                     \
+    static void show_##field(const shmcd_options *opt, const shmcd_live *live, char *buf,      \
+                             size_t n)                                                         \
+    {                                                                                          \
+        (void)live;                                                                            \
+        snprintf(buf, n, "%s", opt->sec.field ? opt->sec.field : "NULL");                      \
+    }
+SHOW_SSL_PATH(ssl_chain_cert)
+SHOW_SSL_PATH(ssl_key)
+SHOW_SSL_PATH(ssl_ciphers)
+SHOW_SSL_PATH(ssl_ca_cert)
+
+/* memcached prints OpenSSL's verify flags for the mode: 0, 1, 3 (2), 7 (3) */
+static void show_ssl_verify_mode(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                 size_t n)
+{
+    (void)live;
+    static const unsigned openssl_flags[] = {0, 1, 3, 7};
+    snprintf(buf, n, "%u", openssl_flags[opt->sec.ssl_verify_mode & 3]);
+}
+
+static void show_ssl_keyformat(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->sec.ssl_keyformat);
+}
+
+static void show_ssl_wbuf_size(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->sec.ssl_wbuf_size * 1024);
+}
+
+static void show_ssl_session_cache(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                   size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sec.ssl_session_cache ? "yes" : "no");
+}
+
+static void show_ssl_kernel_tls(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sec.ssl_kernel_tls ? "yes" : "no");
+}
+
+static void show_ssl_min_version(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                 size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "tlsv1.%u", opt->sec.ssl_min_version);
+}
+
 /* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
 static const flag flags[] = {
     {.short_name = 'm', .long_name = "memory-limit", .arg = "MIB", .dflt = "64",
@@ -380,6 +463,11 @@ static const flag flags[] = {
      .help = "only the text and meta protocols (ascii, auto)",
      .set = set_protocol, .bad = "the binary protocol is not supported (ascii, auto)",
      .setting = "binding_protocol", .fixed = "ascii"},
+    {.setting = "auth_enabled_sasl", .fixed = "no"},
+    {.short_name = 'Y', .long_name = "auth-file", .arg = "FILE",
+     .help = "ASCII authentication: user:password lines",
+     .set = set_auth_file, .bad = "see above",
+     .setting = "auth_enabled_ascii", .show = show_auth_ascii},
     {.short_name = 'I', .long_name = "max-item-size", .arg = "SIZE", .dflt = "1m",
      .dflt_from_cache = true, .help = "largest value, e.g. 512k, 1m",
      .set = set_max_item_size, .bad = "not a size from 1k to 1g",
@@ -388,6 +476,20 @@ static const flag flags[] = {
     {.setting = "hashpower_init", .show = show_hashpower},
     {.setting = "flush_enabled", .fixed = "yes"},
     {.setting = "dump_enabled", .fixed = "no"},
+    {.short_name = 'Z', .long_name = "enable-ssl",
+     .help = "TLS on the TCP listeners (OpenSSL); set with -o ssl_*",
+     .set = set_enable_ssl,
+     .setting = "ssl_enabled", .show = show_ssl_enabled},
+    {.setting = "ssl_chain_cert", .show = show_ssl_chain_cert},
+    {.setting = "ssl_key", .show = show_ssl_key},
+    {.setting = "ssl_verify_mode", .show = show_ssl_verify_mode},
+    {.setting = "ssl_keyformat", .show = show_ssl_keyformat},
+    {.setting = "ssl_ciphers", .show = show_ssl_ciphers},
+    {.setting = "ssl_ca_cert", .show = show_ssl_ca_cert},
+    {.setting = "ssl_wbuf_size", .show = show_ssl_wbuf_size},
+    {.setting = "ssl_session_cache", .show = show_ssl_session_cache},
+    {.setting = "ssl_kernel_tls", .show = show_ssl_kernel_tls},
+    {.setting = "ssl_min_version", .show = show_ssl_min_version},
     {.long_name = "cache", .arg = "NAME|PATH", .dflt = "shmcd",
      .note = "\na NAME lives in $SHMC_DIR, default /dev/shm",
      .help = "cache to serve, created if missing",
@@ -400,7 +502,19 @@ static const flag flags[] = {
     {.short_name = 'u', .long_name = "user", .arg = "USER",
      .help = "run as USER (when started as root)", .set = set_user},
     {.short_name = 'o', .long_name = "extended", .arg = "OPTS",
-     .help = "accepted for compatibility and ignored", .set = set_ignored},
+     .help = "memcached's TLS settings, comma-separated (others are accepted\n"
+             "and ignored):\n"
+             "ssl_chain_cert=FILE  certificate chain, PEM (needed by -Z)\n"
+             "ssl_key=FILE         private key, if not in the chain file\n"
+             "ssl_keyformat=N      1: PEM (default), 2: DER\n"
+             "ssl_ca_cert=FILE     CAs whose client certificates are accepted\n"
+             "ssl_verify_mode=N    client certificates: 0 none (default),\n"
+             "                     1 request, 2 require, 3 once\n"
+             "ssl_min_version=N    0 tlsv1.0, 1 tlsv1.1, 2 tlsv1.2 (default),\n"
+             "                     3 tlsv1.3\n"
+             "ssl_ciphers=LIST     OpenSSL cipher list (TLS 1.2 and below)\n"
+             "ssl_wbuf_size=KB, ssl_session_cache, ssl_kernel_tls: as memcached's",
+     .set = set_extended, .bad = "see above"},
     {.short_name = 'V', .long_name = "version", .help = "print the version and exit",
      .set = set_version},
     {.short_name = 'h', .long_name = "help", .help = "print this help and exit",
@@ -496,6 +610,7 @@ static const flag *flag_of(int ch)
 shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
 {
     memset(opt, 0, sizeof *opt);
+    shmcd_security_init(&opt->sec);
     char shorts[2 * NFLAGS + 2];
     struct option longs[NFLAGS + 1];
     getopt_tables(shorts, longs);
@@ -538,6 +653,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
                         "memory limit (-m %lu)\n", item_max, (unsigned long)opt->memory_mib);
         return SHMCD_OPT_ERROR;
     }
+    if (!shmcd_security_check(&opt->sec)) return SHMCD_OPT_ERROR;
     if (opt->unix_path && !opt->port_given) opt->port = 0;
     if (opt->port == 0 && !opt->unix_path) {
         fprintf(stderr, "shmcd: nothing to listen on: -p 0 and no -s\n");
@@ -550,4 +666,5 @@ void shmcd_free_options(shmcd_options *opt)
 {
     for (size_t i = 0; i < opt->nlisten; i++) free(opt->listen[i]);
     opt->nlisten = 0;
+    shmcd_security_free(&opt->sec);
 }

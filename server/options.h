@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "security_options.h"
+
 #define SHMCD_MAX_LISTEN 16
 
 typedef struct shmcd_options {
@@ -28,6 +30,7 @@ typedef struct shmcd_options {
     const char *pidfile;      /* -P */
     const char *user;         /* -u */
     bool daemonize;           /* -d */
+    shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
 } shmcd_options;
 
 typedef enum shmcd_opt_result {

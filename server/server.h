@@ -11,6 +11,8 @@
 #include "protocol/env.h"
 
 struct worker;
+struct tls_server;
+struct auth_table;
 
 typedef struct server {
     shmcd_options opt;
@@ -20,6 +22,8 @@ typedef struct server {
     time_t started;
     _Atomic uint64_t curr_conns, total_conns, rejected_conns;
     _Atomic unsigned verbosity;
+    struct tls_server *tls;  /* -Z: TLS on TCP connections, or NULL */
+    struct auth_table *auth; /* -Y: connections must authenticate, or NULL */
 } server_t;
 
 /* Messages on stderr at or above a verbosity level (-v = 1). */

@@ -138,11 +138,12 @@ static void test_help(void)
         "-a, --unix-mask", "-m, --memory-limit", "-I, --max-item-size", "-c, --conn-limit",
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
-        "-v, --verbose", "-V, --version", "-h, --help", "  --cache"};
+        "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
+        "-Y, --auth-file"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 20 + 2); /* title, usage, 20 flags, 2 continuation lines */
+    CHECK(lines == 2 + 22 + 13); /* title, usage, 22 flags, 13 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }
@@ -170,8 +171,13 @@ static void test_settings(void)
                        "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
                        "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
+                       "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
-                       "flush_enabled yes\ndump_enabled no\nshmc_cache c1\n";
+                       "flush_enabled yes\ndump_enabled no\nssl_enabled no\n"
+                       "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
+                       "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
+                       "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
+                       "shmc_cache c1\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);

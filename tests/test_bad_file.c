@@ -272,10 +272,18 @@ static void test_damaged_caches(void)
         shmc_t *c2 = NULL;
         CHECK_RC(shmc_open(&c2, p, NULL), SHMC_BAD_FILE);
         const char *e = shmc_last_error();
-        CHECK(strstr(e, "layout version 2") && strstr(e, "reads version 3") &&
+        char reads[32];
+        snprintf(reads, sizeof reads, "reads version %u", LAYOUT_VERSION);
+        CHECK(strstr(e, "layout version 2") && strstr(e, reads) &&
               strstr(e, "remove the file") && strstr(e, "drain it"));
         printf("version 2 refused: %s\n", e);
     }
+
+    /* the layout before this one (3: before segments recorded how far they were checked) */
+    v = LAYOUT_VERSION - 1;
+    p = variant("previous", good_size);
+    patch(p, offsetof(header_t, version), &v, sizeof v);
+    REFUSED(p, SHMC_BAD_FILE, "a cache of the previous layout version");
 
     static const struct {
         void (*edit)(header_t *);

@@ -24,7 +24,7 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 3u
+#define LAYOUT_VERSION 4u
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_UNIT_BITS 40u              /* an offset's width in a bucket word and item link */
 #define LAYOUT_MAX_FILE (((uint64_t)1 << LAYOUT_UNIT_BITS) * LAYOUT_UNIT) /* 8 TiB */
@@ -115,7 +115,8 @@ typedef struct segmeta {
     _Atomic uint32_t state;
     _Atomic uint32_t owner;     /* head index while OPEN or CLEANING */
     _Atomic uint32_t write_off; /* bytes of items written and published */
-    uint32_t reserved;
+    _Atomic uint32_t checked;   /* appends may write below this without looking for items a
+                                 * damaged file links there (segment.c); lone opens reset it */
     _Atomic uint64_t seq;       /* seal order, for the FIFO */
 } segmeta_t;
 

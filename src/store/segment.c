@@ -181,7 +181,7 @@ static void write_filler(unsigned char *at, uint32_t size)
     f->nvalue = size;
 }
 
-/* Drop every item linked at a unit of [from, to) of segment seg: unlinked from its bucket's
+/* Drop every item linked at a unit of [from, to) of the segment at base: unlinked from its bucket's
  * chain under the stripe lock and counted in damaged_dropped.  A sound file links items only
  * where a walk of the segment starts them, so this finds only what a damaged file links
  * inside another item, a filler, unparsable bytes or the room past the write offset — bytes
@@ -222,10 +222,10 @@ static void drop_hidden(const region_t *r, op_ctx_t *ctx, unsigned char *base, u
 static void check_room(const region_t *r, op_ctx_t *ctx, uint32_t s, uint32_t upto)
 {
     uint32_t from = atomic_load(&r->segs[s].checked);
-    uint32_t to = upto < r->segment_size - CHECK_CHUNK ? upto + CHECK_CHUNK : r->segment_size;
-    if (r->segment_size < CHECK_CHUNK) to = r->segment_size;
-    drop_hidden(r, ctx, region_segment(r, s), from, to);
-    atomic_store(&r->segs[s].checked, to);
+    uint64_t to = (uint64_t)upto + CHECK_CHUNK;
+    if (to > r->segment_size) to = r->segment_size;
+    drop_hidden(r, ctx, region_segment(r, s), from, (uint32_t)to);
+    atomic_store(&r->segs[s].checked, (uint32_t)to);
 }
 
 /* Whether the cache is full of live data, so that cleaning must evict items nobody
@@ -255,8 +255,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
     end &= ~(LAYOUT_UNIT - 1);
     if (wr > rd || rd > end || rd % LAYOUT_UNIT || wr % LAYOUT_UNIT)
         rd = wr = end; /* corrupt progress: keep nothing new */
-    else if (rd > wr)
-        drop_hidden(r, ctx, base, wr, rd); /* resuming: copies land there, check it anew */
+    uint32_t looked = wr; /* drop_hidden ran over every unit from wr up to here */
 
     while (rd < end) {
         item_t *it = (item_t *)(base + rd);
@@ -264,6 +263,13 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
         uint32_t sz;
         enum item_step step = item_step(r, base, rd, end, &sz);
         if (step == STEP_ITEM) {
+            /* where this item's copy, or a filler before it, may be written: look there
+             * first (not under a stripe lock: drop_hidden takes them) */
+            uint32_t dest_end = wr + sz < rd ? wr + sz : rd;
+            if (dest_end > looked) {
+                drop_hidden(r, ctx, base, looked > wr ? looked : wr, dest_end);
+                looked = dest_end;
+            }
             uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
             uint64_t b = index_bucket_of(r, hash);
             stripe_t *st = index_stripe_of(r, b);
@@ -312,20 +318,17 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
         } else if (step != STEP_FILLER) {
             break; /* the rest of the segment cannot be trusted */
         }
-        /* before the walk passes these bytes and copies may land on them */
-        drop_hidden(r, ctx, base, rd + LAYOUT_UNIT, rd + sz);
         rd += sz;
         atomic_store(&hd->clean, head_clean_word(rd, wr));
         CRASHPOINT("clean.progress");
     }
 
-    /* the segment becomes this head's, holding what was kept; what the walk did not reach
-     * (bytes it could not parse, the room past the write offset) is looked at as appends
-     * come to it */
+    /* the segment becomes this head's, holding what was kept; the rest is looked at as
+     * appends come to it */
     if (!seg_global_lock(r)) return;
     CRASHPOINT("clean.done.locked");
     access_clear_from(r, seg, wr);
-    atomic_store(&r->segs[seg].checked, rd);
+    atomic_store(&r->segs[seg].checked, looked > wr ? looked : wr);
     atomic_store(&r->segs[seg].write_off, wr);
     CRASHPOINT("clean.done.write_off");
     hd->seg = seg + 1;

@@ -43,14 +43,26 @@ typedef struct rec {
     uint64_t cas; /* 0: not known (stored through the API) */
 } rec_t;
 
-static rec_t recs[MAX_KEYS];
-static int nrecs;
+static rec_t recs[MAX_KEYS]; /* "old-N" at N, "new-N" at NOLD + N */
+
+/* The record's place for a key of this test; -1 for any other bytes. */
+static int rec_index(const unsigned char *key, uint32_t nkey)
+{
+    if (nkey < 5 || nkey > 12 || (memcmp(key, "old-", 4) && memcmp(key, "new-", 4))) return -1;
+    int n = 0;
+    for (uint32_t i = 4; i < nkey; i++) {
+        if (key[i] < '0' || key[i] > '9') return -1;
+        n = n * 10 + (key[i] - '0');
+    }
+    n += key[0] == 'n' ? NOLD : 0;
+    return n < MAX_KEYS ? n : -1;
+}
 
 static rec_t *rec_of(const unsigned char *key, uint32_t nkey)
 {
-    for (int i = 0; i < nrecs; i++)
-        if (strlen(recs[i].key) == nkey && !memcmp(recs[i].key, key, nkey)) return &recs[i];
-    return NULL;
+    int i = rec_index(key, nkey);
+    if (i < 0 || strlen(recs[i].key) != nkey || memcmp(recs[i].key, key, nkey)) return NULL;
+    return &recs[i];
 }
 
 static void value_of(unsigned i, unsigned char *v, uint32_t n)
@@ -61,14 +73,11 @@ static void value_of(unsigned i, unsigned char *v, uint32_t n)
 static void remember(const char *key, const unsigned char *v, uint32_t n, uint32_t flags,
                      uint64_t cas)
 {
-    rec_t *r = rec_of((const unsigned char *)key, (uint32_t)strlen(key));
-    if (!r) {
-        if (nrecs == MAX_KEYS) exit(2);
-        r = &recs[nrecs++];
-        snprintf(r->key, sizeof r->key, "%s", key);
-    } else {
-        free(r->value);
-    }
+    int i = rec_index((const unsigned char *)key, (uint32_t)strlen(key));
+    if (i < 0) exit(2);
+    rec_t *r = &recs[i];
+    snprintf(r->key, sizeof r->key, "%s", key);
+    free(r->value);
     r->value = malloc(n ? n : 1);
     memcpy(r->value, v, n);
     r->nvalue = n;
@@ -78,8 +87,8 @@ static void remember(const char *key, const unsigned char *v, uint32_t n, uint32
 
 static void forget_all(void)
 {
-    for (int i = 0; i < nrecs; i++) free(recs[i].value);
-    nrecs = 0;
+    for (int i = 0; i < MAX_KEYS; i++) free(recs[i].value);
+    memset(recs, 0, sizeof recs);
 }
 
 /* ---- the file, as raw bytes ---- */

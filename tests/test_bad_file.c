@@ -279,6 +279,12 @@ static void test_damaged_caches(void)
         printf("version 2 refused: %s\n", e);
     }
 
+    /* the layout before this one (3: before segments recorded how far they were checked) */
+    v = LAYOUT_VERSION - 1;
+    p = variant("previous", good_size);
+    patch(p, offsetof(header_t, version), &v, sizeof v);
+    REFUSED(p, SHMC_BAD_FILE, "a cache of the previous layout version");
+
     static const struct {
         void (*edit)(header_t *);
         const char *what;

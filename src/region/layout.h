@@ -123,7 +123,8 @@ typedef struct segmeta {
     _Atomic uint32_t state;
     _Atomic uint32_t owner;     /* head index while OPEN or CLEANING */
     _Atomic uint32_t write_off; /* bytes of items written and published */
-    uint32_t reserved;
+    _Atomic uint32_t checked;   /* appends may write below this without looking for items a
+                                 * damaged file links there (segment.c); lone opens reset it */
     _Atomic uint64_t seq;       /* seal order, for the FIFO */
 } segmeta_t;
 

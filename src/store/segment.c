@@ -148,6 +148,53 @@ static void write_filler(unsigned char *at, uint32_t size)
     f->nvalue = size;
 }
 
+/* Drop every item linked at a unit of [from, to) of the segment at base: unlinked from its bucket's
+ * chain under the stripe lock and counted in damaged_dropped.  A sound file links items only
+ * where a walk of the segment starts them, so this finds only what a damaged file links
+ * inside another item, a filler, unparsable bytes or the room past the write offset — bytes
+ * that cleaning and appends are about to write.  Calling it over every byte before writing
+ * there is what makes "no store writes over a linked item" hold whatever the file says about
+ * item extents.  Only bytes that could start an item of its bucket are looked up (an item
+ * whose key hashes to another bucket is never found by key; the scrub drops it). */
+static void drop_hidden(const region_t *r, op_ctx_t *ctx, unsigned char *base, uint32_t from,
+                        uint32_t to)
+{
+    if (to > r->segment_size) to = r->segment_size;
+    for (uint32_t off = (from + LAYOUT_UNIT - 1) & ~(LAYOUT_UNIT - 1);
+         off < to && r->segment_size - off >= ITEM_HEADER; off += LAYOUT_UNIT) {
+        item_t *it = (item_t *)(base + off);
+        if (!item_is_live_kind(it->kind) || !it->nkey ||
+            r->segment_size - off - ITEM_HEADER < it->nkey)
+            continue;
+        uint64_t unit = region_unit_of(r, it);
+        uint64_t b = index_bucket_of(r, hash_key(it->data, it->nkey, r->hash_seed));
+        stripe_t *st = index_stripe_of(r, b);
+        uint64_t repairs = 0, prev;
+        if (!index_lock(r, st, &repairs)) continue;
+        ctr_add(ctx, C_REPAIRS, repairs);
+        if (index_is_linked_locked(r, b, unit, &prev)) {
+            int64_t bytes = item_fits(r, unit, it->nkey, it->nvalue)
+                                ? (int64_t)item_footprint(it->nkey, it->nvalue) : 0;
+            index_replace_locked(r, st, b, 0, unit, prev, -1, -bytes); /* its own intent */
+            CTR(ctx, C_DAMAGED_DROPPED);
+        }
+        index_unlock(st);
+    }
+}
+
+/* Before appends write up to `upto` in segment s (head lock held): drop what a damaged file
+ * links between the segment's checked mark and there, a chunk at a time so that the cost
+ * spreads over the appends. */
+#define CHECK_CHUNK (64u * 1024u)
+static void check_room(const region_t *r, op_ctx_t *ctx, uint32_t s, uint32_t upto)
+{
+    uint32_t from = atomic_load(&r->segs[s].checked);
+    uint64_t to = (uint64_t)upto + CHECK_CHUNK;
+    if (to > r->segment_size) to = r->segment_size;
+    drop_hidden(r, ctx, region_segment(r, s), from, (uint32_t)to);
+    atomic_store(&r->segs[s].checked, (uint32_t)to);
+}
+
 /* Whether the cache is full of live data, so that cleaning must evict items nobody
  * fetched; until then it only drops dead items and compacts the rest (memcached, too, evicts
  * only when memory holds no free or dead space).  Room is kept for every head's segment. */
@@ -175,6 +222,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
     end &= ~(LAYOUT_UNIT - 1);
     if (wr > rd || rd > end || rd % LAYOUT_UNIT || wr % LAYOUT_UNIT)
         rd = wr = end; /* corrupt progress: keep nothing new */
+    uint32_t looked = wr; /* drop_hidden ran over every unit from wr up to here */
 
     while (rd < end) {
         item_t *it = (item_t *)(base + rd);
@@ -182,6 +230,13 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
         uint32_t sz;
         enum item_step step = item_step(r, base, rd, end, &sz);
         if (step == STEP_ITEM) {
+            /* where this item's copy, or a filler before it, may be written: look there
+             * first (not under a stripe lock: drop_hidden takes them) */
+            uint32_t dest_end = wr + sz < rd ? wr + sz : rd;
+            if (dest_end > looked) {
+                drop_hidden(r, ctx, base, looked > wr ? looked : wr, dest_end);
+                looked = dest_end;
+            }
             uint64_t hash = hash_key(it->data, it->nkey, r->hash_seed);
             uint64_t b = index_bucket_of(r, hash);
             stripe_t *st = index_stripe_of(r, b);
@@ -235,10 +290,12 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
         CRASHPOINT("clean.progress");
     }
 
-    /* the segment becomes this head's, holding what was kept */
+    /* the segment becomes this head's, holding what was kept; the rest is looked at as
+     * appends come to it */
     if (!seg_global_lock(r)) return;
     CRASHPOINT("clean.done.locked");
     access_clear_from(r, seg, wr);
+    atomic_store(&r->segs[seg].checked, looked > wr ? looked : wr);
     atomic_store(&r->segs[seg].write_off, wr);
     CRASHPOINT("clean.done.write_off");
     hd->seg = seg + 1;
@@ -346,6 +403,8 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             uint32_t off = atomic_load_explicit(&r->segs[s].write_off, memory_order_relaxed);
             off = (off + LAYOUT_UNIT - 1) & ~(LAYOUT_UNIT - 1); /* only a damaged file needs it */
             if (off <= r->segment_size && size <= r->segment_size - off) {
+                if (off + size > atomic_load_explicit(&r->segs[s].checked, memory_order_relaxed))
+                    check_room(r, ctx, s, off + size);
                 atomic_store_explicit(&r->segs[s].write_off, off, memory_order_relaxed);
                 *unit = region_unit_of(r, region_segment(r, s) + off);
                 return SHMC_OK;
@@ -366,6 +425,7 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             atomic_store(&h->free_count, nfree - 1);
             CRASHPOINT("reserve.free.popped");
             atomic_store(&r->segs[s].write_off, 0);
+            atomic_store(&r->segs[s].checked, 0);
             atomic_store(&r->segs[s].owner, (uint32_t)hi);
             CRASHPOINT("reserve.free.owner");
             atomic_store(&r->segs[s].state, SEG_OPEN);

@@ -452,6 +452,11 @@ uint64_t store_recover(const region_t *r)
     CRASHPOINT("recover.stripes");
     for (uint32_t i = 0; i < r->nheads; i++) robust_lock_init(&r->heads[i].lock);
     seg_rebuild_lists(r);
+    /* what lies past a write offset was written while nobody watched: appends look first */
+    for (uint32_t s = 0; s < r->nsegments; s++) {
+        uint32_t w = atomic_load(&r->segs[s].write_off);
+        atomic_store(&r->segs[s].checked, w < r->segment_size ? w : r->segment_size);
+    }
     CRASHPOINT("recover.lists");
     /* a cleaner that died mid-way: finish its work */
     uint64_t slot_cas_next = 0, slot_cas_limit = 0;

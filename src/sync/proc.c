@@ -47,12 +47,16 @@ uint64_t proc_self_token(void)
     return cached_token;
 }
 
+bool proc_token_pid_exists(uint64_t token)
+{
+    pid_t pid = (pid_t)(uint32_t)token;
+    return token && pid > 0 && !(kill(pid, 0) != 0 && errno == ESRCH);
+}
+
 bool proc_token_alive(uint64_t token)
 {
-    if (!token) return false;
+    if (!proc_token_pid_exists(token)) return false;
     pid_t pid = (pid_t)(uint32_t)token;
-    if (pid <= 0) return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH) return false;
     uint32_t start = read_start_time(pid);
     if (start == 0) return false; /* no /proc entry: gone (or another pid namespace) */
     return make_token(pid, start) == token;

@@ -171,12 +171,12 @@ static void drop_hidden(const region_t *r, op_ctx_t *ctx, unsigned char *base, u
         stripe_t *st = index_stripe_of(r, b);
         uint64_t repairs = 0, prev;
         if (!index_lock(r, st, &repairs)) continue;
-        ctr_add(ctx, C_REPAIRS, repairs);
+        ctr_add(ctx, C_repairs, repairs);
         if (index_is_linked_locked(r, b, unit, &prev)) {
             int64_t bytes = item_fits(r, unit, it->nkey, it->nvalue)
                                 ? (int64_t)item_footprint(it->nkey, it->nvalue) : 0;
             index_replace_locked(r, st, b, 0, unit, prev, -1, -bytes); /* its own intent */
-            CTR(ctx, C_DAMAGED_DROPPED);
+            CTR(ctx, C_damaged_dropped);
         }
         index_unlock(st);
     }

@@ -81,8 +81,14 @@ typedef struct shmc_config {
     int protect;           /* enum shmc_protect */
     unsigned hash_power;   /* log2 of hash buckets (4..36); 0: sized from memory_limit for
                             * the smallest items (memory_limit / 48 buckets, rounded down) */
-    unsigned reserved[7];  /* zero; room to grow without breaking the ABI */
+    unsigned flags;        /* SHMC_OPEN_* below; 0: open the cache, creating it if missing */
+    unsigned reserved[6];  /* zero; room to grow without breaking the ABI */
 } shmc_config;
+
+/* shmc_config.flags (at most one of them): */
+#define SHMC_OPEN_EXISTING 1u /* never create: a missing cache is SHMC_NOT_FOUND (a tool that
+                               * only reads must not leave a new cache behind a typo) */
+#define SHMC_OPEN_CREATE 2u   /* only create: an existing cache is SHMC_EXISTS */
 
 /* Fill *cfg with the defaults above. */
 void shmc_config_init(shmc_config *cfg);
@@ -96,8 +102,10 @@ void shmc_config_init(shmc_config *cfg);
  * reserved when it is created (a file with holes is completed at open), so no access to the
  * cache can fault later: a filesystem too small for it fails here with SHMC_SYSTEM, errno
  * ENOSPC, and shmc_last_error() naming the path, the bytes needed and the bytes free.
+ * cfg->flags SHMC_OPEN_EXISTING / SHMC_OPEN_CREATE restrict it to one of the two cases.
  * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
- * corrupt), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
+ * corrupt), SHMC_NOT_FOUND (no such cache, with SHMC_OPEN_EXISTING), SHMC_EXISTS (the cache
+ * exists, with SHMC_OPEN_CREATE), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
 shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg);
 
 /* Detach from the cache.  The cache and its items stay in the file.  NULL is a no-op. */

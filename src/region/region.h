@@ -39,9 +39,13 @@ shmc_rc region_resolve_path(const char *name_or_path, char *out, size_t cap);
 /* Open or create the file and map it.  On success the caller holds the open lock (no other
  * process is between open and attach) and must call region_attach_done next; r->alone says
  * whether every other user is gone, in which case it runs recovery first.
- * memory_limit / item_size_max of 0 accept the file's own; hash_power 0 is automatic. */
+ * memory_limit / item_size_max of 0 accept the file's own; hash_power 0 is automatic.
+ * how: REGION_OPEN_OR_CREATE, REGION_OPEN_ONLY (missing: SHMC_NOT_FOUND) or
+ * REGION_CREATE_ONLY (existing: SHMC_EXISTS). */
+enum region_open_how { REGION_OPEN_OR_CREATE, REGION_OPEN_ONLY, REGION_CREATE_ONLY };
 shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
-                    uint64_t item_size_max, unsigned hash_power, unsigned mode);
+                    uint64_t item_size_max, unsigned hash_power, unsigned mode,
+                    enum region_open_how how);
 /* Mark this process attached (shared lock) and release the open lock. */
 shmc_rc region_attach_done(region_t *r);
 /* Attached handles beyond the process table each hold one lock byte of the file (past its

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "protocol/env.h"
+#include "size.h"
 
 static void usage(FILE *f)
 {
@@ -23,7 +24,7 @@ static void usage(FILE *f)
             "  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n"
             "  -s, --unix-socket=PATH   UNIX socket (then no TCP unless -p is given too)\n"
             "  -a, --unix-mask=MODE     UNIX socket mode, octal (default: 0700)\n"
-            "  -m, --memory-limit=MIB   cache memory in MiB when creating it (default: 64)\n"
+            "  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n"
             "  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n"
             "  -c, --conn-limit=NUM     simultaneous connections (default: 1024)\n"
             "  -t, --threads=NUM        worker threads, one epoll loop each (default: 4)\n"
@@ -54,23 +55,9 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 bool shmcd_parse_size(const char *s, size_t *out)
 {
-    if (!s || !*s || s[0] == '-') return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return false;
-    unsigned long long mult = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': mult = 1ull << 10; break;
-        case 'm': case 'M': mult = 1ull << 20; break;
-        case 'g': case 'G': mult = 1ull << 30; break;
-        default: return false;
-        }
-        if (end[1]) return false;
-    }
-    if (v > SIZE_MAX / mult) return false;
-    *out = (size_t)(v * mult);
+    uint64_t v;
+    if (!size_parse(s, 1, &v) || v > SIZE_MAX) return false;
+    *out = (size_t)v;
     return true;
 }
 
@@ -170,10 +157,14 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
             opt->unix_mode = (unsigned)mode;
             break;
         }
-        case 'm':
-            if (!parse_uint(optarg, 1ul << 30, &v) || v == 0) return bad("-m", optarg, "not a size in MiB");
-            opt->memory_mib = v;
+        case 'm': {
+            uint64_t bytes; /* a bare number is MiB, as memcached's -m */
+            if (!size_parse(optarg, 1u << 20, &bytes) || bytes == 0 || bytes % (1u << 20) ||
+                bytes > (1ull << 50))
+                return bad("-m", optarg, "not a whole number of MiB (e.g. 64, 512m, 2g)");
+            opt->memory_mib = (size_t)(bytes >> 20);
             break;
+        }
         case 'I': {
             size_t size;
             if (!shmcd_parse_size(optarg, &size) || size < 1024 || size > (1u << 30))

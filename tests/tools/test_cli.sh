@@ -31,6 +31,18 @@ expect_status 2 "$SHMC" create e -I 12
 expect_status 2 "$SHMC" create e -m -5
 [ ! -e "$SHMC_DIR/e" ] && pass "bad sizes create nothing" || fail "bad sizes created e"
 
+# shmcd reads sizes with the same parser
+if [ -n "${SHMCD:-}" ]; then
+    expect_status 64 "$SHMCD" -m 2x
+    expect_err_has "not a whole number of MiB"
+    expect_status 64 "$SHMCD" -m 1536k
+    expect_status 64 "$SHMCD" -I 2q
+    expect_status 64 "$SHMCD" -m 1 -I 1m       # -I over half of -m: memcached's rule
+    expect_status 64 "$SHMCD" -m 2g -I 2g
+else
+    echo "SKIPPED shmcd's size options: SHMCD is not set"
+fi
+
 # get: the value alone on stdout, nothing on stderr; -v adds the details
 expect_status 0 "$SHMC" set c k hello 42
 expect_out STORED

@@ -16,7 +16,8 @@ JOBS=$(nproc)
 BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
-           python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools"
+           python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools
+           tmux"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
                                                            # pymemcache: real peers for shmcd;
@@ -26,7 +27,8 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # python3-dev: the Python module;
                                                            # pytest, pylibmc, Django: its
                                                            # suites; venv + setuptools: the
-                                                           # offline `pip install` test
+                                                           # offline `pip install` test;
+                                                           # tmux: `shmc top` in a terminal
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers

@@ -208,14 +208,32 @@ typedef struct shmc_stats {
 
 shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);
 
+/* What `shmc ls` shows of a cache file, read without attaching to it (no lock taken, no
+ * recovery run, nothing written): safe on any file, like shmc_check. */
+typedef struct shmc_info {
+    uint64_t file_size;      /* bytes of the file */
+    uint64_t memory_limit, item_size_max;
+    uint64_t curr_items, bytes;
+    uint64_t attached;       /* processes attached now */
+    uint64_t create_time;    /* Unix time of creation */
+    uint64_t scrub_pending;  /* 1: nobody is attached, but the last users died attached: the
+                              * next open verifies every item first (recovery_scrubs) */
+    uint64_t protected_mode; /* 1: an SHMC_PROTECT_AUTO open here would use protection keys */
+    uint64_t reserved[7];    /* zero; room to grow */
+} shmc_info_t;
+
+/* Fill *out for the cache `name_or_path`.  SHMC_NOT_FOUND when there is no such file,
+ * SHMC_BAD_FILE when it is not a readable cache, SHMC_INVALID for NULL arguments. */
+shmc_rc shmc_info(const char *name_or_path, shmc_info_t *out);
+
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on
  * any file, hostile ones included.  It reads a snapshot without taking any lock, so run it
  * on a quiet cache (no process writing): while others write it also reports their changes in
  * flight (a stripe count mid-update, a head mid-cleaning, an item between two chains), which
  * are not damage.  A file with holes is refused (reading one could fill its filesystem).
- * Returns SHMC_OK when the walk ran (violations or not), SHMC_BAD_FILE when the file is not a
- * readable cache at all. */
+ * Returns SHMC_OK when the walk ran (violations or not), SHMC_NOT_FOUND when there is no such
+ * file, SHMC_BAD_FILE when the file is not a readable cache at all. */
 shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations);
 
 #ifdef __cplusplus

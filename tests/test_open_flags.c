@@ -86,11 +86,55 @@ static void test_bad_flags(void)
     CHECK(access(t_path("bad"), F_OK) != 0);
 }
 
+/* shmc_info reads a file without attaching: no connection counted, no file made */
+static void test_info(void)
+{
+    shmc_info_t info;
+    CHECK_RC(shmc_info(t_path("nothing"), &info), SHMC_NOT_FOUND);
+    CHECK(access(t_path("nothing"), F_OK) != 0);
+    CHECK_RC(shmc_info(t_path("present"), NULL), SHMC_INVALID);
+    CHECK_RC(shmc_info(t_path("foreign"), &info), SHMC_BAD_FILE);
+    shmc_t *c;
+    CHECK_RC(shmc_open(&c, t_path("present"), NULL), SHMC_OK);
+    CHECK_RC(shmc_info(t_path("present"), &info), SHMC_OK);
+    CHECK(info.curr_items == 1 && info.attached == 1 && !info.scrub_pending);
+    CHECK(info.memory_limit == 64u << 20 && info.item_size_max == 1u << 20 && info.file_size > info.memory_limit);
+    shmc_stats_t s;
+    CHECK_RC(shmc_stats(c, &s), SHMC_OK);
+    uint64_t total = s.total_connections;
+    CHECK_RC(shmc_info(t_path("present"), &info), SHMC_OK);
+    CHECK_RC(shmc_stats(c, &s), SHMC_OK);
+    CHECK(s.total_connections == total);
+    shmc_close(c);
+    CHECK_RC(shmc_info(t_path("present"), &info), SHMC_OK);
+    CHECK(info.attached == 0 && !info.scrub_pending);
+    /* a process that dies attached leaves a scrub pending */
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmc_t *h;
+        _exit(shmc_open(&h, t_path("present"), NULL) == SHMC_OK ? 0 : 1) ; /* no close: as killed */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_RC(shmc_info(t_path("present"), &info), SHMC_OK);
+    printf("after a process exited attached: attached %llu, scrub pending %llu\n",
+           (unsigned long long)info.attached, (unsigned long long)info.scrub_pending);
+    CHECK(info.attached == 0 && info.scrub_pending == 1);
+    CHECK_RC(shmc_open(&c, t_path("present"), NULL), SHMC_OK); /* runs the scrub */
+    CHECK_RC(shmc_stats(c, &s), SHMC_OK);
+    CHECK(s.recovery_scrubs == 1);
+    shmc_close(c);
+    CHECK_RC(shmc_info(t_path("present"), &info), SHMC_OK);
+    CHECK(!info.scrub_pending);
+}
+
 int main(void)
 {
     t_setup("open_flags");
     test_existing_only();
     test_create_only();
     test_bad_flags();
+    test_info();
     return t_finish();
 }

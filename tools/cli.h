@@ -60,4 +60,10 @@ bool cli_i64(const char *s, int64_t *out);
 /* s[0..n) as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s, size_t n);
 
+
+/* Subcommands with a file of their own. */
+int cmd_ls(cli_args *a);
+int cmd_rm(cli_args *a);
+int cmd_top(cli_args *a);
+
 #endif

@@ -54,7 +54,9 @@ int cli_open(const char *cache, shmc_t **out)
     cfg.flags = SHMC_OPEN_EXISTING;
     shmc_rc rc = shmc_open(out, cache, &cfg);
     if (rc == SHMC_NOT_FOUND) {
-        fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
+        const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
+        if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
+        else fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
         return EXIT_NO_CACHE;
     }
     if (rc != SHMC_OK) return cli_fail(cache, rc);
@@ -362,6 +364,24 @@ static const cli_command commands[] = {
     {"flush", "CACHE [DELAY]", 1, 2, "invalidate every item now or in DELAY seconds", "", cmd_flush},
     {"check", "CACHE [--json]", 1, 1, "verify every invariant of a quiet cache (exit 1 on a violation)",
      "  --json          one JSON object: ok, violations, error, report lines\n", cmd_check},
+    {"ls", "[DIR] [--json] [-v]", 0, 1, "list the caches in $SHMC_DIR (or DIR) without attaching",
+     "  columns: size of the file, items, bytes of live items, protection an open here would\n"
+     "  get, processes attached, and 'pending' when the last users died attached (the next\n"
+     "  open verifies every item first)\n"
+     "  --json          one JSON array of objects, sizes in bytes\n"
+     "  -v              also say on stderr why a file is not listed\n", cmd_ls},
+    {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache (refused while processes are attached)",
+     "  --force         remove it even while processes are attached (they keep the old cache\n"
+     "                  until they close it; no new cache can be made under the name before),\n"
+     "                  or when it is not a usable cache file\n"
+     "  -v              say what was removed\n", cmd_rm},
+    {"top", "CACHE [-d SECONDS] [-n COUNT]", 1, 1, "a live view: ops/s, hit ratio, evictions, memory",
+     "  -d SECONDS      time between refreshes (default 1)\n"
+     "  -n COUNT        stop after COUNT refreshes (default: until q or Ctrl-C)\n"
+     "  memory: used by live items, free segments, and dead: the rest (deleted, expired or\n"
+     "  replaced items not yet cleaned, and the unwritten tails of the segments in use)\n"
+     "  In a terminal it redraws the screen and q quits; otherwise it prints one block per\n"
+     "  refresh.\n", cmd_top},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -374,7 +394,7 @@ static const struct {
 } options[] = {
     {'m', "memory-limit", true}, {'I', "max-item-size", true}, {OPT_MODE, "mode", true},
     {OPT_GROUP, "group", true}, {OPT_EXIST_OK, "exist-ok", false}, {OPT_FORCE, "force", false},
-    {'v', "verbose", false}, {OPT_JSON, "json", false}, {'h', "help", false},
+    {'v', "verbose", false}, {'d', "delay", true}, {'n', "count", true}, {OPT_JSON, "json", false}, {'h', "help", false},
 };
 
 static const char exit_codes[] =

@@ -380,6 +380,13 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
             return rc;
         }
         if (errno != ENOENT) return error_set(SHMC_SYSTEM, "open %s: %s", path, strerror(errno));
+        /* a removed file that live processes still use: a new one would split its users */
+        int user = region_removed_user(path);
+        if (user)
+            return error_set(how == REGION_OPEN_ONLY ? SHMC_NOT_FOUND : SHMC_BAD_FILE,
+                             "%s was removed while process %d still uses it: a new cache under "
+                             "that name would split its users; stop it (or reopen it) first",
+                             path, user);
         if (how == REGION_OPEN_ONLY) return error_set(SHMC_NOT_FOUND, "no such cache: %s", path);
         bool lost = false;
         shmc_rc rc = create_file(r, path, memory_limit ? memory_limit : 64u << 20,
@@ -427,13 +434,19 @@ uint64_t region_overflow_count(const region_t *r, uint64_t upto)
     return n;
 }
 
+bool region_anyone_attached(const region_t *r)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_ATTACHED, .l_len = 1};
+    return fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 shmc_rc region_map_readonly(region_t *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
     /* O_NONBLOCK: a FIFO or device under the name must not block the open */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(errno == ENOENT ? SHMC_BAD_FILE : SHMC_SYSTEM, "open %s: %s",
+    if (fd < 0) return error_set(errno == ENOENT ? SHMC_NOT_FOUND : SHMC_SYSTEM, "open %s: %s",
                                  path, strerror(errno));
     struct stat st;
     header_t h;

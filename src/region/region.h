@@ -55,6 +55,12 @@ shmc_rc region_attach_done(region_t *r);
 #define REGION_OVERFLOW_MAX (1u << 16) /* so a damaged high-water mark costs stats little */
 uint64_t region_overflow_claim(region_t *r);
 uint64_t region_overflow_count(const region_t *r, uint64_t upto);
+/* Whether any process holds the attached lock now (works on a read-only mapping too). */
+bool region_anyone_attached(const region_t *r);
+/* A process other than this one that still maps the file once named `path`, now removed
+ * (`rm`, or `shmc rm --force`); 0 when none is seen (processes of other users are seen only
+ * by root, through /proc/PID/maps). */
+int region_removed_user(const char *path);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */
 shmc_rc region_map_readonly(region_t *r, const char *path);
 void region_close(region_t *r);

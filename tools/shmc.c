@@ -252,18 +252,6 @@ static int cmd_create(cli_args *a)
     return EXIT_OK_;
 }
 
-/* The counters `shmc stats` prints, in this order. */
-#define STATS_FIELDS(X)                                                                      \
-    X(curr_items) X(total_items) X(bytes) X(limit_maxbytes) X(item_size_max)                 \
-    X(curr_connections) X(total_connections) X(uptime) X(time)                               \
-    X(cmd_get) X(cmd_set) X(cmd_touch) X(cmd_flush)                                          \
-    X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                                  \
-    X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses) X(decr_hits) X(decr_misses)  \
-    X(cas_hits) X(cas_misses) X(cas_badval) X(touch_hits) X(touch_misses)                    \
-    X(evictions) X(expired_unfetched) X(evicted_unfetched) X(reclaimed) X(reinserted)        \
-    X(repairs) X(recovery_scrubs) X(damaged_dropped) X(hash_buckets) X(segments)             \
-    X(segment_size) X(segments_free)
-
 static int cmd_stats(cli_args *a)
 {
     shmc_t *c;
@@ -278,16 +266,19 @@ static int cmd_stats(cli_args *a)
         printf("{\"cache\": ");
         cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
         printf(", \"protection\": \"%s\"", prot);
-#define J(name) printf(", \"%s\": %" PRIu64, #name, s.name);
-        STATS_FIELDS(J)
+#define J(kind, name, wire, reset, meaning) printf(", \"%s\": %" PRIu64, #name, s.name);
+        SHMC_STATS(J)
 #undef J
         printf("}\n");
         return EXIT_OK_;
     }
-#define P(name) printf("%-20s %" PRIu64 "\n", #name, s.name);
-    STATS_FIELDS(P)
+#define P(kind, name, wire, reset, meaning)                                                \
+    if (&s.name == &s.protected_mode)                                                       \
+        printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)"); \
+    else                                                                                    \
+        printf("%-20s %" PRIu64 "\n", #name, s.name);
+    SHMC_STATS(P)
 #undef P
-    printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)");
     return EXIT_OK_;
 }
 

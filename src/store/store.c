@@ -70,7 +70,7 @@ static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
 {
     uint64_t repairs = 0;
     bool ok = index_lock(r, k->stripe, &repairs);
-    ctr_add(ctx, C_REPAIRS, repairs);
+    ctr_add(ctx, C_repairs, repairs);
     return ok;
 }
 
@@ -87,14 +87,14 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
     item_t *it = item_at(r, u);
     if (!seg_item_placed(r, u, footprint_of(it))) { /* a damaged file: see seg_item_placed */
         index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
-        CTR(ctx, C_DAMAGED_DROPPED);
+        CTR(ctx, C_damaged_dropped);
         return 0;
     }
     bool flushed;
     if (store_item_dead(atomic_load_explicit(&it->exptime, memory_order_relaxed), it->epoch, ctx,
                         &flushed)) {
         index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
-        CTR(ctx, C_RECLAIMED);
+        CTR(ctx, C_reclaimed);
         *dead_why = flushed ? 2 : 1;
         return 0;
     }
@@ -103,8 +103,8 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
 
 static void count_dead_get(op_ctx_t *ctx, int why)
 {
-    if (why == 1) CTR(ctx, C_GET_EXPIRED);
-    if (why == 2) CTR(ctx, C_GET_FLUSHED);
+    if (why == 1) CTR(ctx, C_get_expired);
+    if (why == 2) CTR(ctx, C_get_flushed);
 }
 
 static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t exptime,
@@ -174,12 +174,12 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
     if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
     /* as memcached counts them: gat is a get command and a touch command whose hit or
      * miss counts as a touch hit or miss only */
-    CTR(ctx, C_CMD_GET);
+    CTR(ctx, C_cmd_get);
     if (do_touch) {
-        CTR(ctx, C_CMD_TOUCH);
-        CTR(ctx, rc == SHMC_OK ? C_TOUCH_HITS : C_TOUCH_MISSES);
+        CTR(ctx, C_cmd_touch);
+        CTR(ctx, rc == SHMC_OK ? C_touch_hits : C_touch_misses);
     } else {
-        CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+        CTR(ctx, rc == SHMC_OK ? C_get_hits : C_get_misses);
     }
     return rc;
 }
@@ -218,8 +218,8 @@ void store_get_batch(const region_t *r, op_ctx_t *ctx, const unsigned char *cons
             reclaimed[nreclaimed++] = k.bucket;
         rc[i] = view_result(r, ctx, &k, &v[i], &out[i]);
         if (rc[i] == SHMC_BUFFER_TOO_SMALL) continue;
-        CTR(ctx, C_CMD_GET);
-        CTR(ctx, rc[i] == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+        CTR(ctx, C_cmd_get);
+        CTR(ctx, rc[i] == SHMC_OK ? C_get_hits : C_get_misses);
     }
 }
 
@@ -251,7 +251,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
 {
     keyref_t k = keyref(r, key, nkey);
     __builtin_prefetch(&r->buckets[k.bucket]); /* a miss to overlap with the work below */
-    CTR(ctx, C_CMD_SET);
+    CTR(ctx, C_cmd_set);
     int hi = seg_head_lock(r, ctx);
     if (hi < 0) return SHMC_BAD_FILE;
     const bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
@@ -286,7 +286,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         else if (mode == MODE_CAS && !o) rc = SHMC_NOT_FOUND;
         else if (mode == MODE_CAS && o->cas != cas) rc = SHMC_EXISTS;
         if (mode == MODE_CAS)
-            CTR(ctx, rc == SHMC_NOT_FOUND ? C_CAS_MISSES : rc == SHMC_EXISTS ? C_CAS_BADVAL : C_CAS_HITS);
+            CTR(ctx, rc == SHMC_NOT_FOUND ? C_cas_misses : rc == SHMC_EXISTS ? C_cas_badval : C_cas_hits);
         if (rc != SHMC_OK) {
             index_unlock(k.stripe);
             break;
@@ -316,7 +316,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
                              (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
         index_unlock(k.stripe);
-        CTR(ctx, C_TOTAL_ITEMS);
+        CTR(ctx, C_total_items);
         break;
     }
     seg_head_unlock(r, hi);
@@ -343,7 +343,7 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
     index_unlock(k.stripe);
-    CTR(ctx, u ? C_DELETE_HITS : C_DELETE_MISSES);
+    CTR(ctx, u ? C_delete_hits : C_delete_misses);
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
@@ -351,14 +351,14 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
                     uint32_t exptime)
 {
     keyref_t k = keyref(r, key, nkey);
-    CTR(ctx, C_CMD_TOUCH);
+    CTR(ctx, C_cmd_touch);
     if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_set_exptime_locked(r, k.stripe, k.bucket, item_at(r, u), exptime);
     index_unlock(k.stripe);
-    CTR(ctx, u ? C_TOUCH_HITS : C_TOUCH_MISSES);
+    CTR(ctx, u ? C_touch_hits : C_touch_misses);
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
@@ -416,15 +416,15 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     index_unlock(k.stripe);
     seg_head_unlock(r, hi);
     if (rc != SHMC_NOT_NUMERIC)
-        CTR(ctx, incr ? (rc == SHMC_OK ? C_INCR_HITS : C_INCR_MISSES)
-                      : (rc == SHMC_OK ? C_DECR_HITS : C_DECR_MISSES));
+        CTR(ctx, incr ? (rc == SHMC_OK ? C_incr_hits : C_incr_misses)
+                      : (rc == SHMC_OK ? C_decr_hits : C_decr_misses));
     return rc;
 }
 
 void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
 {
     header_t *h = r->hdr;
-    CTR(ctx, C_CMD_FLUSH);
+    CTR(ctx, C_cmd_flush);
     /* now: a new epoch and no delayed flush left; delayed: the due time replaces any other
      * (> 30 days: an absolute time).  Either way one word moves at once. */
     uint32_t due = delay <= 0 ? 0 : store_exptime_abs(delay, ctx->now);

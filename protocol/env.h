@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/time.h>
 
-/* The server's own numbers for "stats" and "stats settings". */
+/* The server's own numbers for "stats". */
 typedef struct proto_server_stats {
     uint64_t pid;
     uint64_t uptime;
@@ -23,17 +23,16 @@ typedef struct proto_server_stats {
     uint64_t connection_structures;
     uint64_t bytes_read, bytes_written;
     uint64_t threads;
-    /* settings */
-    unsigned tcpport;
-    const char *inter;         /* listen address, or NULL */
-    const char *domain_socket; /* UNIX socket path, or NULL */
-    unsigned umask;            /* UNIX socket mode, as memcached prints it (octal digits) */
-    unsigned verbosity;
-    const char *cache;         /* the cache file served */
 } proto_server_stats;
+
+/* One "stats settings" line: its name and its value as text. */
+typedef void (*proto_setting_fn)(void *ctx, const char *name, const char *value);
 
 typedef struct proto_hooks {
     void (*server_stats)(void *arg, proto_server_stats *out);
+    /* "stats settings": calls emit(ctx, ...) once per setting, in order; SHMC_OK, or an error
+     * before any emit.  Without it the reply has no settings (only the server has them). */
+    shmc_rc (*settings)(void *arg, proto_setting_fn emit, void *ctx);
     void (*set_verbosity)(void *arg, unsigned level);
     void *arg;
 } proto_hooks;

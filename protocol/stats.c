@@ -107,37 +107,21 @@ static void general(proto_env *env, proto_out *out)
     proto_out_add(out, "END\r\n", 5);
 }
 
+static void emit_setting(void *ctx, const char *name, const char *value)
+{
+    stat_str(ctx, name, value);
+}
+
+/* The server's flag table makes the lines; the protocol only frames them. */
 static void settings(proto_env *env, proto_out *out)
 {
-    shmc_stats_t st;
-    shmc_rc rc = shmc_stats(env->cache, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
+    if (env->hooks.settings) {
+        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, out);
+        if (rc != SHMC_OK) {
+            proto_reply_server_error(out, rc);
+            return;
+        }
     }
-    proto_server_stats s;
-    server_stats(env, &s);
-    char umask[16];
-    snprintf(umask, sizeof umask, "%o", s.umask);
-    stat_u64(out, "maxbytes", st.limit_maxbytes);
-    stat_u64(out, "maxconns", s.max_connections);
-    stat_u64(out, "tcpport", s.tcpport);
-    stat_u64(out, "udpport", 0);
-    stat_str(out, "inter", s.inter ? s.inter : "NULL");
-    stat_u64(out, "verbosity", s.verbosity);
-    stat_str(out, "evictions", "on");
-    stat_str(out, "domain_socket", s.domain_socket ? s.domain_socket : "NULL");
-    stat_str(out, "umask", umask);
-    stat_str(out, "shutdown_command", "no");
-    stat_u64(out, "num_threads", s.threads);
-    stat_str(out, "cas_enabled", "yes");
-    stat_str(out, "binding_protocol", "ascii");
-    stat_u64(out, "item_size_max", st.item_size_max);
-    stat_str(out, "maxconns_fast", "yes");
-    stat_u64(out, "hashpower_init", log2_floor(st.hash_buckets));
-    stat_str(out, "flush_enabled", "yes");
-    stat_str(out, "dump_enabled", "no");
-    stat_str(out, "shmc_cache", s.cache ? s.cache : "NULL");
     proto_out_add(out, "END\r\n", 5);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "perm.h"
 #include "server.h"
 #include "worker.h"
 
@@ -51,12 +52,20 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->connection_structures += atomic_load(&w->conn_structures);
     }
     s->threads = srv->nworkers;
-    s->tcpport = (unsigned)srv->opt.port;
-    s->inter = srv->opt.port > 0 && srv->opt.nlisten ? srv->opt.listen[0] : NULL;
-    s->domain_socket = srv->opt.unix_path;
-    s->umask = srv->opt.unix_mode;
-    s->verbosity = atomic_load(&srv->verbosity);
-    s->cache = srv->opt.cache;
+}
+
+static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)
+{
+    server_t *srv = arg;
+    shmc_stats_t st;
+    shmc_rc rc = shmc_stats(srv->env.cache, &st);
+    if (rc != SHMC_OK) return rc;
+    shmcd_live live = {.verbosity = atomic_load(&srv->verbosity),
+                       .limit_maxbytes = st.limit_maxbytes,
+                       .item_size_max = st.item_size_max,
+                       .hash_buckets = st.hash_buckets};
+    shmcd_settings(&srv->opt, &live, emit, ctx);
+    return SHMC_OK;
 }
 
 static void hook_verbosity(void *arg, unsigned level)
@@ -72,8 +81,10 @@ static shmc_t *open_cache(const shmcd_options *opt)
     /* 0: take an existing file's own limits; a new file gets the library's defaults */
     cfg.memory_limit = opt->memory_mib ? opt->memory_mib << 20 : 0;
     cfg.item_size_max = opt->item_size_max;
+    if (opt->cache_mode) cfg.mode = opt->cache_mode;
     shmc_t *cache = NULL;
-    shmc_rc rc = shmc_open(&cache, opt->cache, &cfg);
+    shmc_rc rc = perm_open(&cache, opt->cache, &cfg,
+                           opt->cache_group_given ? opt->cache_gid : (gid_t)-1, NULL);
     if (rc != SHMC_OK) {
         const char *detail = shmc_last_error();
         fprintf(stderr, "shmcd: cannot open cache '%s': %s%s%s%s\n", opt->cache,
@@ -177,7 +188,8 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
-    proto_hooks hooks = {.server_stats = hook_stats, .set_verbosity = hook_verbosity, .arg = &srv};
+    proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
+                         .set_verbosity = hook_verbosity, .arg = &srv};
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));

@@ -1,5 +1,8 @@
-/* options.c — parsing shmcd's command line (options.h).  Every value is checked; a bad one
- * is a clear message and exit status 64, never a silent default. */
+/* options.c — shmcd's flags, one row each in the table below: its short and long name, its
+ * value, default and help text, how a value is checked and stored, and what "stats settings"
+ * prints for it.  The getopt strings, --help and "stats settings" are generated from the
+ * table (the model is Redis's standardConfig).  Every value is checked; a bad one is a clear
+ * message and exit status 64, never a silent default. */
 #include "options.h"
 
 #include <errno.h>
@@ -10,37 +13,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perm.h"
 #include "protocol/env.h"
 #include "size.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "shmcd %s — a memcached-compatible server for a shmc cache file\n"
-            "usage: shmcd [options]\n"
-            "  --cache=NAME|PATH        cache to serve, created if missing (default: shmcd;\n"
-            "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n"
-            "  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n"
-            "  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n"
-            "  -s, --unix-socket=PATH   UNIX socket (then no TCP unless -p is given too)\n"
-            "  -a, --unix-mask=MODE     UNIX socket mode, octal (default: 0700)\n"
-            "  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n"
-            "  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n"
-            "  -c, --conn-limit=NUM     simultaneous connections (default: 1024)\n"
-            "  -t, --threads=NUM        worker threads, one epoll loop each (default: 4)\n"
-            "  -R, --max-reqs-per-event=NUM  requests per connection per turn (default: 20)\n"
-            "  -b, --listen-backlog=NUM listen backlog (default: 1024)\n"
-            "  -U, --udp-port=0         UDP is not supported; only 0 is accepted\n"
-            "  -B, --protocol=ascii     only the text and meta protocols (ascii, auto)\n"
-            "  -d, --daemon             run in the background\n"
-            "  -P, --pidfile=FILE       write the process id to FILE\n"
-            "  -u, --user=USER          run as USER (when started as root)\n"
-            "  -o, --extended=OPTS      accepted for compatibility and ignored\n"
-            "  -v, --verbose            more messages on stderr (-vv: connections, -vvv: commands)\n"
-            "  -V, --version            print the version and exit\n"
-            "  -h, --help               print this help and exit\n",
-            PROTO_VERSION_STRING);
-}
+typedef enum flag_rc { FLAG_OK, FLAG_BAD, FLAG_EXIT } flag_rc;
+
+/* A row's setter checks a value and stores it in opt; FLAG_BAD: the row's `bad` says why. */
+typedef flag_rc flag_set(shmcd_options *opt, const char *arg);
+/* A row's "stats settings" value, formatted into buf. */
+typedef void flag_show(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n);
+
+typedef struct flag {
+    char short_name;       /* 0: a long option only */
+    const char *long_name; /* NULL: a setting memcached has and shmcd fixes (no flag) */
+    const char *arg;       /* the value's name in --help; NULL: the flag takes no value */
+    const char *dflt;      /* the value when the flag is absent, as one would type it */
+    bool dflt_from_cache;  /* dflt is only shown: the cache file's own value wins, and a new
+                              file gets the library's default, which dflt names */
+    const char *help;      /* --help's text; "\n" continues on the next line */
+    const char *note;      /* follows the default in --help: "(default: D; NOTE)" */
+    flag_set *set;
+    const char *bad;       /* what a refused value is not */
+    const char *setting;   /* its "stats settings" name, or NULL */
+    flag_show *show;       /* its "stats settings" value; or */
+    const char *fixed;     /* the value, always the same here */
+} flag;
 
 static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
@@ -83,150 +81,463 @@ static bool add_listen(shmcd_options *opt, const char *list)
     return true;
 }
 
-static shmcd_opt_result bad(const char *flag, const char *value, const char *why)
+static flag_rc set_cache(shmcd_options *opt, const char *arg)
 {
-    fprintf(stderr, "shmcd: invalid %s '%s': %s (see shmcd -h)\n", flag, value ? value : "",
-            why);
+    if (!arg[0]) return FLAG_BAD;
+    opt->cache = arg;
+    return FLAG_OK;
+}
+
+static flag_rc set_port(shmcd_options *opt, const char *arg)
+{
+    unsigned long v;
+    if (!parse_uint(arg, 65535, &v)) return FLAG_BAD;
+    opt->port = (int)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_listen(shmcd_options *opt, const char *arg)
+{
+    return arg[0] && add_listen(opt, arg) ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_unix_socket(shmcd_options *opt, const char *arg)
+{
+    if (!arg[0] || strlen(arg) >= 108) return FLAG_BAD;
+    opt->unix_path = arg;
+    return FLAG_OK;
+}
+
+static flag_rc set_unix_mask(shmcd_options *opt, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long mode = strtoul(arg, &end, 8);
+    if (errno || !arg[0] || *end || mode > 0777) return FLAG_BAD;
+    opt->unix_mode = (unsigned)mode;
+    return FLAG_OK;
+}
+
+static flag_rc set_memory_limit(shmcd_options *opt, const char *arg)
+{
+    uint64_t bytes; /* a bare number is MiB, as memcached's -m */
+    if (!size_parse(arg, 1u << 20, &bytes) || bytes == 0 || bytes % (1u << 20) || bytes > (1ull << 50))
+        return FLAG_BAD;
+    opt->memory_mib = (size_t)(bytes >> 20);
+    return FLAG_OK;
+}
+
+static flag_rc set_mode(shmcd_options *opt, const char *arg)
+{
+    return perm_parse_mode(arg, &opt->cache_mode) ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_group(shmcd_options *opt, const char *arg)
+{
+    if (!perm_parse_group(arg, &opt->cache_gid)) return FLAG_BAD;
+    opt->cache_group_given = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_max_item_size(shmcd_options *opt, const char *arg)
+{
+    size_t size;
+    if (!shmcd_parse_size(arg, &size) || size < 1024 || size > (1u << 30)) return FLAG_BAD;
+    opt->item_size_max = size;
+    return FLAG_OK;
+}
+
+static flag_rc set_conn_limit(shmcd_options *opt, const char *arg)
+{
+    unsigned long v;
+    if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
+    opt->max_conns = (unsigned)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_threads(shmcd_options *opt, const char *arg)
+{
+    unsigned long v;
+    if (!parse_uint(arg, 256, &v) || v == 0) return FLAG_BAD;
+    opt->threads = (unsigned)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
+{
+    unsigned long v;
+    if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
+    opt->reqs_per_event = (unsigned)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_backlog(shmcd_options *opt, const char *arg)
+{
+    unsigned long v;
+    if (!parse_uint(arg, INT_MAX, &v) || v == 0) return FLAG_BAD;
+    opt->backlog = (int)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_udp_port(shmcd_options *opt, const char *arg)
+{
+    (void)opt;
+    unsigned long v;
+    return parse_uint(arg, 65535, &v) && v == 0 ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_protocol(shmcd_options *opt, const char *arg)
+{
+    (void)opt;
+    return strcmp(arg, "ascii") == 0 || strcmp(arg, "auto") == 0 ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_daemon(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->daemonize = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_pidfile(shmcd_options *opt, const char *arg)
+{
+    opt->pidfile = arg;
+    return FLAG_OK;
+}
+
+static flag_rc set_user(shmcd_options *opt, const char *arg)
+{
+    opt->user = arg;
+    return FLAG_OK;
+}
+
+static flag_rc set_ignored(shmcd_options *opt, const char *arg)
+{
+    (void)opt, (void)arg;
+    return FLAG_OK;
+}
+
+static flag_rc set_verbose(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->verbosity++;
+    return FLAG_OK;
+}
+
+static flag_rc set_version(shmcd_options *opt, const char *arg)
+{
+    (void)opt, (void)arg;
+    printf("shmcd %s\n", PROTO_VERSION_STRING);
+    return FLAG_EXIT;
+}
+
+static flag_rc set_help(shmcd_options *opt, const char *arg)
+{
+    (void)opt, (void)arg;
+    shmcd_usage(stdout);
+    return FLAG_EXIT;
+}
+
+static unsigned log2_floor(uint64_t v)
+{
+    unsigned n = 0;
+    while (v > 1) v >>= 1, n++;
+    return n;
+}
+
+static void show_maxbytes(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%llu", (unsigned long long)live->limit_maxbytes);
+}
+
+static void show_maxconns(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->max_conns);
+}
+
+static void show_tcpport(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%d", opt->port);
+}
+
+/* memcached prints its -l argument; shmcd prints the first address it listens on. */
+static void show_inter(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->port > 0 && opt->nlisten ? opt->listen[0] : "NULL");
+}
+
+static void show_verbosity(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%u", live->verbosity);
+}
+
+static void show_domain_socket(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->unix_path ? opt->unix_path : "NULL");
+}
+
+static void show_umask(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%o", opt->unix_mode);
+}
+
+static void show_threads(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->threads);
+}
+
+static void show_reqs_per_event(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->reqs_per_event);
+}
+
+static void show_backlog(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%d", opt->backlog);
+}
+
+static void show_item_size_max(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%llu", (unsigned long long)live->item_size_max);
+}
+
+static void show_hashpower(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%u", log2_floor(live->hash_buckets));
+}
+
+static void show_cache(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->cache);
+}
+
+/* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
+static const flag flags[] = {
+    {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
+     .dflt_from_cache = true, .help = "cache memory when creating it, e.g. 64 (MiB), 2g",
+     .set = set_memory_limit, .bad = "not a whole number of MiB (e.g. 64, 512m, 2g)",
+     .setting = "maxbytes", .show = show_maxbytes},
+    {.short_name = 'c', .long_name = "conn-limit", .arg = "NUM", .dflt = "1024",
+     .help = "simultaneous connections",
+     .set = set_conn_limit, .bad = "not a connection count",
+     .setting = "maxconns", .show = show_maxconns},
+    {.short_name = 'p', .long_name = "port", .arg = "NUM", .dflt = "11211", .note = "0: no TCP",
+     .help = "TCP port",
+     .set = set_port, .bad = "not a port number",
+     .setting = "tcpport", .show = show_tcpport},
+    {.short_name = 'U', .long_name = "udp-port", .arg = "0",
+     .help = "UDP is not supported; only 0 is accepted",
+     .set = set_udp_port, .bad = "UDP is not supported; use -U 0",
+     .setting = "udpport", .fixed = "0"},
+    {.short_name = 'l', .long_name = "listen", .arg = "ADDR[,ADDR]", .dflt = "127.0.0.1",
+     .help = "addresses to listen on",
+     .set = set_listen, .bad = "bad address list",
+     .setting = "inter", .show = show_inter},
+    {.short_name = 'v', .long_name = "verbose",
+     .help = "more messages on stderr (-vv: connections, -vvv: commands)",
+     .set = set_verbose,
+     .setting = "verbosity", .show = show_verbosity},
+    {.setting = "evictions", .fixed = "on"},
+    {.short_name = 's', .long_name = "unix-socket", .arg = "PATH",
+     .help = "UNIX socket (then no TCP unless -p is given too)",
+     .set = set_unix_socket, .bad = "empty, or a path longer than 107 bytes",
+     .setting = "domain_socket", .show = show_domain_socket},
+    {.short_name = 'a', .long_name = "unix-mask", .arg = "MODE", .dflt = "0700",
+     .help = "UNIX socket mode, octal",
+     .set = set_unix_mask, .bad = "not an octal mode",
+     .setting = "umask", .show = show_umask},
+    {.setting = "shutdown_command", .fixed = "no"},
+    {.short_name = 't', .long_name = "threads", .arg = "NUM", .dflt = "4",
+     .help = "worker threads, one epoll loop each",
+     .set = set_threads, .bad = "not a thread count (1..256)",
+     .setting = "num_threads", .show = show_threads},
+    {.short_name = 'R', .long_name = "max-reqs-per-event", .arg = "NUM", .dflt = "20",
+     .help = "requests per connection per turn",
+     .note = "accepted and shown\nin stats settings, not used yet: a connection gets 8 reads a turn",
+     .set = set_reqs_per_event, .bad = "not a positive count",
+     .setting = "reqs_per_event", .show = show_reqs_per_event},
+    {.setting = "cas_enabled", .fixed = "yes"},
+    {.short_name = 'b', .long_name = "listen-backlog", .arg = "NUM", .dflt = "1024",
+     .help = "listen backlog",
+     .set = set_backlog, .bad = "not a positive count",
+     .setting = "tcp_backlog", .show = show_backlog},
+    {.short_name = 'B', .long_name = "protocol", .arg = "ascii",
+     .help = "only the text and meta protocols (ascii, auto)",
+     .set = set_protocol, .bad = "the binary protocol is not supported (ascii, auto)",
+     .setting = "binding_protocol", .fixed = "ascii"},
+    {.short_name = 'I', .long_name = "max-item-size", .arg = "SIZE", .dflt = "1m",
+     .dflt_from_cache = true, .help = "largest value, e.g. 512k, 1m",
+     .set = set_max_item_size, .bad = "not a size from 1k to 1g",
+     .setting = "item_size_max", .show = show_item_size_max},
+    {.setting = "maxconns_fast", .fixed = "yes"},
+    {.setting = "hashpower_init", .show = show_hashpower},
+    {.setting = "flush_enabled", .fixed = "yes"},
+    {.setting = "dump_enabled", .fixed = "no"},
+    {.long_name = "cache", .arg = "NAME|PATH", .dflt = "shmcd",
+     .note = "\na NAME lives in $SHMC_DIR, default /dev/shm",
+     .help = "cache to serve, created if missing",
+     .set = set_cache, .bad = "empty name",
+     .setting = "shmc_cache", .show = show_cache},
+    {.long_name = "mode", .arg = "MODE", .dflt = "0600",
+     .help = "file mode of a cache it creates, octal, e.g. 0660",
+     .set = set_mode, .bad = "not an octal mode up to 0777"},
+    {.long_name = "group", .arg = "GROUP",
+     .help = "group of a cache it creates, a name or number\n(default: the server's)",
+     .set = set_group, .bad = "no such group"},
+    {.short_name = 'd', .long_name = "daemon", .help = "run in the background",
+     .set = set_daemon},
+    {.short_name = 'P', .long_name = "pidfile", .arg = "FILE",
+     .help = "write the process id to FILE", .set = set_pidfile},
+    {.short_name = 'u', .long_name = "user", .arg = "USER",
+     .help = "run as USER (when started as root)", .set = set_user},
+    {.short_name = 'o', .long_name = "extended", .arg = "OPTS",
+     .help = "accepted for compatibility and ignored", .set = set_ignored},
+    {.short_name = 'V', .long_name = "version", .help = "print the version and exit",
+     .set = set_version},
+    {.short_name = 'h', .long_name = "help", .help = "print this help and exit",
+     .set = set_help},
+};
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+/* --help's text, prefix and help text, with "\n" continuing at the help column. */
+static void put_wrapped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\n') fprintf(f, "\n%27s", "");
+        else fputc(*s, f);
+    }
+}
+
+void shmcd_usage(FILE *f)
+{
+    fprintf(f, "shmcd %s — a memcached-compatible server for a shmc cache file\n"
+               "usage: shmcd [options]\n", PROTO_VERSION_STRING);
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (!fl->long_name) continue;
+        char left[64];
+        int n = 0;
+        if (fl->short_name) n = snprintf(left, sizeof left, "-%c, ", fl->short_name);
+        snprintf(left + n, sizeof left - (size_t)n, "--%s%s%s", fl->long_name,
+                 fl->arg ? "=" : "", fl->arg ? fl->arg : "");
+        fprintf(f, strlen(left) <= 24 ? "  %-24s " : "  %s  ", left);
+        put_wrapped(f, fl->help);
+        if (fl->dflt) {
+            fprintf(f, " (default: %s", fl->dflt);
+            if (fl->note) {
+                fputc(';', f);
+                if (fl->note[0] != '\n') fputc(' ', f);
+                put_wrapped(f, fl->note);
+            }
+            fputc(')', f);
+        }
+        fputc('\n', f);
+    }
+}
+
+void shmcd_settings(const shmcd_options *opt, const shmcd_live *live, shmcd_setting_fn emit,
+                    void *ctx)
+{
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (!fl->setting) continue;
+        char value[256];
+        if (fl->show) fl->show(opt, live, value, sizeof value);
+        else snprintf(value, sizeof value, "%s", fl->fixed);
+        emit(ctx, fl->setting, value);
+    }
+}
+
+static shmcd_opt_result bad(const flag *fl, const char *value)
+{
+    if (fl->short_name) fprintf(stderr, "shmcd: invalid -%c", fl->short_name);
+    else fprintf(stderr, "shmcd: invalid --%s", fl->long_name);
+    fprintf(stderr, " '%s': %s (see shmcd -h)\n", value ? value : "", fl->bad);
     return SHMCD_OPT_ERROR;
+}
+
+/* getopt's short string (":p:l:..."; the leading ':' reports a missing value as ':') and
+ * long options; a long-only flag's val is 1000 + its row. */
+static void getopt_tables(char *shorts, struct option *longs)
+{
+    size_t ns = 0, nl = 0;
+    shorts[ns++] = ':';
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (!fl->long_name) continue;
+        if (fl->short_name) {
+            shorts[ns++] = fl->short_name;
+            if (fl->arg) shorts[ns++] = ':';
+        }
+        longs[nl++] = (struct option){fl->long_name, fl->arg ? required_argument : no_argument,
+                                      NULL, fl->short_name ? fl->short_name : 1000 + (int)i};
+    }
+    shorts[ns] = '\0';
+    longs[nl] = (struct option){NULL, 0, NULL, 0};
+}
+
+static const flag *flag_of(int ch)
+{
+    if (ch >= 1000 && ch < 1000 + (int)NFLAGS) return &flags[ch - 1000];
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (flags[i].long_name && flags[i].short_name == ch) return &flags[i];
+    return NULL;
 }
 
 shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
 {
     memset(opt, 0, sizeof *opt);
-    opt->port = 11211;
-    opt->unix_mode = 0700;
-    opt->max_conns = 1024;
-    opt->threads = 4;
-    opt->reqs_per_event = 20;
-    opt->backlog = 1024;
-    opt->cache = "shmcd";
+    char shorts[2 * NFLAGS + 2];
+    struct option longs[NFLAGS + 1];
+    getopt_tables(shorts, longs);
+    bool given[NFLAGS] = {false};
 
-    enum { OPT_CACHE = 1000 };
-    static const struct option longopts[] = {
-        {"cache", required_argument, NULL, OPT_CACHE},
-        {"port", required_argument, NULL, 'p'},
-        {"listen", required_argument, NULL, 'l'},
-        {"unix-socket", required_argument, NULL, 's'},
-        {"unix-mask", required_argument, NULL, 'a'},
-        {"memory-limit", required_argument, NULL, 'm'},
-        {"max-item-size", required_argument, NULL, 'I'},
-        {"conn-limit", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"max-reqs-per-event", required_argument, NULL, 'R'},
-        {"listen-backlog", required_argument, NULL, 'b'},
-        {"udp-port", required_argument, NULL, 'U'},
-        {"protocol", required_argument, NULL, 'B'},
-        {"daemon", no_argument, NULL, 'd'},
-        {"pidfile", required_argument, NULL, 'P'},
-        {"user", required_argument, NULL, 'u'},
-        {"extended", required_argument, NULL, 'o'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     optind = 1;
     opterr = 0;
     int ch;
-    unsigned long v;
-    while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:c:t:R:b:U:B:dP:u:o:vVh", longopts,
-                             NULL)) != -1) {
-        switch (ch) {
-        case OPT_CACHE:
-            if (!optarg[0]) return bad("--cache", optarg, "empty name");
-            opt->cache = optarg;
-            break;
-        case 'p':
-            if (!parse_uint(optarg, 65535, &v)) return bad("-p", optarg, "not a port number");
-            opt->port = (int)v;
-            opt->port_given = true;
-            break;
-        case 'l':
-            if (!optarg[0] || !add_listen(opt, optarg)) return bad("-l", optarg, "bad address list");
-            break;
-        case 's':
-            if (!optarg[0]) return bad("-s", optarg, "empty path");
-            if (strlen(optarg) >= 108) return bad("-s", optarg, "path longer than 107 bytes");
-            opt->unix_path = optarg;
-            break;
-        case 'a': {
-            char *end;
-            errno = 0;
-            unsigned long mode = strtoul(optarg, &end, 8);
-            if (errno || !optarg[0] || *end || mode > 0777) return bad("-a", optarg, "not an octal mode");
-            opt->unix_mode = (unsigned)mode;
-            break;
-        }
-        case 'm': {
-            uint64_t bytes; /* a bare number is MiB, as memcached's -m */
-            if (!size_parse(optarg, 1u << 20, &bytes) || bytes == 0 || bytes % (1u << 20) ||
-                bytes > (1ull << 50))
-                return bad("-m", optarg, "not a whole number of MiB (e.g. 64, 512m, 2g)");
-            opt->memory_mib = (size_t)(bytes >> 20);
-            break;
-        }
-        case 'I': {
-            size_t size;
-            if (!shmcd_parse_size(optarg, &size) || size < 1024 || size > (1u << 30))
-                return bad("-I", optarg, "not a size from 1k to 1g");
-            opt->item_size_max = size;
-            break;
-        }
-        case 'c':
-            if (!parse_uint(optarg, 1u << 20, &v) || v == 0) return bad("-c", optarg, "not a connection count");
-            opt->max_conns = (unsigned)v;
-            break;
-        case 't':
-            if (!parse_uint(optarg, 256, &v) || v == 0) return bad("-t", optarg, "not a thread count (1..256)");
-            opt->threads = (unsigned)v;
-            break;
-        case 'R':
-            if (!parse_uint(optarg, 1u << 20, &v) || v == 0) return bad("-R", optarg, "not a positive count");
-            opt->reqs_per_event = (unsigned)v;
-            break;
-        case 'b':
-            if (!parse_uint(optarg, INT_MAX, &v) || v == 0) return bad("-b", optarg, "not a positive count");
-            opt->backlog = (int)v;
-            break;
-        case 'U':
-            if (!parse_uint(optarg, 65535, &v) || v != 0) return bad("-U", optarg, "UDP is not supported; use -U 0");
-            break;
-        case 'B':
-            if (strcmp(optarg, "ascii") && strcmp(optarg, "auto"))
-                return bad("-B", optarg, "the binary protocol is not supported (ascii, auto)");
-            break;
-        case 'd':
-            opt->daemonize = true;
-            break;
-        case 'P':
-            opt->pidfile = optarg;
-            break;
-        case 'u':
-            opt->user = optarg;
-            break;
-        case 'o':
-            break;
-        case 'v':
-            opt->verbosity++;
-            break;
-        case 'V':
-            printf("shmcd %s\n", PROTO_VERSION_STRING);
-            return SHMCD_OPT_EXIT;
-        case 'h':
-            usage(stdout);
-            return SHMCD_OPT_EXIT;
-        case ':':
+    while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        const flag *fl = flag_of(ch);
+        if (ch == ':') {
             fprintf(stderr, "shmcd: option %s needs a value (see shmcd -h)\n", argv[optind - 1]);
             return SHMCD_OPT_ERROR;
-        default:
+        }
+        if (!fl) {
             fprintf(stderr, "shmcd: unknown option %s (see shmcd -h)\n", argv[optind - 1]);
             return SHMCD_OPT_ERROR;
+        }
+        given[fl - flags] = true;
+        switch (fl->set(opt, optarg)) {
+        case FLAG_OK: break;
+        case FLAG_BAD: return bad(fl, optarg);
+        case FLAG_EXIT: return SHMCD_OPT_EXIT;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "shmcd: unexpected argument '%s' (see shmcd -h)\n", argv[optind]);
         return SHMCD_OPT_ERROR;
     }
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (given[i] || !fl->dflt || fl->dflt_from_cache) continue;
+        if (fl->set(opt, fl->dflt) != FLAG_OK) return bad(fl, fl->dflt);
+    }
+    opt->port_given = given[flag_of('p') - flags];
     /* memcached's rule: the largest item is at most half the memory (-I defaults to 1m) */
     size_t item_max = opt->item_size_max ? opt->item_size_max : 1u << 20;
     if (opt->memory_mib && item_max > (opt->memory_mib << 20) / 2) {
@@ -235,7 +546,6 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         return SHMCD_OPT_ERROR;
     }
     if (opt->unix_path && !opt->port_given) opt->port = 0;
-    if (opt->nlisten == 0 && !add_listen(opt, "127.0.0.1")) return SHMCD_OPT_ERROR;
     if (opt->port == 0 && !opt->unix_path) {
         fprintf(stderr, "shmcd: nothing to listen on: -p 0 and no -s\n");
         return SHMCD_OPT_ERROR;

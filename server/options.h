@@ -1,10 +1,13 @@
 /* options.h — shmcd's command line: memcached's own flags where they make sense, plus
- * --cache for the shmc cache file to serve. */
+ * --cache for the shmc cache file to serve.  One table in options.c holds every flag. */
 #ifndef SHMCD_OPTIONS_H
 #define SHMCD_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #define SHMCD_MAX_LISTEN 16
 
@@ -23,6 +26,9 @@ typedef struct shmcd_options {
     unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
     int backlog;              /* -b */
     const char *cache;        /* --cache NAME|PATH */
+    unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */
+    bool cache_group_given;   /* --group: */
+    gid_t cache_gid;          /* a new cache file's group */
     const char *pidfile;      /* -P */
     const char *user;         /* -u */
     bool daemonize;           /* -d */
@@ -36,6 +42,22 @@ typedef enum shmcd_opt_result {
 
 shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt);
 void shmcd_free_options(shmcd_options *opt);
+
+/* --help: every flag, its value, default and meaning. */
+void shmcd_usage(FILE *f);
+
+/* What "stats settings" shows that the options alone do not: the values in force. */
+typedef struct shmcd_live {
+    unsigned verbosity;      /* as the "verbosity" command last set it */
+    uint64_t limit_maxbytes; /* the cache's own limits (its file may predate -m and -I) */
+    uint64_t item_size_max;
+    uint64_t hash_buckets;
+} shmcd_live;
+
+/* Calls emit once per "stats settings" line, in memcached's order, with the value as text. */
+typedef void (*shmcd_setting_fn)(void *ctx, const char *name, const char *value);
+void shmcd_settings(const shmcd_options *opt, const shmcd_live *live, shmcd_setting_fn emit,
+                    void *ctx);
 
 /* A size with memcached's optional suffix (k, m, g; case-insensitive), e.g. "1m". */
 bool shmcd_parse_size(const char *s, size_t *out);

@@ -239,6 +239,48 @@ static void check_shared_with_library(const shmcd_proc *s, const char *cache_pat
     shmc_close(c);
 }
 
+static unsigned log2_floor(uint64_t v)
+{
+    unsigned n = 0;
+    while (v > 1) v >>= 1, n++;
+    return n;
+}
+
+/* "stats settings" as the flag table makes it, with the values this server runs with and the
+ * cache's own limits; "verbosity" changes what it shows. */
+static void check_settings(const shmcd_proc *s, const char *cache_path)
+{
+    shmc_t *c = NULL;
+    shmc_stats_t st;
+    CHECK_RC(shmc_open(&c, cache_path, NULL), SHMC_OK);
+    if (!c) return;
+    CHECK_RC(shmc_stats(c, &st), SHMC_OK);
+    shmc_close(c);
+    for (unsigned verbosity = 0; verbosity < 2; verbosity++) {
+        char want[2048], buf[2048];
+        snprintf(want, sizeof want,
+                 "STAT maxbytes %llu\r\nSTAT maxconns 1024\r\nSTAT tcpport %d\r\n"
+                 "STAT udpport 0\r\nSTAT inter 127.0.0.1\r\nSTAT verbosity %u\r\n"
+                 "STAT evictions on\r\nSTAT domain_socket %s\r\nSTAT umask 700\r\n"
+                 "STAT shutdown_command no\r\nSTAT num_threads 2\r\nSTAT reqs_per_event 20\r\n"
+                 "STAT cas_enabled yes\r\nSTAT tcp_backlog 1024\r\n"
+                 "STAT binding_protocol ascii\r\nSTAT item_size_max 65536\r\n"
+                 "STAT maxconns_fast yes\r\nSTAT hashpower_init %u\r\n"
+                 "STAT flush_enabled yes\r\nSTAT dump_enabled no\r\nSTAT shmc_cache %s\r\nEND\r\n",
+                 (unsigned long long)st.limit_maxbytes, s->port, verbosity, s->unix_path,
+                 log2_floor(st.hash_buckets), cache_path);
+        int fd = h_connect(s);
+        char cmd[32];
+        int n = snprintf(cmd, sizeof cmd, "verbosity %u\r\n", verbosity);
+        h_roundtrip(fd, cmd, (size_t)n, "OK\r\n", buf, sizeof buf);
+        h_roundtrip(fd, "stats settings\r\n", 16, "END\r\n", buf, sizeof buf);
+        if (strcmp(buf, want) != 0) fprintf(stderr, "FAIL: stats settings:\n%s", buf);
+        CHECK(strcmp(buf, want) == 0);
+        h_roundtrip(fd, "verbosity 0\r\n", 13, "OK\r\n", buf, sizeof buf);
+        close(fd);
+    }
+}
+
 int main(void)
 {
     t_setup("server_protocol");
@@ -261,6 +303,7 @@ int main(void)
     run_pipelined(&s);
     run_pipelined(&over_unix);
     check_shared_with_library(&s, cache);
+    check_settings(&s, cache);
     h_stop(&s);
     /* the UNIX socket file is removed at exit; the cache stays and is sound */
     CHECK(access(s.unix_path, F_OK) != 0);

@@ -1,0 +1,205 @@
+/* test_server_options.c — shmcd's flag table (server/options.c): every flag in its short and
+ * long form, the defaults of flags left out, refused values, the -s/-p rule, --help made from
+ * the table, and "stats settings" lines in memcached's order with their values. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../testutil.h"
+#include "server/options.h"
+
+/* Parse a NULL-terminated argument list (argv[0] added); stderr kept quiet. */
+static shmcd_opt_result parse(shmcd_options *opt, const char *const *args)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "shmcd";
+    for (; *args; args++) argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    fflush(stderr);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    shmcd_opt_result r = shmcd_parse_options(argc, argv, opt);
+    fclose(stderr);
+    stderr = saved;
+    return r;
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_defaults(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, (const char *const[]){NULL}) == SHMCD_OPT_RUN);
+    CHECK(o.port == 11211 && o.port_given == false);
+    CHECK(o.nlisten == 1 && strcmp(o.listen[0], "127.0.0.1") == 0);
+    CHECK(o.unix_path == NULL && o.unix_mode == 0700);
+    CHECK(o.memory_mib == 0 && o.item_size_max == 0); /* the cache file's own, or the library's */
+    CHECK(o.max_conns == 1024 && o.threads == 4 && o.reqs_per_event == 20 && o.backlog == 1024);
+    CHECK(strcmp(o.cache, "shmcd") == 0);
+    CHECK(o.verbosity == 0 && !o.daemonize && !o.pidfile && !o.user);
+    shmcd_free_options(&o);
+}
+
+static void check_all_set(const shmcd_options *o)
+{
+    CHECK(o->port == 2345 && o->port_given);
+    CHECK(o->nlisten == 2 && strcmp(o->listen[0], "10.0.0.1") == 0 &&
+          strcmp(o->listen[1], "::1") == 0);
+    CHECK(o->unix_path && strcmp(o->unix_path, "/tmp/x.sock") == 0 && o->unix_mode == 0755);
+    CHECK(o->memory_mib == 8 && o->item_size_max == 512 * 1024);
+    CHECK(o->max_conns == 7 && o->threads == 3 && o->reqs_per_event == 5 && o->backlog == 9);
+    CHECK(strcmp(o->cache, "c1") == 0 && strcmp(o->pidfile, "/tmp/p") == 0 &&
+          strcmp(o->user, "nobody") == 0);
+    CHECK(o->daemonize && o->verbosity == 3);
+}
+
+static void test_every_flag(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-p", "2345", "-l", "10.0.0.1,::1", "-s", "/tmp/x.sock", "-a", "755",
+                         "-m", "8", "-I", "512k", "-c", "7", "-t", "3", "-R", "5", "-b", "9",
+                         "-U", "0", "-B", "auto", "-d", "-P", "/tmp/p", "-u", "nobody", "-o",
+                         "modern", "-vvv", "--cache=c1")) == SHMCD_OPT_RUN);
+    check_all_set(&o);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("--port=2345", "--listen=10.0.0.1,::1", "--unix-socket=/tmp/x.sock",
+                         "--unix-mask=755", "--memory-limit=8", "--max-item-size=512k",
+                         "--conn-limit=7", "--threads=3", "--max-reqs-per-event=5",
+                         "--listen-backlog=9", "--udp-port=0", "--protocol=ascii", "--daemon",
+                         "--pidfile=/tmp/p", "--user=nobody", "--extended=modern", "--verbose",
+                         "--verbose", "--verbose", "--cache", "c1")) == SHMCD_OPT_RUN);
+    check_all_set(&o);
+    shmcd_free_options(&o);
+}
+
+static void test_refused(void)
+{
+    static const char *const bad[][5] = {
+        {"-p", "65536"}, {"-p", "x"}, {"-p", "-1"}, {"-l", ""}, {"-s", ""}, {"-a", "8"},
+        {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"}, {"-c", "0"},
+        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "binary"},
+        {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
+        {"stray"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        shmcd_options o;
+        shmcd_opt_result r = parse(&o, bad[i]);
+        if (r != SHMCD_OPT_ERROR)
+            fprintf(stderr, "FAIL: %s %s accepted\n", bad[i][0], bad[i][1] ? bad[i][1] : "");
+        CHECK(r == SHMCD_OPT_ERROR);
+        shmcd_free_options(&o);
+    }
+    char longpath[200];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-s", longpath)) == SHMCD_OPT_ERROR);
+    shmcd_free_options(&o);
+}
+
+/* As memcached: -s turns TCP off unless -p is given too. */
+static void test_unix_socket_and_port(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-s", "/tmp/a")) == SHMCD_OPT_RUN && o.port == 0);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("-s", "/tmp/a", "-p", "11211")) == SHMCD_OPT_RUN && o.port == 11211);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("-s", "/tmp/a", "-p", "0")) == SHMCD_OPT_RUN && o.port == 0);
+    shmcd_free_options(&o);
+}
+
+static void test_help(void)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    shmcd_usage(f);
+    fclose(f);
+    static const char *const want[] = {
+        "usage: shmcd [options]\n",
+        "\n  --cache=NAME|PATH        cache to serve, created if missing (default: shmcd;\n"
+        "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n",
+        "\n  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n",
+        "\n  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n",
+        "\n  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n",
+        "\n  --mode=MODE",
+        "\n  --group=GROUP",
+        "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n",
+        "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn (default: 20; "
+        "accepted and shown\n                           in stats settings, not used yet",
+        "\n  -v, --verbose            more messages",
+        "\n  -h, --help               print this help and exit\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (!strstr(text, want[i])) fprintf(stderr, "FAIL: --help lacks \"%s\"\n", want[i]);
+        CHECK(strstr(text, want[i]) != NULL);
+    }
+    /* every flag the parser takes is in the help, and no setting-only row is */
+    static const char *const flags[] = {"-p, --port", "-l, --listen", "-s, --unix-socket",
+        "-a, --unix-mask", "-m, --memory-limit", "-I, --max-item-size", "-c, --conn-limit",
+        "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
+        "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
+        "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "  --mode", "  --group"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
+    size_t lines = 0;
+    for (char *p = text; *p; p++) lines += *p == '\n';
+    CHECK(lines == 2 + 22 + 3); /* title, usage, 22 flags, 3 continuation lines */
+    CHECK(strstr(text, "evictions") == NULL);
+    free(text);
+}
+
+static void collect(void *ctx, const char *name, const char *value)
+{
+    FILE *f = ctx;
+    fprintf(f, "%s %s\n", name, value);
+}
+
+static void test_settings(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-p", "2345", "-l", "10.0.0.1,::1", "-s", "/tmp/x.sock", "-a", "755",
+                         "-c", "7", "-t", "3", "-R", "5", "-b", "9", "-v", "--cache=c1")) ==
+          SHMCD_OPT_RUN);
+    shmcd_live live = {.verbosity = 2, .limit_maxbytes = 4 << 20, .item_size_max = 65536,
+                       .hash_buckets = 1 << 16};
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
+                       "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
+                       "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
+                       "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
+                       "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
+                       "flush_enabled yes\ndump_enabled no\nshmc_cache c1\n";
+    if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
+    CHECK(strcmp(text, want) == 0);
+    free(text);
+    shmcd_free_options(&o);
+
+    /* UNIX socket only: no TCP port, no listen address */
+    CHECK(parse(&o, ARGS("-s", "/tmp/y")) == SHMCD_OPT_RUN);
+    f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\ntcpport 0\nudpport 0\ninter NULL\n") && strstr(text, "\ndomain_socket /tmp/y\n") &&
+          strstr(text, "\numask 700\n") && strstr(text, "\nshmc_cache shmcd\n"));
+    free(text);
+    shmcd_free_options(&o);
+}
+
+int main(void)
+{
+    t_setup("server_options");
+    (void)t_path;
+    (void)t_check_file;
+    test_defaults();
+    test_every_flag();
+    test_refused();
+    test_unix_socket_and_port();
+    test_help();
+    test_settings();
+    return t_finish();
+}

@@ -6,7 +6,7 @@
 #   ./build.sh bench   benchmarks beside memcached (see bench/README.md)
 #   ./build.sh fuzz    only the libFuzzer targets, FUZZ_SECONDS each (default 30; the long
 #                      mode before a release: FUZZ_SECONDS=600, ten minutes per target)
-#   ./build.sh install [PREFIX]   build and `make install` (default /usr/local)
+#   ./build.sh install [PREFIX]   build and `make install` (default /usr/local; ldconfig there)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -92,8 +92,15 @@ bench)
     ;;
 install)
     need $BUILD_PKGS
-    configure_build build -DCMAKE_INSTALL_PREFIX="${2:-/usr/local}"
+    prefix=$(realpath -m "${2:-/usr/local}")
+    configure_build build -DCMAKE_INSTALL_PREFIX="$prefix"
     cmake --install "$ROOT/build"
+    case "$prefix" in
+    /usr|/usr/local) ;; # cmake --install ran ldconfig (as root)
+    *) echo "build.sh: installed in $prefix; programs built with \`pkg-config --libs shmc\` find"
+       echo "  the library by their run path; others need LD_LIBRARY_PATH=$prefix/lib, the"
+       echo "  tools PATH=$prefix/bin:\$PATH, pkg-config PKG_CONFIG_PATH=$prefix/lib/pkgconfig" ;;
+    esac
     ;;
 *)
     sed -n '2,10p' "$0"

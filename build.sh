@@ -13,7 +13,8 @@ ROOT=$PWD
 JOBS=$(nproc)
 
 # Debian packages, each for a reason:
-BUILD_PKGS="build-essential cmake pkg-config"            # gcc, make, cmake, pkg-config file
+BUILD_PKGS="build-essential cmake pkg-config help2man"   # gcc, make, cmake, pkg-config file,
+                                                           # man pages from --help
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
            python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools

@@ -34,6 +34,12 @@ build_and_run() { # root label
     ok "$2: static example, installed shmc check"
 }
 build_and_run "$prefix/a" "installed"
+for page in man3/libshmc.3 man1/shmc.1 man1/shmcd.1; do
+    if [ -e "$build/man/shmc.1" ] || [ "$page" = man3/libshmc.3 ]; then
+        [ -e "$prefix/a/share/man/$page" ] || { echo "FAIL: $page not installed"; exit 1; }
+    fi
+done
+ok "manual pages installed"
 mv "$prefix/a" "$prefix/moved"
 build_and_run "$prefix/moved" "prefix moved"
 

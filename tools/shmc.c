@@ -390,10 +390,16 @@ static const struct {
 
 static const char exit_codes[] =
     "exit status:\n"
-    "  0 ok    1 miss, not stored or cas mismatch (check: violations found)    2 usage\n"
-    "  3 refused file (not a usable cache file)    4 no such cache    5 exists already\n"
-    "  6 busy (processes attached)    7 request refused (bad key, too large, no memory,\n"
-    "  not numeric)    8 system error (permission, no space, ...)    9 unsupported here\n";
+    "  0  ok\n"
+    "  1  miss, not stored or cas mismatch (check: violations found)\n"
+    "  2  usage\n"
+    "  3  refused file: not a usable cache file\n"
+    "  4  no such cache\n"
+    "  5  exists already\n"
+    "  6  busy: processes are attached\n"
+    "  7  request refused: bad key, too large, no memory, not numeric\n"
+    "  8  system error: permission, no space, ...\n"
+    "  9  unsupported on this machine\n";
 
 static void usage(FILE *f)
 {

@@ -93,7 +93,7 @@ commands=$("$SHMC" --help | awk '/^commands:/{on=1; next} /^  --help/{on=0} on {
 [ "$(echo "$commands" | wc -w)" -ge 14 ] && pass "shmc --help lists the commands" || fail "commands: $commands"
 for cmd in $commands; do
     expect_status 0 "$SHMC" "$cmd" --help
-    grep -q "^usage: shmc $cmd " "$OUT" && grep -q "4 no such cache" "$OUT" \
+    grep -q "^usage: shmc $cmd " "$OUT" && grep -q "4  no such cache" "$OUT" \
         && pass "$cmd --help" || fail "$cmd --help: $(cat "$OUT")"
 done
 expect_status 0 "$SHMC" --version

@@ -18,7 +18,7 @@ BUILD_PKGS="build-essential cmake pkg-config help2man"   # gcc, make, cmake, pkg
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
            python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools
-           tmux"
+           tmux systemd"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
                                                            # pymemcache: real peers for shmcd;
@@ -29,7 +29,8 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # pytest, pylibmc, Django: its
                                                            # suites; venv + setuptools: the
                                                            # offline `pip install` test;
-                                                           # tmux: `shmc top` in a terminal
+                                                           # tmux: `shmc top` in a terminal;
+                                                           # systemd: systemd-analyze for the unit
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers

@@ -6,6 +6,8 @@
 #   ./build.sh bench   benchmarks beside memcached (see bench/README.md)
 #   ./build.sh fuzz    only the libFuzzer targets, FUZZ_SECONDS each (default 30; the long
 #                      mode before a release: FUZZ_SECONDS=600, ten minutes per target)
+#   ./build.sh package build the Debian packages (debian/), lintian them, install them in a
+#                      clean root and use them (tests/package_check.sh; ./build.sh test runs it)
 #   ./build.sh install [PREFIX]   build and `make install` (default /usr/local; ldconfig there)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,6 +33,7 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # offline `pip install` test;
                                                            # tmux: `shmc top` in a terminal;
                                                            # systemd: systemd-analyze for the unit
+PACKAGE_PKGS="dpkg-dev debhelper lintian help2man"     # dpkg-buildpackage, dh, lintian
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers
@@ -75,6 +78,9 @@ test)
     run_suite build-asan "AddressSanitizer + UndefinedBehaviorSanitizer"
     configure_build build-tsan -DSHMC_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
     run_suite build-tsan "ThreadSanitizer"
+    echo "=== Debian packages: build, lintian, install in a clean root ==="
+    need $PACKAGE_PKGS
+    "$ROOT/tests/package_check.sh" "$ROOT"
     echo "=== bounded fuzzing (libFuzzer; longer: FUZZ_SECONDS=N) ==="
     "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
@@ -85,6 +91,10 @@ fuzz)
     echo "=== fuzzing, ${FUZZ_SECONDS:-30} s per target ==="
     "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
+    ;;
+package)
+    need $BUILD_PKGS $PACKAGE_PKGS
+    "$ROOT/tests/package_check.sh" "$ROOT"
     ;;
 bench)
     shift
@@ -105,7 +115,7 @@ install)
     esac
     ;;
 *)
-    sed -n '2,10p' "$0"
+    sed -n '2,11p' "$0"
     exit 2
     ;;
 esac

@@ -17,6 +17,7 @@ enum { GROUP = 54321, MEMBER = 54322, STRANGER = 54323 }; /* ids no account uses
 /* In a child: become uid with gid (and only that group), open the cache, set and get. */
 static int use_as(uid_t uid, gid_t gid, const char *path)
 {
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         gid_t groups[1] = {gid};
@@ -90,13 +91,17 @@ static void test_shmcd(void)
     char mode[] = "--mode=0640", group[32], cache[400];
     snprintf(group, sizeof group, "--group=%d", GROUP);
     snprintf(cache, sizeof cache, "--cache=%s", t_path("served"));
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         execl(SHMCD, "shmcd", "-p", "0", "-s", sock, "-m", "4", mode, group, cache, (char *)NULL);
         _exit(127);
     }
     struct timespec pause = {0, 20 * 1000 * 1000};
-    for (int i = 0; i < 250 && access(sock, F_OK) != 0; i++) nanosleep(&pause, NULL);
+    /* shmcd binds its socket first, then opens the cache: wait for the cache file (it
+     * appears whole, linked once complete, with its group: no chown comes later), for up to
+     * 20 s on a loaded machine */
+    for (int i = 0; i < 1000 && access(t_path("served"), F_OK) != 0; i++) nanosleep(&pause, NULL);
     check_file(t_path("served"), 0640, GROUP);
     kill(pid, SIGTERM);
     int st;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <unistd.h>
 
 bool perm_parse_mode(const char *s, unsigned *mode)
@@ -56,6 +57,16 @@ shmc_rc perm_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg
     shmc_config c = *cfg;
     bool made = false;
     shmc_rc rc;
+    /* A new file takes the creating thread's filesystem gid: with that set to the group
+     * (allowed to root, and to anyone for their own gid), the file has its group from the
+     * start, never briefly the wrong one.  Otherwise it is changed right after creation. */
+    gid_t old_fsgid = (gid_t)-1;
+    bool fsgid_set = false;
+    if (gid != (gid_t)-1) {
+        old_fsgid = (gid_t)setfsgid(gid);
+        fsgid_set = (gid_t)setfsgid(gid) == gid;
+        if (!fsgid_set) setfsgid(old_fsgid);
+    }
     /* first as a creator, so that we know whether the file is ours to give a group */
     unsigned asked = c.flags;
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -70,8 +81,9 @@ shmc_rc perm_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg
         rc = shmc_open(out, name_or_path, &c);
         if (rc != SHMC_NOT_FOUND) break; /* removed in between: create it again */
     }
+    if (fsgid_set) setfsgid(old_fsgid);
     if (created) *created = made;
-    if (rc != SHMC_OK || !made || gid == (gid_t)-1) return rc;
+    if (rc != SHMC_OK || !made || gid == (gid_t)-1 || fsgid_set) return rc;
     char path[4096];
     if (!perm_cache_path(name_or_path, path, sizeof path) || chown(path, (uid_t)-1, gid) != 0) {
         int e = errno;

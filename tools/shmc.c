@@ -287,45 +287,38 @@ static int cmd_check(cli_args *a)
     size_t violations = 0;
     char *report = NULL;
     size_t nreport = 0;
-    FILE *out = stdout;
-    if (a->json && !(out = open_memstream(&report, &nreport)))
-        return fprintf(stderr, "shmc: out of memory\n"), EXIT_SYSTEM;
-    char path[4096];
-    if (!perm_cache_path(a->pos[0], path, sizeof path))
-        return fprintf(stderr, "shmc: cache path too long\n"), EXIT_USAGE;
-    FILE *probe = fopen(path, "r");
-    if (!probe && errno == ENOENT) {
-        if (out != stdout) fclose(out);
+    FILE *out = open_memstream(&report, &nreport); /* printed once we know there is a file */
+    if (!out) return fprintf(stderr, "shmc: out of memory\n"), EXIT_SYSTEM;
+    shmc_rc rc = shmc_check(a->pos[0], out, &violations);
+    fclose(out);
+    if (rc == SHMC_NOT_FOUND) {
         free(report);
         fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]);
         return EXIT_NO_CACHE;
     }
-    if (probe) fclose(probe);
-    shmc_rc rc = shmc_check(a->pos[0], out, &violations);
-    if (a->json) {
-        fclose(out);
-        printf("{\"cache\": ");
-        cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
-        printf(", \"ok\": %s, \"violations\": %zu, \"error\": ",
-               rc == SHMC_OK && !violations ? "true" : "false", violations);
-        if (rc == SHMC_OK) printf("null");
-        else cli_json_string(stdout, shmc_last_error(), strlen(shmc_last_error()));
-        printf(", \"report\": [");
-        const char *line = report;
-        for (bool first = true; line && *line; first = false) {
-            const char *nl = strchr(line, '\n');
-            size_t n = nl ? (size_t)(nl - line) : strlen(line);
-            printf("%s", first ? "" : ", ");
-            cli_json_string(stdout, line, n);
-            line = nl ? nl + 1 : line + n;
-        }
-        printf("]}\n");
+    if (!a->json) {
+        fputs(report, stdout);
         free(report);
-        if (rc != SHMC_OK) return cli_status(rc);
-    } else if (rc != SHMC_OK) {
-        return cli_fail("check", rc);
+        return rc != SHMC_OK ? cli_fail("check", rc) : violations ? EXIT_MISS : EXIT_OK_;
     }
-    return violations ? EXIT_MISS : EXIT_OK_;
+    printf("{\"cache\": ");
+    cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
+    printf(", \"ok\": %s, \"violations\": %zu, \"error\": ",
+           rc == SHMC_OK && !violations ? "true" : "false", violations);
+    if (rc == SHMC_OK) printf("null");
+    else cli_json_string(stdout, shmc_last_error(), strlen(shmc_last_error()));
+    printf(", \"report\": [");
+    const char *line = report;
+    for (bool first = true; line && *line; first = false) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        printf("%s", first ? "" : ", ");
+        cli_json_string(stdout, line, n);
+        line = nl ? nl + 1 : line + n;
+    }
+    printf("]}\n");
+    free(report);
+    return rc != SHMC_OK ? cli_status(rc) : violations ? EXIT_MISS : EXIT_OK_;
 }
 
 /* ---- the table ---- */

@@ -22,11 +22,21 @@ expect_status 0 "$SHMC" top c -n 2 -d 0.1
 
 if [ "$TMUX_OK" = 1 ]; then
     tm new-session -d -s top -x 100 -y 30 "SHMC_DIR='$SHMC_DIR' '$SHMC' top c -d 0.2; echo \"top exited \$?\"; sleep 30"
-    # traffic while it watches: gets that hit
+    # traffic while it watches (gets that hit), until a refresh shows it (up to 20 s: the
+    # sanitizer builds are slow)
     "$SHMC" set c k v >/dev/null
-    end=$((SECONDS + 2))
-    while [ $SECONDS -lt $end ]; do "$SHMC" get c k >/dev/null; done
-    screen=$(tm capture-pane -p -t top)
+    (while :; do "$SHMC" get c k >/dev/null; done) &
+    traffic=$!
+    get_rate=0
+    end=$((SECONDS + 20))
+    while [ $SECONDS -lt $end ]; do
+        sleep 0.3
+        screen=$(tm capture-pane -p -t top)
+        get_rate=$(echo "$screen" | awk '/^ops\/s/ {print $3}')
+        [ -n "$get_rate" ] && [ "$get_rate" -gt 0 ] && echo "$screen" | grep -Eq "^hits +100.0 % now" && break
+    done
+    kill "$traffic"
+    wait "$traffic" 2>/dev/null
     echo "$screen" | head -12
     echo "$screen" | grep -q "^shmc top c .*attached 1 .*q quits" && pass "header" || fail "no header"
     get_rate=$(echo "$screen" | awk '/^ops\/s/ {print $3}')

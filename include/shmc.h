@@ -103,6 +103,11 @@ void shmc_config_init(shmc_config *cfg);
  * cache can fault later: a filesystem too small for it fails here with SHMC_SYSTEM, errno
  * ENOSPC, and shmc_last_error() naming the path, the bytes needed and the bytes free.
  * cfg->flags SHMC_OPEN_EXISTING / SHMC_OPEN_CREATE restrict it to one of the two cases.
+ * A cache file removed (`rm`, `shmc rm --force`) while processes still map it is not
+ * replaced by a new one under its name while any of them runs: the open fails (SHMC_BAD_FILE;
+ * SHMC_NOT_FOUND with SHMC_OPEN_EXISTING) and shmc_last_error() names such a process, so
+ * the users are never split between two caches.  (Found in /proc/PID/maps; a process of
+ * another user is seen only by root.)
  * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
  * corrupt), SHMC_NOT_FOUND (no such cache, with SHMC_OPEN_EXISTING), SHMC_EXISTS (the cache
  * exists, with SHMC_OPEN_CREATE), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */

@@ -6,19 +6,23 @@
 #   ./build.sh bench   benchmarks beside memcached (see bench/README.md)
 #   ./build.sh fuzz    only the libFuzzer targets, FUZZ_SECONDS each (default 30; the long
 #                      mode before a release: FUZZ_SECONDS=600, ten minutes per target)
-#   ./build.sh install [PREFIX]   build and `make install` (default /usr/local)
+#   ./build.sh package build the Debian packages (debian/), lintian them, install them in a
+#                      clean root and use them (tests/package_check.sh; ./build.sh test runs it)
+#   ./build.sh install [PREFIX]   build and `make install` (default /usr/local; ldconfig there)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 JOBS=$(nproc)
 
 # Debian packages, each for a reason:
-BUILD_PKGS="build-essential cmake pkg-config libssl-dev"  # gcc, make, cmake, pkg-config file;
-                                                           # OpenSSL: shmcd's TLS (-Z)
+BUILD_PKGS="build-essential cmake pkg-config libssl-dev help2man"
+                                                           # gcc, make, cmake, pkg-config file;
+                                                           # OpenSSL: shmcd's TLS (-Z);
+                                                           # help2man: man pages from --help
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
            python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools
-           openssl nutcracker libmemcached-dev"
+           openssl nutcracker libmemcached-dev tmux systemd"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
                                                            # pymemcache: real peers for shmcd;
@@ -32,6 +36,9 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # openssl: test certificates;
                                                            # nutcracker (twemproxy) and
                                                            # libmemcached's ketama: the fleet
+                                                           # tmux: `shmc top` in a terminal;
+                                                           # systemd: systemd-analyze for the unit
+PACKAGE_PKGS="dpkg-dev debhelper lintian help2man"     # dpkg-buildpackage, dh, lintian
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers
@@ -76,6 +83,9 @@ test)
     run_suite build-asan "AddressSanitizer + UndefinedBehaviorSanitizer"
     configure_build build-tsan -DSHMC_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
     run_suite build-tsan "ThreadSanitizer"
+    echo "=== Debian packages: build, lintian, install in a clean root ==="
+    need $PACKAGE_PKGS
+    "$ROOT/tests/package_check.sh" "$ROOT"
     echo "=== bounded fuzzing (libFuzzer; longer: FUZZ_SECONDS=N) ==="
     "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
@@ -87,6 +97,10 @@ fuzz)
     "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     "$ROOT/tests/fuzz/run_lib.sh" "${FUZZ_SECONDS:-30}"
     ;;
+package)
+    need $BUILD_PKGS $PACKAGE_PKGS
+    "$ROOT/tests/package_check.sh" "$ROOT"
+    ;;
 bench)
     shift
     need $BUILD_PKGS $BENCH_PKGS
@@ -95,11 +109,18 @@ bench)
     ;;
 install)
     need $BUILD_PKGS
-    configure_build build -DCMAKE_INSTALL_PREFIX="${2:-/usr/local}"
+    prefix=$(realpath -m "${2:-/usr/local}")
+    configure_build build -DCMAKE_INSTALL_PREFIX="$prefix"
     cmake --install "$ROOT/build"
+    case "$prefix" in
+    /usr|/usr/local) ;; # cmake --install ran ldconfig (as root)
+    *) echo "build.sh: installed in $prefix; programs built with \`pkg-config --libs shmc\` find"
+       echo "  the library by their run path; others need LD_LIBRARY_PATH=$prefix/lib, the"
+       echo "  tools PATH=$prefix/bin:\$PATH, pkg-config PKG_CONFIG_PATH=$prefix/lib/pkgconfig" ;;
+    esac
     ;;
 *)
-    sed -n '2,10p' "$0"
+    sed -n '2,11p' "$0"
     exit 2
     ;;
 esac

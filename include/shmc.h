@@ -81,8 +81,14 @@ typedef struct shmc_config {
     int protect;           /* enum shmc_protect */
     unsigned hash_power;   /* log2 of hash buckets (4..36); 0: sized from memory_limit for
                             * the smallest items (memory_limit / 48 buckets, rounded down) */
-    unsigned reserved[7];  /* zero; room to grow without breaking the ABI */
+    unsigned flags;        /* SHMC_OPEN_* below; 0: open the cache, creating it if missing */
+    unsigned reserved[6];  /* zero; room to grow without breaking the ABI */
 } shmc_config;
+
+/* shmc_config.flags (at most one of them): */
+#define SHMC_OPEN_EXISTING 1u /* never create: a missing cache is SHMC_NOT_FOUND (a tool that
+                               * only reads must not leave a new cache behind a typo) */
+#define SHMC_OPEN_CREATE 2u   /* only create: an existing cache is SHMC_EXISTS */
 
 /* Fill *cfg with the defaults above. */
 void shmc_config_init(shmc_config *cfg);
@@ -96,8 +102,15 @@ void shmc_config_init(shmc_config *cfg);
  * reserved when it is created (a file with holes is completed at open), so no access to the
  * cache can fault later: a filesystem too small for it fails here with SHMC_SYSTEM, errno
  * ENOSPC, and shmc_last_error() naming the path, the bytes needed and the bytes free.
+ * cfg->flags SHMC_OPEN_EXISTING / SHMC_OPEN_CREATE restrict it to one of the two cases.
+ * A cache file removed (`rm`, `shmc rm --force`) while processes still map it is not
+ * replaced by a new one under its name while any of them runs: the open fails (SHMC_BAD_FILE;
+ * SHMC_NOT_FOUND with SHMC_OPEN_EXISTING) and shmc_last_error() names such a process, so
+ * the users are never split between two caches.  (Found in /proc/PID/maps; a process of
+ * another user is seen only by root.)
  * Errors: SHMC_INVALID, SHMC_BAD_FILE (not a cache file, other layout version, truncated,
- * corrupt), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
+ * corrupt), SHMC_NOT_FOUND (no such cache, with SHMC_OPEN_EXISTING), SHMC_EXISTS (the cache
+ * exists, with SHMC_OPEN_CREATE), SHMC_UNSUPPORTED, SHMC_SYSTEM (errno tells which). */
 shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg);
 
 /* Detach from the cache.  The cache and its items stay in the file.  NULL is a no-op. */
@@ -257,14 +270,32 @@ shmc_rc shmc_stats_sized(shmc_t *c, shmc_stats_t *out, size_t size);
 shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);
 #define shmc_stats(c, out) shmc_stats_sized((c), (out), sizeof *(out))
 
+/* What `shmc ls` shows of a cache file, read without attaching to it (no lock taken, no
+ * recovery run, nothing written): safe on any file, like shmc_check. */
+typedef struct shmc_info {
+    uint64_t file_size;      /* bytes of the file */
+    uint64_t memory_limit, item_size_max;
+    uint64_t curr_items, bytes;
+    uint64_t attached;       /* processes attached now */
+    uint64_t create_time;    /* Unix time of creation */
+    uint64_t scrub_pending;  /* 1: nobody is attached, but the last users died attached: the
+                              * next open verifies every item first (recovery_scrubs) */
+    uint64_t protected_mode; /* 1: an SHMC_PROTECT_AUTO open here would use protection keys */
+    uint64_t reserved[7];    /* zero; room to grow */
+} shmc_info_t;
+
+/* Fill *out for the cache `name_or_path`.  SHMC_NOT_FOUND when there is no such file,
+ * SHMC_BAD_FILE when it is not a readable cache, SHMC_INVALID for NULL arguments. */
+shmc_rc shmc_info(const char *name_or_path, shmc_info_t *out);
+
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on
  * any file, hostile ones included.  It reads a snapshot without taking any lock, so run it
  * on a quiet cache (no process writing): while others write it also reports their changes in
  * flight (a stripe count mid-update, a head mid-cleaning, an item between two chains), which
  * are not damage.  A file with holes is refused (reading one could fill its filesystem).
- * Returns SHMC_OK when the walk ran (violations or not), SHMC_BAD_FILE when the file is not a
- * readable cache at all. */
+ * Returns SHMC_OK when the walk ran (violations or not), SHMC_NOT_FOUND when there is no such
+ * file, SHMC_BAD_FILE when the file is not a readable cache at all. */
 shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations);
 
 #ifdef __cplusplus

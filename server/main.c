@@ -19,6 +19,7 @@
 
 #include "auth.h"
 #include "listener.h"
+#include "perm.h"
 #include "server.h"
 #include "tls.h"
 #include "worker.h"
@@ -106,8 +107,10 @@ static shmc_t *open_cache(const shmcd_options *opt)
     /* 0: take an existing file's own limits; a new file gets the library's defaults */
     cfg.memory_limit = opt->memory_mib ? opt->memory_mib << 20 : 0;
     cfg.item_size_max = opt->item_size_max;
+    if (opt->cache_mode) cfg.mode = opt->cache_mode;
     shmc_t *cache = NULL;
-    shmc_rc rc = shmc_open(&cache, opt->cache, &cfg);
+    shmc_rc rc = perm_open(&cache, opt->cache, &cfg,
+                           opt->cache_group_given ? opt->cache_gid : (gid_t)-1, NULL);
     if (rc != SHMC_OK) {
         const char *detail = shmc_last_error();
         fprintf(stderr, "shmcd: cannot open cache '%s': %s%s%s%s\n", opt->cache,

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perm.h"
 #include "protocol/env.h"
+#include "size.h"
 
 typedef enum flag_rc { FLAG_OK, FLAG_BAD, FLAG_EXIT } flag_rc;
 
@@ -51,23 +53,9 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 bool shmcd_parse_size(const char *s, size_t *out)
 {
-    if (!s || !*s || s[0] == '-') return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return false;
-    unsigned long long mult = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': mult = 1ull << 10; break;
-        case 'm': case 'M': mult = 1ull << 20; break;
-        case 'g': case 'G': mult = 1ull << 30; break;
-        default: return false;
-        }
-        if (end[1]) return false;
-    }
-    if (v > SIZE_MAX / mult) return false;
-    *out = (size_t)(v * mult);
+    uint64_t v;
+    if (!size_parse(s, 1, &v) || v > SIZE_MAX) return false;
+    *out = (size_t)v;
     return true;
 }
 
@@ -132,9 +120,22 @@ static flag_rc set_unix_mask(shmcd_options *opt, const char *arg)
 
 static flag_rc set_memory_limit(shmcd_options *opt, const char *arg)
 {
-    unsigned long v;
-    if (!parse_uint(arg, 1ul << 30, &v) || v == 0) return FLAG_BAD;
-    opt->memory_mib = v;
+    uint64_t bytes; /* a bare number is MiB, as memcached's -m */
+    if (!size_parse(arg, 1u << 20, &bytes) || bytes == 0 || bytes % (1u << 20) || bytes > (1ull << 50))
+        return FLAG_BAD;
+    opt->memory_mib = (size_t)(bytes >> 20);
+    return FLAG_OK;
+}
+
+static flag_rc set_mode(shmcd_options *opt, const char *arg)
+{
+    return perm_parse_mode(arg, &opt->cache_mode) ? FLAG_OK : FLAG_BAD;
+}
+
+static flag_rc set_group(shmcd_options *opt, const char *arg)
+{
+    if (!perm_parse_group(arg, &opt->cache_gid)) return FLAG_BAD;
+    opt->cache_group_given = true;
     return FLAG_OK;
 }
 
@@ -411,9 +412,9 @@ static void show_ssl_min_version(const shmcd_options *opt, const shmcd_live *liv
 
 /* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
 static const flag flags[] = {
-    {.short_name = 'm', .long_name = "memory-limit", .arg = "MIB", .dflt = "64",
-     .dflt_from_cache = true, .help = "cache memory in MiB when creating it",
-     .set = set_memory_limit, .bad = "not a size in MiB",
+    {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
+     .dflt_from_cache = true, .help = "cache memory when creating it, e.g. 64 (MiB), 2g",
+     .set = set_memory_limit, .bad = "not a whole number of MiB (e.g. 64, 512m, 2g)",
      .setting = "maxbytes", .show = show_maxbytes},
     {.short_name = 'c', .long_name = "conn-limit", .arg = "NUM", .dflt = "1024",
      .help = "simultaneous connections",
@@ -495,6 +496,12 @@ static const flag flags[] = {
      .help = "cache to serve, created if missing",
      .set = set_cache, .bad = "empty name",
      .setting = "shmc_cache", .show = show_cache},
+    {.long_name = "mode", .arg = "MODE", .dflt = "0600",
+     .help = "file mode of a cache it creates, octal, e.g. 0660",
+     .set = set_mode, .bad = "not an octal mode up to 0777"},
+    {.long_name = "group", .arg = "GROUP",
+     .help = "group of a cache it creates, a name or number\n(default: the server's)",
+     .set = set_group, .bad = "no such group"},
     {.short_name = 'd', .long_name = "daemon", .help = "run in the background",
      .set = set_daemon},
     {.short_name = 'P', .long_name = "pidfile", .arg = "FILE",

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,9 @@ typedef struct shmcd_options {
     unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
     int backlog;              /* -b */
     const char *cache;        /* --cache NAME|PATH */
+    unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */
+    bool cache_group_given;   /* --group: */
+    gid_t cache_gid;          /* a new cache file's group */
     const char *pidfile;      /* -P */
     const char *user;         /* -u */
     bool daemonize;           /* -d */

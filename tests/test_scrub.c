@@ -69,7 +69,7 @@ int main(void)
     shmc_close(c);
 
     region_t r;
-    CHECK_RC(region_open(&r, path, 0, 0, 0, 0600), SHMC_OK);
+    CHECK_RC(region_open(&r, path, 0, 0, 0, 0600, REGION_OPEN_ONLY), SHMC_OK);
     CHECK_RC(region_attach_done(&r), SHMC_OK);
     CHECK(r.alone);
 

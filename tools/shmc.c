@@ -1,96 +1,148 @@
-/* shmc.c — the `shmc` command: create, inspect, check and poke a cache file from a shell,
- * through the public API only (the same calls any application makes). */
+/* shmc.c — the `shmc` command: create, inspect, check and poke cache files from a shell,
+ * through the public API only (the same calls any application makes).
+ *
+ * One table row per subcommand (name, synopsis, options, help text, function): main() looks
+ * the name up, parses the row's options the same way for every command, answers --help from
+ * the row, and calls the function with the remaining arguments.  Only `create` creates a
+ * cache; every other command opens an existing one (SHMC_OPEN_EXISTING).  Exit statuses are
+ * the EXIT_* values below, also listed by `shmc --help` and in shmc(1). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <shmc.h>
 
-static const char usage[] =
-    "usage: shmc COMMAND CACHE [ARGS]\n"
-    "  CACHE is a name in $SHMC_DIR (default /dev/shm) or a path containing '/'.\n"
-    "commands:\n"
-    "  create CACHE [-m MiB] [-I bytes]   create a cache (defaults: 64 MiB, 1 MiB items)\n"
-    "  stats CACHE                        memcached-style counters\n"
-    "  get CACHE KEY                      print the value (exit 1 when missing)\n"
-    "  set CACHE KEY VALUE [FLAGS [EXPTIME]]\n"
-    "  add|replace|append|prepend CACHE KEY VALUE [FLAGS [EXPTIME]]\n"
-    "  delete CACHE KEY\n"
-    "  incr|decr CACHE KEY DELTA\n"
-    "  touch CACHE KEY EXPTIME\n"
-    "  flush CACHE [DELAY]\n"
-    "  check CACHE                        verify every invariant; exit 1 on any violation\n"
-    "  --help, --version\n";
+#include "cli.h"
+#include "perm.h"
+#include "size.h"
 
-static int fail(const char *what, shmc_rc rc)
+/* ---- helpers shared by the commands (cli.h) ---- */
+
+int cli_status(shmc_rc rc)
+{
+    switch (rc) {
+    case SHMC_OK: return EXIT_OK_;
+    case SHMC_NOT_FOUND: case SHMC_NOT_STORED: case SHMC_EXISTS: return EXIT_MISS;
+    case SHMC_BAD_FILE: return EXIT_REFUSED_FILE;
+    case SHMC_INVALID: return EXIT_USAGE;
+    case SHMC_SYSTEM: return EXIT_SYSTEM;
+    case SHMC_UNSUPPORTED: return EXIT_UNSUPPORTED;
+    default: return EXIT_REJECTED; /* bad key, too large, no memory, not numeric */
+    }
+}
+
+int cli_fail(const char *what, shmc_rc rc)
 {
     const char *detail = shmc_last_error();
-    fprintf(stderr, "shmc: %s: %s%s%s\n", what, shmc_strerror(rc), *detail ? ": " : "", detail);
-    return rc == SHMC_NOT_FOUND || rc == SHMC_NOT_STORED || rc == SHMC_EXISTS ? 1 : 2;
+    int e = errno;
+    fprintf(stderr, "shmc: %s: %s%s%s", what, shmc_strerror(rc), *detail ? ": " : "", detail);
+    if (rc == SHMC_SYSTEM && !*detail && e) fprintf(stderr, ": %s", strerror(e));
+    fputc('\n', stderr);
+    return cli_status(rc);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+int cli_open(const char *cache, shmc_t **out)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = 0; /* whatever the file says */
+    cfg.item_size_max = 0;
+    cfg.flags = SHMC_OPEN_EXISTING;
+    shmc_rc rc = shmc_open(out, cache, &cfg);
+    if (rc == SHMC_NOT_FOUND) {
+        const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
+        if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
+        else fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
+        return EXIT_NO_CACHE;
+    }
+    if (rc != SHMC_OK) return cli_fail(cache, rc);
+    return EXIT_OK_;
+}
+
+int cli_usage(const cli_args *a)
+{
+    fprintf(stderr, "usage: shmc %s %s\n(shmc %s --help tells more)\n", a->cmd->name,
+            a->cmd->synopsis, a->cmd->name);
+    return EXIT_USAGE;
+}
+
+bool cli_u64(const char *s, uint64_t *out)
 {
     char *end;
+    if (!s || *s < '0' || *s > '9') return false;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
+    if (errno || *end) return false;
     *out = v;
-    return 0;
+    return true;
 }
 
-static int parse_i64(const char *s, int64_t *out)
+bool cli_i64(const char *s, int64_t *out)
 {
     char *end;
+    if (!s || !*s) return false;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
+    if (errno || *end) return false;
     *out = v;
-    return 0;
+    return true;
 }
 
-static int cmd_stats(shmc_t *c)
+void cli_json_string(FILE *f, const char *s, size_t n)
 {
-    shmc_stats_t s;
-    shmc_rc rc = shmc_stats(c, &s);
-    if (rc != SHMC_OK) return fail("stats", rc);
-#define P(kind, name, wire, reset, meaning)                                                \
-    if (&s.name == &s.protected_mode)                                                       \
-        printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)"); \
-    else                                                                                    \
-        printf("%-20s %" PRIu64 "\n", #name, s.name);
-    SHMC_STATS(P)
-#undef P
-    return 0;
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", f);
+        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
 }
 
-static int cmd_get(shmc_t *c, const char *key)
+/* ---- data commands ---- */
+
+static int cmd_get(cli_args *a)
 {
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
     void *v;
     size_t n;
     uint32_t flags;
     uint64_t cas;
-    shmc_rc rc = shmc_get_alloc(c, key, strlen(key), &v, &n, &flags, &cas);
-    if (rc != SHMC_OK) return fail("get", rc);
-    fwrite(v, 1, n, stdout);
-    putchar('\n');
-    fprintf(stderr, "flags %" PRIu32 " cas %" PRIu64 " bytes %zu\n", flags, cas, n);
-    free(v);
-    return 0;
+    shmc_rc rc = shmc_get_alloc(c, a->pos[1], strlen(a->pos[1]), &v, &n, &flags, &cas);
+    if (rc == SHMC_OK) {
+        fwrite(v, 1, n, stdout);
+        putchar('\n');
+        if (a->verbose) fprintf(stderr, "flags %" PRIu32 " cas %" PRIu64 " bytes %zu\n", flags, cas, n);
+        free(v);
+    } else if (rc == SHMC_NOT_FOUND && !a->verbose) {
+        st = EXIT_MISS; /* a miss is the exit status alone: scripts test it */
+    } else {
+        st = cli_fail("get", rc);
+    }
+    shmc_close(c);
+    return st;
 }
 
-static int cmd_store(shmc_t *c, const char *cmd, int argc, char **argv)
+static int cmd_store(cli_args *a)
 {
-    if (argc < 2 || argc > 4) return fprintf(stderr, "%s", usage), 2;
     uint64_t flags = 0;
     int64_t exptime = 0;
-    if (argc > 2 && (parse_u64(argv[2], &flags) || flags > UINT32_MAX))
-        return fprintf(stderr, "shmc: bad flags '%s'\n", argv[2]), 2;
-    if (argc > 3 && parse_i64(argv[3], &exptime))
-        return fprintf(stderr, "shmc: bad exptime '%s'\n", argv[3]), 2;
-    const char *k = argv[0], *v = argv[1];
+    if (a->npos > 3 && (!cli_u64(a->pos[3], &flags) || flags > UINT32_MAX))
+        return fprintf(stderr, "shmc: bad flags '%s' (0..4294967295)\n", a->pos[3]), EXIT_USAGE;
+    if (a->npos > 4 && !cli_i64(a->pos[4], &exptime))
+        return fprintf(stderr, "shmc: bad exptime '%s'\n", a->pos[4]), EXIT_USAGE;
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    const char *cmd = a->cmd->name, *k = a->pos[1], *v = a->pos[2];
     size_t nk = strlen(k), nv = strlen(v);
     shmc_rc rc;
     if (!strcmp(cmd, "set")) rc = shmc_set(c, k, nk, v, nv, (uint32_t)flags, exptime);
@@ -98,98 +150,365 @@ static int cmd_store(shmc_t *c, const char *cmd, int argc, char **argv)
     else if (!strcmp(cmd, "replace")) rc = shmc_replace(c, k, nk, v, nv, (uint32_t)flags, exptime);
     else if (!strcmp(cmd, "append")) rc = shmc_append(c, k, nk, v, nv, 0, 0);
     else rc = shmc_prepend(c, k, nk, v, nv, 0, 0);
-    if (rc != SHMC_OK) return fail(cmd, rc);
-    puts("STORED");
-    return 0;
+    st = rc == SHMC_OK ? (puts("STORED"), EXIT_OK_) : cli_fail(cmd, rc);
+    shmc_close(c);
+    return st;
 }
 
-static int with_cache(const char *cmd, const char *cache, int argc, char **argv)
+static int cmd_delete(cli_args *a)
 {
     shmc_t *c;
-    shmc_rc rc = shmc_open(&c, cache, NULL);
-    if (rc != SHMC_OK) return fail(cache, rc);
-    int status = 2;
-    if (!strcmp(cmd, "stats") && argc == 0) {
-        status = cmd_stats(c);
-    } else if (!strcmp(cmd, "get") && argc == 1) {
-        status = cmd_get(c, argv[0]);
-    } else if (!strcmp(cmd, "set") || !strcmp(cmd, "add") || !strcmp(cmd, "replace") ||
-               !strcmp(cmd, "append") || !strcmp(cmd, "prepend")) {
-        status = cmd_store(c, cmd, argc, argv);
-    } else if (!strcmp(cmd, "delete") && argc == 1) {
-        rc = shmc_delete(c, argv[0], strlen(argv[0]));
-        status = rc == SHMC_OK ? (puts("DELETED"), 0) : fail("delete", rc);
-    } else if ((!strcmp(cmd, "incr") || !strcmp(cmd, "decr")) && argc == 2) {
-        uint64_t delta, result;
-        if (parse_u64(argv[1], &delta)) {
-            fprintf(stderr, "shmc: bad delta '%s'\n", argv[1]);
-        } else {
-            rc = (cmd[0] == 'i' ? shmc_incr : shmc_decr)(c, argv[0], strlen(argv[0]), delta, &result);
-            status = rc == SHMC_OK ? (printf("%" PRIu64 "\n", result), 0) : fail(cmd, rc);
-        }
-    } else if (!strcmp(cmd, "touch") && argc == 2) {
-        int64_t exptime;
-        if (parse_i64(argv[1], &exptime)) {
-            fprintf(stderr, "shmc: bad exptime '%s'\n", argv[1]);
-        } else {
-            rc = shmc_touch(c, argv[0], strlen(argv[0]), exptime);
-            status = rc == SHMC_OK ? (puts("TOUCHED"), 0) : fail("touch", rc);
-        }
-    } else if (!strcmp(cmd, "flush") && argc <= 1) {
-        int64_t delay = 0;
-        if (argc && parse_i64(argv[0], &delay)) {
-            fprintf(stderr, "shmc: bad delay '%s'\n", argv[0]);
-        } else {
-            rc = shmc_flush_all(c, delay);
-            status = rc == SHMC_OK ? (puts("OK"), 0) : fail("flush", rc);
-        }
-    } else {
-        fprintf(stderr, "%s", usage);
-    }
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    shmc_rc rc = shmc_delete(c, a->pos[1], strlen(a->pos[1]));
+    st = rc == SHMC_OK ? (puts("DELETED"), EXIT_OK_) : cli_fail("delete", rc);
     shmc_close(c);
-    return status;
+    return st;
 }
 
-static int cmd_create(const char *cache, int argc, char **argv)
+static int cmd_arith(cli_args *a)
+{
+    uint64_t delta, result;
+    if (!cli_u64(a->pos[2], &delta))
+        return fprintf(stderr, "shmc: bad delta '%s' (0..2^64-1)\n", a->pos[2]), EXIT_USAGE;
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    bool incr = !strcmp(a->cmd->name, "incr");
+    shmc_rc rc = (incr ? shmc_incr : shmc_decr)(c, a->pos[1], strlen(a->pos[1]), delta, &result);
+    st = rc == SHMC_OK ? (printf("%" PRIu64 "\n", result), EXIT_OK_) : cli_fail(a->cmd->name, rc);
+    shmc_close(c);
+    return st;
+}
+
+static int cmd_touch(cli_args *a)
+{
+    int64_t exptime;
+    if (!cli_i64(a->pos[2], &exptime))
+        return fprintf(stderr, "shmc: bad exptime '%s'\n", a->pos[2]), EXIT_USAGE;
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    shmc_rc rc = shmc_touch(c, a->pos[1], strlen(a->pos[1]), exptime);
+    st = rc == SHMC_OK ? (puts("TOUCHED"), EXIT_OK_) : cli_fail("touch", rc);
+    shmc_close(c);
+    return st;
+}
+
+static int cmd_flush(cli_args *a)
+{
+    int64_t delay = 0;
+    if (a->npos > 1 && !cli_i64(a->pos[1], &delay))
+        return fprintf(stderr, "shmc: bad delay '%s'\n", a->pos[1]), EXIT_USAGE;
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    shmc_rc rc = shmc_flush_all(c, delay);
+    st = rc == SHMC_OK ? (puts("OK"), EXIT_OK_) : cli_fail("flush", rc);
+    shmc_close(c);
+    return st;
+}
+
+/* ---- administration ---- */
+
+static int cmd_create(cli_args *a)
 {
     shmc_config cfg;
     shmc_config_init(&cfg);
-    for (int i = 0; i < argc; i++) {
-        uint64_t v;
-        if (i + 1 >= argc || parse_u64(argv[i + 1], &v)) return fprintf(stderr, "%s", usage), 2;
-        if (!strcmp(argv[i], "-m")) {
-            if (v == 0 || v > (SIZE_MAX >> 20)) {
-                fprintf(stderr, "shmc: -m %s: the memory limit is 1 or more MiB, at most %zu\n",
-                        argv[i + 1], (size_t)(SIZE_MAX >> 20));
-                return 2;
-            }
-            cfg.memory_limit = (size_t)v << 20;
-        }
-        else if (!strcmp(argv[i], "-I")) cfg.item_size_max = (size_t)v;
-        else return fprintf(stderr, "%s", usage), 2;
-        i++;
+    uint64_t v;
+    if (a->opt['m']) {
+        if (!size_parse(a->opt['m'], 1u << 20, &v) || v < (1u << 20) || v > SIZE_MAX / 2)
+            return fprintf(stderr, "shmc: -m %s: the memory limit is 1m or more (a bare number "
+                                   "is MiB; k, m, g suffixes)\n", a->opt['m']), EXIT_USAGE;
+        cfg.memory_limit = (size_t)v;
+    }
+    if (a->opt['I']) {
+        if (!size_parse(a->opt['I'], 1, &v) || v < 1024 || v > (1u << 30))
+            return fprintf(stderr, "shmc: -I %s: the item size limit is 1k to 1g (a bare number "
+                                   "is bytes)\n", a->opt['I']), EXIT_USAGE;
+        cfg.item_size_max = (size_t)v;
+    }
+    if (a->opt[OPT_MODE] && !perm_parse_mode(a->opt[OPT_MODE], &cfg.mode))
+        return fprintf(stderr, "shmc: --mode %s: not an octal mode (e.g. 0660)\n", a->opt[OPT_MODE]), EXIT_USAGE;
+    gid_t gid = (gid_t)-1;
+    if (a->opt[OPT_GROUP] && !perm_parse_group(a->opt[OPT_GROUP], &gid)) return EXIT_USAGE;
+    if (a->opt[OPT_EXIST_OK]) { /* an existing cache must have the sizes asked for, if any */
+        if (!a->opt['m']) cfg.memory_limit = 0;
+        if (!a->opt['I']) cfg.item_size_max = 0;
+    } else {
+        cfg.flags = SHMC_OPEN_CREATE;
     }
     shmc_t *c;
-    shmc_rc rc = shmc_open(&c, cache, &cfg);
-    if (rc != SHMC_OK) return fail(cache, rc);
+    bool created = false;
+    shmc_rc rc = perm_open(&c, a->pos[0], &cfg, gid, &created);
+    if (rc == SHMC_EXISTS) {
+        fprintf(stderr, "shmc: %s: the cache exists already (--exist-ok accepts it; `shmc rm %s` "
+                        "removes it)\n", a->pos[0], a->pos[0]);
+        return EXIT_EXISTS;
+    }
+    if (rc != SHMC_OK) return cli_fail(a->pos[0], rc);
+    if (a->verbose) fprintf(stderr, "%s %s\n", created ? "created" : "exists already:", a->pos[0]);
     shmc_close(c);
+    return EXIT_OK_;
+}
+
+static int cmd_stats(cli_args *a)
+{
+    shmc_t *c;
+    int st = cli_open(a->pos[0], &c);
+    if (st) return st;
+    shmc_stats_t s;
+    shmc_rc rc = shmc_stats(c, &s);
+    shmc_close(c);
+    if (rc != SHMC_OK) return cli_fail("stats", rc);
+    const char *prot = s.protected_mode ? "pku" : "none";
+    if (a->json) {
+        printf("{\"cache\": ");
+        cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
+        printf(", \"protection\": \"%s\"", prot);
+#define J(kind, name, wire, reset, meaning) printf(", \"%s\": %" PRIu64, #name, s.name);
+        SHMC_STATS(J)
+#undef J
+        printf("}\n");
+        return EXIT_OK_;
+    }
+#define P(kind, name, wire, reset, meaning)                                                \
+    if (&s.name == &s.protected_mode)                                                       \
+        printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)"); \
+    else                                                                                    \
+        printf("%-20s %" PRIu64 "\n", #name, s.name);
+    SHMC_STATS(P)
+#undef P
+    return EXIT_OK_;
+}
+
+static int cmd_check(cli_args *a)
+{
+    size_t violations = 0;
+    char *report = NULL;
+    size_t nreport = 0;
+    FILE *out = open_memstream(&report, &nreport); /* printed once we know there is a file */
+    if (!out) return fprintf(stderr, "shmc: out of memory\n"), EXIT_SYSTEM;
+    shmc_rc rc = shmc_check(a->pos[0], out, &violations);
+    fclose(out);
+    if (rc == SHMC_NOT_FOUND) {
+        free(report);
+        fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]);
+        return EXIT_NO_CACHE;
+    }
+    if (!a->json) {
+        fputs(report, stdout);
+        free(report);
+        return rc != SHMC_OK ? cli_fail("check", rc) : violations ? EXIT_MISS : EXIT_OK_;
+    }
+    printf("{\"cache\": ");
+    cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
+    printf(", \"ok\": %s, \"violations\": %zu, \"error\": ",
+           rc == SHMC_OK && !violations ? "true" : "false", violations);
+    if (rc == SHMC_OK) printf("null");
+    else cli_json_string(stdout, shmc_last_error(), strlen(shmc_last_error()));
+    printf(", \"report\": [");
+    const char *line = report;
+    for (bool first = true; line && *line; first = false) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        printf("%s", first ? "" : ", ");
+        cli_json_string(stdout, line, n);
+        line = nl ? nl + 1 : line + n;
+    }
+    printf("]}\n");
+    free(report);
+    return rc != SHMC_OK ? cli_status(rc) : violations ? EXIT_MISS : EXIT_OK_;
+}
+
+/* ---- the table ---- */
+
+static const cli_command commands[] = {
+    {"create", "CACHE [-m SIZE] [-I SIZE] [--mode MODE] [--group GROUP] [--exist-ok]", 1, 1,
+     "create a cache (fails if it exists)",
+     "  -m SIZE         memory for items (default 64m; a bare number is MiB)\n"
+     "  -I SIZE         largest value (default 1m; a bare number is bytes)\n"
+     "  --mode MODE     file mode, octal (default 0600)\n"
+     "  --group GROUP   file group, a name or number (default: the creator's)\n"
+     "  --exist-ok      an existing cache is success (its sizes must match -m/-I if given)\n",
+     cmd_create},
+    {"stats", "CACHE [--json]", 1, 1, "memcached-style counters of a cache",
+     "  --json          one JSON object instead of name/value lines\n", cmd_stats},
+    {"get", "CACHE KEY [-v]", 2, 2, "print the value of KEY (exit 1 when missing)",
+     "  -v              also print flags, cas and size on stderr (and say when missing)\n", cmd_get},
+    {"set", "CACHE KEY VALUE [FLAGS [EXPTIME]]", 3, 5, "store a value", "", cmd_store},
+    {"add", "CACHE KEY VALUE [FLAGS [EXPTIME]]", 3, 5, "store a value if KEY is absent", "", cmd_store},
+    {"replace", "CACHE KEY VALUE [FLAGS [EXPTIME]]", 3, 5, "store a value if KEY is present", "", cmd_store},
+    {"append", "CACHE KEY VALUE", 3, 3, "append to a present value", "", cmd_store},
+    {"prepend", "CACHE KEY VALUE", 3, 3, "prepend to a present value", "", cmd_store},
+    {"delete", "CACHE KEY", 2, 2, "remove KEY", "", cmd_delete},
+    {"incr", "CACHE KEY DELTA", 3, 3, "add DELTA to a decimal value and print it", "", cmd_arith},
+    {"decr", "CACHE KEY DELTA", 3, 3, "subtract DELTA (stopping at 0) and print it", "", cmd_arith},
+    {"touch", "CACHE KEY EXPTIME", 3, 3, "set the expiry of KEY", "", cmd_touch},
+    {"flush", "CACHE [DELAY]", 1, 2, "invalidate every item now or in DELAY seconds", "", cmd_flush},
+    {"check", "CACHE [--json]", 1, 1, "verify every invariant of a quiet cache (exit 1 on a violation)",
+     "  --json          one JSON object: ok, violations, error, report lines\n", cmd_check},
+    {"ls", "[DIR] [--json] [-v]", 0, 1, "list the caches in $SHMC_DIR (or DIR) without attaching",
+     "  columns: size of the file, items, bytes of live items, protection an open here would\n"
+     "  get, processes attached, and 'pending' when the last users died attached (the next\n"
+     "  open verifies every item first)\n"
+     "  --json          one JSON array of objects, sizes in bytes\n"
+     "  -v              also say on stderr why a file is not listed\n", cmd_ls},
+    {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache (refused while processes are attached)",
+     "  --force         remove it even while processes are attached (they keep the old cache\n"
+     "                  until they close it; no new cache can be made under the name before),\n"
+     "                  or when it is not a usable cache file\n"
+     "  -v              say what was removed\n", cmd_rm},
+    {"top", "CACHE [-d SECONDS] [-n COUNT]", 1, 1, "a live view: ops/s, hit ratio, evictions, memory",
+     "  -d SECONDS      time between refreshes (default 1)\n"
+     "  -n COUNT        stop after COUNT refreshes (default: until q or Ctrl-C)\n"
+     "  memory: used by live items, free segments, and dead: the rest (deleted, expired or\n"
+     "  replaced items not yet cleaned, and the unwritten tails of the segments in use)\n"
+     "  In a terminal it redraws the screen and q quits; otherwise it prints one block per\n"
+     "  refresh.\n", cmd_top},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Options by letter (or OPT_* for long-only ones); which command takes which is its
+ * synopsis, checked below. */
+static const struct {
+    int id;
+    const char *lng;
+    bool arg;
+} options[] = {
+    {'m', "memory-limit", true}, {'I', "max-item-size", true}, {OPT_MODE, "mode", true},
+    {OPT_GROUP, "group", true}, {OPT_EXIST_OK, "exist-ok", false}, {OPT_FORCE, "force", false},
+    {'v', "verbose", false}, {'d', "delay", true}, {'n', "count", true}, {OPT_JSON, "json", false}, {'h', "help", false},
+};
+
+static const char exit_codes[] =
+    "exit status:\n"
+    "  0  ok\n"
+    "  1  miss, not stored or cas mismatch (check: violations found)\n"
+    "  2  usage\n"
+    "  3  refused file: not a usable cache file\n"
+    "  4  no such cache\n"
+    "  5  exists already\n"
+    "  6  busy: processes are attached\n"
+    "  7  request refused: bad key, too large, no memory, not numeric\n"
+    "  8  system error: permission, no space, ...\n"
+    "  9  unsupported on this machine\n";
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shmc COMMAND CACHE [ARGS]   (shmc COMMAND --help for its options)\n"
+               "  CACHE is a name in $SHMC_DIR (default /dev/shm) or a path containing '/'.\n"
+               "  Sizes take k, m and g suffixes.  Put -- before a value that starts with '-'.\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  --help, --version\n%s", exit_codes);
+}
+
+static void command_help(const cli_command *cmd)
+{
+    printf("usage: shmc %s %s\n%s.\n%s%s", cmd->name, cmd->synopsis, cmd->summary,
+           cmd->options[0] ? "options:\n" : "", cmd->options);
+    printf("%s", exit_codes);
+}
+
+/* Does the command's synopsis name this option (as -x or --long, a whole word)? */
+static bool names(const char *synopsis, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = synopsis; (p = strstr(p, opt)); p += n) {
+        char next = p[n];
+        bool word_end = !(next == '-' || (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z'));
+        if (word_end && (p == synopsis || p[-1] == ' ' || p[-1] == '[')) return true;
+    }
+    return false;
+}
+
+static bool takes(const cli_command *cmd, const char *lng, int id)
+{
+    char s[4] = {'-', (char)id, 0}, l[40];
+    snprintf(l, sizeof l, "--%s", lng);
+    return (id < 128 && names(cmd->synopsis, s)) || names(cmd->synopsis, l);
+}
+
+static int parse(const cli_command *cmd, int argc, char **argv, cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    bool opts_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        /* "-5" is a value (a negative exptime), never an option */
+        if (opts_done || s[0] != '-' || !s[1] || (s[1] >= '0' && s[1] <= '9')) {
+            if (a->npos == CLI_MAX_POS) return cli_usage(a);
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        if (!strcmp(s, "--")) {
+            opts_done = true;
+            continue;
+        }
+        size_t k;
+        const char *val = NULL;
+        for (k = 0; k < sizeof options / sizeof options[0]; k++) {
+            size_t n = strlen(options[k].lng);
+            if (s[1] == '-' && !strncmp(s + 2, options[k].lng, n) && (!s[2 + n] || s[2 + n] == '=')) {
+                if (s[2 + n] == '=') val = s + 3 + n;
+                break;
+            }
+            if (s[1] != '-' && options[k].id < 128 && s[1] == options[k].id) {
+                if (s[2]) val = s + 2;
+                break;
+            }
+        }
+        if (k == sizeof options / sizeof options[0] ||
+            (options[k].id != 'h' && !takes(cmd, options[k].lng, options[k].id))) {
+            fprintf(stderr, "shmc %s: unknown option %s\n", cmd->name, s);
+            return cli_usage(a);
+        }
+        int id = options[k].id;
+        if (options[k].arg && !val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "shmc %s: %s needs a value\n", cmd->name, s);
+                return cli_usage(a);
+            }
+            val = argv[++i];
+        } else if (!options[k].arg && val) {
+            fprintf(stderr, "shmc %s: %s takes no value\n", cmd->name, s);
+            return cli_usage(a);
+        }
+        a->opt[id] = val ? val : "";
+        if (id == 'v') a->verbose++;
+        if (id == OPT_JSON) a->json = true;
+    }
+    if (a->opt['h']) return -1;
+    if (a->npos < cmd->min_pos || a->npos > cmd->max_pos) return cli_usage(a);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && !strcmp(argv[1], "--version")) return puts("shmc " SHMC_VERSION), 0;
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-        return fputs(usage, stdout), 0;
-    if (argc < 3) return fputs(usage, stderr), 2;
-    const char *cmd = argv[1], *cache = argv[2];
-    if (!strcmp(cmd, "check")) {
-        if (argc != 3) return fputs(usage, stderr), 2;
-        size_t violations = 0;
-        shmc_rc rc = shmc_check(cache, stdout, &violations);
-        if (rc != SHMC_OK) return fail("check", rc);
-        return violations ? 1 : 0;
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+        return puts("shmc " SHMC_VERSION), 0;
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")))
+        return usage(stdout), 0;
+    if (argc < 2) return usage(stderr), EXIT_USAGE;
+    const cli_command *cmd = NULL;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "shmc: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return EXIT_USAGE;
     }
-    if (!strcmp(cmd, "create")) return cmd_create(cache, argc - 3, argv + 3);
-    return with_cache(cmd, cache, argc - 3, argv + 3);
+    cli_args a;
+    int st = parse(cmd, argc - 2, argv + 2, &a);
+    if (st < 0) return command_help(cmd), EXIT_OK_;
+    if (st) return st;
+    st = cmd->run(&a);
+    if (fflush(stdout) != 0 && st == EXIT_OK_) {
+        fprintf(stderr, "shmc: writing the output: %s\n", strerror(errno));
+        st = EXIT_SYSTEM;
+    }
+    return st;
 }

@@ -158,6 +158,9 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     if (cfg->protect < SHMC_PROTECT_AUTO || cfg->protect > SHMC_PROTECT_SEALED)
         return invalid("config: protect is not an enum shmc_protect value");
     if (cfg->mode & ~07777u) return invalid("config: mode has bits beyond 07777");
+    if (cfg->flags & ~(SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE) ||
+        cfg->flags == (SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE))
+        return invalid("config: flags must be 0, SHMC_OPEN_EXISTING or SHMC_OPEN_CREATE");
     int protect = cfg->protect;
     const char *env = getenv("SHMC_PROTECT");
     if (protect == SHMC_PROTECT_AUTO && env && *env) {
@@ -196,7 +199,10 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     bool opened = false;
     if (!c) rc = error_set(SHMC_SYSTEM, "out of process memory");
     if (rc == SHMC_OK) {
-        rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode);
+        rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode,
+                         cfg->flags == SHMC_OPEN_EXISTING ? REGION_OPEN_ONLY
+                         : cfg->flags == SHMC_OPEN_CREATE ? REGION_CREATE_ONLY
+                                                          : REGION_OPEN_OR_CREATE);
         opened = rc == SHMC_OK;
     }
     if (rc == SHMC_OK && prot) rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);

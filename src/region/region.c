@@ -369,24 +369,39 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
 }
 
 shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
-                    uint64_t item_size_max, unsigned hash_power, unsigned mode)
+                    uint64_t item_size_max, unsigned hash_power, unsigned mode,
+                    enum region_open_how how)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
     sweep_stale_creations(path);
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && how == REGION_CREATE_ONLY) {
+            close(fd);
+            return error_set(SHMC_EXISTS, "cache %s exists already", path);
+        }
         if (fd >= 0) {
             shmc_rc rc = open_existing(r, fd, path, memory_limit, item_size_max);
             if (rc != SHMC_OK) close(fd);
             return rc;
         }
         if (errno != ENOENT) return error_set(SHMC_SYSTEM, "open %s: %s", path, strerror(errno));
+        /* a removed file that live processes still use: a new one would split its users */
+        int user = region_removed_user(path);
+        if (user)
+            return error_set(how == REGION_OPEN_ONLY ? SHMC_NOT_FOUND : SHMC_BAD_FILE,
+                             "%s was removed while process %d still uses it: a new cache under "
+                             "that name would split its users; stop it (or reopen it) first",
+                             path, user);
+        if (how == REGION_OPEN_ONLY) return error_set(SHMC_NOT_FOUND, "no such cache: %s", path);
         bool lost = false;
         shmc_rc rc = create_file(r, path, memory_limit ? memory_limit : 64u << 20,
                                  item_size_max ? item_size_max : 1u << 20, hash_power, mode,
                                  &lost);
         if (rc != SHMC_OK || !lost) return rc;
+        if (how == REGION_CREATE_ONLY)
+            return error_set(SHMC_EXISTS, "cache %s was created by another process first", path);
         /* another process created it first: attach to theirs */
     }
     return error_set(SHMC_SYSTEM, "open %s: the file keeps appearing and vanishing", path);
@@ -426,13 +441,19 @@ uint64_t region_overflow_count(const region_t *r, uint64_t upto)
     return n;
 }
 
+bool region_anyone_attached(const region_t *r)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_ATTACHED, .l_len = 1};
+    return fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 shmc_rc region_map_readonly(region_t *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
     /* O_NONBLOCK: a FIFO or device under the name must not block the open */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(errno == ENOENT ? SHMC_BAD_FILE : SHMC_SYSTEM, "open %s: %s",
+    if (fd < 0) return error_set(errno == ENOENT ? SHMC_NOT_FOUND : SHMC_SYSTEM, "open %s: %s",
                                  path, strerror(errno));
     struct stat st;
     header_t h;

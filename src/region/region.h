@@ -39,9 +39,13 @@ shmc_rc region_resolve_path(const char *name_or_path, char *out, size_t cap);
 /* Open or create the file and map it.  On success the caller holds the open lock (no other
  * process is between open and attach) and must call region_attach_done next; r->alone says
  * whether every other user is gone, in which case it runs recovery first.
- * memory_limit / item_size_max of 0 accept the file's own; hash_power 0 is automatic. */
+ * memory_limit / item_size_max of 0 accept the file's own; hash_power 0 is automatic.
+ * how: REGION_OPEN_OR_CREATE, REGION_OPEN_ONLY (missing: SHMC_NOT_FOUND) or
+ * REGION_CREATE_ONLY (existing: SHMC_EXISTS). */
+enum region_open_how { REGION_OPEN_OR_CREATE, REGION_OPEN_ONLY, REGION_CREATE_ONLY };
 shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
-                    uint64_t item_size_max, unsigned hash_power, unsigned mode);
+                    uint64_t item_size_max, unsigned hash_power, unsigned mode,
+                    enum region_open_how how);
 /* Mark this process attached (shared lock) and release the open lock. */
 shmc_rc region_attach_done(region_t *r);
 /* Attached handles beyond the process table each hold one lock byte of the file (past its
@@ -51,6 +55,12 @@ shmc_rc region_attach_done(region_t *r);
 #define REGION_OVERFLOW_MAX (1u << 16) /* so a damaged high-water mark costs stats little */
 uint64_t region_overflow_claim(region_t *r);
 uint64_t region_overflow_count(const region_t *r, uint64_t upto);
+/* Whether any process holds the attached lock now (works on a read-only mapping too). */
+bool region_anyone_attached(const region_t *r);
+/* A process other than this one that still maps the file once named `path`, now removed
+ * (`rm`, or `shmc rm --force`); 0 when none is seen (processes of other users are seen only
+ * by root, through /proc/PID/maps). */
+int region_removed_user(const char *path);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */
 shmc_rc region_map_readonly(region_t *r, const char *path);
 void region_close(region_t *r);

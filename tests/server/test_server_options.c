@@ -122,7 +122,9 @@ static void test_help(void)
         "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n",
         "\n  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n",
         "\n  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n",
-        "\n  -m, --memory-limit=MIB   cache memory in MiB when creating it (default: 64)\n",
+        "\n  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n",
+        "\n  --mode=MODE",
+        "\n  --group=GROUP",
         "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n",
         "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn (default: 20; "
         "accepted and shown\n                           in stats settings, not used yet",
@@ -139,11 +141,11 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file"};
+        "-Y, --auth-file", "  --mode", "  --group"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 22 + 13); /* title, usage, 22 flags, 13 continuation lines */
+    CHECK(lines == 2 + 24 + 14); /* title, usage, 24 flags, 14 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }

@@ -1,0 +1,87 @@
+/* ls.c — `shmc ls`: the caches in $SHMC_DIR (or a given directory), read with shmc_info, so
+ * listing attaches to none of them and repairs nothing. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+/* 64.0M-style sizes for people; --json has the bytes. */
+static const char *human(uint64_t v, char *buf, size_t cap)
+{
+    const char *unit = "KMGTP";
+    if (v < 1024) {
+        snprintf(buf, cap, "%" PRIu64, v);
+        return buf;
+    }
+    double d = (double)v / 1024;
+    int i = 0;
+    while (d >= 1024 && i < 4) d /= 1024, i++;
+    snprintf(buf, cap, "%.1f%c", d, unit[i]);
+    return buf;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cmd_ls(cli_args *a)
+{
+    const char *dir = a->npos ? a->pos[0] : getenv("SHMC_DIR");
+    if (!dir || !*dir) dir = "/dev/shm";
+    DIR *d = opendir(dir);
+    if (!d) return fprintf(stderr, "shmc: %s: %m\n", dir), EXIT_SYSTEM;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        if (n == cap && !(names = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names)))
+            return fprintf(stderr, "shmc: out of memory\n"), EXIT_SYSTEM;
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    if (a->json) printf("[");
+    else printf("%-24s %8s %10s %8s %10s %8s %s\n", "NAME", "SIZE", "ITEMS", "USED", "PROTECTION",
+                "ATTACHED", "SCRUB");
+    int shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct stat st;
+        shmc_info_t info;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        shmc_rc rc = shmc_info(path, &info);
+        if (rc != SHMC_OK) {
+            if (a->verbose) fprintf(stderr, "shmc: %s: not listed: %s\n", path, shmc_last_error());
+            continue;
+        }
+        if (a->json) {
+            printf("%s{\"name\": ", shown ? ", " : "");
+            cli_json_string(stdout, names[i], strlen(names[i]));
+            printf(", \"path\": ");
+            cli_json_string(stdout, path, strlen(path));
+            printf(", \"file_size\": %" PRIu64 ", \"memory_limit\": %" PRIu64
+                   ", \"item_size_max\": %" PRIu64 ", \"curr_items\": %" PRIu64
+                   ", \"bytes\": %" PRIu64 ", \"attached\": %" PRIu64
+                   ", \"protection\": \"%s\", \"scrub_pending\": %s, \"create_time\": %" PRIu64 "}",
+                   info.file_size, info.memory_limit, info.item_size_max, info.curr_items,
+                   info.bytes, info.attached, info.protected_mode ? "pku" : "none",
+                   info.scrub_pending ? "true" : "false", info.create_time);
+        } else {
+            char b1[32], b2[32];
+            printf("%-24s %8s %10" PRIu64 " %8s %10s %8" PRIu64 " %s\n", names[i],
+                   human(info.file_size, b1, sizeof b1), info.curr_items,
+                   human(info.bytes, b2, sizeof b2), info.protected_mode ? "pku" : "none",
+                   info.attached, info.scrub_pending ? "pending" : "-");
+        }
+        shown++;
+    }
+    if (a->json) printf("]\n");
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return EXIT_OK_;
+}

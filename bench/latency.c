@@ -78,7 +78,7 @@ static void usage(void)
             "                   keys; mget16: 16 uniform 128 B keys in one call, per key)\n"
             "  --tag TEXT       first field of every result line (default main)\n"
             "  --memref BYTES   also measure one random memory load over BYTES (reference)\n"
-            "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT\n");
+            "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT | lmdb:PATH\n");
     exit(2);
 }
 

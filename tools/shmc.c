@@ -67,6 +67,10 @@ static int cmd_stats(shmc_t *c)
     P(evictions); P(expired_unfetched); P(evicted_unfetched); P(reclaimed); P(reinserted);
     P(repairs); P(recovery_scrubs); P(damaged_dropped); P(hash_buckets); P(segments); P(segment_size); P(segments_free);
 #undef P
+    shmc_mapping_t m; /* this process's mapping, every page mapped: what the file allows */
+    if (shmc_mapping_stats(c, &m) == SHMC_OK)
+        printf("%-20s %" PRIu64 "\n%-20s %" PRIu64 "\n", "mapping_bytes", m.mapped_bytes,
+               "huge_mapped_bytes", m.huge_bytes);
     return 0;
 }
 

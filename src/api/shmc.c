@@ -650,6 +650,25 @@ API shmc_rc shmc_stats(shmc_t *h, shmc_stats_t *out)
     return SHMC_OK;
 }
 
+API shmc_rc shmc_mapping_stats(shmc_t *h, shmc_mapping_t *out)
+{
+    CANCEL_OFF();
+    if (!h || !out) return invalid("cache handle or mapping is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
+    region_populate_read(&cl.c->r); /* with the gate open: the kernel honours the keys */
+    const void *base = cl.c->r.base;
+    uint64_t size = cl.c->r.size;
+    call_end(&cl);
+    uint64_t huge = 0;
+    rc = region_huge_bytes(base, size, &huge); /* outside the gate: stdio, /proc */
+    if (rc != SHMC_OK) return rc;
+    *out = (shmc_mapping_t){.mapped_bytes = size, .huge_bytes = huge};
+    return SHMC_OK;
+}
+
 static void stats_fill(shmc_t *c, shmc_stats_t *s)
 {
     const region_t *r = &c->r;

@@ -14,7 +14,9 @@
  *
  * mget16 is one multi-key get of 16 uniform 128 B keys (shmc_mget; memcached's get k1 ... k16
  * over a socket); its figures are per key, the call's time divided by 16.  With --memref,
- * a `loads` line gives every op's median as a ratio to one random memory load. */
+ * a `loads` line gives every op's median as a ratio to one random memory load.  For each
+ * libshmc target a `mapping` line gives its mapping's length and how much of it is mapped
+ * with huge pages (shmc_mapping_stats). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +385,10 @@ int main(int argc, char **argv)
                 bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f", cfg.tag, ts[t].target.label,
                            op_names[op], m.median / memref_ns);
         }
+        shmc_mapping_t m; /* libshmc: how much of its mapping the kernel maps with huge pages */
+        if (ts[t].target.shared != NULL && shmc_mapping_stats(ts[t].target.shared, &m) == SHMC_OK)
+            bench_emit(stdout, "mapping\t%s\t%s\t%llu\t%llu", cfg.tag, ts[t].target.label,
+                       (unsigned long long)m.mapped_bytes, (unsigned long long)m.huge_bytes);
         if (ts[t].error[0])
             fprintf(stderr, "bench: %s: first error: %s\n", ts[t].target.label, ts[t].error);
         ts[t].client->ops->close(ts[t].client);

@@ -67,6 +67,7 @@ $1 == "tputfail" {
 }
 $1 == "cpuref" { CPUREF[$2, $3, $4, $5] = $6; next }
 $1 == "mem" { MEM[$2, $3, $4] = $5; MEMSYS[$2] = 1; next }
+$1 == "mapping" { MAPPED[$2, $3] = $4; HUGEMAPPED[$2, $3] = $5; next }
 
 function us(ns) {
     ns = ns / 1000.0
@@ -250,6 +251,48 @@ END {
     print "measured in the steady state (see Method)."
     print ""
     if (index(PLOTS, "bench-latency.png")) { print "![median latency per operation](bench-latency.png)"; print "" }
+
+    # ---- huge pages ----
+    print "## Huge pages: get with 4 KiB and 2 MiB pages"
+    print ""
+    if (("huge", "tmpfs-never", "get128") in LAT || ("huge", "tmpfs-always", "get128") in LAT) {
+        printf "libshmc on the same %s items of 128 B (uniform keys) in caches on a tmpfs mounted\n", P["keys"]
+        print "`huge=never` (4 KiB pages), on one mounted `huge=always` (the kernel maps the file with"
+        print "2 MiB pages where it can) and on hugetlbfs (2 MiB pages the administrator reserved), each"
+        print "mounted for this run in a private mount namespace (`bench/huge.sh`).  Median µs (lowest–"
+        print "highest run); *huge-mapped*: the share of the benchmark's own mapping of the file that the"
+        print "kernel mapped with 2 MiB pages while it ran."
+        print ""
+        nh = split("tmpfs-never tmpfs-always hugetlbfs", HS, " ")
+        HN["tmpfs-never"] = "4 KiB pages (tmpfs huge=never)"
+        HN["tmpfs-always"] = "2 MiB pages (tmpfs huge=always)"
+        HN["hugetlbfs"] = "2 MiB pages (hugetlbfs)"
+        line = "| |"; sep = "|---|"
+        for (i = 1; i <= nh; i++) { line = line " " HN[HS[i]] " |"; sep = sep "---|" }
+        print line " huge=always vs 4 KiB | hugetlbfs vs 4 KiB |"; print sep "---|---|"
+        nho = split("get128 getmiss set128", HO, " ")
+        for (o = 1; o <= nho; o++) {
+            line = "| " OPNAME[HO[o]] " |"
+            for (i = 1; i <= nh; i++) {
+                k = "huge" SUBSEP HS[i] SUBSEP HO[o]
+                line = line " " ((k in LAT) ? latcell("huge", HS[i], HO[o], "median") : "not measured") " |"
+            }
+            line = line " " speedup("huge", "tmpfs-always", "tmpfs-never", HO[o]) " | " speedup("huge", "hugetlbfs", "tmpfs-never", HO[o]) " |"
+            print line
+        }
+        line = "| huge-mapped |"
+        for (i = 1; i <= nh; i++) {
+            k = "huge" SUBSEP HS[i]
+            line = line " " ((k in MAPPED) && MAPPED[k] > 0 ? sprintf("%.0f%% of %.0f MiB", 100 * HUGEMAPPED[k] / MAPPED[k], MAPPED[k] / 1048576) : "—") " |"
+        }
+        print line " | |"
+        print ""
+        print "A ratio above 1× means the 2 MiB pages made the operation faster.  How an operator sets"
+        print "this up: [docs/huge-pages.md](huge-pages.md)."
+    } else {
+        print "Not measured in this run (see the notes at the top)."
+    }
+    print ""
 
     # ---- throughput ----
     printf "## Throughput: %s keys, 128 B values\n", P["keys"]

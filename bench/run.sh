@@ -285,6 +285,20 @@ stop_all
 rm -f "$MAIN_CACHE" "$WORK/pku.shmc" "$WORK"/*.sock "$WORK"/main.lmdb*
 say "main part took $(($(date +%s) - T0)) s"
 
+# ---- huge pages: the uniform get with 4 KiB and 2 MiB pages, in a private mount namespace ----
+avail_kib=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+if [ "$(id -u)" -ne 0 ]; then
+    note "huge pages: not measured: mounting tmpfs with huge=always (in a private mount namespace) needs root"
+elif ! command -v unshare >/dev/null; then
+    note "huge pages: not measured: unshare(1) is missing (util-linux)"
+elif [ "$avail_kib" -lt $((MAIN_MIB * 1024 * 4)) ]; then
+    note "huge pages: not measured: needs about $((MAIN_MIB * 4 / 1024)) GiB free, $((avail_kib / 1048576)) GiB available"
+else
+    say "huge pages: get 128 B with 4 KiB and 2 MiB pages (tmpfs huge=never/always, hugetlbfs)"
+    run_prog huge unshare -m --propagation private "$SRC/bench/huge.sh" "$BIN" "$WORK" "$KEYS" \
+        "$MAIN_MIB" "$LAT_SAMPLES" "$LAT_RUNS"
+fi
+
 # ---- scaling with size: latency and throughput at other key counts (1M is the main run) ----
 for size in $SCALE_SIZES; do
     case $size in

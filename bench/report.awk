@@ -15,7 +15,7 @@ BEGIN {
     NAME["memcached-unix"] = "memcached UNIX"
     NAME["memcached-tcp"] = "memcached TCP"
     NAME["lmdb"] = "LMDB"
-    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss mget16 getcold", OPS, " ")
+    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss mget16 mget100 getcold", OPS, " ")
     OPNAME["get128"] = "get 128 B"
     OPNAME["get128z"] = "get 128 B (zipf 0.99)"
     OPNAME["set128z"] = "set 128 B (zipf 0.99)"
@@ -26,6 +26,7 @@ BEGIN {
     OPNAME["incr"] = "incr"
     OPNAME["getmiss"] = "get miss"
     OPNAME["mget16"] = "mget of 16 keys of 128 B, per key"
+    OPNAME["mget100"] = "mget of 100 keys of 128 B, per key"
     OPNAME["getcold"] = "get 128 B, just attached ¹"
     ntp = split("libshmc shmcd-unix memcached-unix lmdb", TPSYS, " ")
     nnotes = 0

@@ -192,7 +192,7 @@ else
     SCALE_SIZES="10k"
 fi
 KEYS=$KEYS_ARG BIG_KEYS=10k MAIN_MIB=512
-LAT_OPS=getcold,get128,get128z,get5k,set128,set128z,set5k,delete,incr,getmiss,mget16
+LAT_OPS=getcold,get128,get128z,get5k,set128,set128z,set5k,delete,incr,getmiss,mget16,mget100
 
 # ---- the machine, at the top of the report ----
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')

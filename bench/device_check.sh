@@ -69,7 +69,13 @@ BIN=$BUILD/bench
 say "built in $(($(date +%s) - T0)) s"
 
 # ---- memcached, if it is here already ----
-WORK=$(mktemp -d /dev/shm/shmc-device.XXXXXX)
+# the caches (two of 1 GiB) go to /dev/shm, unless it is too small (a container's 64 MiB)
+SHM_DIR=/dev/shm
+if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')" -lt $((3 * 1024 * 1024)) ] 2>/dev/null; then
+    SHM_DIR=${TMPDIR:-/tmp}
+    say "/dev/shm has less than 3 GiB free: caches in $SHM_DIR instead (page cache of a disk file)"
+fi
+WORK=$(mktemp -d "$SHM_DIR/shmc-device.XXXXXX")
 MC_PID=0
 cleanup() {
     if [ "$MC_PID" -gt 0 ]; then

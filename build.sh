@@ -42,6 +42,7 @@ PACKAGE_PKGS="dpkg-dev debhelper lintian help2man"     # dpkg-buildpackage, dh, 
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"
                                                            # Python: the module and its peers
+BENCH_PKGS="$BENCH_PKGS liblmdb-dev"                       # LMDB, the embedded peer (lmdb_client.c)
 
 need() {
     local missing=()

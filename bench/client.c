@@ -1,5 +1,5 @@
-/* client.c — parsing of "LABEL=SPEC" targets and the choice between the libshmc client and
- * the libmemcached client (see client.h). */
+/* client.c — parsing of "LABEL=SPEC" targets and the choice between the libshmc client, the
+ * libmemcached client and the LMDB client (see client.h). */
 #include "client.h"
 
 #include "common.h"
@@ -44,6 +44,9 @@ int bench_target_parse(bench_target *t, const char *arg, uint64_t memory_limit, 
     } else if (strncmp(spec, "unix:", 5) == 0) {
         t->kind = BENCH_TARGET_UNIX;
         rest = spec + 5;
+    } else if (strncmp(spec, "lmdb:", 5) == 0) {
+        t->kind = BENCH_TARGET_LMDB;
+        rest = spec + 5;
     } else if (strncmp(spec, "tcp:", 4) == 0) {
         t->kind = BENCH_TARGET_TCP;
         rest = spec + 4;
@@ -58,8 +61,8 @@ int bench_target_parse(bench_target *t, const char *arg, uint64_t memory_limit, 
         t->port = (int)port;
         return 0;
     } else {
-        snprintf(err, errlen, "'%s': SPEC must start with shmc:, shmc-pku:, unix: or tcp:",
-                 arg);
+        snprintf(err, errlen,
+                 "'%s': SPEC must start with shmc:, shmc-pku:, unix:, tcp: or lmdb:", arg);
         return -1;
     }
     if (copy_text(t->path, sizeof t->path, rest, strlen(rest)) != 0) {
@@ -80,6 +83,9 @@ void bench_target_release(bench_target *t)
         shmc_close(t->shared);
         t->shared = NULL;
     }
+#ifdef SHMC_BENCH_HAVE_LMDB
+    bench_lmdb_release(t);
+#endif
 }
 
 bench_client *bench_client_open(bench_target *t, unsigned flags, char *err, size_t errlen)
@@ -93,6 +99,16 @@ bench_client *bench_client_open(bench_target *t, unsigned flags, char *err, size
         return bench_memcached_client_open(t, flags, err, errlen);
 #else
         snprintf(err, errlen, "built without libmemcached-dev: no socket client");
+        return NULL;
+#endif
+    }
+    if (t->kind == BENCH_TARGET_LMDB) {
+#ifdef SHMC_BENCH_HAVE_LMDB
+        return bench_lmdb_client_open(t, flags, err, errlen);
+#else
+        snprintf(t->unavailable, sizeof t->unavailable,
+                 "built without liblmdb-dev: no LMDB client");
+        snprintf(err, errlen, "%s", t->unavailable);
         return NULL;
 #endif
     }

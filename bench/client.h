@@ -8,6 +8,7 @@
  *   shmc-pku:PATH      libshmc on PATH with SHMC_PROTECT_PKU (unavailable without PKU)
  *   unix:SOCKET        a memcached-protocol server on a UNIX socket (shmcd or memcached)
  *   tcp:HOST:PORT      a memcached-protocol server over TCP
+ *   lmdb:PATH          LMDB, the environment in the data file PATH (lmdb_client.c)
  * A client is one connection (or one libshmc handle) used by one thread at a time. */
 #ifndef SHMC_BENCH_CLIENT_H
 #define SHMC_BENCH_CLIENT_H
@@ -24,6 +25,7 @@ typedef enum bench_target_kind {
     BENCH_TARGET_SHMC_PKU,
     BENCH_TARGET_UNIX,
     BENCH_TARGET_TCP,
+    BENCH_TARGET_LMDB,
 } bench_target_kind;
 
 typedef struct bench_target {
@@ -34,6 +36,8 @@ typedef struct bench_target {
     int port;
     uint64_t memory_limit; /* shmc: limit used when the cache is created here */
     shmc_t *shared;        /* shmc: one handle for every thread of this process */
+    void *lmdb_env;        /* lmdb: the environment of process lmdb_pid (one per process) */
+    int lmdb_pid;
     char unavailable[200]; /* non-empty: why this target cannot be measured */
 } bench_target;
 
@@ -95,10 +99,13 @@ bench_client *bench_client_open(bench_target *t, unsigned flags, char *err, size
 uint64_t bench_client_touch_all(bench_client *c, const bench_target *t, uint64_t keys,
                                 uint64_t big_keys);
 
-/* The two implementations behind bench_client_open. */
+/* The implementations behind bench_client_open. */
 bench_client *bench_shmc_client_open(bench_target *t, unsigned flags, char *err,
                                      size_t errlen);
 bench_client *bench_memcached_client_open(bench_target *t, unsigned flags, char *err,
                                           size_t errlen);
+bench_client *bench_lmdb_client_open(bench_target *t, unsigned flags, char *err,
+                                     size_t errlen);
+void bench_lmdb_release(bench_target *t);
 
 #endif

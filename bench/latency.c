@@ -13,8 +13,11 @@
  * B keys 'v…' with 5 KB values; counters for incr are set here.
  *
  * mget16 is one multi-key get of 16 uniform 128 B keys (shmc_mget; memcached's get k1 ... k16
- * over a socket); its figures are per key, the call's time divided by 16.  With --memref,
- * a `loads` line gives every op's median as a ratio to one random memory load. */
+ * over a socket); its figures are per key, the call's time divided by 16.  mget100 is the
+ * same with 100 keys.  With --memref,
+ * a `loads` line gives every op's median as a ratio to one random memory load.  For each
+ * libshmc target a `mapping` line gives its mapping's length and how much of it is mapped
+ * with huge pages (shmc_mapping_stats). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +31,20 @@
  * get128z/set128z: as get128/set128, keys zipfian (YCSB's generator, constant 0.99). */
 enum op {
     OP_GETCOLD, OP_GET128, OP_GET5K, OP_SET128, OP_SET5K, OP_DELETE, OP_INCR, OP_GETMISS,
-    OP_GET128Z, OP_SET128Z, OP_MGET16, OP_COUNT
+    OP_GET128Z, OP_SET128Z, OP_MGET16, OP_MGET100, OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {"getcold", "get128",  "get5k",  "set128",
                                                "set5k",   "delete",  "incr",   "getmiss",
-                                               "get128z", "set128z", "mget16"};
+                                               "get128z", "set128z", "mget16",
+                                               "mget100"};
 #define DEFAULT_OPS \
-    "getcold,get128,get5k,set128,set5k,delete,incr,getmiss,get128z,set128z,mget16"
-#define MGET_KEYS 16 /* keys per mget16 */
+    "getcold,get128,get5k,set128,set5k,delete,incr,getmiss,get128z,set128z,mget16,mget100"
+#define MGET_KEYS 100 /* the most keys of one multi-key get */
+/* Keys per call of op: 16 or 100 for the multi-key gets, else 1. */
+static unsigned keys_per_call(int op)
+{
+    return op == OP_MGET16 ? 16 : op == OP_MGET100 ? 100 : 1;
+}
 #define ZIPF_THETA 0.99
 /* Zipfian traffic keeps its hot keys in the CPU caches; 200 ops cannot bring them back after
  * the other ops have run, so the zipfian rows warm up longer (still untimed). */
@@ -73,12 +82,14 @@ static void usage(void)
             "  --runs N         runs per figure (default 5)\n"
             "  --warmup N       untimed ops before each run (default 200)\n"
             "  --ops LIST       comma list of getcold,get128,get5k,set128,set5k,delete,incr,\n"
-            "                   getmiss,get128z,set128z,mget16 (default all; getcold: get 128 B\n"
-            "                   just after attaching/connecting; get128z/set128z: zipfian 0.99\n"
-            "                   keys; mget16: 16 uniform 128 B keys in one call, per key)\n"
+            "                   getmiss,get128z,set128z,mget16,mget100 (default all; getcold:\n"
+            "                   get 128 B just after attaching/connecting; get128z/set128z:\n"
+            "                   zipfian 0.99\n"
+            "                   keys; mget16/mget100: 16/100 uniform 128 B keys in one call,\n"
+            "                   per key)\n"
             "  --tag TEXT       first field of every result line (default main)\n"
             "  --memref BYTES   also measure one random memory load over BYTES (reference)\n"
-            "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT\n");
+            "  SPEC: shmc:PATH | shmc-pku:PATH | unix:SOCKET | tcp:HOST:PORT | lmdb:PATH\n");
     exit(2);
 }
 
@@ -140,18 +151,20 @@ static bench_result issue(bench_client *c, enum op op, const uint64_t *index, ui
     case OP_GETMISS:
         bench_key(key, 'm', index[i]);
         return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
-    case OP_MGET16: {
+    case OP_MGET16:
+    case OP_MGET100: {
         static char keys[MGET_KEYS][BENCH_KEY_LEN];
         static const char *kp[MGET_KEYS];
         static size_t kn[MGET_KEYS];
         uint64_t found;
-        for (int j = 0; j < MGET_KEYS; j++) {
-            bench_key(keys[j], 'k', index[i * MGET_KEYS + j]);
+        unsigned m = keys_per_call(op);
+        for (unsigned j = 0; j < m; j++) {
+            bench_key(keys[j], 'k', index[i * m + j]);
             kp[j] = keys[j];
             kn[j] = BENCH_KEY_LEN;
         }
-        bench_result r = c->ops->get_many(c, kp, kn, MGET_KEYS, &found);
-        return r != BENCH_HIT ? r : found == MGET_KEYS ? BENCH_HIT : BENCH_MISS;
+        bench_result r = c->ops->get_many(c, kp, kn, m, &found);
+        return r != BENCH_HIT ? r : found == m ? BENCH_HIT : BENCH_MISS;
     }
     default:
         return BENCH_ERR;
@@ -170,6 +183,7 @@ static void choose_keys(const config *cfg, enum op op, uint64_t run, uint64_t *i
         case OP_GET128:
         case OP_SET128:
         case OP_MGET16:
+        case OP_MGET100:
             index[i] = bench_rng_below(&rng, cfg->keys);
             break;
         case OP_GET128Z:
@@ -249,7 +263,7 @@ static void measure(const config *cfg, target_state *ts, enum op op, uint64_t ru
         uint64_t t1 = bench_now_ns();
         uint64_t d = t1 - t0;
         samples[i] = d > overhead ? (double)(d - overhead) : 0.0;
-        if (op == OP_MGET16) samples[i] /= MGET_KEYS;
+        samples[i] /= keys_per_call(op);
         if (r != expect) {
             ts->errors[op]++;
             if (r == BENCH_ERR && ts->error[0] == '\0')
@@ -355,7 +369,7 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             if (!cfg.ops[op])
                 continue;
-            choose_keys(&cfg, (enum op)op, run, index, op == OP_MGET16 ? total * MGET_KEYS : total);
+            choose_keys(&cfg, (enum op)op, run, index, total * keys_per_call(op));
             for (int t = 0; t < ntargets; t++)
                 if (ts[t].client != NULL)
                     measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
@@ -383,6 +397,10 @@ int main(int argc, char **argv)
                 bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f", cfg.tag, ts[t].target.label,
                            op_names[op], m.median / memref_ns);
         }
+        shmc_mapping_t m; /* libshmc: how much of its mapping the kernel maps with huge pages */
+        if (ts[t].target.shared != NULL && shmc_mapping_stats(ts[t].target.shared, &m) == SHMC_OK)
+            bench_emit(stdout, "mapping\t%s\t%s\t%llu\t%llu", cfg.tag, ts[t].target.label,
+                       (unsigned long long)m.mapped_bytes, (unsigned long long)m.huge_bytes);
         if (ts[t].error[0])
             fprintf(stderr, "bench: %s: first error: %s\n", ts[t].target.label, ts[t].error);
         ts[t].client->ops->close(ts[t].client);

@@ -7,14 +7,15 @@
 # that were requested (the report links them).
 BEGIN {
     FS = "\t"
-    nsys = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp", SYS, " ")
+    nsys = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp lmdb", SYS, " ")
     NAME["libshmc"] = "libshmc"
     NAME["libshmc-pku"] = "libshmc + PKU"
     NAME["shmcd-unix"] = "shmcd UNIX"
     NAME["shmcd-tcp"] = "shmcd TCP"
     NAME["memcached-unix"] = "memcached UNIX"
     NAME["memcached-tcp"] = "memcached TCP"
-    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss mget16 getcold", OPS, " ")
+    NAME["lmdb"] = "LMDB"
+    nops = split("get128 get128z get5k set128 set128z set5k delete incr getmiss mget16 mget100 getcold", OPS, " ")
     OPNAME["get128"] = "get 128 B"
     OPNAME["get128z"] = "get 128 B (zipf 0.99)"
     OPNAME["set128z"] = "set 128 B (zipf 0.99)"
@@ -25,8 +26,9 @@ BEGIN {
     OPNAME["incr"] = "incr"
     OPNAME["getmiss"] = "get miss"
     OPNAME["mget16"] = "mget of 16 keys of 128 B, per key"
+    OPNAME["mget100"] = "mget of 100 keys of 128 B, per key"
     OPNAME["getcold"] = "get 128 B, just attached ¹"
-    ntp = split("libshmc shmcd-unix memcached-unix", TPSYS, " ")
+    ntp = split("libshmc shmcd-unix memcached-unix lmdb", TPSYS, " ")
     nnotes = 0
 }
 
@@ -66,6 +68,7 @@ $1 == "tputfail" {
 }
 $1 == "cpuref" { CPUREF[$2, $3, $4, $5] = $6; next }
 $1 == "mem" { MEM[$2, $3, $4] = $5; MEMSYS[$2] = 1; next }
+$1 == "mapping" { MAPPED[$2, $3] = $4; HUGEMAPPED[$2, $3] = $5; next }
 
 function us(ns) {
     ns = ns / 1000.0
@@ -91,6 +94,7 @@ function why(tag, s) {
     if (s ~ /^memcached/ && memcached_missing) return "memcached not installed"
     if (s ~ /^shmcd/ && shmcd_failed) return "shmcd failed to start"
     if (s ~ /^memcached/ && memcached_failed) return "memcached failed to start"
+    if (s == "lmdb" && lmdb_missing) return "no liblmdb-dev"
     return "not measured"
 }
 function latcell(tag, s, op, which,    k, v, lo, hi, cell) {
@@ -146,6 +150,7 @@ END {
         if (NOTES[i] ~ /^memcached is not installed/) memcached_missing = 1
         if (NOTES[i] ~ /^shmcd failed to start/) shmcd_failed = 1
         if (NOTES[i] ~ /^memcached failed to start/) memcached_failed = 1
+        if (NOTES[i] ~ /^built without liblmdb-dev/) lmdb_missing = 1
     }
     print "# shmc benchmarks"
     print ""
@@ -160,7 +165,7 @@ END {
     print "|---|---|---|---|---|---|"
     printf "| %s | %s | %s | %s | %s | %s |\n", M["cpu"], M["cores"], M["kernel"], M["pku"], M["memory"], M["os"]
     print ""
-    printf "Software: shmc %s (git %s), memcached %s, libmemcached %s.\n", M["shmc"], M["commit"], M["memcached"], M["libmemcached"]
+    printf "Software: shmc %s (git %s), memcached %s, libmemcached %s, LMDB %s.\n", M["shmc"], M["commit"], M["memcached"], M["libmemcached"], (M["lmdb"] != "" ? M["lmdb"] : "not recorded")
     print ""
     if (nnotes > 0) {
         print "**Notes on this run:**"
@@ -176,6 +181,11 @@ END {
     print "  127.0.0.1, **memcached** over a UNIX socket and over TCP on 127.0.0.1.  shmcd and memcached"
     print "  are driven by the same load generator (`bench/memcached_client.c`, libmemcached, text"
     print "  protocol), one connection per worker; each server runs 4 worker threads (`-t 4`)."
+    print "  **LMDB** (`bench/lmdb_client.c`), the embedded store a local user might pick instead: its"
+    print "  environment on /dev/shm with `MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP` (no flushes,"
+    print "  writes into the mapping), one read-only transaction per get (reset after the get and"
+    print "  renewed for the next, as LMDB advises for point reads) and one write transaction per"
+    print "  set, delete or incr; threads share one environment, a worker process opens its own."
     print "- Every system holds the same items: keys of 16 bytes, the same counts and value sizes."
     print "  Both shmcd instances serve the cache file that libshmc filled (that is what shmcd is for);"
     print "  memcached's two instances were each filled over their socket with pipelined sets."
@@ -210,14 +220,14 @@ END {
     print ""
     line = "| operation |"; sep = "|---|"
     for (i = 1; i <= nsys; i++) { line = line " " NAME[SYS[i]] " |"; sep = sep "---|" }
-    line = line " libshmc vs memcached UNIX | shmcd UNIX vs memcached UNIX | shmcd TCP vs memcached TCP |"
-    sep = sep "---|---|---|"
+    line = line " libshmc vs memcached UNIX | shmcd UNIX vs memcached UNIX | shmcd TCP vs memcached TCP | libshmc vs LMDB |"
+    sep = sep "---|---|---|---|"
     print line; print sep
     for (o = 1; o <= nops; o++) {
         op = OPS[o]
         line = "| " OPNAME[op] " |"
         for (i = 1; i <= nsys; i++) line = line " " latcell("main", SYS[i], op, "median") " |"
-        line = line " " speedup("main", "libshmc", "memcached-unix", op) " | " speedup("main", "shmcd-unix", "memcached-unix", op) " | " speedup("main", "shmcd-tcp", "memcached-tcp", op) " |"
+        line = line " " speedup("main", "libshmc", "memcached-unix", op) " | " speedup("main", "shmcd-unix", "memcached-unix", op) " | " speedup("main", "shmcd-tcp", "memcached-tcp", op) " | " speedup("main", "libshmc", "lmdb", op) " |"
         print line
     }
     print ""
@@ -243,6 +253,48 @@ END {
     print ""
     if (index(PLOTS, "bench-latency.png")) { print "![median latency per operation](bench-latency.png)"; print "" }
 
+    # ---- huge pages ----
+    print "## Huge pages: get with 4 KiB and 2 MiB pages"
+    print ""
+    if (("huge", "tmpfs-never", "get128") in LAT || ("huge", "tmpfs-always", "get128") in LAT) {
+        printf "libshmc on the same %s items of 128 B (uniform keys) in caches on a tmpfs mounted\n", P["keys"]
+        print "`huge=never` (4 KiB pages), on one mounted `huge=always` (the kernel maps the file with"
+        print "2 MiB pages where it can) and on hugetlbfs (2 MiB pages the administrator reserved), each"
+        print "mounted for this run in a private mount namespace (`bench/huge.sh`).  Median µs (lowest–"
+        print "highest run); *huge-mapped*: the share of the benchmark's own mapping of the file that the"
+        print "kernel mapped with 2 MiB pages while it ran."
+        print ""
+        nh = split("tmpfs-never tmpfs-always hugetlbfs", HS, " ")
+        HN["tmpfs-never"] = "4 KiB pages (tmpfs huge=never)"
+        HN["tmpfs-always"] = "2 MiB pages (tmpfs huge=always)"
+        HN["hugetlbfs"] = "2 MiB pages (hugetlbfs)"
+        line = "| |"; sep = "|---|"
+        for (i = 1; i <= nh; i++) { line = line " " HN[HS[i]] " |"; sep = sep "---|" }
+        print line " huge=always vs 4 KiB | hugetlbfs vs 4 KiB |"; print sep "---|---|"
+        nho = split("get128 getmiss set128", HO, " ")
+        for (o = 1; o <= nho; o++) {
+            line = "| " OPNAME[HO[o]] " |"
+            for (i = 1; i <= nh; i++) {
+                k = "huge" SUBSEP HS[i] SUBSEP HO[o]
+                line = line " " ((k in LAT) ? latcell("huge", HS[i], HO[o], "median") : "not measured") " |"
+            }
+            line = line " " speedup("huge", "tmpfs-always", "tmpfs-never", HO[o]) " | " speedup("huge", "hugetlbfs", "tmpfs-never", HO[o]) " |"
+            print line
+        }
+        line = "| huge-mapped |"
+        for (i = 1; i <= nh; i++) {
+            k = "huge" SUBSEP HS[i]
+            line = line " " ((k in MAPPED) && MAPPED[k] > 0 ? sprintf("%.0f%% of %.0f MiB", 100 * HUGEMAPPED[k] / MAPPED[k], MAPPED[k] / 1048576) : "—") " |"
+        }
+        print line " | |"
+        print ""
+        print "A ratio above 1× means the 2 MiB pages made the operation faster.  How an operator sets"
+        print "this up: [docs/huge-pages.md](huge-pages.md)."
+    } else {
+        print "Not measured in this run (see the notes at the top)."
+    }
+    print ""
+
     # ---- throughput ----
     printf "## Throughput: %s keys, 128 B values\n", P["keys"]
     print ""
@@ -261,12 +313,12 @@ END {
             printf "**%s, %s keys**\n\n", mixname(mixlist[m], dist), (dist == "zipf" ? "zipfian 0.99" : "uniform")
             line = "| workers |"; sep = "|---|"
             for (i = 1; i <= ntp; i++) { line = line " " NAME[TPSYS[i]] " |"; sep = sep "---|" }
-            print line " libshmc vs memcached | shmcd vs memcached |"; print sep "---|---|"
+            print line " libshmc vs memcached | shmcd vs memcached | libshmc vs LMDB |"; print sep "---|---|---|"
             for (w = 1; w <= nw; w++) {
                 split(wlist[w], kw, ":")
                 line = "| " kw[2] (kw[1] == "threads" ? " t" : " p") " |"
                 for (i = 1; i <= ntp; i++) line = line " " tpcell("main", TPSYS[i], mixlist[m], dist, kw[1], kw[2]) " |"
-                line = line " " tpratio("main", "libshmc", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " | " tpratio("main", "shmcd-unix", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " |"
+                line = line " " tpratio("main", "libshmc", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " | " tpratio("main", "shmcd-unix", "memcached-unix", mixlist[m], dist, kw[1], kw[2]) " | " tpratio("main", "libshmc", "lmdb", mixlist[m], dist, kw[1], kw[2]) " |"
                 print line
                 for (i = 1; i <= ntp; i++) {
                     k = "main" SUBSEP TPSYS[i] SUBSEP mixlist[m] SUBSEP dist SUBSEP kw[1] SUBSEP kw[2]
@@ -299,6 +351,10 @@ END {
         else target("2 threads ≥ 1.8× 1 thread, 90/10 " dist, "not measured", "—", "")
         if (t2 > 0 && t8 > 0) target("8 threads ≥ 0.9× 2 threads, 90/10 " dist, sprintf("%.2f×", t8 / t2), t8 / t2 >= 0.9 ? "yes" : "**no**", (c2 > 0 && c8 > 0) ? sprintf("%.2f×", c8 / c2) : "—")
         else target("8 threads ≥ 0.9× 2 threads, 90/10 " dist, "not measured", "—", "")
+        p2 = tpval("main", "libshmc", 90, dist, "processes", 2)
+        p16 = tpval("main", "libshmc", 90, dist, "processes", 16)
+        if (p2 > 0 && p16 > 0) target("16 processes ≥ 0.9× 2 processes, 90/10 " dist, sprintf("%.2f×", p16 / p2), p16 / p2 >= 0.9 ? "yes" : "**no**", "")
+        else target("16 processes ≥ 0.9× 2 processes, 90/10 " dist, "not measured", "—", "")
     }
     a = MEM["libshmc", 128, "alloc_bytes"]; b = MEM["memcached", 128, "alloc_bytes"]
     if (a != "" && b != "") target("per-item overhead at 128 B ≤ memcached's", sprintf("%.1f B vs %.1f B", a - 16 - 128, b - 16 - 128), (a <= b) ? "yes" : "**no**", "")

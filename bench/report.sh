@@ -21,7 +21,7 @@ awk -F'\t' '
     $1 == "lat" && $2 == "main" { v[$4, $3] = $7 / 1000.0; seen[$3] = 1 }
     END {
         n = split("get128 get128z get5k set128 set128z set5k delete incr getmiss", ops, " ")
-        m = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp", sys, " ")
+        m = split("libshmc libshmc-pku shmcd-unix shmcd-tcp memcached-unix memcached-tcp lmdb", sys, " ")
         printf "op"; for (j = 1; j <= m; j++) if (sys[j] in seen) printf "\t%s", sys[j]; printf "\n"
         for (i = 1; i <= n; i++) {
             printf "%s", ops[i]
@@ -63,12 +63,12 @@ if [ $HAVE_GNUPLOT -eq 1 ] && ls "$DATA"/tp-*.dat >/dev/null 2>&1; then
         echo "set terminal pngcairo size 1100,$((rows * 430)) font \",10\""
         echo "set output \"$OUT/bench-throughput.png\""
         echo "set datafile separator \"\\t\""
-        echo "set multiplot layout $rows,2 title \"Throughput: ops/s (log scale) against workers (1, 2, 4, 8); error bars: lowest–highest run\""
+        echo "set multiplot layout $rows,2 title \"Throughput: ops/s (log scale) against workers (1, 2, 4, 8, 16); error bars: lowest–highest run\""
         echo "set logscale y"
         echo "set format y \"%.0s%c\""
         echo "set logscale x 2"
-        echo "set xrange [0.8:10]"
-        echo "set xtics (1,2,4,8)"
+        echo "set xrange [0.8:20]"
+        echo "set xtics (1,2,4,8,16)"
         echo "set grid"
         echo "set key below horizontal maxcols 3 font \",8\""
         for panel in $panels; do
@@ -85,7 +85,7 @@ if [ $HAVE_GNUPLOT -eq 1 ] && ls "$DATA"/tp-*.dat >/dev/null 2>&1; then
             plot="plot"
             sep=""
             color=1
-            for sys in libshmc shmcd-unix memcached-unix; do
+            for sys in libshmc shmcd-unix memcached-unix lmdb; do
                 for kind in threads processes; do
                     f="$DATA/tp-$mix-$dist-$sys-$kind.dat"
                     [ -s "$f" ] || continue

@@ -2,19 +2,22 @@
 # run.sh — run every benchmark of shmc beside memcached, in one run, on this machine, and
 # write docs/benchmarks.md and its plots from what was measured.
 #
-#   bench/run.sh BUILD_DIR [--full] [--out DIR]
+#   bench/run.sh BUILD_DIR [--full] [--out DIR] [--keys N]
 #
 # It starts its own memcached (UNIX socket and TCP on 127.0.0.1, ports 22000-22999) and its
 # own shmcd (when BUILD_DIR holds one), fills them, runs the latency, throughput, scaling
 # and memory programs (shmc_bench_*), stops every process it started (also on Ctrl-C or an
 # error), and hands the raw results to bench/report.sh.  Default: a short run of about two
 # minutes; --full: more samples and runs, 1-second windows and 10M keys (about 20 minutes).
-# Needs: memcached, libmemcached-dev (at build time), gnuplot (`./build.sh bench` installs
-# them).  Raw results and server logs stay in BUILD_DIR/bench-results/.
+# --keys N: the main run's item count instead of 1M (a quick try of the script itself).
+# Needs: memcached, libmemcached-dev and liblmdb-dev (at build time), gnuplot
+# (`./build.sh bench` installs them).  LMDB is measured beside them: its environment on
+# /dev/shm, filled with the same items.  Raw results and server logs stay in
+# BUILD_DIR/bench-results/.
 set -euo pipefail
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -24,11 +27,13 @@ shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$SRC/docs
 MODE=short
+KEYS_ARG=1M
 while [ $# -gt 0 ]; do
     case "$1" in
     --full) MODE=full ;;
     --short) MODE=short ;;
     --out) [ $# -ge 2 ] || usage; OUT=$2; shift ;;
+    --keys) [ $# -ge 2 ] || usage; KEYS_ARG=$2; shift ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -48,6 +53,8 @@ OUT=$(cd "$OUT" && pwd)
 # ---- what this run can compare ----
 HAVE_LIBMC=0
 grep -q '^LIBMEMCACHED_FOUND:INTERNAL=1' "$BUILD/CMakeCache.txt" 2>/dev/null && HAVE_LIBMC=1
+HAVE_LMDB=0
+grep -q '^LMDB_FOUND:INTERNAL=1' "$BUILD/CMakeCache.txt" 2>/dev/null && HAVE_LMDB=1
 MEMCACHED=$(command -v memcached || true)
 SHMCD=""
 for cand in "$BUILD/server/shmcd" "$BUILD/shmcd"; do
@@ -177,15 +184,15 @@ RUNS=0
 # ---- parameters ----
 if [ "$MODE" = full ]; then
     LAT_SAMPLES=10000 LAT_RUNS=7
-    TP_MIXES=90,95,50 TP_WORKERS=t1,t2,t4,t8,p2,p4 TP_RUNS=7 TP_SECONDS=1 TP_WARMUP=0.1
+    TP_MIXES=90,95,50 TP_WORKERS=t1,t2,t4,t8,p2,p4,p8,p16 TP_RUNS=7 TP_SECONDS=1 TP_WARMUP=0.1
     SCALE_SIZES="10k 10M"
 else
     LAT_SAMPLES=2000 LAT_RUNS=5
-    TP_MIXES=90,95,50 TP_WORKERS=t1,t2,t4,t8,p2,p4 TP_RUNS=5 TP_SECONDS=0.1 TP_WARMUP=0.02
+    TP_MIXES=90,95,50 TP_WORKERS=t1,t2,t4,t8,p2,p4,p8,p16 TP_RUNS=5 TP_SECONDS=0.1 TP_WARMUP=0.02
     SCALE_SIZES="10k"
 fi
-KEYS=1M BIG_KEYS=10k MAIN_MIB=512
-LAT_OPS=getcold,get128,get128z,get5k,set128,set128z,set5k,delete,incr,getmiss,mget16
+KEYS=$KEYS_ARG BIG_KEYS=10k MAIN_MIB=512
+LAT_OPS=getcold,get128,get128z,get5k,set128,set128z,set5k,delete,incr,getmiss,mget16,mget100
 
 # ---- the machine, at the top of the report ----
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -205,6 +212,7 @@ grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo && pku=yes
     printf 'machine\tshmc\t%s\n' "$(sed -n 's/^#define SHMC_VERSION "\(.*\)"/\1/p' "$SRC/include/shmc.h")"
     printf 'machine\tmemcached\t%s\n' "$([ -n "$MEMCACHED" ] && "$MEMCACHED" -V | sed 's/^memcached //' || echo 'not installed')"
     printf 'machine\tlibmemcached\t%s\n' "$(pkg-config --modversion libmemcached 2>/dev/null || echo 'not installed')"
+    printf 'machine\tlmdb\t%s\n' "$(pkg-config --modversion lmdb 2>/dev/null || echo 'not installed')"
     printf 'param\tlat_samples\t%s\nparam\tlat_runs\t%s\n' "$LAT_SAMPLES" "$LAT_RUNS"
     printf 'param\ttp_runs\t%s\nparam\ttp_seconds\t%s\nparam\ttp_warmup\t%s\n' "$TP_RUNS" "$TP_SECONDS" "$TP_WARMUP"
     printf 'param\tkeys\t%s\nparam\tbig_keys\t%s\nparam\tmain_mib\t%s\n' "$KEYS" "$BIG_KEYS" "$MAIN_MIB"
@@ -221,6 +229,9 @@ fi
 if [ -z "$SHMCD" ]; then
     note "shmcd not built: the shmcd columns are missing"
 fi
+if [ $HAVE_LMDB -eq 0 ]; then
+    note "built without liblmdb-dev: the LMDB columns are missing (install liblmdb-dev and rebuild, or run ./build.sh bench)"
+fi
 USE_MC=$((SOCKETS && ${#MEMCACHED} > 0))
 USE_SHMCD=$((SOCKETS && ${#SHMCD} > 0))
 say "mode $MODE; memcached: $([ $USE_MC -eq 1 ] && echo yes || echo no); shmcd: $([ $USE_SHMCD -eq 1 ] && echo "$SHMCD" || echo no); raw results in $RESULTS"
@@ -231,6 +242,11 @@ MAIN_CACHE=$WORK/main.shmc
 LAT_TARGETS=("libshmc=shmc:$MAIN_CACHE" "libshmc-pku=shmc-pku:$WORK/pku.shmc")
 TP_TARGETS=("libshmc=shmc:$MAIN_CACHE")
 FILL_TARGETS=("libshmc=shmc:$MAIN_CACHE" "libshmc-pku=shmc-pku:$WORK/pku.shmc")
+if [ $HAVE_LMDB -eq 1 ]; then
+    LAT_TARGETS+=("lmdb=lmdb:$WORK/main.lmdb")
+    TP_TARGETS+=("lmdb=lmdb:$WORK/main.lmdb")
+    FILL_TARGETS+=("lmdb=lmdb:$WORK/main.lmdb")
+fi
 if [ $USE_SHMCD -eq 1 ]; then
     # both shmcd instances serve the one cache file that libshmc fills: the items are the same
     free_port
@@ -266,8 +282,22 @@ run_prog throughput "$BIN/shmc_bench_throughput" --keys $KEYS --mixes $TP_MIXES 
     --dists uniform,zipf --workers $TP_WORKERS --runs $TP_RUNS --seconds $TP_SECONDS \
     --warmup $TP_WARMUP --tag main "${TP_TARGETS[@]}"
 stop_all
-rm -f "$MAIN_CACHE" "$WORK/pku.shmc" "$WORK"/*.sock
+rm -f "$MAIN_CACHE" "$WORK/pku.shmc" "$WORK"/*.sock "$WORK"/main.lmdb*
 say "main part took $(($(date +%s) - T0)) s"
+
+# ---- huge pages: the uniform get with 4 KiB and 2 MiB pages, in a private mount namespace ----
+avail_kib=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+if [ "$(id -u)" -ne 0 ]; then
+    note "huge pages: not measured: mounting tmpfs with huge=always (in a private mount namespace) needs root"
+elif ! command -v unshare >/dev/null; then
+    note "huge pages: not measured: unshare(1) is missing (util-linux)"
+elif [ "$avail_kib" -lt $((MAIN_MIB * 1024 * 4)) ]; then
+    note "huge pages: not measured: needs about $((MAIN_MIB * 4 / 1024)) GiB free, $((avail_kib / 1048576)) GiB available"
+else
+    say "huge pages: get 128 B with 4 KiB and 2 MiB pages (tmpfs huge=never/always, hugetlbfs)"
+    run_prog huge unshare -m --propagation private "$SRC/bench/huge.sh" "$BIN" "$WORK" "$KEYS" \
+        "$MAIN_MIB" "$LAT_SAMPLES" "$LAT_RUNS"
+fi
 
 # ---- scaling with size: latency and throughput at other key counts (1M is the main run) ----
 for size in $SCALE_SIZES; do
@@ -276,8 +306,8 @@ for size in $SCALE_SIZES; do
     10M) mib=4096 ;;
     *) mib=512 ;;
     esac
-    # each system holds one copy: libshmc file, memcached; leave room for the rest
-    need_kib=$((mib * 1024 * 3))
+    # each system holds one copy: libshmc file, memcached, LMDB; leave room for the rest
+    need_kib=$((mib * 1024 * 4))
     avail_kib=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
     if [ "$avail_kib" -lt "$need_kib" ]; then
         note "scaling at $size keys skipped: needs about $((need_kib / 1048576)) GiB free, $((avail_kib / 1048576)) GiB available"
@@ -286,6 +316,10 @@ for size in $SCALE_SIZES; do
     cache=$WORK/scale-$size.shmc
     targets=("libshmc=shmc:$cache")
     fills=("libshmc=shmc:$cache")
+    if [ $HAVE_LMDB -eq 1 ]; then
+        targets+=("lmdb=lmdb:$WORK/scale-$size.lmdb")
+        fills+=("lmdb=lmdb:$WORK/scale-$size.lmdb")
+    fi
     if [ $USE_SHMCD -eq 1 ] && shmcd_unix "shmcd-unix-$size" "$WORK/shmcd.sock" $mib "$cache"; then
         targets+=("shmcd-unix=unix:$WORK/shmcd.sock")
     fi
@@ -300,7 +334,7 @@ for size in $SCALE_SIZES; do
     run_prog throughput "$BIN/shmc_bench_throughput" --keys $size --mixes 90 --dists uniform \
         --workers t1,t4 --runs $TP_RUNS --seconds $TP_SECONDS --warmup $TP_WARMUP --tag $size "${targets[@]}"
     stop_all
-    rm -f "$cache" "$WORK"/*.sock
+    rm -f "$cache" "$WORK"/*.sock "$WORK"/scale-*.lmdb*
 done
 
 # ---- memory efficiency: the same items in the same limit ----

@@ -288,6 +288,18 @@ typedef struct shmc_info {
  * SHMC_BAD_FILE when it is not a readable cache, SHMC_INVALID for NULL arguments. */
 shmc_rc shmc_info(const char *name_or_path, shmc_info_t *out);
 
+/* This process's own mapping of the cache file: its length, and how many of its bytes the
+ * kernel maps with huge (2 MiB) pages (where the file's filesystem holds them: tmpfs mounted
+ * huge=always or within_size, hugetlbfs; see docs/huge-pages.md).  It first maps every page
+ * of the file into this process (readable; as in any process that has read the whole cache),
+ * then reads /proc/self/smaps: a figure of this process, not a counter shared through the
+ * file. */
+typedef struct shmc_mapping {
+    uint64_t mapped_bytes, huge_bytes;
+} shmc_mapping_t;
+
+shmc_rc shmc_mapping_stats(shmc_t *c, shmc_mapping_t *out);
+
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on
  * any file, hostile ones included.  It reads a snapshot without taking any lock, so run it

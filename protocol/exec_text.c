@@ -3,7 +3,9 @@
  *
  * Retrievals copy each value straight into the reply buffer (shmc_get writes after room
  * left for the "VALUE" line, which is then written in front of it), and pause when too many
- * reply bytes wait unsent, so a get of many large values never buffers without bound. */
+ * reply bytes wait unsent, so a get of many large values never buffers without bound.  A
+ * get/gets of several keys looks them up MGET_BATCH at a time with shmc_mget, whose lookups
+ * overlap their memory misses. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +33,28 @@ static void reply(proto_out *out, const proto_request *req, const char *line)
 #define VALUE_HEADER_MAX (6 + PROTO_KEY_MAX + 1 + 10 + 1 + 20 + 1 + 20 + 2)
 /* Room offered to a value before its size is known; larger values take a second call. */
 #define VALUE_ROOM_MIN 16384
+
+/* Write "VALUE <key> <flags> <bytes>[ <cas>]\r\n" at p; returns its length. */
+static size_t value_header(char *p, const char *key, size_t nkey, uint32_t flags,
+                           size_t nvalue, bool with_cas, uint64_t cas)
+{
+    char *start = p;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, key, nkey);
+    p += nkey;
+    *p++ = ' ';
+    p += proto_u64_to_text(flags, p);
+    *p++ = ' ';
+    p += proto_u64_to_text(nvalue, p);
+    if (with_cas) {
+        *p++ = ' ';
+        p += proto_u64_to_text(cas, p);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    return (size_t)(p - start);
+}
 
 /* Look one key up and append its VALUE block; false when the reply is broken off (a
  * library error, reported as SERVER_ERROR, or memory). */
@@ -60,22 +84,8 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
             proto_reply_server_error(out, rc);
             return false;
         }
-        char *p = base;
-        memcpy(p, "VALUE ", 6);
-        p += 6;
-        memcpy(p, key, nkey);
-        p += nkey;
-        *p++ = ' ';
-        p += proto_u64_to_text(flags, p);
-        *p++ = ' ';
-        p += proto_u64_to_text(nvalue, p);
-        if (with_cas) {
-            *p++ = ' ';
-            p += proto_u64_to_text(cas, p);
-        }
-        *p++ = '\r';
-        *p++ = '\n';
-        size_t hlen = (size_t)(p - base);
+        size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas, cas);
+        char *p = base + hlen;
         memmove(p, vbuf, nvalue);
         p[nvalue] = '\r';
         p[nvalue + 1] = '\n';
@@ -84,11 +94,91 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
     }
 }
 
+/* ---- a batch of keys through shmc_mget (get/gets) ---- */
+
+#define MGET_BATCH 16
+
+typedef struct mget_batch {
+    const char *key[MGET_BATCH];
+    size_t nkey[MGET_BATCH];
+    size_t end[MGET_BATCH]; /* where key i ends in the request's key list */
+    size_t n, next;         /* keys; the first key a found value may still be */
+    size_t done;            /* keys answered before the reply reached its high-water mark */
+    bool with_cas, broken;
+    proto_out *out;
+    size_t high_water;
+} mget_batch;
+
+/* shmc_mget's callback: found values come in key order, misses skipped. */
+static void mget_append(void *ctx, const char *key, size_t nkey, const void *value,
+                        size_t nvalue, uint32_t flags, uint64_t cas)
+{
+    mget_batch *b = ctx;
+    if (b->broken || b->done < b->n) return; /* broken off, or paused: the rest waits */
+    while (b->next < b->n && (b->nkey[b->next] != nkey || memcmp(b->key[b->next], key, nkey)))
+        b->next++;
+    if (b->next == b->n) return; /* cannot happen: every found key is one asked for */
+    proto_out *out = b->out;
+    if (!proto_out_reserve(out, VALUE_HEADER_MAX + nvalue + 2)) {
+        b->broken = true;
+        return;
+    }
+    char *p = out->buf + out->len;
+    p += value_header(p, key, nkey, flags, nvalue, b->with_cas, cas);
+    memcpy(p, value, nvalue);
+    p[nvalue] = '\r';
+    p[nvalue + 1] = '\n';
+    out->len = (size_t)(p - out->buf) + nvalue + 2;
+    b->next++;
+    if (proto_out_pending(out) > b->high_water) b->done = b->next; /* pause after this one */
+}
+
+/* Answer up to MGET_BATCH keys from req->key_pos on; false when the reply is broken off. */
+static bool append_values(proto_env *env, proto_request *req, proto_out *out, bool *more)
+{
+    mget_batch b = {.with_cas = req->cmd == PROTO_GETS, .out = out,
+                    .high_water = env->out_high_water};
+    size_t pos = req->key_pos;
+    while (b.n < MGET_BATCH &&
+           proto_next_key(req->keys, req->keys_len, &pos, &b.key[b.n], &b.nkey[b.n]))
+        b.end[b.n++] = pos;
+    *more = b.n > 0;
+    if (b.n == 0) return true;
+    b.done = b.n;
+    shmc_rc rc = shmc_mget(env->cache, b.key, b.nkey, b.n, mget_append, &b);
+    if (rc == SHMC_BAD_KEY) { /* a key the library refuses: each key alone, it a miss */
+        for (size_t i = 0; i < b.n; i++) {
+            if (!append_value(env, req, b.key[i], b.nkey[i], out)) return false;
+            req->key_pos = b.end[i];
+        }
+        return true;
+    }
+    if (rc != SHMC_OK) {
+        proto_reply_server_error(out, rc);
+        return false;
+    }
+    if (b.broken) {
+        out->failed = true;
+        return false;
+    }
+    req->key_pos = b.end[b.done - 1];
+    return true;
+}
+
 static proto_status run_keys(proto_env *env, proto_request *req, proto_out *out)
 {
     const char *key;
     size_t nkey;
+    bool batched = req->cmd == PROTO_GET || req->cmd == PROTO_GETS;
     while (proto_out_pending(out) <= env->out_high_water) {
+        if (batched) {
+            bool more;
+            if (!append_values(env, req, out, &more))
+                return out->failed ? PROTO_CLOSE : PROTO_DONE;
+            if (more) continue;
+            if (!req->partial) proto_out_add(out, "END\r\n", 5);
+            return PROTO_DONE;
+        }
         size_t before = req->key_pos;
         if (!proto_next_key(req->keys, req->keys_len, &req->key_pos, &key, &nkey)) {
             if (!req->partial) proto_out_add(out, "END\r\n", 5);

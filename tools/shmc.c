@@ -259,6 +259,8 @@ static int cmd_stats(cli_args *a)
     if (st) return st;
     shmc_stats_t s;
     shmc_rc rc = shmc_stats(c, &s);
+    shmc_mapping_t m; /* this process's mapping, every page mapped: what the file allows */
+    bool have_m = rc == SHMC_OK && shmc_mapping_stats(c, &m) == SHMC_OK;
     shmc_close(c);
     if (rc != SHMC_OK) return cli_fail("stats", rc);
     const char *prot = s.protected_mode ? "pku" : "none";
@@ -269,6 +271,9 @@ static int cmd_stats(cli_args *a)
 #define J(kind, name, wire, reset, meaning) printf(", \"%s\": %" PRIu64, #name, s.name);
         SHMC_STATS(J)
 #undef J
+        if (have_m)
+            printf(", \"mapping_bytes\": %" PRIu64 ", \"huge_mapped_bytes\": %" PRIu64,
+                   m.mapped_bytes, m.huge_bytes);
         printf("}\n");
         return EXIT_OK_;
     }
@@ -279,6 +284,9 @@ static int cmd_stats(cli_args *a)
         printf("%-20s %" PRIu64 "\n", #name, s.name);
     SHMC_STATS(P)
 #undef P
+    if (have_m)
+        printf("%-20s %" PRIu64 "\n%-20s %" PRIu64 "\n", "mapping_bytes", m.mapped_bytes,
+               "huge_mapped_bytes", m.huge_bytes);
     return EXIT_OK_;
 }
 

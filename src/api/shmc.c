@@ -644,6 +644,25 @@ API shmc_rc shmc_stats_sized(shmc_t *h, shmc_stats_t *out, size_t size)
     return SHMC_OK;
 }
 
+API shmc_rc shmc_mapping_stats(shmc_t *h, shmc_mapping_t *out)
+{
+    CANCEL_OFF();
+    if (!h || !out) return invalid("cache handle or mapping is NULL");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
+    region_populate_read(&cl.c->r); /* with the gate open: the kernel honours the keys */
+    const void *base = cl.c->r.base;
+    uint64_t size = cl.c->r.size;
+    call_end(&cl);
+    uint64_t huge = 0;
+    rc = region_huge_bytes(base, size, &huge); /* outside the gate: stdio, /proc */
+    if (rc != SHMC_OK) return rc;
+    *out = (shmc_mapping_t){.mapped_bytes = size, .huge_bytes = huge};
+    return SHMC_OK;
+}
+
 /* The call of programs built against version 0.1's shmc.h, whose shmc_stats_t ends at
  * damaged_dropped. */
 API shmc_rc (shmc_stats)(shmc_t *h, shmc_stats_t *out)

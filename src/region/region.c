@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,15 +98,57 @@ void region_prefault_segment(const region_t *r, uint32_t seg)
     (void)madvise(region_segment(r, seg), r->segment_size, MADV_POPULATE_WRITE);
 }
 
+/* ---- huge pages: random gets touch pages all over the file, so each 2 MiB page the kernel
+ * maps whole saves TLB misses.  tmpfs mounted with huge=always or within_size (or advise,
+ * asked for below) maps a file with them where the mapping is 2 MiB-aligned; hugetlbfs holds
+ * nothing but huge pages, and only whole ones: there the file is rounded up to one, and the
+ * bytes past the layout's end are never used. ---- */
+#define HUGE_ALIGN ((uint64_t)2 << 20)
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
+
+/* The length the file of a cache of `size` bytes has (and is mapped with) on fd's filesystem. */
+static uint64_t fs_length(int fd, uint64_t size)
+{
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0 || (uint32_t)fs.f_type != HUGETLBFS_MAGIC || fs.f_bsize <= 0)
+        return size;
+    uint64_t page = (uint64_t)fs.f_bsize;
+    return (size + page - 1) / page * page;
+}
+
+/* mmap at a 2 MiB boundary: a reservation one huge page longer, the file mapped over its
+ * first aligned address, the rest given back. */
+static void *map_aligned(int fd, uint64_t size, int prot)
+{
+    unsigned char *area = size < HUGE_ALIGN ? MAP_FAILED
+                          : mmap(NULL, size + HUGE_ALIGN, PROT_NONE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) return mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+    uintptr_t at = ((uintptr_t)area + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+    uintptr_t end = at + ((size + 4095) & ~(uint64_t)4095), area_end = (uintptr_t)area + size + HUGE_ALIGN;
+    void *p = mmap((void *)at, size, prot, MAP_SHARED | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        munmap(area, size + HUGE_ALIGN);
+        errno = e;
+        return MAP_FAILED;
+    }
+    if (at > (uintptr_t)area) munmap(area, at - (uintptr_t)area);
+    if (area_end > end) munmap((void *)end, area_end - end);
+    return p;
+}
+
 /* Map the file that the validated header h describes. */
 static shmc_rc map_fd(region_t *r, int fd, const header_t *h, int prot)
 {
-    uint64_t size = h->file_size;
-    void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+    uint64_t size = fs_length(fd, h->file_size);
+    void *p = map_aligned(fd, size, prot);
     if (p == MAP_FAILED) return error_set(SHMC_SYSTEM, "mmap of %llu bytes: %s",
                                           (unsigned long long)size, strerror(errno));
-    /* random gets touch pages all over the file: where its filesystem grants huge pages on
-     * request (tmpfs with huge=advise, or shmem_enabled=advise), ask, for fewer TLB misses */
+    /* where the filesystem grants huge pages on request (tmpfs with huge=advise, or
+     * shmem_enabled=advise), ask */
     (void)madvise(p, size, MADV_HUGEPAGE);
     r->base = p;
     r->size = size;
@@ -256,7 +299,7 @@ static void remap_by_name(region_t *r, const char *path, const header_t *h)
     if (fd < 0) return;
     if (fstat(fd, &named) == 0 && fstat(r->fd, &mine) == 0 && named.st_ino == mine.st_ino &&
         named.st_dev == mine.st_dev) {
-        void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        void *p = map_aligned(fd, r->size, PROT_READ | PROT_WRITE);
         if (p != MAP_FAILED) {
             (void)madvise(p, r->size, MADV_HUGEPAGE);
             munmap(r->base, r->size);
@@ -282,11 +325,12 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     char tmp[4200];
     int fd = create_unlinked(path, mode, tmp, sizeof tmp);
     if (fd < 0) return SHMC_SYSTEM;
-    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)tmpl.file_size) < 0) {
+    uint64_t length = fs_length(fd, tmpl.file_size);
+    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
         int e = errno;
         rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
     } else {
-        rc = reserve_space(fd, path, tmpl.file_size, false);
+        rc = reserve_space(fd, path, length, false);
     }
     if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
     if (rc == SHMC_OK) rc = init_new(r, &tmpl);
@@ -332,7 +376,9 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
     header_t h;
     ssize_t n = pread(fd, &h, sizeof h, 0);
     if (n != (ssize_t)sizeof h) return error_set(SHMC_SYSTEM, "read %s: %s", path, strerror(errno));
-    shmc_rc rc = layout_validate(&h, (uint64_t)st.st_size);
+    uint64_t length = fs_length(fd, h.file_size); /* hugetlbfs: whole huge pages */
+    shmc_rc rc = layout_validate(&h, (uint64_t)st.st_size == length ? h.file_size
+                                                                     : (uint64_t)st.st_size);
     if (rc != SHMC_OK) return rc;
     if ((memory_limit && memory_limit != h.memory_limit) ||
         (item_size_max && item_size_max != h.item_size_max))
@@ -345,7 +391,7 @@ static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t mem
     /* a file with holes (copied sparse, or made before space was reserved at creation)
      * gets its memory now, or is refused: never a SIGBUS later */
     if ((uint64_t)st.st_blocks * 512 < h.file_size) {
-        rc = reserve_space(fd, path, h.file_size, true);
+        rc = reserve_space(fd, path, length, true);
         if (rc != SHMC_OK) return rc;
     }
     byte_lock(fd, LOCK_BYTE_OPEN, F_WRLCK, true);
@@ -462,7 +508,8 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
     else if (!S_ISREG(st.st_mode)) rc = error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
     else if ((uint64_t)st.st_size < sizeof h) rc = error_set(SHMC_BAD_FILE, "%s is too short", path);
     else if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) rc = error_set(SHMC_SYSTEM, "read %s", path);
-    else rc = layout_validate(&h, (uint64_t)st.st_size);
+    else rc = layout_validate(&h, (uint64_t)st.st_size == fs_length(fd, h.file_size)
+                                      ? h.file_size : (uint64_t)st.st_size);
     /* Reading a hole of a tmpfs file through a mapping allocates a page, and raises SIGBUS
      * when the filesystem is full: a reader maps only a file whose memory is all there. */
     if (rc == SHMC_OK && (uint64_t)st.st_blocks * 512 < h.file_size)

@@ -85,6 +85,13 @@ static inline unsigned char *region_segment(const region_t *r, uint32_t seg)
  * cannot, before Linux 5.14). */
 void region_prefault_segment(const region_t *r, uint32_t seg);
 
+/* How many bytes of the mapping [base, base + size) of this process the kernel maps with
+ * huge pages now (/proc/self/smaps: 2 MiB tmpfs/file pages and hugetlbfs pages).  Populate
+ * first maps every page of the file into this process, readable (a no-op before Linux 5.14),
+ * so that the count says what the file's pages allow, not which ones this process touched. */
+void region_populate_read(const region_t *r);
+shmc_rc region_huge_bytes(const void *base, uint64_t size, uint64_t *huge);
+
 /* The segment holding unit u (u must be within the data area). */
 static inline uint32_t region_segment_of(const region_t *r, uint64_t unit)
 {

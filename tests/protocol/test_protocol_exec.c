@@ -352,6 +352,67 @@ static void test_pause(void)
     env.out_high_water = saved;
 }
 
+/* A get/gets of many keys (looked up 16 at a time with shmc_mget) answers exactly what one
+ * shmc_get per key finds, in order: misses left out, duplicates repeated, values larger than
+ * the first room offered, an empty value, and a key the library refuses (a miss) amid them. */
+static void test_batched_get(void)
+{
+    char *value = malloc(40000);
+    memset(value, 'm', 40000);
+    for (int i = 0; i < 50; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "m%d", i);
+        if (i % 3 == 0) {
+            shmc_delete(cache, key, strlen(key));
+            continue;
+        }
+        value[0] = (char)('a' + i % 26);
+        CHECK_RC(shmc_set(cache, key, strlen(key), value, (size_t)(i == 49 ? 0 : i * 700),
+                          (uint32_t)i * 3, 0),
+                 SHMC_OK);
+    }
+    for (int cas = 0; cas < 2; cas++) {
+        char req[1024];
+        strcpy(req, cas ? "gets" : "get");
+        const char *extra[] = {"m7", "m7", "bad\x01key", "m3", "m49", "m44"};
+        char keys[56][16];
+        int nkeys = 0;
+        for (int i = 0; i < 50; i++) snprintf(keys[nkeys++], sizeof keys[0], "m%d", i);
+        for (int i = 0; i < 6; i++) snprintf(keys[nkeys++], sizeof keys[0], "%s", extra[i]);
+        for (int i = 0; i < nkeys; i++) snprintf(req + strlen(req), sizeof req - strlen(req), " %s", keys[i]);
+        strcat(req, "\r\n");
+        proto_out want = {0};
+        for (int i = 0; i < nkeys; i++) {
+            void *v;
+            size_t n;
+            uint32_t flags;
+            uint64_t c;
+            if (shmc_get_alloc(cache, keys[i], strlen(keys[i]), &v, &n, &flags, &c) != SHMC_OK) continue;
+            char head[128];
+            int h = cas ? snprintf(head, sizeof head, "VALUE %s %u %zu %llu\r\n", keys[i], flags, n,
+                                   (unsigned long long)c)
+                        : snprintf(head, sizeof head, "VALUE %s %u %zu\r\n", keys[i], flags, n);
+            proto_out_add(&want, head, (size_t)h);
+            proto_out_add(&want, v, n);
+            proto_out_add(&want, "\r\n", 2);
+            free(v);
+        }
+        proto_out_add(&want, "END\r\n", 6); /* with the NUL */
+        char *got = run(req);
+        CHECK(strcmp(got, want.buf) == 0);
+        /* and again through pauses at every value */
+        size_t saved = env.out_high_water;
+        env.out_high_water = 100;
+        char *paused = run(req);
+        env.out_high_water = saved;
+        CHECK(strcmp(paused, want.buf) == 0);
+        free(paused);
+        free(got);
+        proto_out_free(&want);
+    }
+    free(value);
+}
+
 int main(void)
 {
     t_setup("protocol_exec");
@@ -372,6 +433,7 @@ int main(void)
     test_stats();
     test_meta_commands();
     test_pause();
+    test_batched_get();
 
     proto_env_destroy(&env);
     shmc_close(cache);

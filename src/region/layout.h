@@ -24,7 +24,7 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 3u
+#define LAYOUT_VERSION 4u /* 4: items carry memcached's meta state (48-byte header) */
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_UNIT_BITS 40u              /* an offset's width in a bucket word and item link */
 #define LAYOUT_MAX_FILE (((uint64_t)1 << LAYOUT_UNIT_BITS) * LAYOUT_UNIT) /* 8 TiB */
@@ -43,8 +43,9 @@
 #define LAYOUT_SEGMENT_MIN (64u * 1024u)
 #define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
 #define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
-#define LAYOUT_ITEM_HEADER 40u /* store/item.h's header: a segment must hold the largest item */
-#define LAYOUT_ITEM_MIN 48u /* the smallest item's footprint: header, 1-byte key, rounding */
+#define LAYOUT_ITEM_HEADER 48u /* store/item.h's header: a segment must hold the largest item */
+#define LAYOUT_ITEM_MIN 48u /* the index is sized for items this small (memory_limit / 48
+                            * buckets); the smallest item is 56 bytes since version 4 */
 #define LAYOUT_HASH_POWER_MAX 36u
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 

@@ -99,6 +99,8 @@ chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
             v.exptime = atomic_load_explicit(&it->exptime, memory_order_relaxed);
             v.epoch = it->epoch;
             v.cas = it->cas;
+            v.atime = atomic_load_explicit(&it->atime, memory_order_relaxed);
+            v.meta = atomic_load_explicit(&it->meta, memory_order_relaxed);
             v.kind = it->kind;
             if (v.nvalue <= cap && v.nvalue <= r->item_size_max) {
                 if (v.nvalue) memcpy(buf, it->data + nkey, v.nvalue);
@@ -272,6 +274,13 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
 void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
                               uint32_t exptime)
 {
+    index_set_state_locked(r, st, b, it, exptime,
+                           atomic_load_explicit(&it->meta, memory_order_relaxed));
+}
+
+void index_set_state_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                            uint32_t exptime, uint32_t meta)
+{
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
     atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
@@ -284,6 +293,8 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
     CRASHPOINT("touch.version_odd");
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
     CRASHPOINT("touch.exptime");
+    atomic_store_explicit(&it->meta, meta, memory_order_relaxed);
+    CRASHPOINT("touch.meta");
     atomic_store_explicit(bw, bucket_word(bucket_version(w) + 2, bucket_head(w)), memory_order_release);
     CRASHPOINT("touch.version_even");
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);

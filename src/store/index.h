@@ -40,6 +40,7 @@ typedef struct item_view {
     uint64_t unit; /* 0: not found */
     uint32_t nvalue, flags, exptime, epoch;
     uint64_t cas;
+    uint32_t atime, meta; /* item.h's meta state */
     uint8_t kind;
     bool copied; /* the value is in the caller's buffer (cap was large enough) */
 } item_view_t;
@@ -86,6 +87,9 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
 /* Change a linked item's expiry in place (touch). */
 void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
                               uint32_t exptime);
+/* Change a linked item's expiry and meta state (item.h) in place, as one change. */
+void index_set_state_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                            uint32_t exptime, uint32_t meta);
 
 /* Whether unit u is linked in bucket b's chain (and its predecessor). */
 bool index_is_linked_locked(const region_t *r, uint64_t b, uint64_t u, uint64_t *prev);

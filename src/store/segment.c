@@ -150,6 +150,15 @@ void seg_mark_accessed(const region_t *r, uint64_t unit)
         atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
 }
 
+bool seg_was_fetched(const region_t *r, uint64_t unit, uint8_t kind)
+{
+    if (kind == ITEM_LIVE_FETCHED) return true;
+    uint32_t seg, off;
+    uint64_t mask;
+    access_split(r, unit, &seg, &off);
+    return (atomic_load_explicit(access_word(r, seg, off, &mask), memory_order_relaxed) & mask) != 0;
+}
+
 static bool access_test_clear(const region_t *r, uint32_t seg, uint32_t off)
 {
     uint64_t mask;
@@ -248,6 +257,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                         wr += sz;
                     } else {
                         if (rd > wr) write_filler(base + wr, rd - wr);
+                        if (hot) it->kind = ITEM_LIVE_FETCHED; /* its bit is cleared */
                         CRASHPOINT("clean.kept_filler");
                         wr = rd + sz; /* kept where it is */
                     }

@@ -38,6 +38,9 @@ bool seg_item_placed(const region_t *r, uint32_t unit, uint32_t size);
 
 /* Mark an item as fetched (readers call this after a hit; writes only the first time). */
 void seg_mark_accessed(const region_t *r, uint64_t unit);
+/* Whether an item was fetched since it was written: its access bit, or its kind when
+ * cleaning kept it because of one (memcached's ITEM_FETCHED). */
+bool seg_was_fetched(const region_t *r, uint64_t unit, uint8_t kind);
 
 /* Repairs, for a dead lock owner or for recovery at open. */
 void seg_rebuild_lists(const region_t *r);              /* global lock held */

@@ -245,7 +245,7 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
         uint32_t size = (uint32_t)item_footprint(k->nkey, 0);
         item_t *it = write_item(r, ctx, unit, k, NULL, 0, NULL, 0, 0, req->vivify_exptime,
                                 item_meta_win(ctx->now));
-        CRASHPOINT("write.written");
+        CRASHPOINT("vivify.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k->stripe, k->bucket, unit, 0, 0, 1, size);
         CTR(ctx, C_TOTAL_ITEMS);
@@ -557,7 +557,7 @@ shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char 
         item_t *it = write_item(r, ctx, unit, &k, item_value(o), o->nvalue, NULL, 0, o->flags,
                                 has_exptime ? exptime : atomic_load(&o->exptime), meta);
         atomic_store_explicit(&it->atime, atomic_load(&o->atime), memory_order_relaxed);
-        CRASHPOINT("write.written");
+        CRASHPOINT("invalidate.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, u, prev, 0, 0);
         index_unlock(k.stripe);

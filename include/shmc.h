@@ -206,8 +206,10 @@ typedef struct shmc_item_meta {
 #define SHMC_GET_VIVIFY 0x2u  /* N: on a miss create an empty item (flags 0) expiring at
                                * `vivify_exptime`, and win it; others then see it TAKEN */
 #define SHMC_GET_RECACHE 0x4u /* R: win when the item expires within `recache` seconds */
-#define SHMC_GET_NO_BUMP 0x8u /* u: a peek: the item is not marked fetched and its last
-                               * access does not move */
+#define SHMC_GET_NO_BUMP 0x8u /* u: the item is not marked fetched and its last access
+                               * does not move */
+#define SHMC_GET_NO_WIN 0x10u /* hand out no win (a stale item's included): report only;
+                               * with NO_BUMP and no TOUCH the fetch changes nothing */
 typedef struct shmc_get_opts {
     unsigned what;          /* SHMC_GET_* */
     uint32_t recache;       /* seconds */

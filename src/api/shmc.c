@@ -309,7 +309,8 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
     shmc_get_opts o = {0};
     if (mreq) {
         o = *mreq; /* copied before the cache is opened */
-        if (o.what & ~(SHMC_GET_TOUCH | SHMC_GET_VIVIFY | SHMC_GET_RECACHE | SHMC_GET_NO_BUMP))
+        if (o.what & ~(SHMC_GET_TOUCH | SHMC_GET_VIVIFY | SHMC_GET_RECACHE | SHMC_GET_NO_BUMP |
+                       SHMC_GET_NO_WIN))
             return invalid("unknown bits in shmc_get_opts.what");
     }
     struct call cl;

@@ -224,6 +224,7 @@ static void meta_fill(const region_t *r, uint64_t unit, const item_view_t *v, me
 static uint8_t win_of(uint32_t meta, uint32_t exptime, const meta_req_t *req, uint32_t now)
 {
     if (item_win_out(meta, now)) return SHMC_WIN_TAKEN;
+    if (req->what & SHMC_GET_NO_WIN) return SHMC_WIN_NONE;
     if (meta & ITEM_META_STALE) return SHMC_WIN_WON;
     if ((req->what & SHMC_GET_RECACHE) && exptime && exptime < now + req->recache)
         return SHMC_WIN_WON;
@@ -243,7 +244,9 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
     shmc_rc rc = SHMC_OK;
     if (!u && hi >= 0) { /* vivify: an empty item, and its win, for this caller alone */
         uint32_t size = (uint32_t)item_footprint(k->nkey, 0);
-        item_t *it = write_item(r, ctx, unit, k, NULL, 0, NULL, 0, 0, req->vivify_exptime,
+        /* memcached applies N's TTL and then a T's */
+        uint32_t exptime = req->what & SHMC_GET_TOUCH ? req->exptime : req->vivify_exptime;
+        item_t *it = write_item(r, ctx, unit, k, NULL, 0, NULL, 0, 0, exptime,
                                 item_meta_win(ctx->now));
         CRASHPOINT("vivify.written");
         seg_commit(r, hi, size);
@@ -251,10 +254,11 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
         CTR(ctx, C_TOTAL_ITEMS);
         memset(m, 0, sizeof *m);
         m->cas = it->cas;
-        m->exptime = req->vivify_exptime;
+        m->exptime = exptime;
         m->atime = ctx->now;
         m->created = true;
         m->win = SHMC_WIN_WON;
+        if (!(req->what & SHMC_GET_NO_BUMP)) seg_mark_accessed(r, unit);
         out->nvalue = 0;
         out->flags = 0;
         out->cas = it->cas;

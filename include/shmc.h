@@ -286,6 +286,17 @@ typedef struct shmc_arith_opts {
 shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, uint64_t delta,
                         const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta);
 
+/* Walk every live item: cb gets a copy of each (key, value, metadata as shmc_get_meta
+ * reports it, with prev_ttl == ttl), after the library has left the cache; it returns 0 to
+ * go on, anything else to stop the walk (which then returns SHMC_OK).  Safe while others
+ * write: every item seen is whole, and an item present during the whole walk is seen exactly
+ * once (items added, replaced or removed meanwhile are seen at most once, old or new).  The
+ * walk writes nothing to the cache: no item is marked fetched, no win is taken.  Errors:
+ * SHMC_INVALID, SHMC_SYSTEM (out of memory for a chain's copy). */
+typedef int (*shmc_walk_cb)(void *ctx, const char *key, size_t nkey, const void *value,
+                            size_t nvalue, const shmc_item_meta *meta);
+shmc_rc shmc_walk(shmc_t *c, shmc_walk_cb cb, void *ctx);
+
 /* ---- Introspection ---- */
 
 /* memcached's counters, summed over every process and thread that used the cache. */

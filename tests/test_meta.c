@@ -145,6 +145,9 @@ static void test_stampede(void)
     CHECK_RC(shmc_delete_meta(c, K("w"), &inv), SHMC_EXISTS);
     inv.cas = cas;
     CHECK_RC(shmc_delete_meta(c, K("w"), &inv), SHMC_OK);
+    shmc_get_opts look = {.what = SHMC_GET_NO_WIN | SHMC_GET_NO_BUMP}; /* a look takes no win */
+    CHECK_RC(meta_get("w", &look, &m), SHMC_OK);
+    CHECK(m.stale == 1 && m.win == SHMC_WIN_NONE);
     CHECK_RC(meta_get("w", NULL, &m), SHMC_OK);
     CHECK(m.stale == 1 && m.win == SHMC_WIN_WON && m.nvalue == 3 && m.cas != cas);
     uint64_t stale_cas = m.cas;
@@ -297,6 +300,120 @@ static void test_single_winner(const char *path)
     }
 }
 
+/* ---- the walk ---- */
+
+#define WALK_KEYS 3000
+
+struct seen {
+    unsigned char count[WALK_KEYS];
+    int bad, churn_seen, stop_after, calls;
+};
+
+/* Values name their key and are long enough to tear if a copy were not whole. */
+static size_t walk_value(char *buf, const char *key, unsigned gen)
+{
+    int n = snprintf(buf, 600, "%s/%u/", key, gen);
+    for (; n < 300; n++) buf[n] = (char)('a' + ((unsigned)n + gen) % 26);
+    return (size_t)n;
+}
+
+static int walk_cb(void *arg, const char *key, size_t nkey, const void *value, size_t nvalue,
+                   const shmc_item_meta *m)
+{
+    struct seen *s = arg;
+    s->calls++;
+    char k[64], want[600];
+    if (nkey >= sizeof k) {
+        s->bad++;
+        return 0;
+    }
+    memcpy(k, key, nkey);
+    k[nkey] = 0;
+    unsigned gen = 0;
+    const char *slash = memchr(value, '/', nvalue);
+    if (slash) gen = (unsigned)atoi(slash + 1);
+    size_t n = walk_value(want, k, gen);
+    if (n != nvalue || memcmp(want, value, n) != 0 || m->nvalue != nvalue) s->bad++;
+    int i;
+    if (sscanf(k, "stable%d", &i) == 1 && i >= 0 && i < WALK_KEYS) {
+        s->count[i]++;
+        if (m->flags != (uint32_t)i || (i % 2 ? m->ttl < 990 || m->ttl > 1000 : m->ttl != -1)) s->bad++;
+        if (m->stale != (i % 7 == 0)) s->bad++;
+    } else if (strncmp(k, "churn", 5) == 0) {
+        s->churn_seen++;
+    }
+    return s->stop_after && s->calls >= s->stop_after;
+}
+
+static void test_walk(const char *path)
+{
+    shmc_t *w = NULL;
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = 16u << 20;
+    CHECK_RC(shmc_open(&w, path, &cfg), SHMC_OK);
+    if (!w) return;
+    char key[64], val[600];
+    for (int i = 0; i < WALK_KEYS; i++) {
+        snprintf(key, sizeof key, "stable%d", i);
+        size_t n = walk_value(val, key, 0);
+        CHECK_RC(shmc_set(w, key, strlen(key), val, n, (uint32_t)i, i % 2 ? 1000 : 0), SHMC_OK);
+        if (i % 7 == 0) {
+            shmc_delete_opts inv = {.what = SHMC_DELETE_INVALIDATE};
+            CHECK_RC(shmc_delete_meta(w, key, strlen(key), &inv), SHMC_OK);
+        }
+    }
+    CHECK_RC(shmc_set(w, K("expired"), "x", 1, 0, -1), SHMC_OK);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    CHECK_RC(shmc_walk(w, walk_cb, &s), SHMC_OK);
+    int once = 0;
+    for (int i = 0; i < WALK_KEYS; i++) once += s.count[i] == 1;
+    CHECK(once == WALK_KEYS && s.bad == 0 && s.calls == WALK_KEYS);
+    /* the walk disturbs nothing: no item became fetched, no stale item was won */
+    shmc_item_meta m;
+    char buf[600];
+    size_t n;
+    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN};
+    CHECK_RC(shmc_get_meta(w, K("stable7"), &peek, buf, sizeof buf, &n, &m), SHMC_OK);
+    CHECK(m.fetched == 0 && m.stale == 1 && m.win == SHMC_WIN_NONE);
+    /* stopping early */
+    memset(&s, 0, sizeof s);
+    s.stop_after = 10;
+    CHECK_RC(shmc_walk(w, walk_cb, &s), SHMC_OK);
+    CHECK(s.calls == 10);
+    CHECK_RC(shmc_walk(w, NULL, &s), SHMC_INVALID);
+
+    /* while another process replaces, adds and deletes other keys as fast as it can */
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmc_t *h = NULL;
+        if (shmc_open(&h, path, NULL) != SHMC_OK) _exit(3);
+        for (unsigned gen = 1;; gen++) {
+            char k[32], v[600];
+            snprintf(k, sizeof k, "churn%u", gen % 500);
+            size_t nv = walk_value(v, k, gen);
+            if (gen % 3 == 0) shmc_delete(h, k, strlen(k));
+            else shmc_set(h, k, strlen(k), v, nv, 0, 0);
+        }
+    }
+    int rounds = 0;
+    for (; rounds < 20; rounds++) {
+        memset(&s, 0, sizeof s);
+        CHECK_RC(shmc_walk(w, walk_cb, &s), SHMC_OK);
+        once = 0;
+        for (int i = 0; i < WALK_KEYS; i++) once += s.count[i] == 1;
+        if (once != WALK_KEYS || s.bad) break;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(rounds == 20);
+    if (rounds != 20) fprintf(stderr, "  walk under churn: %d once of %d, %d bad\n", once, WALK_KEYS, s.bad);
+    printf("walk under churn: 20 walks, each stable key once, %d churn items seen in the last\n",
+           s.churn_seen);
+    shmc_close(w);
+}
+
 int main(void)
 {
     t_setup("meta");
@@ -315,5 +432,7 @@ int main(void)
     test_single_winner(path);
     shmc_close(c);
     t_check_file(path);
+    test_walk(t_path("walk"));
+    t_check_file(t_path("walk"));
     return t_finish();
 }

@@ -13,6 +13,7 @@
 #include "protect/seal.h"
 #include <sys/mman.h>
 #include "store/check.h"
+#include "store/index.h"
 #include "store/scrub.h"
 #include "store/stats.h"
 #include "store/store.h"
@@ -717,6 +718,52 @@ API shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, u
     if (o.what & ~(SHMC_ARITH_CAS | SHMC_ARITH_TOUCH | SHMC_ARITH_VIVIFY))
         return invalid("unknown bits in shmc_arith_opts.what");
     return arith(c, key, nkey, incr != 0, delta, &o, result, meta);
+}
+
+API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
+{
+    CANCEL_OFF();
+    if (!h || !cb) return invalid("cache handle or callback is NULL");
+    enum { BUCKETS_PER_STEP = 1024 };
+    copy_buf_t buf = {0};
+    shmc_rc rc = SHMC_OK;
+    for (uint64_t b = 0;; b += BUCKETS_PER_STEP) {
+        struct call cl;
+        rc = call_begin(&cl, h);
+        if (rc != SHMC_OK) break;
+        uint64_t nbuckets = cl.c->r.bucket_mask + 1;
+        if (b >= nbuckets) {
+            call_end(&cl);
+            break;
+        }
+        buf.len = 0;
+        gate_open(cl.t);
+        op_ctx_t ctx;
+        handle_ctx(cl.c, cl.t, &ctx);
+        store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
+        call_end(&cl);
+        if (buf.failed) {
+            rc = error_set(SHMC_SYSTEM, "out of process memory for a walk");
+            break;
+        }
+        int stop = 0;
+        for (size_t at = 0; at < buf.len && !stop; ) {
+            chain_copy_t cc;
+            memcpy(&cc, buf.p + at, sizeof cc);
+            meta_out_t mo = {.cas = cc.cas, .flags = cc.flags, .nvalue = cc.nvalue,
+                             .exptime = cc.exptime, .prev_exptime = cc.exptime, .atime = cc.atime,
+                             .fetched = cc.fetched, .stale = (cc.meta & ITEM_META_STALE) != 0,
+                             .win = item_win_out(cc.meta, ctx.now) ? SHMC_WIN_TAKEN : SHMC_WIN_NONE};
+            shmc_item_meta m;
+            meta_public(&mo, ctx.now, &m);
+            const char *key = (const char *)buf.p + at + sizeof cc;
+            stop = cb(arg, key, cc.nkey, key + cc.nkey, cc.nvalue, &m);
+            at += chain_copy_size(&cc);
+        }
+        if (stop) break;
+    }
+    free(buf.p);
+    return rc;
 }
 
 API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)

@@ -49,6 +49,31 @@ typedef struct item_view {
 void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint64_t hash,
                 void *buf, size_t cap, item_view_t *out);
 
+/* One item of a chain as index_copy_chain copied it: this header, then the key and the value,
+ * padded to 8 bytes (chain_copy_size). */
+typedef struct chain_copy {
+    uint64_t unit, cas;
+    uint32_t nkey, nvalue, flags, exptime, epoch, atime, meta;
+    uint8_t kind;
+    uint8_t fetched; /* filled in by store_walk */
+} chain_copy_t;
+
+static inline size_t chain_copy_size(const chain_copy_t *c)
+{
+    return (sizeof(chain_copy_t) + c->nkey + c->nvalue + 7) & ~(size_t)7;
+}
+
+/* A growing buffer of chain copies (malloc'd; failed: out of memory). */
+typedef struct copy_buf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed;
+} copy_buf_t;
+
+/* Append a consistent copy of every item in bucket b's chain to buf (lock-free, validated by
+ * the bucket's version as index_read is: retried until whole). */
+void index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf);
+
 /* The most keys index_read_batch looks up at once: enough misses in flight to fill the
  * core's line-fill buffers, few enough that the first lines fetched are still cached when
  * they are read. */

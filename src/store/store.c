@@ -680,6 +680,29 @@ void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
     else CRASHPOINT("flush.delayed");
 }
 
+void store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy_buf_t *buf)
+{
+    for (uint64_t b = b0; b < b1 && b <= r->bucket_mask && !buf->failed; b++) {
+        size_t at = buf->len;
+        index_copy_chain(r, b, buf);
+        size_t keep = at; /* drop the dead copies of this chain in place */
+        while (at < buf->len) {
+            chain_copy_t c;
+            memcpy(&c, buf->p + at, sizeof c);
+            size_t size = chain_copy_size(&c);
+            bool flushed;
+            if (!store_item_dead(c.exptime, c.epoch, ctx, &flushed)) {
+                c.fetched = seg_was_fetched(r, c.unit, c.kind);
+                memcpy(buf->p + at, &c, sizeof c);
+                if (keep != at) memmove(buf->p + keep, buf->p + at, size);
+                keep += size;
+            }
+            at += size;
+        }
+        buf->len = keep;
+    }
+}
+
 uint64_t store_recover(const region_t *r)
 {
     uint64_t repairs = 0;

@@ -135,6 +135,11 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
 void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
 
 /* ---- whole-cache ---- */
+/* Copy the live items of hash buckets [b0, b1) into buf (index.h's chain copies, their
+ * `fetched` set), each bucket's chain as one consistent snapshot. */
+struct copy_buf;
+void store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, struct copy_buf *buf);
+
 /* Run every repair a crash of every process could need (called when nobody else is
  * attached); re-initialises every lock.  Returns the number of repairs. */
 uint64_t store_recover(const region_t *r);

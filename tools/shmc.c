@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <shmc.h>
 
@@ -22,6 +23,9 @@ static const char usage[] =
     "  touch CACHE KEY EXPTIME\n"
     "  flush CACHE [DELAY]\n"
     "  check CACHE                        verify every invariant; exit 1 on any violation\n"
+    "  dump CACHE FILE                    write every live item to FILE ('-': stdout) as\n"
+    "                                     memcached-tool's dump: add lines, absolute exptimes\n"
+    "  restore CACHE FILE                 add the items of such a dump ('-': stdin)\n"
     "  --help, --version\n";
 
 static int fail(const char *what, shmc_rc rc)
@@ -107,6 +111,160 @@ static int cmd_store(shmc_t *c, const char *cmd, int argc, char **argv)
     return 0;
 }
 
+/* ---- dump and restore: memcached-tool's dump format ----
+ * One "add KEY FLAGS EXPTIME BYTES\r\n<value>\r\n" per live item, EXPTIME an absolute Unix
+ * time (0: never), exactly what `memcached-tool HOST dump` writes: the file restores into
+ * another shmc cache of any size (`shmc restore`), or into memcached with `nc HOST 11211 <
+ * FILE`.  Stale bits and win tokens are not carried over. */
+
+struct dump_ctx {
+    FILE *out;
+    time_t now;
+    uint64_t items, bytes;
+    int failed;
+};
+
+static int dump_item(void *arg, const char *key, size_t nkey, const void *value, size_t nvalue,
+                     const shmc_item_meta *m)
+{
+    struct dump_ctx *d = arg;
+    int64_t exptime = m->ttl < 0 ? 0 : (int64_t)d->now + m->ttl;
+    if (fprintf(d->out, "add %.*s %" PRIu32 " %" PRId64 " %zu\r\n", (int)nkey, key, m->flags,
+                exptime, nvalue) < 0 ||
+        fwrite(value, 1, nvalue, d->out) != nvalue || fputs("\r\n", d->out) < 0) {
+        d->failed = 1;
+        return 1;
+    }
+    d->items++;
+    d->bytes += nvalue;
+    return 0;
+}
+
+static int cmd_dump(shmc_t *c, const char *file)
+{
+    struct dump_ctx d = {.out = strcmp(file, "-") ? fopen(file, "wb") : stdout, .now = time(NULL)};
+    if (!d.out) {
+        fprintf(stderr, "shmc: dump: %s: %s\n", file, strerror(errno));
+        return 2;
+    }
+    shmc_rc rc = shmc_walk(c, dump_item, &d);
+    if (d.out != stdout && fclose(d.out) != 0) d.failed = 1;
+    else if (d.out == stdout && fflush(stdout) != 0) d.failed = 1;
+    if (rc != SHMC_OK) return fail("dump", rc);
+    if (d.failed) {
+        fprintf(stderr, "shmc: dump: writing %s: %s\n", file, strerror(errno));
+        return 2;
+    }
+    fprintf(stderr, "dumped %" PRIu64 " items, %" PRIu64 " value bytes\n", d.items, d.bytes);
+    return 0;
+}
+
+/* One "add|set KEY FLAGS EXPTIME BYTES" line of a dump; false when it is not one. */
+static int parse_dump_line(char *line, char **cmd, char **key, uint64_t *flags, int64_t *exptime,
+                           uint64_t *bytes)
+{
+    char *save = NULL, *f[6];
+    int n = 0;
+    for (char *t = strtok_r(line, " ", &save); t && n < 6; t = strtok_r(NULL, " ", &save)) f[n++] = t;
+    if (n != 5 || (strcmp(f[0], "add") && strcmp(f[0], "set"))) return 0;
+    if (parse_u64(f[2], flags) || *flags > UINT32_MAX || parse_i64(f[3], exptime) ||
+        parse_u64(f[4], bytes))
+        return 0;
+    *cmd = f[0];
+    *key = f[1];
+    return 1;
+}
+
+static int cmd_restore(shmc_t *c, const char *file)
+{
+    FILE *in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+    if (!in) {
+        fprintf(stderr, "shmc: restore: %s: %s\n", file, strerror(errno));
+        return 2;
+    }
+    shmc_stats_t st;
+    shmc_rc rc = shmc_stats(c, &st);
+    if (rc != SHMC_OK) return fail("restore", rc);
+    uint64_t lineno = 0, added = 0, kept = 0, refused = 0;
+    int status = 0;
+    char line[512];
+    char *value = NULL;
+    while (fgets(line, sizeof line, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len < 2 || line[len - 2] != '\r' || line[len - 1] != '\n') {
+            fprintf(stderr, "shmc: restore: %s:%" PRIu64 ": not a line of a dump (too long, or "
+                            "not ended by \\r\\n)\n", file, lineno);
+            status = 2;
+            break;
+        }
+        line[len - 2] = 0;
+        char *cmd, *key;
+        uint64_t flags, bytes;
+        int64_t exptime;
+        if (!parse_dump_line(line, &cmd, &key, &flags, &exptime, &bytes)) {
+            fprintf(stderr, "shmc: restore: %s:%" PRIu64 ": expected \"add KEY FLAGS EXPTIME "
+                            "BYTES\"\n", file, lineno);
+            status = 2;
+            break;
+        }
+        if (bytes > st.item_size_max) { /* too large for this cache: skip the value */
+            char skip[4096];
+            uint64_t left = bytes + 2;
+            while (left) {
+                size_t n = fread(skip, 1, left < sizeof skip ? (size_t)left : sizeof skip, in);
+                if (!n) break;
+                left -= n;
+            }
+            if (left) {
+                fprintf(stderr, "shmc: restore: %s:%" PRIu64 ": value of %s cut short\n", file,
+                        lineno, key);
+                status = 2;
+                break;
+            }
+            lineno++;
+            fprintf(stderr, "shmc: restore: %s: %" PRIu64 " bytes exceed the item size limit\n",
+                    key, bytes);
+            refused++;
+            continue;
+        }
+        char *v = realloc(value, bytes + 2);
+        if (!v) {
+            fprintf(stderr, "shmc: restore: out of memory\n");
+            status = 2;
+            break;
+        }
+        value = v;
+        if (fread(value, 1, bytes + 2, in) != bytes + 2 || value[bytes] != '\r' ||
+            value[bytes + 1] != '\n') {
+            fprintf(stderr, "shmc: restore: %s:%" PRIu64 ": value of %s cut short or not ended "
+                            "by \\r\\n\n", file, lineno, key);
+            status = 2;
+            break;
+        }
+        lineno++;
+        rc = (cmd[0] == 'a' ? shmc_add : shmc_set)(c, key, strlen(key), value, bytes,
+                                                    (uint32_t)flags, exptime);
+        if (rc == SHMC_OK) {
+            added++;
+        } else if (rc == SHMC_NOT_STORED) {
+            kept++; /* add: the key is there already, as memcached would keep it */
+        } else {
+            fprintf(stderr, "shmc: restore: %s: %s\n", key, shmc_strerror(rc));
+            refused++;
+        }
+    }
+    if (!status && ferror(in)) {
+        fprintf(stderr, "shmc: restore: reading %s: %s\n", file, strerror(errno));
+        status = 2;
+    }
+    free(value);
+    if (in != stdin) fclose(in);
+    fprintf(stderr, "restored %" PRIu64 " items; %" PRIu64 " already present, %" PRIu64
+                    " refused\n", added, kept, refused);
+    return status ? status : refused ? 1 : 0;
+}
+
 static int with_cache(const char *cmd, const char *cache, int argc, char **argv)
 {
     shmc_t *c;
@@ -139,6 +297,8 @@ static int with_cache(const char *cmd, const char *cache, int argc, char **argv)
             rc = shmc_touch(c, argv[0], strlen(argv[0]), exptime);
             status = rc == SHMC_OK ? (puts("TOUCHED"), 0) : fail("touch", rc);
         }
+    } else if ((!strcmp(cmd, "dump") || !strcmp(cmd, "restore")) && argc == 1) {
+        status = cmd[0] == 'd' ? cmd_dump(c, argv[0]) : cmd_restore(c, argv[0]);
     } else if (!strcmp(cmd, "flush") && argc <= 1) {
         int64_t delay = 0;
         if (argc && parse_i64(argv[0], &delay)) {

@@ -299,31 +299,94 @@ shmc_rc shmc_walk(shmc_t *c, shmc_walk_cb cb, void *ctx);
 
 /* ---- Introspection ---- */
 
-/* memcached's counters, summed over every process and thread that used the cache. */
+/* The cache's statistics (memcached's counters), one row each, in the order of shmc_stats_t's
+ * fields: X(kind, name, wire, reset, meaning).
+ *   kind     COUNTER: counted by the commands of every process and thread that used the
+ *            cache (it only grows); GAUGE: read from the cache's state when asked.
+ *   name     the field of shmc_stats_t (memcached's name where memcached has one).
+ *   wire     the name shmcd's "stats" prints (memcached's, or shmc_-prefixed for shmc's own);
+ *            "": not a line of its own (shmcd derives other lines from it, or prints its own).
+ *   reset    what "stats reset" does: ZERO (later replies count from the reset) or KEEP.
+ *   meaning  one line.
+ * A program can iterate it (#define ROW(kind, name, wire, reset, meaning) ..., then
+ * SHMC_STATS(ROW)), as shmcd and the shmc tool do.  Rows are only ever appended: the order
+ * of the fields is the ABI (see shmc_stats below).  Adding a counter is a row here and the
+ * code that counts it (docs/architecture.md). */
+#define SHMC_STATS(X)                                                                       \
+    X(GAUGE, curr_items, "curr_items", KEEP, "items in the cache now")                      \
+    X(COUNTER, total_items, "total_items", ZERO, "items stored since the cache was created") \
+    X(GAUGE, bytes, "bytes", KEEP, "bytes of items (key, value, header) in the cache now")  \
+    X(GAUGE, limit_maxbytes, "limit_maxbytes", KEEP, "the memory limit for items")          \
+    X(GAUGE, item_size_max, "shmc_item_size_max", KEEP, "the largest value in bytes")       \
+    X(GAUGE, hash_buckets, "", KEEP, "hash buckets (shmcd: hash_power_level, hash_bytes)")  \
+    X(GAUGE, segments, "shmc_segments", KEEP, "segments of the item log")                   \
+    X(GAUGE, segment_size, "shmc_segment_size", KEEP, "bytes per segment")                  \
+    X(GAUGE, segments_free, "shmc_segments_free", KEEP, "segments holding no items")        \
+    X(GAUGE, curr_connections, "shmc_attached_processes", KEEP, "handles attached now")     \
+    X(GAUGE, total_connections, "shmc_total_attaches", KEEP,                                \
+      "attaches since the cache was created")                                               \
+    X(GAUGE, time, "", KEEP, "now, as a Unix time (shmcd prints its own)")                  \
+    X(GAUGE, uptime, "shmc_cache_uptime", KEEP, "seconds since the cache was created")      \
+    X(GAUGE, protected_mode, "shmc_protected", KEEP,                                        \
+      "1: protection keys guard the cache; 0: unprotected")                                 \
+    X(COUNTER, cmd_get, "cmd_get", ZERO, "keys looked up (get, gets, gat, mget, ...)")      \
+    X(COUNTER, cmd_set, "cmd_set", ZERO, "storage commands (set, add, cas, append, ...)")   \
+    X(COUNTER, cmd_touch, "cmd_touch", ZERO, "touch and gat commands")                      \
+    X(COUNTER, cmd_flush, "cmd_flush", ZERO, "flush_all commands")                          \
+    X(COUNTER, get_hits, "get_hits", ZERO, "keys found by a get")                           \
+    X(COUNTER, get_misses, "get_misses", ZERO, "keys not found by a get")                   \
+    X(COUNTER, get_expired, "get_expired", ZERO, "gets that found the key expired")         \
+    X(COUNTER, get_flushed, "get_flushed", ZERO, "gets that found the key flushed")         \
+    X(COUNTER, delete_hits, "delete_hits", ZERO, "deletes of a present key")                \
+    X(COUNTER, delete_misses, "delete_misses", ZERO, "deletes of an absent key")            \
+    X(COUNTER, incr_hits, "incr_hits", ZERO, "incrs of a present key")                      \
+    X(COUNTER, incr_misses, "incr_misses", ZERO, "incrs of an absent key")                  \
+    X(COUNTER, decr_hits, "decr_hits", ZERO, "decrs of a present key")                      \
+    X(COUNTER, decr_misses, "decr_misses", ZERO, "decrs of an absent key")                  \
+    X(COUNTER, cas_hits, "cas_hits", ZERO, "cas commands that stored")                      \
+    X(COUNTER, cas_misses, "cas_misses", ZERO, "cas commands on an absent key")             \
+    X(COUNTER, cas_badval, "cas_badval", ZERO, "cas commands refused: the item had changed") \
+    X(COUNTER, touch_hits, "touch_hits", ZERO, "touches of a present key")                  \
+    X(COUNTER, touch_misses, "touch_misses", ZERO, "touches of an absent key")              \
+    X(COUNTER, evictions, "evictions", ZERO, "live items evicted to make room")             \
+    X(COUNTER, expired_unfetched, "expired_unfetched", ZERO,                                \
+      "items that expired without ever being fetched")                                      \
+    X(COUNTER, evicted_unfetched, "evicted_unfetched", ZERO,                                \
+      "items evicted without ever being fetched")                                           \
+    X(COUNTER, reclaimed, "reclaimed", ZERO, "expired or flushed items unlinked when found")  \
+    X(COUNTER, reinserted, "shmc_reinserted", ZERO,                                         \
+      "recently used items kept when their segment was evicted")                            \
+    X(COUNTER, repairs, "shmc_repairs", ZERO,                                               \
+      "half-done changes of dead processes that were repaired")                             \
+    X(COUNTER, recovery_scrubs, "shmc_recovery_scrubs", KEEP,                               \
+      "opens that verified every item: the last users had died")                            \
+    X(COUNTER, damaged_dropped, "shmc_damaged_dropped", KEEP,                               \
+      "damaged or untrusted entries those scrubs unlinked")                                 \
+    X(COUNTER, win_tokens, "shmc_win_tokens", ZERO,                                         \
+      "wins handed out (mg W): vivified, stale or recached items")                          \
+    X(COUNTER, win_timeouts, "shmc_win_timeouts", ZERO,                                     \
+      "wins handed out again: the last winner stored nothing within its timeout")           \
+    X(COUNTER, stale_hits, "shmc_stale_hits", ZERO, "meta fetches that found the item stale (X)") \
+    X(COUNTER, invalidations, "shmc_invalidations", ZERO, "items marked stale (md I)")
+
+/* The values of every row of SHMC_STATS, summed over every process and thread that used
+ * the cache. */
 typedef struct shmc_stats {
-    /* the cache as a whole */
-    uint64_t curr_items, total_items, bytes, limit_maxbytes, item_size_max;
-    uint64_t hash_buckets, segments, segment_size, segments_free;
-    uint64_t curr_connections;   /* processes attached now */
-    uint64_t total_connections;  /* attaches since the cache was created */
-    uint64_t time, uptime;       /* now, and seconds since the cache was created */
-    uint64_t protected_mode;     /* 1: protection keys guard the cache; 0: unprotected */
-    /* commands */
-    uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush;
-    uint64_t get_hits, get_misses, get_expired, get_flushed;
-    uint64_t delete_hits, delete_misses;
-    uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
-    uint64_t cas_hits, cas_misses, cas_badval;
-    uint64_t touch_hits, touch_misses;
-    /* memory */
-    uint64_t evictions, expired_unfetched, evicted_unfetched, reclaimed;
-    uint64_t reinserted;         /* recently used items kept when their segment was evicted */
-    uint64_t repairs;            /* half-done changes of dead processes that were repaired */
-    uint64_t recovery_scrubs;    /* opens that verified every item: the last users had died */
-    uint64_t damaged_dropped;    /* damaged or untrusted entries those scrubs unlinked */
+#define SHMC_STATS_FIELD_(kind, name, wire, reset, meaning) uint64_t name;
+    SHMC_STATS(SHMC_STATS_FIELD_)
+#undef SHMC_STATS_FIELD_
 } shmc_stats_t;
 
+/* shmc_stats_t grows at its end, and a program keeps working with the library of any
+ * later version: shmc_stats (a macro) passes the size of the caller's shmc_stats_t to
+ * shmc_stats_sized, which fills that many bytes: the fields the library knows, and zeros for
+ * any newer field it does not.  size below SHMC_STATS_SIZE_V1 (the struct of version 0.1,
+ * through damaged_dropped), or not a multiple of 8: SHMC_INVALID.  The function shmc_stats
+ * itself, which programs built against 0.1 call, fills exactly SHMC_STATS_SIZE_V1 bytes. */
+#define SHMC_STATS_SIZE_V1 (41u * sizeof(uint64_t))
+shmc_rc shmc_stats_sized(shmc_t *c, shmc_stats_t *out, size_t size);
 shmc_rc shmc_stats(shmc_t *c, shmc_stats_t *out);
+#define shmc_stats(c, out) shmc_stats_sized((c), (out), sizeof *(out))
 
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on

@@ -51,13 +51,10 @@ static shmc_rc cache_stats(proto_env *env, shmc_stats_t *st)
     if (rc != SHMC_OK) return rc;
     pthread_mutex_lock(&env->reset_lock);
     const shmc_stats_t *b = &env->baseline;
-#define SUB(f) st->f = st->f >= b->f ? st->f - b->f : 0
-    SUB(total_items); SUB(cmd_get); SUB(cmd_set); SUB(cmd_touch); SUB(cmd_flush);
-    SUB(get_hits); SUB(get_misses); SUB(get_expired); SUB(get_flushed);
-    SUB(delete_hits); SUB(delete_misses); SUB(incr_hits); SUB(incr_misses);
-    SUB(decr_hits); SUB(decr_misses); SUB(cas_hits); SUB(cas_misses); SUB(cas_badval);
-    SUB(touch_hits); SUB(touch_misses); SUB(evictions); SUB(expired_unfetched);
-    SUB(evicted_unfetched); SUB(reclaimed); SUB(reinserted); SUB(repairs);
+#define SUB_ZERO(f) st->f = st->f >= b->f ? st->f - b->f : 0;
+#define SUB_KEEP(f)
+#define SUB(kind, name, wire, reset, meaning) SUB_##reset(name)
+    SHMC_STATS(SUB)
 #undef SUB
     pthread_mutex_unlock(&env->reset_lock);
     return SHMC_OK;
@@ -92,56 +89,21 @@ static void general(proto_env *env, proto_out *out)
     stat_u64(out, "total_connections", s.total_connections);
     stat_u64(out, "rejected_connections", s.rejected_connections);
     stat_u64(out, "connection_structures", s.connection_structures);
-    stat_u64(out, "cmd_get", st.cmd_get);
-    stat_u64(out, "cmd_set", st.cmd_set);
-    stat_u64(out, "cmd_flush", st.cmd_flush);
-    stat_u64(out, "cmd_touch", st.cmd_touch);
     stat_u64(out, "cmd_meta", atomic_load(&env->meta_cmds));
-    stat_u64(out, "get_hits", st.get_hits);
-    stat_u64(out, "get_misses", st.get_misses);
-    stat_u64(out, "get_expired", st.get_expired);
-    stat_u64(out, "get_flushed", st.get_flushed);
-    stat_u64(out, "delete_misses", st.delete_misses);
-    stat_u64(out, "delete_hits", st.delete_hits);
-    stat_u64(out, "incr_misses", st.incr_misses);
-    stat_u64(out, "incr_hits", st.incr_hits);
-    stat_u64(out, "decr_misses", st.decr_misses);
-    stat_u64(out, "decr_hits", st.decr_hits);
-    stat_u64(out, "cas_misses", st.cas_misses);
-    stat_u64(out, "cas_hits", st.cas_hits);
-    stat_u64(out, "cas_badval", st.cas_badval);
-    stat_u64(out, "touch_hits", st.touch_hits);
-    stat_u64(out, "touch_misses", st.touch_misses);
     stat_u64(out, "store_too_large", atomic_load(&env->store_too_large));
     stat_u64(out, "store_no_memory", atomic_load(&env->store_no_memory));
     stat_u64(out, "auth_cmds", 0);
     stat_u64(out, "auth_errors", 0);
     stat_u64(out, "bytes_read", s.bytes_read);
     stat_u64(out, "bytes_written", s.bytes_written);
-    stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
     stat_u64(out, "accepting_conns", 1);
     stat_u64(out, "threads", s.threads);
     stat_u64(out, "hash_power_level", log2_floor(st.hash_buckets));
     stat_u64(out, "hash_bytes", st.hash_buckets * 8);
-    stat_u64(out, "bytes", st.bytes);
-    stat_u64(out, "curr_items", st.curr_items);
-    stat_u64(out, "total_items", st.total_items);
-    stat_u64(out, "expired_unfetched", st.expired_unfetched);
-    stat_u64(out, "evicted_unfetched", st.evicted_unfetched);
-    stat_u64(out, "evictions", st.evictions);
-    stat_u64(out, "reclaimed", st.reclaimed);
-    stat_u64(out, "shmc_item_size_max", st.item_size_max);
-    stat_u64(out, "shmc_segments", st.segments);
-    stat_u64(out, "shmc_segment_size", st.segment_size);
-    stat_u64(out, "shmc_segments_free", st.segments_free);
-    stat_u64(out, "shmc_reinserted", st.reinserted);
-    stat_u64(out, "shmc_repairs", st.repairs);
-    stat_u64(out, "shmc_recovery_scrubs", st.recovery_scrubs);
-    stat_u64(out, "shmc_damaged_dropped", st.damaged_dropped);
-    stat_u64(out, "shmc_protected", st.protected_mode);
-    stat_u64(out, "shmc_attached_processes", st.curr_connections);
-    stat_u64(out, "shmc_total_attaches", st.total_connections);
-    stat_u64(out, "shmc_cache_uptime", st.uptime);
+    /* the cache's own rows, by their wire names */
+#define LINE(kind, name, wire, reset, meaning) if (wire[0]) stat_u64(out, wire, st.name);
+    SHMC_STATS(LINE)
+#undef LINE
     proto_out_add(out, "END\r\n", 5);
 }
 

@@ -186,6 +186,30 @@ static void test_stampede(void)
     CHECK_RC(shmc_delete_meta(c, K("w"), &bad), SHMC_INVALID);
 }
 
+/* The meta events' counters (shmc_win_tokens, shmc_win_timeouts, shmc_stale_hits,
+ * shmc_invalidations), by exact deltas. */
+static void test_counters(void)
+{
+    shmc_stats_t a, b;
+    shmc_item_meta m;
+    CHECK_RC(shmc_stats(c, &a), SHMC_OK);
+    shmc_get_opts viv = {.what = SHMC_GET_VIVIFY};
+    CHECK_RC(meta_get("ctr", &viv, &m), SHMC_OK);   /* a win */
+    CHECK_RC(meta_get("ctr", &viv, &m), SHMC_OK);   /* taken: no win */
+    CHECK_RC(shmc_set(c, K("ctr"), "v", 1, 0, 0), SHMC_OK);
+    shmc_delete_opts inv = {.what = SHMC_DELETE_INVALIDATE};
+    CHECK_RC(shmc_delete_meta(c, K("ctr"), &inv), SHMC_OK); /* an invalidation */
+    CHECK_RC(meta_get("ctr", NULL, &m), SHMC_OK);   /* stale, a win */
+    CHECK_RC(meta_get("ctr", NULL, &m), SHMC_OK);   /* stale */
+    item_t *it = item_of("ctr");
+    if (it) atomic_fetch_sub(&it->meta, 16u << 2);  /* the winner lapsed */
+    CHECK_RC(meta_get("ctr", NULL, &m), SHMC_OK);   /* stale, a win again, after a timeout */
+    CHECK(m.win == SHMC_WIN_WON);
+    CHECK_RC(shmc_stats(c, &b), SHMC_OK);
+    CHECK(b.win_tokens - a.win_tokens == 3 && b.win_timeouts - a.win_timeouts == 1);
+    CHECK(b.stale_hits - a.stale_hits == 3 && b.invalidations - a.invalidations == 1);
+}
+
 static void test_recache_and_timeout(void)
 {
     shmc_item_meta m;
@@ -428,6 +452,7 @@ int main(void)
     test_fetch_meta();
     test_stampede();
     test_recache_and_timeout();
+    test_counters();
     test_arith();
     test_single_winner(path);
     shmc_close(c);

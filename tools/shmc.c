@@ -60,16 +60,12 @@ static int cmd_stats(shmc_t *c)
     shmc_stats_t s;
     shmc_rc rc = shmc_stats(c, &s);
     if (rc != SHMC_OK) return fail("stats", rc);
-#define P(name) printf("%-20s %" PRIu64 "\n", #name, s.name)
-    P(curr_items); P(total_items); P(bytes); P(limit_maxbytes); P(item_size_max);
-    P(curr_connections); P(total_connections); P(uptime); P(time);
-    printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)");
-    P(cmd_get); P(cmd_set); P(cmd_touch); P(cmd_flush);
-    P(get_hits); P(get_misses); P(get_expired); P(get_flushed);
-    P(delete_hits); P(delete_misses); P(incr_hits); P(incr_misses); P(decr_hits); P(decr_misses);
-    P(cas_hits); P(cas_misses); P(cas_badval); P(touch_hits); P(touch_misses);
-    P(evictions); P(expired_unfetched); P(evicted_unfetched); P(reclaimed); P(reinserted);
-    P(repairs); P(recovery_scrubs); P(damaged_dropped); P(hash_buckets); P(segments); P(segment_size); P(segments_free);
+#define P(kind, name, wire, reset, meaning)                                                \
+    if (&s.name == &s.protected_mode)                                                       \
+        printf("%-20s %s\n", "protection", s.protected_mode ? "pku" : "none (unprotected)"); \
+    else                                                                                    \
+        printf("%-20s %" PRIu64 "\n", #name, s.name);
+    SHMC_STATS(P)
 #undef P
     return 0;
 }

@@ -1235,15 +1235,8 @@ static const struct {
     const char *name;
     size_t offset;
 } stat_fields[] = {
-#define F(x) {#x, offsetof(shmc_stats_t, x)}
-    F(curr_items), F(total_items), F(bytes), F(limit_maxbytes), F(item_size_max),
-    F(hash_buckets), F(segments), F(segment_size), F(segments_free), F(curr_connections),
-    F(total_connections), F(time), F(uptime), F(protected_mode), F(cmd_get), F(cmd_set),
-    F(cmd_touch), F(cmd_flush), F(get_hits), F(get_misses), F(get_expired), F(get_flushed),
-    F(delete_hits), F(delete_misses), F(incr_hits), F(incr_misses), F(decr_hits),
-    F(decr_misses), F(cas_hits), F(cas_misses), F(cas_badval), F(touch_hits), F(touch_misses),
-    F(evictions), F(expired_unfetched), F(evicted_unfetched), F(reclaimed), F(reinserted),
-    F(repairs), F(recovery_scrubs), F(damaged_dropped),
+#define F(kind, x, wire, reset, meaning) {#x, offsetof(shmc_stats_t, x)},
+    SHMC_STATS(F)
 #undef F
 };
 

@@ -138,11 +138,11 @@ static shmc_rc recover(const region_t *r)
     if (unclean) {
         if (store_scrub(r, &dropped) != SHMC_OK)
             return error_set(SHMC_NO_MEMORY, "no memory to verify the cache after a crash");
-        atomic_fetch_add(&r->hdr->retired[C_SCRUBS], 1);
-        atomic_fetch_add(&r->hdr->retired[C_DAMAGED_DROPPED], dropped);
+        atomic_fetch_add(&r->hdr->retired[C_recovery_scrubs], 1);
+        atomic_fetch_add(&r->hdr->retired[C_damaged_dropped], dropped);
     }
     stats_reset_owners(r);
-    atomic_fetch_add(&r->hdr->retired[C_REPAIRS], repairs);
+    atomic_fetch_add(&r->hdr->retired[C_repairs], repairs);
     return SHMC_OK;
 }
 
@@ -559,7 +559,7 @@ static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, si
             return rc;
         }
     } else {
-        CTR(&ctx, C_CMD_SET);
+        CTR(&ctx, C_cmd_set);
         if (mode == MODE_SET) store_drop(&c->r, &ctx, cl.k, (uint32_t)nkey);
         rc = error_set(SHMC_TOO_LARGE, "value of %zu bytes exceeds the item size limit %llu",
                        nvalue, (unsigned long long)c->r.item_size_max);
@@ -800,75 +800,33 @@ API shmc_rc shmc_flush_all(shmc_t *h, int64_t delay)
 
 /* ---- introspection ---- */
 
-static void stats_fill(shmc_t *c, shmc_stats_t *s);
-
-API shmc_rc shmc_stats(shmc_t *h, shmc_stats_t *out)
+API shmc_rc shmc_stats_sized(shmc_t *h, shmc_stats_t *out, size_t size)
 {
     CANCEL_OFF();
     if (!h || !out) return invalid("cache handle or stats is NULL");
+    if (size < SHMC_STATS_SIZE_V1 || size % sizeof(uint64_t))
+        return invalid("stats size is not the size of a shmc_stats_t");
     shmc_stats_t s;
     struct call cl;
     shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
     gate_open(cl.t);
-    stats_fill(cl.c, &s);
+    stats_fill(&cl.c->r, &s);
+    s.protected_mode = cl.c->protect == SHMC_PROTECT_PKU || cl.c->protect == SHMC_PROTECT_SEALED;
     call_end(&cl);
-    *out = s;
+    if (size > sizeof s) {
+        memset((char *)out + sizeof s, 0, size - sizeof s); /* fields newer than this library */
+        size = sizeof s;
+    }
+    memcpy(out, &s, size);
     return SHMC_OK;
 }
 
-static void stats_fill(shmc_t *c, shmc_stats_t *s)
+/* The call of programs built against version 0.1's shmc.h, whose shmc_stats_t ends at
+ * damaged_dropped. */
+API shmc_rc (shmc_stats)(shmc_t *h, shmc_stats_t *out)
 {
-    const region_t *r = &c->r;
-    uint64_t t[C_COUNT];
-    stats_sum(r, t);
-    memset(s, 0, sizeof *s);
-    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
-    for (uint32_t i = 0; i < r->nstripes; i++) {
-        items += (uint64_t)atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
-        bytes += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
-    }
-    s->curr_items = (int64_t)items > 0 ? items : 0;
-    s->bytes = (int64_t)bytes > 0 ? bytes : 0;
-    s->total_items = t[C_TOTAL_ITEMS];
-    s->limit_maxbytes = r->hdr->memory_limit;
-    s->item_size_max = r->item_size_max;
-    s->hash_buckets = r->bucket_mask + 1;
-    s->segments = r->nsegments;
-    s->segment_size = r->segment_size;
-    s->segments_free = atomic_load(&r->hdr->free_count);
-    s->curr_connections = stats_attached(r);
-    s->total_connections = atomic_load(&r->hdr->total_connections);
-    s->time = clock_now_s();
-    s->uptime = s->time - r->hdr->create_time;
-    s->protected_mode = c->protect == SHMC_PROTECT_PKU || c->protect == SHMC_PROTECT_SEALED;
-    s->cmd_get = t[C_CMD_GET];
-    s->cmd_set = t[C_CMD_SET];
-    s->cmd_touch = t[C_CMD_TOUCH];
-    s->cmd_flush = t[C_CMD_FLUSH];
-    s->get_hits = t[C_GET_HITS];
-    s->get_misses = t[C_GET_MISSES];
-    s->get_expired = t[C_GET_EXPIRED];
-    s->get_flushed = t[C_GET_FLUSHED];
-    s->delete_hits = t[C_DELETE_HITS];
-    s->delete_misses = t[C_DELETE_MISSES];
-    s->incr_hits = t[C_INCR_HITS];
-    s->incr_misses = t[C_INCR_MISSES];
-    s->decr_hits = t[C_DECR_HITS];
-    s->decr_misses = t[C_DECR_MISSES];
-    s->cas_hits = t[C_CAS_HITS];
-    s->cas_misses = t[C_CAS_MISSES];
-    s->cas_badval = t[C_CAS_BADVAL];
-    s->touch_hits = t[C_TOUCH_HITS];
-    s->touch_misses = t[C_TOUCH_MISSES];
-    s->evictions = t[C_EVICTIONS];
-    s->expired_unfetched = t[C_EXPIRED_UNFETCHED];
-    s->evicted_unfetched = t[C_EVICTED_UNFETCHED];
-    s->reclaimed = t[C_RECLAIMED];
-    s->reinserted = t[C_REINSERTED];
-    s->repairs = t[C_REPAIRS];
-    s->recovery_scrubs = t[C_SCRUBS];
-    s->damaged_dropped = t[C_DAMAGED_DROPPED];
+    return shmc_stats_sized(h, out, SHMC_STATS_SIZE_V1);
 }
 
 API shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations)

@@ -49,19 +49,13 @@
 #define LAYOUT_HASH_POWER_MAX 36u
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
-/* memcached's counters, one array per thread slot, summed by shmc_stats. */
-enum counter {
-    C_CMD_GET, C_CMD_SET, C_CMD_TOUCH, C_CMD_FLUSH,
-    C_GET_HITS, C_GET_MISSES, C_GET_EXPIRED, C_GET_FLUSHED,
-    C_DELETE_HITS, C_DELETE_MISSES,
-    C_INCR_HITS, C_INCR_MISSES, C_DECR_HITS, C_DECR_MISSES,
-    C_CAS_HITS, C_CAS_MISSES, C_CAS_BADVAL,
-    C_TOUCH_HITS, C_TOUCH_MISSES,
-    C_TOTAL_ITEMS, C_EVICTIONS, C_EXPIRED_UNFETCHED, C_EVICTED_UNFETCHED, C_RECLAIMED,
-    C_REINSERTED, C_REPAIRS,
-    C_SCRUBS, C_DAMAGED_DROPPED, /* recovery's full verification, and what it dropped */
-    C_COUNT
-};
+/* The COUNTER rows of shmc.h's SHMC_STATS, in its order: one array of them per thread slot,
+ * summed by shmc_stats.  C_<name> indexes them (C_get_hits, ...). */
+#define LAYOUT_COUNTER_COUNTER(name) C_##name,
+#define LAYOUT_COUNTER_GAUGE(name)
+#define LAYOUT_COUNTER_(kind, name, wire, reset, meaning) LAYOUT_COUNTER_##kind(name)
+enum counter { SHMC_STATS(LAYOUT_COUNTER_) C_COUNT };
+#undef LAYOUT_COUNTER_
 
 /* One thread's counters.  Only its owner writes them (no atomic read-modify-write), so the
  * hot path touches no shared cache line; stats sums every slot plus the retired totals. */

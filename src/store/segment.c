@@ -230,7 +230,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
             uint64_t repairs = 0;
             if (!index_lock(r, st, &repairs)) break;
             CRASHPOINT("clean.stripe_locked");
-            ctr_add(ctx, C_REPAIRS, repairs);
+            ctr_add(ctx, C_repairs, repairs);
             uint64_t prev;
             if (index_is_linked_locked(r, b, unit, &prev)) {
                 bool flushed;
@@ -240,8 +240,8 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                 if (dead) {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CRASHPOINT("clean.dead_unlinked");
-                    CTR(ctx, C_RECLAIMED);
-                    if (!fetched) CTR(ctx, C_EXPIRED_UNFETCHED);
+                    CTR(ctx, C_reclaimed);
+                    if (!fetched) CTR(ctx, C_expired_unfetched);
                 } else if (hot || !evict_cold) {
                     if (wr + sz <= rd) {
                         item_t *copy = (item_t *)(base + wr);
@@ -261,12 +261,12 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                         CRASHPOINT("clean.kept_filler");
                         wr = rd + sz; /* kept where it is */
                     }
-                    if (hot) CTR(ctx, C_REINSERTED);
+                    if (hot) CTR(ctx, C_reinserted);
                 } else {
                     index_replace_locked(r, st, b, 0, unit, prev, -1, -(int64_t)sz);
                     CRASHPOINT("clean.evicted");
-                    CTR(ctx, C_EVICTIONS);
-                    if (!fetched) CTR(ctx, C_EVICTED_UNFETCHED);
+                    CTR(ctx, C_evictions);
+                    if (!fetched) CTR(ctx, C_evicted_unfetched);
                 }
             }
             index_unlock(st);
@@ -342,7 +342,7 @@ static bool head_take(const region_t *r, op_ctx_t *ctx, int hi, enum lock_result
     if (lr == LOCK_FAILED) return false;
     if (lr == LOCK_OWNER_DIED) {
         CRASHPOINT("head.owner_died");
-        ctr_add(ctx, C_REPAIRS, seg_head_repair(r, ctx, hi));
+        ctr_add(ctx, C_repairs, seg_head_repair(r, ctx, hi));
         robust_lock_mark_repaired(&r->heads[hi].lock);
     }
     return true;

@@ -1,6 +1,8 @@
 /* stats.c — thread slots, process entries and their sums (see stats.h). */
 #include "store/stats.h"
 
+#include <string.h>
+
 #include "sync/proc.h"
 #include "util/clock.h"
 #include "util/crashpoint.h"
@@ -175,4 +177,33 @@ void stats_reset_owners(const region_t *r)
     }
     atomic_store(&r->hdr->attached_overflow, 0);
     atomic_store(&r->hdr->overflow_locks, 0);
+}
+
+void stats_fill(const region_t *r, shmc_stats_t *s)
+{
+    uint64_t t[C_COUNT];
+    stats_sum(r, t);
+    memset(s, 0, sizeof *s);
+#define STATS_COPY_COUNTER(name) s->name = t[C_##name];
+#define STATS_COPY_GAUGE(name)
+#define STATS_COPY_(kind, name, wire, reset, meaning) STATS_COPY_##kind(name)
+    SHMC_STATS(STATS_COPY_)
+#undef STATS_COPY_
+    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        items += (uint64_t)atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
+        bytes += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
+    }
+    s->curr_items = (int64_t)items > 0 ? items : 0;
+    s->bytes = (int64_t)bytes > 0 ? bytes : 0;
+    s->limit_maxbytes = r->hdr->memory_limit;
+    s->item_size_max = r->item_size_max;
+    s->hash_buckets = r->bucket_mask + 1;
+    s->segments = r->nsegments;
+    s->segment_size = r->segment_size;
+    s->segments_free = atomic_load(&r->hdr->free_count);
+    s->curr_connections = stats_attached(r);
+    s->total_connections = atomic_load(&r->hdr->total_connections);
+    s->time = clock_now_s();
+    s->uptime = s->time - r->hdr->create_time;
 }

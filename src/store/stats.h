@@ -44,6 +44,9 @@ bool stats_left_attached(const region_t *r);
 
 /* Totals of every counter. */
 void stats_sum(const region_t *r, uint64_t out[C_COUNT]);
+/* Fill *s from the counters and the cache's state: every row of SHMC_STATS but
+ * protected_mode, which is the handle's (0 here). */
+void stats_fill(const region_t *r, shmc_stats_t *s);
 /* Forget every slot (recovery when no process is attached): fold them all. */
 void stats_reset_owners(const region_t *r);
 

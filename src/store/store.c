@@ -70,7 +70,7 @@ static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
 {
     uint64_t repairs = 0;
     bool ok = index_lock(r, k->stripe, &repairs);
-    ctr_add(ctx, C_REPAIRS, repairs);
+    ctr_add(ctx, C_repairs, repairs);
     return ok;
 }
 
@@ -87,14 +87,14 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
     item_t *it = item_at(r, u);
     if (!seg_item_placed(r, u, footprint_of(it))) { /* a damaged file: see seg_item_placed */
         index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
-        CTR(ctx, C_DAMAGED_DROPPED);
+        CTR(ctx, C_damaged_dropped);
         return 0;
     }
     bool flushed;
     if (store_item_dead(atomic_load_explicit(&it->exptime, memory_order_relaxed), it->epoch, ctx,
                         &flushed)) {
         index_replace_locked(r, k->stripe, k->bucket, 0, u, *prev, -1, -(int64_t)footprint_of(it));
-        CTR(ctx, C_RECLAIMED);
+        CTR(ctx, C_reclaimed);
         *dead_why = flushed ? 2 : 1;
         return 0;
     }
@@ -103,8 +103,8 @@ static uint64_t find_live(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
 
 static void count_dead_get(op_ctx_t *ctx, int why)
 {
-    if (why == 1) CTR(ctx, C_GET_EXPIRED);
-    if (why == 2) CTR(ctx, C_GET_FLUSHED);
+    if (why == 1) CTR(ctx, C_get_expired);
+    if (why == 2) CTR(ctx, C_get_flushed);
 }
 
 static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t exptime,
@@ -191,12 +191,12 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
     if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
     /* as memcached counts them: gat is a get command and a touch command whose hit or
      * miss counts as a touch hit or miss only */
-    CTR(ctx, C_CMD_GET);
+    CTR(ctx, C_cmd_get);
     if (do_touch) {
-        CTR(ctx, C_CMD_TOUCH);
-        CTR(ctx, rc == SHMC_OK ? C_TOUCH_HITS : C_TOUCH_MISSES);
+        CTR(ctx, C_cmd_touch);
+        CTR(ctx, rc == SHMC_OK ? C_touch_hits : C_touch_misses);
     } else {
-        CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+        CTR(ctx, rc == SHMC_OK ? C_get_hits : C_get_misses);
     }
     return rc;
 }
@@ -251,13 +251,14 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
         CRASHPOINT("vivify.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k->stripe, k->bucket, unit, 0, 0, 1, size);
-        CTR(ctx, C_TOTAL_ITEMS);
+        CTR(ctx, C_total_items);
         memset(m, 0, sizeof *m);
         m->cas = it->cas;
         m->exptime = exptime;
         m->atime = ctx->now;
         m->created = true;
         m->win = SHMC_WIN_WON;
+        CTR(ctx, C_win_tokens);
         if (!(req->what & SHMC_GET_NO_BUMP)) seg_mark_accessed(r, unit);
         out->nvalue = 0;
         out->flags = 0;
@@ -281,7 +282,12 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
             if (it->nvalue) memcpy(out->buf, item_value(it), it->nvalue);
             m->win = win_of(v.meta, v.exptime, req, ctx->now);
             uint32_t meta = v.meta;
-            if (m->win == SHMC_WIN_WON) meta = (meta & ITEM_META_STALE) | item_meta_win(ctx->now);
+            if (m->win == SHMC_WIN_WON) {
+                meta = (meta & ITEM_META_STALE) | item_meta_win(ctx->now);
+                CTR(ctx, C_win_tokens);
+                if (v.meta & ITEM_META_WIN) CTR(ctx, C_win_timeouts); /* the last one lapsed */
+            }
+            if (m->stale) CTR(ctx, C_stale_hits);
             if (req->what & SHMC_GET_TOUCH) m->exptime = req->exptime;
             if (meta != v.meta || m->exptime != v.exptime)
                 index_set_state_locked(r, k->stripe, k->bucket, it, m->exptime, meta);
@@ -316,6 +322,7 @@ shmc_rc store_get_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *ke
             meta_fill(r, v.unit, &v, m);
             m->win = win_of(v.meta, v.exptime, req, ctx->now);
             if (bump) seg_mark_accessed(r, v.unit);
+            if (m->stale) CTR(ctx, C_stale_hits);
             rc = SHMC_OK;
             goto count;
         }
@@ -333,11 +340,11 @@ shmc_rc store_get_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *ke
 count:
     /* as memcached's mg counts: a touch, or a get; a vivified miss is a hit */
     if (req->what & SHMC_GET_TOUCH) {
-        CTR(ctx, C_CMD_TOUCH);
-        CTR(ctx, rc == SHMC_OK ? C_TOUCH_HITS : C_TOUCH_MISSES);
+        CTR(ctx, C_cmd_touch);
+        CTR(ctx, rc == SHMC_OK ? C_touch_hits : C_touch_misses);
     } else {
-        CTR(ctx, C_CMD_GET);
-        CTR(ctx, rc == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+        CTR(ctx, C_cmd_get);
+        CTR(ctx, rc == SHMC_OK ? C_get_hits : C_get_misses);
     }
     return rc;
 }
@@ -376,8 +383,8 @@ void store_get_batch(const region_t *r, op_ctx_t *ctx, const unsigned char *cons
             reclaimed[nreclaimed++] = k.bucket;
         rc[i] = view_result(r, ctx, &k, &v[i], &out[i]);
         if (rc[i] == SHMC_BUFFER_TOO_SMALL) continue;
-        CTR(ctx, C_CMD_GET);
-        CTR(ctx, rc[i] == SHMC_OK ? C_GET_HITS : C_GET_MISSES);
+        CTR(ctx, C_cmd_get);
+        CTR(ctx, rc[i] == SHMC_OK ? C_get_hits : C_get_misses);
     }
 }
 
@@ -412,7 +419,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
 {
     keyref_t k = keyref(r, key, nkey);
     __builtin_prefetch(&r->buckets[k.bucket]); /* a miss to overlap with the work below */
-    CTR(ctx, C_CMD_SET);
+    CTR(ctx, C_cmd_set);
     int hi = seg_head_lock(r, ctx);
     if (hi < 0) return SHMC_BAD_FILE;
     const bool joins = mode == MODE_APPEND || mode == MODE_PREPEND;
@@ -450,7 +457,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
             if (!stale) rc = SHMC_EXISTS;
         } else if (joins && cas && o->cas != cas) rc = SHMC_EXISTS;
         if (mode == MODE_CAS)
-            CTR(ctx, rc == SHMC_NOT_FOUND ? C_CAS_MISSES : rc == SHMC_EXISTS ? C_CAS_BADVAL : C_CAS_HITS);
+            CTR(ctx, rc == SHMC_NOT_FOUND ? C_cas_misses : rc == SHMC_EXISTS ? C_cas_badval : C_cas_hits);
         if (rc != SHMC_OK) {
             index_unlock(k.stripe);
             break;
@@ -487,7 +494,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
                              (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
         index_unlock(k.stripe);
-        CTR(ctx, C_TOTAL_ITEMS);
+        CTR(ctx, C_total_items);
         break;
     }
     seg_head_unlock(r, hi);
@@ -514,7 +521,7 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)footprint_of(item_at(r, u)));
     index_unlock(k.stripe);
-    CTR(ctx, u ? C_DELETE_HITS : C_DELETE_MISSES);
+    CTR(ctx, u ? C_delete_hits : C_delete_misses);
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
@@ -565,10 +572,11 @@ shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char 
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, u, prev, 0, 0);
         index_unlock(k.stripe);
+        CTR(ctx, C_invalidations);
         break;
     }
     if (hi >= 0) seg_head_unlock(r, hi);
-    if (!invalidate || rc != SHMC_OK) CTR(ctx, rc == SHMC_OK ? C_DELETE_HITS : C_DELETE_MISSES);
+    if (!invalidate || rc != SHMC_OK) CTR(ctx, rc == SHMC_OK ? C_delete_hits : C_delete_misses);
     return rc;
 }
 
@@ -576,14 +584,14 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
                     uint32_t exptime)
 {
     keyref_t k = keyref(r, key, nkey);
-    CTR(ctx, C_CMD_TOUCH);
+    CTR(ctx, C_cmd_touch);
     if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
     if (u) index_set_exptime_locked(r, k.stripe, k.bucket, item_at(r, u), exptime);
     index_unlock(k.stripe);
-    CTR(ctx, u ? C_TOUCH_HITS : C_TOUCH_MISSES);
+    CTR(ctx, u ? C_touch_hits : C_touch_misses);
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
@@ -656,20 +664,20 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
             mo->atime = ctx->now;
             mo->created = created;
         }
-        if (created) CTR(ctx, C_TOTAL_ITEMS);
+        if (created) CTR(ctx, C_total_items);
     }
     index_unlock(k.stripe);
     seg_head_unlock(r, hi);
     if ((rc == SHMC_OK || rc == SHMC_NOT_FOUND) && !created)
-        CTR(ctx, req->incr ? (rc == SHMC_OK ? C_INCR_HITS : C_INCR_MISSES)
-                           : (rc == SHMC_OK ? C_DECR_HITS : C_DECR_MISSES));
+        CTR(ctx, req->incr ? (rc == SHMC_OK ? C_incr_hits : C_incr_misses)
+                           : (rc == SHMC_OK ? C_decr_hits : C_decr_misses));
     return rc;
 }
 
 void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
 {
     header_t *h = r->hdr;
-    CTR(ctx, C_CMD_FLUSH);
+    CTR(ctx, C_cmd_flush);
     /* now: a new epoch and no delayed flush left; delayed: the due time replaces any other
      * (> 30 days: an absolute time).  Either way one word moves at once. */
     uint32_t due = delay <= 0 ? 0 : store_exptime_abs(delay, ctx->now);

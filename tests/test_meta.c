@@ -367,7 +367,8 @@ static int walk_cb(void *arg, const char *key, size_t nkey, const void *value, s
     int i;
     if (sscanf(k, "stable%d", &i) == 1 && i >= 0 && i < WALK_KEYS) {
         s->count[i]++;
-        if (m->flags != (uint32_t)i || (i % 2 ? m->ttl < 990 || m->ttl > 1000 : m->ttl != -1)) s->bad++;
+        /* (a slow run, under a sanitizer, may take most of the 1000 s... not all of it) */
+        if (m->flags != (uint32_t)i || (i % 2 ? m->ttl < 600 || m->ttl > 1000 : m->ttl != -1)) s->bad++;
         if (m->stale != (i % 7 == 0)) s->bad++;
     } else if (strncmp(k, "churn", 5) == 0) {
         s->churn_seen++;
@@ -437,11 +438,14 @@ static void test_walk(const char *path)
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    /* the writer died holding locks, maybe: a lone opener repairs them before the checker */
+    shmc_close(w);
+    CHECK_RC(shmc_open(&w, path, NULL), SHMC_OK);
     CHECK(rounds == 20);
     if (rounds != 20) fprintf(stderr, "  walk under churn: %d once of %d, %d bad\n", once, WALK_KEYS, s.bad);
     printf("walk under churn: 20 walks, each stable key once, %d churn items seen in the last\n",
            s.churn_seen);
-    shmc_close(w);
+    if (w) shmc_close(w);
 }
 
 int main(void)

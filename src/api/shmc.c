@@ -725,27 +725,38 @@ API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
     CANCEL_OFF();
     if (!h || !cb) return invalid("cache handle or callback is NULL");
     enum { BUCKETS_PER_STEP = 1024 };
-    copy_buf_t buf = {0};
+    /* the buffer grows only between steps, with the gate closed (the allocator may be user
+     * code); a chain too large for it is copied again after it has grown */
+    copy_buf_t buf = {.cap = 64 * 1024};
+    buf.p = malloc(buf.cap);
+    if (!buf.p) return error_set(SHMC_SYSTEM, "out of process memory for a walk");
     shmc_rc rc = SHMC_OK;
-    for (uint64_t b = 0;; b += BUCKETS_PER_STEP) {
+    for (uint64_t b = 0;;) {
         struct call cl;
         rc = call_begin(&cl, h);
         if (rc != SHMC_OK) break;
-        uint64_t nbuckets = cl.c->r.bucket_mask + 1;
-        if (b >= nbuckets) {
+        if (b > cl.c->r.bucket_mask) {
             call_end(&cl);
             break;
         }
         buf.len = 0;
+        buf.full = false;
         gate_open(cl.t);
         op_ctx_t ctx;
         handle_ctx(cl.c, cl.t, &ctx);
-        store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
+        uint64_t next = store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
         call_end(&cl);
-        if (buf.failed) {
-            rc = error_set(SHMC_SYSTEM, "out of process memory for a walk");
-            break;
+        if (buf.full && next == b) { /* one chain larger than the buffer: grow, copy again */
+            unsigned char *p = buf.cap > SIZE_MAX / 2 ? NULL : realloc(buf.p, buf.cap * 2);
+            if (!p) {
+                rc = error_set(SHMC_SYSTEM, "out of process memory for a walk");
+                break;
+            }
+            buf.p = p;
+            buf.cap *= 2;
+            continue;
         }
+        b = next;
         int stop = 0;
         for (size_t at = 0; at < buf.len && !stop; ) {
             chain_copy_t cc;

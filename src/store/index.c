@@ -2,7 +2,6 @@
 #include "store/index.h"
 
 #include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/access.h"
@@ -128,31 +127,17 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
     }
 }
 
-static bool copy_reserve(copy_buf_t *buf, size_t more)
-{
-    if (buf->len + more <= buf->cap) return true;
-    size_t cap = buf->cap ? buf->cap : 65536;
-    while (cap < buf->len + more) cap *= 2;
-    unsigned char *p = realloc(buf->p, cap);
-    if (!p) {
-        buf->failed = true;
-        return false;
-    }
-    buf->p = p;
-    buf->cap = cap;
-    return true;
-}
-
-void index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf)
+bool index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf)
 {
     const uint64_t max_steps = index_max_chain(r);
     const size_t start = buf->len;
     for (;;) {
         uint64_t w1 = load_stable(r, b);
         buf->len = start;
+        bool fits = true;
         RACY_READS_BEGIN();
         uint64_t u = bucket_head(w1);
-        for (uint64_t steps = 0; u && steps < max_steps && !buf->failed; steps++) {
+        for (uint64_t steps = 0; u && steps < max_steps; steps++) {
             item_t *it = item_at(r, u);
             if (!it) break;
             uint32_t nkey = it->nkey, nvalue = it->nvalue;
@@ -164,7 +149,10 @@ void index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf)
                                   .atime = atomic_load_explicit(&it->atime, memory_order_relaxed),
                                   .meta = atomic_load_explicit(&it->meta, memory_order_relaxed),
                                   .kind = it->kind};
-                if (!copy_reserve(buf, chain_copy_size(&c))) break;
+                if (buf->cap - buf->len < chain_copy_size(&c)) {
+                    fits = false;
+                    break;
+                }
                 memcpy(buf->p + buf->len, &c, sizeof c);
                 memcpy(buf->p + buf->len + sizeof c, it->data, (size_t)nkey + nvalue);
                 buf->len += chain_copy_size(&c);
@@ -173,7 +161,12 @@ void index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf)
         }
         RACY_READS_END();
         atomic_thread_fence(memory_order_acquire);
-        if (buf->failed || atomic_load_explicit(&r->buckets[b], memory_order_relaxed) == w1) return;
+        if (atomic_load_explicit(&r->buckets[b], memory_order_relaxed) != w1) continue;
+        if (!fits) { /* a whole chain that does not fit: the caller makes room */
+            buf->len = start;
+            buf->full = true;
+        }
+        return fits;
     }
 }
 

@@ -63,16 +63,18 @@ static inline size_t chain_copy_size(const chain_copy_t *c)
     return (sizeof(chain_copy_t) + c->nkey + c->nvalue + 7) & ~(size_t)7;
 }
 
-/* A growing buffer of chain copies (malloc'd; failed: out of memory). */
+/* A buffer of chain copies.  It never grows inside the library's calls (an allocator may be
+ * user code, which must not run with the gate open): full says a chain did not fit. */
 typedef struct copy_buf {
     unsigned char *p;
     size_t len, cap;
-    bool failed;
+    bool full;
 } copy_buf_t;
 
 /* Append a consistent copy of every item in bucket b's chain to buf (lock-free, validated by
- * the bucket's version as index_read is: retried until whole). */
-void index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf);
+ * the bucket's version as index_read is: retried until whole).  false, with buf as it was
+ * and full set, when the chain does not fit. */
+bool index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf);
 
 /* The most keys index_read_batch looks up at once: enough misses in flight to fill the
  * core's line-fill buffers, few enough that the first lines fetched are still cached when

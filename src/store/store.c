@@ -688,11 +688,12 @@ void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
     else CRASHPOINT("flush.delayed");
 }
 
-void store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy_buf_t *buf)
+uint64_t store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy_buf_t *buf)
 {
-    for (uint64_t b = b0; b < b1 && b <= r->bucket_mask && !buf->failed; b++) {
+    uint64_t b = b0;
+    for (; b < b1 && b <= r->bucket_mask; b++) {
         size_t at = buf->len;
-        index_copy_chain(r, b, buf);
+        if (!index_copy_chain(r, b, buf)) break;
         size_t keep = at; /* drop the dead copies of this chain in place */
         while (at < buf->len) {
             chain_copy_t c;
@@ -709,6 +710,7 @@ void store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy
         }
         buf->len = keep;
     }
+    return b;
 }
 
 uint64_t store_recover(const region_t *r)

@@ -136,9 +136,11 @@ void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
 
 /* ---- whole-cache ---- */
 /* Copy the live items of hash buckets [b0, b1) into buf (index.h's chain copies, their
- * `fetched` set), each bucket's chain as one consistent snapshot. */
+ * `fetched` set), each bucket's chain as one consistent snapshot.  Returns the first bucket
+ * not copied: b1 (or the bucket count), or one whose chain did not fit (buf->full). */
 struct copy_buf;
-void store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, struct copy_buf *buf);
+uint64_t store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1,
+                    struct copy_buf *buf);
 
 /* Run every repair a crash of every process could need (called when nobody else is
  * attached); re-initialises every lock.  Returns the number of repairs. */

@@ -185,6 +185,131 @@ shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime);
  * flush_all replaces a pending delayed one, as in memcached. */
 shmc_rc shmc_flush_all(shmc_t *c, int64_t delay);
 
+/* ---- Item metadata, invalidation and win tokens: memcached 1.6's meta commands ---- */
+
+/* Who is to recompute an item (memcached's W and Z flags). */
+enum shmc_win {
+    SHMC_WIN_NONE = 0, /* nobody needs to */
+    SHMC_WIN_WON,      /* this caller: store a fresh value (W) */
+    SHMC_WIN_TAKEN,    /* another caller won and has not stored yet (Z) */
+};
+/* A win is honoured for this many seconds (give or take 4): a winner killed before it
+ * stores is succeeded by the first fetcher after that (memcached has no such bound). */
+#define SHMC_WIN_TIMEOUT 30
+
+/* An item's metadata as a meta call saw it. */
+typedef struct shmc_item_meta {
+    uint64_t cas;         /* the item's cas after the call */
+    uint32_t flags;       /* the client's flags */
+    uint32_t last_access; /* seconds since the item was last fetched or stored, before the
+                           * call (moved at most once a minute, as memcached's) */
+    uint64_t nvalue;      /* value bytes */
+    int64_t ttl;          /* seconds left after the call; -1: never expires */
+    int64_t prev_ttl;     /* seconds left before the call changed the expiry; -1: never
+                           * (or the item was created by the call) */
+    uint8_t fetched;      /* 1: fetched before this call (memcached's "hit before") */
+    uint8_t stale;        /* 1: invalidated; served, flagged, until a store replaces it */
+    uint8_t win;          /* enum shmc_win */
+    uint8_t created;      /* 1: the call created the item (vivified on a miss) */
+    uint32_t reserved[3];
+} shmc_item_meta;
+
+/* shmc_get_opts.what: what a fetch does besides reading (memcached's mg flags). */
+#define SHMC_GET_TOUCH 0x1u   /* T: set the expiry to `exptime` */
+#define SHMC_GET_VIVIFY 0x2u  /* N: on a miss create an empty item (flags 0) expiring at
+                               * `vivify_exptime`, and win it; others then see it TAKEN */
+#define SHMC_GET_RECACHE 0x4u /* R: win when the item expires within `recache` seconds */
+#define SHMC_GET_NO_BUMP 0x8u /* u: the item is not marked fetched and its last access
+                               * does not move */
+#define SHMC_GET_NO_WIN 0x10u /* hand out no win (a stale item's included): report only;
+                               * with NO_BUMP and no TOUCH the fetch changes nothing */
+typedef struct shmc_get_opts {
+    unsigned what;          /* SHMC_GET_* */
+    uint32_t recache;       /* seconds */
+    int64_t exptime;        /* memcached exptime, as everywhere */
+    int64_t vivify_exptime; /* memcached exptime */
+    uint64_t reserved[2];   /* zero */
+} shmc_get_opts;
+
+/* Fetch `key` with its metadata into *meta (required).  opts may be NULL (a plain fetch).
+ * The value is copied as by shmc_get (buf, cap, nvalue; SHMC_BUFFER_TOO_SMALL changes
+ * nothing).
+ * Whatever the options, a stale item gives its first fetcher the win (memcached's X with W),
+ * and a win that is out shows as SHMC_WIN_TAKEN; exactly one caller, in any process, gets
+ * SHMC_WIN_WON for one vivified, stale or (with RECACHE) expiring item until a store
+ * replaces it or SHMC_WIN_TIMEOUT passes.  Nothing shared is written unless a win, a touch,
+ * a first fetch or a last-access move (once a minute) is due. */
+shmc_rc shmc_get_meta(shmc_t *c, const char *key, size_t nkey, const shmc_get_opts *opts,
+                      void *buf, size_t cap, size_t *nvalue, shmc_item_meta *meta);
+
+/* shmc_store_meta's modes (memcached's ms M) and options. */
+enum shmc_store_mode {
+    SHMC_MODE_SET = 0, SHMC_MODE_ADD, SHMC_MODE_REPLACE, SHMC_MODE_APPEND, SHMC_MODE_PREPEND,
+};
+#define SHMC_STORE_CAS 0x1u        /* C: store only if the item's cas is `cas` (set and replace
+                                    * then act as shmc_cas; append/prepend compare a cas that is
+                                    * not 0 and answer SHMC_NOT_STORED on a miss; add ignores it) */
+#define SHMC_STORE_INVALIDATE 0x2u /* I, with CAS on set/replace: a `cas` older than the item's
+                                    * stores the value anyway, marked stale, keeping the item's
+                                    * expiry and win */
+typedef struct shmc_store_opts {
+    unsigned what; /* SHMC_STORE_* */
+    uint64_t cas;
+    uint64_t reserved[2];
+} shmc_store_opts;
+
+/* Store as the mode's call does (shmc_set, shmc_add, ...; opts may be NULL) and return the
+ * stored item's cas in *cas_out (may be NULL), taken as it was linked: no read-back.  A store
+ * replaces a stale item and ends its win.  Errors as the mode's call. */
+shmc_rc shmc_store_meta(shmc_t *c, int mode, const char *key, size_t nkey, const void *value,
+                        size_t nvalue, uint32_t flags, int64_t exptime,
+                        const shmc_store_opts *opts, uint64_t *cas_out);
+
+#define SHMC_DELETE_CAS 0x1u        /* C: only if the item's cas is `cas` (else SHMC_EXISTS) */
+#define SHMC_DELETE_INVALIDATE 0x2u /* I: instead of removing it, mark the item stale, give it
+                                     * a new cas and end its win: the next fetch wins */
+#define SHMC_DELETE_TOUCH 0x4u      /* T, with INVALIDATE: also set its expiry to `exptime` */
+typedef struct shmc_delete_opts {
+    unsigned what; /* SHMC_DELETE_* */
+    uint64_t cas;
+    int64_t exptime;
+    uint64_t reserved[2];
+} shmc_delete_opts;
+
+/* Delete or invalidate `key` (opts NULL: as shmc_delete).  SHMC_NOT_FOUND when absent,
+ * SHMC_EXISTS when CAS does not match. */
+shmc_rc shmc_delete_meta(shmc_t *c, const char *key, size_t nkey, const shmc_delete_opts *opts);
+
+#define SHMC_ARITH_CAS 0x1u    /* C: only if the item's cas is `cas` (0 matches any, as
+                                * memcached); else SHMC_EXISTS */
+#define SHMC_ARITH_TOUCH 0x2u  /* T: on success set the expiry to `exptime` */
+#define SHMC_ARITH_VIVIFY 0x4u /* N: on a miss create the counter with `initial` (not
+                                * changed by delta), expiring at `vivify_exptime` */
+typedef struct shmc_arith_opts {
+    unsigned what; /* SHMC_ARITH_* */
+    uint64_t cas;
+    int64_t exptime;
+    uint64_t initial;
+    int64_t vivify_exptime;
+    uint64_t reserved[2];
+} shmc_arith_opts;
+
+/* incr (incr != 0) or decr as shmc_incr/shmc_decr, with memcached's ma options (opts may be
+ * NULL).  *result and *meta (cas, nvalue, ttl, prev_ttl, created) may be NULL. */
+shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, uint64_t delta,
+                        const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta);
+
+/* Walk every live item: cb gets a copy of each (key, value, metadata as shmc_get_meta
+ * reports it, with prev_ttl == ttl), after the library has left the cache; it returns 0 to
+ * go on, anything else to stop the walk (which then returns SHMC_OK).  Safe while others
+ * write: every item seen is whole, and an item present during the whole walk is seen exactly
+ * once (items added, replaced or removed meanwhile are seen at most once, old or new).  The
+ * walk writes nothing to the cache: no item is marked fetched, no win is taken.  Errors:
+ * SHMC_INVALID, SHMC_SYSTEM (out of memory for a chain's copy). */
+typedef int (*shmc_walk_cb)(void *ctx, const char *key, size_t nkey, const void *value,
+                            size_t nvalue, const shmc_item_meta *meta);
+shmc_rc shmc_walk(shmc_t *c, shmc_walk_cb cb, void *ctx);
+
 /* ---- Introspection ---- */
 
 /* The cache's statistics (memcached's counters), one row each, in the order of shmc_stats_t's
@@ -249,7 +374,13 @@ shmc_rc shmc_flush_all(shmc_t *c, int64_t delay);
     X(COUNTER, recovery_scrubs, "shmc_recovery_scrubs", KEEP,                               \
       "opens that verified every item: the last users had died")                            \
     X(COUNTER, damaged_dropped, "shmc_damaged_dropped", KEEP,                               \
-      "damaged or untrusted entries those scrubs unlinked")
+      "damaged or untrusted entries those scrubs unlinked")                                 \
+    X(COUNTER, win_tokens, "shmc_win_tokens", ZERO,                                         \
+      "wins handed out (mg W): vivified, stale or recached items")                          \
+    X(COUNTER, win_timeouts, "shmc_win_timeouts", ZERO,                                     \
+      "wins handed out again: the last winner stored nothing within its timeout")           \
+    X(COUNTER, stale_hits, "shmc_stale_hits", ZERO, "meta fetches that found the item stale (X)") \
+    X(COUNTER, invalidations, "shmc_invalidations", ZERO, "items marked stale (md I)")
 
 /* The values of every row of SHMC_STATS, summed over every process and thread that used
  * the cache. */

@@ -48,19 +48,11 @@ typedef struct proto_env {
     /* "stats reset": the library's counters at the last reset, subtracted when shown */
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;
-    /* mg N(vivify): which key+cas pairs already handed out a win token ('W'), so later
-     * fetches see 'Z'.  A fixed table of 64-bit tags; a collision can only cost a repeat W. */
-    _Atomic uint64_t *win_tags;
-    size_t win_slots;
 } proto_env;
 
 /* Set up env for `cache` (reads its limits through shmc_stats).  SHMC_OK or the error. */
 shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks);
 void proto_env_destroy(proto_env *env);
-
-/* Win tokens of mg N(vivify): whether one was handed out for key at this cas; mark one. */
-bool proto_win_sent(proto_env *env, const char *key, size_t nkey, uint64_t cas);
-void proto_win_mark(proto_env *env, const char *key, size_t nkey, uint64_t cas);
 
 /* The version string "version" and "stats" report. */
 #define PROTO_VERSION_STRING "1.6.18-shmc-" SHMC_VERSION

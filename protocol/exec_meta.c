@@ -1,12 +1,11 @@
 /* exec_meta.c — memcached's meta commands (mg, ms, md, ma, mn, me) over the public libshmc
- * API, with memcached 1.6's reply codes (HD VA EN NS EX NF MN ME) and return flags, in the
- * order the request gave them.
- *
- * Vivify-on-miss (mg N): the stub is created with shmc_add, so exactly one client wins it
- * ('W'); later fetches of that same item (same cas) see 'Z' through the env's win table. */
+ * API (shmc_get_meta, shmc_store_meta, shmc_delete_meta, shmc_arith_meta), with memcached
+ * 1.6.18's reply codes (HD VA EN NS EX NF MN ME) and return flags, in the order the request
+ * gave them.  As memcached, a 't' reports the TTL as it is at its place in the flags: before
+ * a later T or N changed it, after an earlier one.  Win tokens (W, Z) and the stale bit (X)
+ * live in the items, so they hold across every process and server that shares the cache. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base64.h"
 #include "command.h"
@@ -53,15 +52,13 @@ static void echo_i64(proto_out *out, char flag, int64_t v)
     proto_out_add(out, buf, n);
 }
 
-/* Remaining TTL as mg/ma's 't' reports it, for an exptime the request itself set. */
-static int64_t ttl_remaining(int64_t exptime)
+/* The TTL that an N or T token alone gives a created item, as 't' shows it between the two
+ * (memcached applies them in the request's order); `after` is the item's final TTL. */
+static int64_t token_ttl(int64_t exptime, int64_t after)
 {
     if (exptime == 0) return -1;
-    if (exptime > SHMC_EXPTIME_RELATIVE_MAX) {
-        int64_t left = exptime - (int64_t)time(NULL);
-        return left > 0 ? left : 0;
-    }
-    return exptime < 0 ? 0 : exptime;
+    if (exptime > 0 && exptime <= SHMC_EXPTIME_RELATIVE_MAX) return exptime;
+    return after;
 }
 
 /* A status line with only O and k echoed (misses and refusals): "<code>[ O..][ k..]\r\n". */
@@ -86,14 +83,13 @@ static proto_status library_error(proto_out *out, const proto_request *req, shmc
 
 typedef struct fetched {
     size_t nvalue;
-    uint32_t flags;
-    uint64_t cas;
+    shmc_item_meta meta;
     size_t value_at; /* offset of the value in out->buf (beyond out->len, not yet counted) */
 } fetched_t;
 
 /* Copy the item into out's spare room (past out->len); SHMC_OK, a miss, or an error. */
-static shmc_rc fetch(proto_env *env, const proto_request *req, bool touch, proto_out *out,
-                     fetched_t *f)
+static shmc_rc fetch(proto_env *env, const proto_request *req, const shmc_get_opts *o,
+                     proto_out *out, fetched_t *f)
 {
     size_t room = 16384;
     for (;;) {
@@ -103,10 +99,8 @@ static shmc_rc fetch(proto_env *env, const proto_request *req, bool touch, proto
         f->value_at = out->len + head;
         char *vbuf = out->buf + f->value_at;
         size_t cap = out->cap - f->value_at - 2;
-        shmc_rc rc = touch ? shmc_gat(env->cache, req->key, req->nkey, req->meta.ttl, vbuf, cap,
-                                      &f->nvalue, &f->flags, &f->cas)
-                           : shmc_get(env->cache, req->key, req->nkey, vbuf, cap, &f->nvalue,
-                                      &f->flags, &f->cas);
+        shmc_rc rc = shmc_get_meta(env->cache, req->key, req->nkey, o, vbuf, cap, &f->nvalue,
+                                   &f->meta);
         if (rc != SHMC_BUFFER_TOO_SMALL) return rc;
         room = f->nvalue;
     }
@@ -115,29 +109,30 @@ static shmc_rc fetch(proto_env *env, const proto_request *req, bool touch, proto
 static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
 {
     const proto_meta *m = &req->meta;
-    fetched_t f;
-    bool created = false;
-    shmc_rc rc = fetch(env, req, m->has_ttl, out, &f);
-    if (rc == SHMC_NOT_FOUND && m->vivify) {
-        shmc_rc add = shmc_add(env->cache, req->key, req->nkey, "", 0, 0, m->vivify_ttl);
-        if (add != SHMC_OK && add != SHMC_NOT_STORED) return library_error(out, req, add);
-        created = add == SHMC_OK;
-        rc = fetch(env, req, false, out, &f);
-        if (rc == SHMC_NOT_FOUND && created) { /* the stub expired or went at once */
-            rc = SHMC_OK;
-            f.nvalue = 0;
-            f.flags = 0;
-            f.cas = 0;
-        }
+    shmc_get_opts o = {0};
+    if (m->has_ttl) {
+        o.what |= SHMC_GET_TOUCH;
+        o.exptime = m->ttl;
     }
+    if (m->vivify) {
+        o.what |= SHMC_GET_VIVIFY;
+        o.vivify_exptime = m->vivify_ttl;
+    }
+    if (m->has_recache) {
+        o.what |= SHMC_GET_RECACHE;
+        o.recache = m->recache > 0 ? (uint32_t)(m->recache > SHMC_EXPTIME_RELATIVE_MAX
+                                                    ? SHMC_EXPTIME_RELATIVE_MAX : m->recache)
+                                   : 0;
+    }
+    if (m->no_bump) o.what |= SHMC_GET_NO_BUMP;
+    fetched_t f;
+    shmc_rc rc = fetch(env, req, &o, out, &f);
     if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !m->base64)) {
         if (!m->quiet) status_echo(out, req, "EN");
         return PROTO_DONE;
     }
     if (rc != SHMC_OK) return library_error(out, req, rc);
-
-    bool already_won = !created && proto_win_sent(env, req->key, req->nkey, f.cas);
-    if (created) proto_win_mark(env, req->key, req->nkey, f.cas);
+    const shmc_item_meta *im = &f.meta;
 
     /* The status line goes in front of the value, which fetch() left further on (fetch
      * reserved room for both, so appending the line moves nothing). */
@@ -149,20 +144,29 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
     } else {
         proto_out_add(out, "HD", 2);
     }
+    int64_t ttl = im->created ? -1 : im->prev_ttl; /* as it stands at each flag */
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
         switch (fl->flag) {
+        case 'T': ttl = im->ttl; break;
+        case 'N':
+            if (im->created) ttl = m->has_ttl ? token_ttl(m->vivify_ttl, im->ttl) : im->ttl;
+            break;
         case 's': echo_u64(out, 's', f.nvalue); break;
-        case 't': echo_i64(out, 't', ttl_remaining(m->ttl)); break;
-        case 'c': echo_u64(out, 'c', f.cas); break;
-        case 'f': echo_u64(out, 'f', f.flags); break;
+        case 't': echo_i64(out, 't', ttl); break;
+        case 'c': echo_u64(out, 'c', im->cas); break;
+        case 'f': echo_u64(out, 'f', im->flags); break;
+        case 'l': echo_u64(out, 'l', im->last_access); break;
+        case 'h': echo_u64(out, 'h', im->fetched); break;
         case 'O':
         case 'k': echo_opaque_or_key(out, req, fl); break;
         default: break;
         }
     }
-    if (already_won) proto_out_add(out, " Z", 2);
-    if (created) proto_out_add(out, " W", 2);
+    /* memcached's order: Z (a win is out), X (stale), W (this client won) */
+    if (im->win == SHMC_WIN_TAKEN) proto_out_add(out, " Z", 2);
+    if (im->stale) proto_out_add(out, " X", 2);
+    if (im->win == SHMC_WIN_WON) proto_out_add(out, " W", 2);
     proto_out_add(out, "\r\n", 2);
     if (out->failed) return PROTO_CLOSE;
     if (m->value) {
@@ -192,15 +196,21 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
         proto_out_line(out, "CLIENT_ERROR bad data chunk");
         return PROTO_DONE;
     }
-    shmc_rc rc;
-    char mode = m->mode ? m->mode : 'S';
-    if (m->has_cas && (mode == 'S' || mode == 'R'))
-        rc = shmc_cas(c, k, nk, data, nv, m->client_flags, m->ttl, m->cas);
-    else if (mode == 'E') rc = shmc_add(c, k, nk, data, nv, m->client_flags, m->ttl);
-    else if (mode == 'A') rc = shmc_append(c, k, nk, data, nv, m->client_flags, m->ttl);
-    else if (mode == 'P') rc = shmc_prepend(c, k, nk, data, nv, m->client_flags, m->ttl);
-    else if (mode == 'R') rc = shmc_replace(c, k, nk, data, nv, m->client_flags, m->ttl);
-    else rc = shmc_set(c, k, nk, data, nv, m->client_flags, m->ttl);
+    int mode;
+    switch (m->mode) {
+    case 'E': mode = SHMC_MODE_ADD; break;
+    case 'A': mode = SHMC_MODE_APPEND; break;
+    case 'P': mode = SHMC_MODE_PREPEND; break;
+    case 'R': mode = SHMC_MODE_REPLACE; break;
+    default: mode = SHMC_MODE_SET; break;
+    }
+    shmc_store_opts o = {0};
+    if (m->has_cas) {
+        o.what = SHMC_STORE_CAS | (m->invalidate ? SHMC_STORE_INVALIDATE : 0);
+        o.cas = m->cas;
+    }
+    uint64_t cas = 0; /* the stored item's, as linked; 0 when nothing was stored */
+    shmc_rc rc = shmc_store_meta(c, mode, k, nk, data, nv, m->client_flags, m->ttl, &o, &cas);
 
     const char *code;
     switch (rc) {
@@ -223,17 +233,8 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     proto_out_str(out, code);
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
-        if (fl->flag == 'c') {
-            /* libshmc's store calls do not return the new cas: read it back (a writer
-             * racing between the two calls can make this the newer item's cas) */
-            uint64_t cas = 0;
-            void *v = NULL;
-            if (rc == SHMC_OK && shmc_get_alloc(c, k, nk, &v, NULL, NULL, &cas) == SHMC_OK)
-                free(v);
-            echo_u64(out, 'c', cas);
-        } else {
-            echo_opaque_or_key(out, req, fl);
-        }
+        if (fl->flag == 'c') echo_u64(out, 'c', cas);
+        else echo_opaque_or_key(out, req, fl);
     }
     proto_out_add(out, "\r\n", 2);
     return PROTO_DONE;
@@ -243,10 +244,23 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
 
 static proto_status exec_md(proto_env *env, proto_request *req, proto_out *out)
 {
-    shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
+    const proto_meta *m = &req->meta;
+    shmc_delete_opts o = {0};
+    if (m->has_cas) {
+        o.what |= SHMC_DELETE_CAS;
+        o.cas = m->cas;
+    }
+    if (m->invalidate) o.what |= SHMC_DELETE_INVALIDATE;
+    if (m->has_ttl) {
+        o.what |= SHMC_DELETE_TOUCH;
+        o.exptime = m->ttl;
+    }
+    shmc_rc rc = shmc_delete_meta(env->cache, req->key, req->nkey, &o);
     if (rc == SHMC_OK) {
-        if (!req->meta.quiet) status_echo(out, req, "HD");
-    } else if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !req->meta.base64)) {
+        if (!m->quiet) status_echo(out, req, "HD");
+    } else if (rc == SHMC_EXISTS) {
+        status_echo(out, req, "EX");
+    } else if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !m->base64)) {
         status_echo(out, req, "NF");
     } else {
         return library_error(out, req, rc);
@@ -261,30 +275,30 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     const proto_meta *m = &req->meta;
     shmc_t *c = env->cache;
     bool incr = m->mode == 0 || m->mode == 'I' || m->mode == '+';
-    uint64_t value = 0;
-    shmc_rc rc = SHMC_NOT_FOUND;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = incr ? shmc_incr(c, req->key, req->nkey, m->delta, &value)
-                  : shmc_decr(c, req->key, req->nkey, m->delta, &value);
-        if (rc != SHMC_NOT_FOUND || !m->vivify) break;
-        char num[24];
-        size_t n = proto_u64_to_text(m->initial, num);
-        shmc_rc add = shmc_add(c, req->key, req->nkey, num, n, 0, m->vivify_ttl);
-        if (add == SHMC_OK) {
-            rc = SHMC_OK;
-            value = m->initial;
-            break;
-        }
-        if (add != SHMC_NOT_STORED) {
-            rc = add;
-            break;
-        }
-        /* someone created it meanwhile: apply the delta to theirs */
+    shmc_arith_opts o = {0};
+    if (m->has_cas) {
+        o.what |= SHMC_ARITH_CAS;
+        o.cas = m->cas;
     }
+    if (m->has_ttl) {
+        o.what |= SHMC_ARITH_TOUCH;
+        o.exptime = m->ttl;
+    }
+    if (m->vivify) {
+        o.what |= SHMC_ARITH_VIVIFY;
+        o.initial = m->initial;
+        o.vivify_exptime = m->vivify_ttl;
+    }
+    uint64_t value = 0;
+    shmc_item_meta im;
+    shmc_rc rc = shmc_arith_meta(c, req->key, req->nkey, incr, m->delta, &o, &value, &im);
     switch (rc) {
     case SHMC_OK: break;
     case SHMC_NOT_FOUND:
         status_echo(out, req, "NF");
+        return PROTO_DONE;
+    case SHMC_EXISTS:
+        status_echo(out, req, "EX");
         return PROTO_DONE;
     case SHMC_BAD_KEY:
         if (!m->base64) {
@@ -301,7 +315,6 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     default:
         return library_error(out, req, rc);
     }
-    if (m->has_ttl) shmc_touch(c, req->key, req->nkey, m->ttl);
     if (m->quiet) return PROTO_DONE;
 
     char num[24];
@@ -313,17 +326,18 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     } else {
         proto_out_add(out, "HD", 2);
     }
+    /* the TTL at each flag: a created item has none until its N, a T sets the final one */
+    int64_t ttl = im.created ? -1 : im.prev_ttl;
+    int64_t viv_ttl = m->has_ttl ? token_ttl(m->vivify_ttl, im.ttl) : im.ttl;
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
         switch (fl->flag) {
-        case 'c': {
-            uint64_t cas = 0;
-            void *v = NULL;
-            if (shmc_get_alloc(c, req->key, req->nkey, &v, NULL, NULL, &cas) == SHMC_OK) free(v);
-            echo_u64(out, 'c', cas);
+        case 'T': ttl = im.ttl; break;
+        case 'N':
+            if (im.created) ttl = viv_ttl;
             break;
-        }
-        case 't': echo_i64(out, 't', ttl_remaining(m->ttl)); break;
+        case 'c': echo_u64(out, 'c', im.cas); break;
+        case 't': echo_i64(out, 't', ttl); break;
         case 'O':
         case 'k': echo_opaque_or_key(out, req, fl); break;
         default: break;
@@ -339,15 +353,41 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
 
 /* ---- me ---- */
 
+/* memcached's size of an item (ITEM_ntotal: its 48-byte header, the key and its NUL, the
+ * flags when not 0, the value with its "\r\n", the cas) and the slab class that size falls
+ * in under memcached's defaults (-n 48, -f 1.25, 512 KiB largest chunk), so that `me` reads
+ * as memcached's. */
+static uint64_t mc_item_total(size_t nkey, uint32_t flags, uint64_t nvalue)
+{
+    return 48 + nkey + 1 + (flags ? 4 : 0) + nvalue + 2 + 8;
+}
+
+static unsigned mc_slab_class(uint64_t total)
+{
+    unsigned cls = 1;
+    uint64_t size = 96;
+    while (size < total && size < 512 * 1024) {
+        size = (uint64_t)((double)size * 1.25);
+        if (size % 8) size += 8 - size % 8;
+        cls++;
+    }
+    return cls;
+}
+
 static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
 {
-    void *value = NULL;
+    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN};
+    shmc_item_meta im;
     size_t nvalue = 0;
-    uint32_t flags = 0;
-    uint64_t cas = 0;
-    shmc_rc rc = shmc_get_alloc(env->cache, req->key, req->nkey, &value, &nvalue, &flags, &cas);
-    free(value);
-    if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !req->meta.base64)) {
+    shmc_rc rc = shmc_get_meta(env->cache, req->key, req->nkey, &peek, NULL, 0, &nvalue, &im);
+    if (rc == SHMC_BUFFER_TOO_SMALL) { /* the metadata alone: peek again with room */
+        char *v = malloc(nvalue ? nvalue : 1);
+        if (!v) return library_error(out, req, SHMC_NO_MEMORY);
+        rc = shmc_get_meta(env->cache, req->key, req->nkey, &peek, v, nvalue, &nvalue, &im);
+        free(v);
+    }
+    if (rc == SHMC_NOT_FOUND || rc == SHMC_BUFFER_TOO_SMALL ||
+        (rc == SHMC_BAD_KEY && !req->meta.base64)) {
         proto_out_line(out, "EN");
         return PROTO_DONE;
     }
@@ -359,14 +399,20 @@ static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
     } else {
         proto_out_add(out, req->key, req->nkey);
     }
-    /* libshmc exposes no expiry or access time: only what it does expose is shown */
+    /* memcached prints exp as now - exptime: the remaining TTL negated (-1: none) */
+    char num[26];
+    proto_out_str(out, " exp=");
+    proto_out_add(out, num, proto_i64_to_text(im.ttl < 0 ? -1 : -im.ttl, num));
+    proto_out_str(out, " la=");
+    proto_out_add(out, num, proto_u64_to_text(im.last_access, num));
     proto_out_str(out, " cas=");
-    char num[24];
-    proto_out_add(out, num, proto_u64_to_text(cas, num));
-    proto_out_str(out, " flags=");
-    proto_out_add(out, num, proto_u64_to_text(flags, num));
+    proto_out_add(out, num, proto_u64_to_text(im.cas, num));
+    proto_out_str(out, im.fetched ? " fetch=yes" : " fetch=no");
+    uint64_t total = mc_item_total(req->nkey, im.flags, im.nvalue);
+    proto_out_str(out, " cls=");
+    proto_out_add(out, num, proto_u64_to_text(mc_slab_class(total), num));
     proto_out_str(out, " size=");
-    proto_out_add(out, num, proto_u64_to_text(nvalue, num));
+    proto_out_add(out, num, proto_u64_to_text(total, num));
     proto_out_add(out, "\r\n", 2);
     return PROTO_DONE;
 }

@@ -4,10 +4,8 @@
  * memcached 1.6's _meta_flag_preparse(): a repeated letter is "duplicate flag", an unknown
  * letter "invalid flag", a bad token keeps parsing and reports the last error.  md and ma
  * answer every flag error with "invalid or duplicate flag", as memcached does.
- *
- * Flags that need item metadata the public libshmc API does not expose (remaining TTL, last
- * access, hit-before, the stale bit, conditional delete/arithmetic) are refused with a clear
- * CLIENT_ERROR instead of being answered wrongly; docs/shmcd.md lists them. */
+ * Every flag memcached 1.6.18 serves is served (exec_meta.c, through shmc_get_meta and the
+ * other meta calls of libshmc). */
 #include <string.h>
 
 #include "base64.h"
@@ -15,41 +13,6 @@
 #include "request.h"
 
 static const char BAD_TOKEN[] = "CLIENT_ERROR bad token in command line format";
-
-/* Refusals for flags whose answer needs metadata shmcd cannot read through libshmc. */
-static const char *unsupported(const proto_request *req)
-{
-    const proto_meta *m = &req->meta;
-    for (unsigned i = 0; i < m->nflags; i++) {
-        char f = m->flags[i].flag;
-        switch (req->cmd) {
-        case PROTO_MG:
-            if (f == 'h') return "CLIENT_ERROR flag h (hit before) not supported by shmcd";
-            if (f == 'l') return "CLIENT_ERROR flag l (last access) not supported by shmcd";
-            if (f == 'R') return "CLIENT_ERROR flag R (recache) not supported by shmcd";
-            if (f == 't' && !m->has_ttl)
-                return "CLIENT_ERROR flag t without T not supported by shmcd";
-            break;
-        case PROTO_MS:
-            if (f == 'I') return "CLIENT_ERROR flag I (invalidate) not supported by shmcd";
-            if (f == 'C' && (m->mode == 'A' || m->mode == 'P'))
-                return "CLIENT_ERROR flag C with append/prepend not supported by shmcd";
-            break;
-        case PROTO_MD:
-            if (f == 'I') return "CLIENT_ERROR flag I (invalidate) not supported by shmcd";
-            if (f == 'C') return "CLIENT_ERROR flag C on md not supported by shmcd";
-            break;
-        case PROTO_MA:
-            if (f == 'C') return "CLIENT_ERROR flag C on ma not supported by shmcd";
-            if (f == 't' && !m->has_ttl)
-                return "CLIENT_ERROR flag t without T not supported by shmcd";
-            break;
-        default:
-            break;
-        }
-    }
-    return NULL;
-}
 
 static const char *decode_key(proto_request *req)
 {
@@ -93,16 +56,18 @@ const char *proto_parse_meta_flags(proto_request *req, const char *const *tokens
             if (!proto_parse_i64(tok, ntok, &m->ttl)) err = BAD_TOKEN;
             else m->has_ttl = true;
             break;
-        case 'R': {
-            int64_t ignored;
-            if (!proto_parse_i64(tok, ntok, &ignored)) err = BAD_TOKEN;
+        case 'R':
+            if (!proto_parse_i64(tok, ntok, &m->recache)) err = BAD_TOKEN;
+            else m->has_recache = true;
             break;
-        }
+        case 'u':
+            m->no_bump = true;
+            break;
         case 'O':
             if (lens[i] > PROTO_OPAQUE_MAX) err = "CLIENT_ERROR opaque token too long";
             break;
         case 'P': case 'L': case 'k': case 's': case 't': case 'c': case 'f':
-        case 'h': case 'l': case 'u':
+        case 'h': case 'l':
             break;
         case 'v':
             m->value = true;
@@ -167,5 +132,5 @@ const char *proto_parse_meta_flags(proto_request *req, const char *const *tokens
             return "CLIENT_ERROR invalid mode for ma M token";
         }
     }
-    return unsupported(req);
+    return NULL;
 }

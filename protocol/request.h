@@ -66,9 +66,12 @@ typedef struct proto_meta {
     bool has_cas;      /* C(cas) */
     bool invalidate;   /* I */
     bool has_initial;  /* J(n) */
+    bool has_recache;  /* R(ttl) */
+    bool no_bump;      /* u */
     char mode;         /* M(mode): 0 when absent */
     int64_t ttl;
     int64_t vivify_ttl;
+    int64_t recache;   /* R(ttl): seconds */
     uint64_t cas;
     uint32_t client_flags; /* F(flags) */
     uint64_t delta;        /* D(delta), default 1 */

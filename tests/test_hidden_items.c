@@ -253,7 +253,8 @@ static int damage(unsigned char *f, size_t size, enum damage d)
         if (!big || !small) return 0;
         item_t *x = item_in(f, small);
         uint32_t sz = (uint32_t)item_footprint(x->nkey, x->nvalue);
-        uint64_t at = big + 6; /* 48 bytes into the large item: inside its value */
+        /* the first unit inside the large item's value */
+        uint64_t at = big + (ITEM_HEADER + item_in(f, big)->nkey + LAYOUT_UNIT - 1) / LAYOUT_UNIT;
         _Atomic uint64_t *link;
         CHECK(linked_at(f, size, small, &link));
         bool is_bucket = (unsigned char *)link >= f + hdr.off_buckets &&

@@ -16,7 +16,7 @@
 #include "store/item.h"
 
 #define VALUE 1000
-#define NK 62 /* items of 1048 bytes that fill a 64 KiB segment */
+#define NK 62 /* items of 1056 bytes (48 of header) that fill a 64 KiB segment */
 
 static region_t view; /* a read-only mapping of the cache file, to look inside */
 
@@ -56,7 +56,7 @@ static void clean_by_fate(void)
     CHECK_RC(region_map_readonly(&view, path), SHMC_OK);
     CHECK(view.nsegments == 4 && view.segment_size == 65536 && view.nheads == 1);
     size_t footprint = item_footprint(5, VALUE);
-    CHECK(footprint == 1048 && NK * footprint <= view.segment_size &&
+    CHECK(footprint == 1056 && NK * footprint <= view.segment_size &&
           (NK + 1) * footprint > view.segment_size);
 
     char key[16], v[VALUE], got[VALUE];

@@ -14,7 +14,7 @@ enum {
     EXIT_OK_ = 0,          /* done */
     EXIT_MISS = 1,         /* miss, not stored, cas mismatch; check: violations */
     EXIT_USAGE = 2,        /* bad command line */
-    EXIT_REFUSED_FILE = 3, /* not a usable cache file */
+    EXIT_REFUSED_FILE = 3, /* not a usable cache file, or a damaged dump */
     EXIT_NO_CACHE = 4,     /* no such cache */
     EXIT_EXISTS = 5,       /* create: the cache exists already */
     EXIT_BUSY = 6,         /* rm: processes are attached */
@@ -65,5 +65,7 @@ void cli_json_string(FILE *f, const char *s, size_t n);
 int cmd_ls(cli_args *a);
 int cmd_rm(cli_args *a);
 int cmd_top(cli_args *a);
+int cmd_dump(cli_args *a);    /* dump.c */
+int cmd_restore(cli_args *a);
 
 #endif

@@ -356,6 +356,13 @@ static const cli_command commands[] = {
     {"flush", "CACHE [DELAY]", 1, 2, "invalidate every item now or in DELAY seconds", "", cmd_flush},
     {"check", "CACHE [--json]", 1, 1, "verify every invariant of a quiet cache (exit 1 on a violation)",
      "  --json          one JSON object: ok, violations, error, report lines\n", cmd_check},
+    {"dump", "CACHE FILE", 2, 2, "write every live item to FILE ('-': stdout), as memcached-tool's dump",
+     "  one \"add KEY FLAGS EXPTIME BYTES\" line and the value per item, EXPTIME absolute\n"
+     "  (0: never); it loads into shmc restore, or into memcached (nc HOST PORT < FILE)\n", cmd_dump},
+    {"restore", "CACHE FILE", 2, 2, "add the items of a dump ('-': stdin) to a cache",
+     "  items already present are kept (add); items over the cache's item size limit are\n"
+     "  refused (exit 1); a damaged dump stops at the damage (exit 3), keeping what came before\n",
+     cmd_restore},
     {"ls", "[DIR] [--json] [-v]", 0, 1, "list the caches in $SHMC_DIR (or DIR) without attaching",
      "  columns: size of the file, items, bytes of live items, protection an open here would\n"
      "  get, processes attached, and 'pending' when the last users died attached (the next\n"
@@ -394,7 +401,7 @@ static const char exit_codes[] =
     "  0  ok\n"
     "  1  miss, not stored or cas mismatch (check: violations found)\n"
     "  2  usage\n"
-    "  3  refused file: not a usable cache file\n"
+    "  3  refused file: not a usable cache file, or a damaged dump\n"
     "  4  no such cache\n"
     "  5  exists already\n"
     "  6  busy: processes are attached\n"

@@ -279,6 +279,43 @@ class Client(_shmc.Client):
         MemcacheUnknownCommandError, as memcached does without --enable-shutdown."""
         raise MemcacheUnknownCommandError(b"shutdown")
 
+    def invalidate(self, key, cas=None, expire=None):
+        """memcached's ``md key I``: mark key stale instead of deleting it.  It is still
+        served (meta_get says stale=True), and its next fetcher through meta_get or
+        get_or_compute wins the right to recompute it while the others keep the stale value.
+        cas: only if the item's cas is still this.  expire: also set its expiry.  Returns
+        True, False when key is missing, None when cas differs."""
+        return self.meta_delete(key, cas=cas, invalidate=True, expire=expire)
+
+    def get_or_compute(self, key, fn, expire=0, lease=30, poll=0.01):
+        """The value of key; when it is missing or stale, fn() computed once across every
+        process and thread that shares the cache (shmc's answer to apcu_entry).
+
+        Exactly one caller wins the right to compute (a memcached win token, N/W): it calls
+        fn(), stores the result with expire and returns it.  While it computes, the others
+        return the stale value when there is one, else wait for the winner's value (polling
+        every poll seconds).  lease: seconds the empty placeholder of a missing key lives, so
+        a winner that dies frees the key by then (a stale item's win is retaken after 30 s).
+        If fn raises, its placeholder is removed (so the next caller computes) and the
+        exception propagates."""
+        import time as _time
+        while True:
+            value, meta = self.meta_get(key, vivify=lease)
+            if meta is None:  # went between the miss and the fetch: look again
+                continue
+            if meta["win"] == "won":
+                try:
+                    value = fn()
+                except BaseException:
+                    if meta["created"]:
+                        self.meta_delete(key, cas=meta["cas"])
+                    raise
+                self.set(key, value, expire=expire)
+                return value
+            if meta["win"] != "taken" or meta["stale"]:
+                return value
+            _time.sleep(poll)  # a placeholder: the winner is computing
+
     def __enter__(self):
         """Use as a context manager: the cache is closed (detached) at the end."""
         return self

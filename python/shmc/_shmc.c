@@ -942,6 +942,130 @@ out:
     return failed;
 }
 
+/* ---- memcached's meta commands: metadata, invalidation, win tokens ---- */
+
+/* An optional expire-like argument: absent or None leaves *has 0. */
+static int get_opt_expire(PyObject *v, int64_t *out, bool *has)
+{
+    *has = v && v != Py_None;
+    return *has ? get_expire(v, out) : 0;
+}
+
+static PyObject *meta_dict(const shmc_item_meta *m)
+{
+    static const char *const win[] = {NULL, "won", "taken"};
+    PyObject *w = m->win == SHMC_WIN_WON || m->win == SHMC_WIN_TAKEN
+                      ? PyUnicode_FromString(win[m->win]) : Py_NewRef(Py_None);
+    if (!w) return NULL;
+    return Py_BuildValue("{s:K,s:k,s:K,s:L,s:k,s:O,s:O,s:N,s:O}", "cas",
+                         (unsigned long long)m->cas, "flags", (unsigned long)m->flags, "size",
+                         (unsigned long long)m->nvalue, "ttl", (long long)m->ttl,
+                         "last_access", (unsigned long)m->last_access,
+                         "fetched", m->fetched ? Py_True : Py_False,
+                         "stale", m->stale ? Py_True : Py_False, "win", w,
+                         "created", m->created ? Py_True : Py_False);
+}
+
+static PyObject *Client_meta_get(Client *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    static const char *const names[] = {"key", "touch", "vivify", "recache", "peek", "default"};
+    PyObject *a[6];
+    if (parse_args("meta_get", args, nargs, kwnames, names, 6, 1, a)) return NULL;
+    key_t_ k;
+    shmc_get_opts o = {0};
+    bool has;
+    int64_t x;
+    if (make_key(self, a[0], &k)) return NULL;
+    if (get_opt_expire(a[1], &o.exptime, &has)) return NULL;
+    if (has) o.what |= SHMC_GET_TOUCH;
+    if (get_opt_expire(a[2], &o.vivify_exptime, &has)) return NULL;
+    if (has) o.what |= SHMC_GET_VIVIFY;
+    if (get_opt_expire(a[3], &x, &has)) return NULL;
+    if (has) {
+        o.what |= SHMC_GET_RECACHE;
+        o.recache = x > 0 ? (uint32_t)x : 0;
+    }
+    if (a[4]) {
+        int peek = PyObject_IsTrue(a[4]);
+        if (peek < 0) return NULL;
+        if (peek) o.what |= SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN;
+    }
+    handle *h = client_handle(self);
+    if (!h) return NULL;
+    shmc_item_meta m;
+    char stack[STACK_VALUE];
+    size_t n = 0;
+    PyObject *value = NULL;
+    shmc_rc rc = shmc_get_meta(h->cache, k.b, k.n, &o, stack, sizeof stack, &n, &m);
+    if (rc == SHMC_OK) value = PyBytes_FromStringAndSize(stack, (Py_ssize_t)n);
+    while (rc == SHMC_BUFFER_TOO_SMALL) { /* nothing changed: ask again with room */
+        Py_XDECREF(value);
+        size_t cap = n;
+        value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+        if (!value) break;
+        rc = shmc_get_meta(h->cache, k.b, k.n, &o, PyBytes_AS_STRING(value), cap, &n, &m);
+        if (rc == SHMC_OK && n < cap) _PyBytes_Resize(&value, (Py_ssize_t)n);
+    }
+    handle_leave(h);
+    if (rc == SHMC_NOT_FOUND) {
+        Py_XDECREF(value);
+        return PyTuple_Pack(2, a[5] ? a[5] : Py_None, Py_None);
+    }
+    if (rc != SHMC_OK) {
+        Py_XDECREF(value);
+        if (rc != SHMC_BUFFER_TOO_SMALL) set_rc_error(rc);
+        return NULL;
+    }
+    if (!value) return NULL;
+    /* a vivified stub holds no value of the client's yet: hand back its bytes */
+    if (!m.created) {
+        value = deserialize(self, a[0], value, m.flags);
+        if (!value) return NULL;
+    }
+    PyObject *md = meta_dict(&m);
+    if (!md) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, value, md);
+    Py_DECREF(value);
+    Py_DECREF(md);
+    return t;
+}
+
+static PyObject *Client_meta_delete(Client *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    static const char *const names[] = {"key", "cas", "invalidate", "expire"};
+    PyObject *a[4];
+    if (parse_args("meta_delete", args, nargs, kwnames, names, 4, 1, a)) return NULL;
+    key_t_ k;
+    shmc_delete_opts o = {0};
+    bool has;
+    if (make_key(self, a[0], &k)) return NULL;
+    if (a[1] && a[1] != Py_None) {
+        if (get_cas(self, a[1], &o.cas)) return NULL;
+        o.what |= SHMC_DELETE_CAS;
+    }
+    if (a[2]) {
+        int inv = PyObject_IsTrue(a[2]);
+        if (inv < 0) return NULL;
+        if (inv) o.what |= SHMC_DELETE_INVALIDATE;
+    }
+    if (get_opt_expire(a[3], &o.exptime, &has)) return NULL;
+    if (has) o.what |= SHMC_DELETE_TOUCH;
+    handle *h = client_handle(self);
+    if (!h) return NULL;
+    shmc_rc rc = shmc_delete_meta(h->cache, k.b, k.n, &o);
+    handle_leave(h);
+    if (rc == SHMC_OK) Py_RETURN_TRUE;
+    if (rc == SHMC_NOT_FOUND) Py_RETURN_FALSE;
+    if (rc == SHMC_EXISTS) Py_RETURN_NONE;
+    set_rc_error(rc);
+    return NULL;
+}
+
 static PyObject *Client_delete(Client *self, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {
@@ -1474,6 +1598,22 @@ static PyMethodDef Client_methods[] = {
      "of digits).  Returns True when stored, False when the item changed since, None when\n"
      "the key is missing (True with noreply).  Raises MemcacheIllegalInputError for a cas\n"
      "that is not digits, else as set()."},
+    {"meta_get", (PyCFunction)(void (*)(void))Client_meta_get, FAST,
+     "meta_get(key, touch=None, vivify=None, recache=None, peek=False, default=None)\n--\n\n"
+     "memcached's mg: (value, meta) of key, or (default, None) when it is missing.  meta is a\n"
+     "dict: cas, flags, size, ttl (seconds left; -1 never), last_access (seconds), fetched\n"
+     "(read before this call), stale (invalidated), win ('won': this caller must store a\n"
+     "fresh value; 'taken': another caller is doing so; None), created.  touch: a new\n"
+     "expire.  vivify: on a miss create an empty item with this expire and win it (its value\n"
+     "is b''; created is True).  recache: win when the item expires within this many\n"
+     "seconds.  A stale item's first fetcher wins.  peek: change nothing (not fetched, no\n"
+     "win).  Exactly one caller, in any process, wins an item until a store replaces it or\n"
+     "30 s pass (a winner that died)."},
+    {"meta_delete", (PyCFunction)(void (*)(void))Client_meta_delete, FAST,
+     "meta_delete(key, cas=None, invalidate=False, expire=None)\n--\n\n"
+     "memcached's md: delete key, only if its cas is cas when given; with invalidate, mark\n"
+     "it stale instead (it is still served, flagged, and its next fetcher wins; expire sets\n"
+     "its expiry too).  Returns True, False when key is missing, None when cas differs."},
     {"delete", (PyCFunction)(void (*)(void))Client_delete, FAST,
      "delete(key, noreply=None)\n--\n\n"
      "Remove key.  Returns True when it was deleted, False when it was missing (always True\n"

@@ -13,6 +13,7 @@
 #include "protect/seal.h"
 #include <sys/mman.h>
 #include "store/check.h"
+#include "store/index.h"
 #include "store/recover.h"
 #include "store/stats.h"
 #include "store/store.h"
@@ -269,13 +270,39 @@ API const char *shmc_strerror(shmc_rc rc)
 
 /* ---- reads ---- */
 
+/* A meta fetch's result as the public struct says it. */
+static void meta_public(const meta_out_t *m, uint32_t now, shmc_item_meta *out)
+{
+    memset(out, 0, sizeof *out);
+    out->cas = m->cas;
+    out->flags = m->flags;
+    out->nvalue = m->nvalue;
+    out->last_access = now > m->atime ? now - m->atime : 0;
+    out->ttl = !m->exptime ? -1 : m->exptime > now ? (int64_t)(m->exptime - now) : 0;
+    out->prev_ttl = m->created || !m->prev_exptime ? -1
+                    : m->prev_exptime > now ? (int64_t)(m->prev_exptime - now) : 0;
+    out->fetched = m->fetched;
+    out->stale = m->stale;
+    out->win = m->win;
+    out->created = m->created;
+}
+
+/* get, gat (touch) and get_meta (mreq not NULL, with *meta). */
 static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, int64_t exptime,
+                          const shmc_get_opts *mreq, shmc_item_meta *meta,
                           void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
     if (!nvalue) return invalid("nvalue is NULL");
     if (!buf && cap) return invalid("buf is NULL with a non-zero cap");
+    shmc_get_opts o = {0};
+    if (mreq) {
+        o = *mreq; /* copied before the cache is opened */
+        if (o.what & ~(SHMC_GET_TOUCH | SHMC_GET_VIVIFY | SHMC_GET_RECACHE | SHMC_GET_NO_BUMP |
+                       SHMC_GET_NO_WIN))
+            return invalid("unknown bits in shmc_get_opts.what");
+    }
     struct call cl;
     shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
@@ -290,7 +317,16 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
     gate_open(cl.t);
     op_ctx_t ctx;
     handle_ctx(c, cl.t, &ctx);
-    rc = store_get(&c->r, &ctx, cl.k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    meta_out_t mo;
+    if (mreq) {
+        meta_req_t req = {.what = o.what,
+                          .exptime = store_exptime_abs(o.exptime, ctx.now),
+                          .vivify_exptime = store_exptime_abs(o.vivify_exptime, ctx.now),
+                          .recache = o.recache};
+        rc = store_get_meta(&c->r, &ctx, cl.k, (uint32_t)nkey, &req, &out, &mo);
+    } else {
+        rc = store_get(&c->r, &ctx, cl.k, (uint32_t)nkey, touch, store_exptime_abs(exptime, ctx.now), &out);
+    }
     if (cl.t) cl.t->in_call = 0;
     gate_stage();
     if (rc == SHMC_OK && out.buf != buf && out.nvalue) {
@@ -303,20 +339,30 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
     if (rc == SHMC_OK) {
         if (flags) *flags = out.flags;
         if (cas) *cas = out.cas;
+        if (meta) meta_public(&mo, ctx.now, meta);
     }
     return rc;
+}
+
+API shmc_rc shmc_get_meta(shmc_t *c, const char *key, size_t nkey, const shmc_get_opts *opts,
+                          void *buf, size_t cap, size_t *nvalue, shmc_item_meta *meta)
+{
+    static const shmc_get_opts none;
+    if (!meta) return invalid("meta is NULL");
+    return get_common(c, key, nkey, false, 0, opts ? opts : &none, meta, buf, cap, nvalue,
+                      NULL, NULL);
 }
 
 API shmc_rc shmc_get(shmc_t *c, const char *key, size_t nkey, void *buf, size_t cap,
                      size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
-    return get_common(c, key, nkey, false, 0, buf, cap, nvalue, flags, cas);
+    return get_common(c, key, nkey, false, 0, NULL, NULL, buf, cap, nvalue, flags, cas);
 }
 
 API shmc_rc shmc_gat(shmc_t *c, const char *key, size_t nkey, int64_t exptime, void *buf,
                      size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
-    return get_common(c, key, nkey, true, exptime, buf, cap, nvalue, flags, cas);
+    return get_common(c, key, nkey, true, exptime, NULL, NULL, buf, cap, nvalue, flags, cas);
 }
 
 API shmc_rc shmc_get_alloc(shmc_t *c, const char *key, size_t nkey, void **value,
@@ -469,7 +515,7 @@ API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, s
 
 static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
                             const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
-                            uint64_t cas)
+                            uint64_t cas, bool stale_ok, uint64_t *cas_out)
 {
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
@@ -493,8 +539,14 @@ static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, si
     op_ctx_t ctx;
     handle_ctx(c, cl.t, &ctx);
     if (fits) {
+        uint64_t stored_cas = 0;
         rc = store_write(&c->r, &ctx, mode, cl.k, (uint32_t)nkey, value, nvalue, flags,
-                         store_exptime_abs(exptime, ctx.now), cas);
+                         store_exptime_abs(exptime, ctx.now), cas, stale_ok, &stored_cas);
+        if (rc == SHMC_OK && cas_out) {
+            call_end(&cl); /* written with the gate closed */
+            *cas_out = stored_cas;
+            return rc;
+        }
     } else {
         CTR(&ctx, C_cmd_set);
         if (mode == MODE_SET) store_drop(&c->r, &ctx, cl.k, (uint32_t)nkey);
@@ -508,37 +560,37 @@ static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, si
 API shmc_rc shmc_set(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
                      uint32_t flags, int64_t exptime)
 {
-    return write_common(c, MODE_SET, key, nkey, value, nvalue, flags, exptime, 0);
+    return write_common(c, MODE_SET, key, nkey, value, nvalue, flags, exptime, 0, false, NULL);
 }
 
 API shmc_rc shmc_add(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
                      uint32_t flags, int64_t exptime)
 {
-    return write_common(c, MODE_ADD, key, nkey, value, nvalue, flags, exptime, 0);
+    return write_common(c, MODE_ADD, key, nkey, value, nvalue, flags, exptime, 0, false, NULL);
 }
 
 API shmc_rc shmc_replace(shmc_t *c, const char *key, size_t nkey, const void *value,
                          size_t nvalue, uint32_t flags, int64_t exptime)
 {
-    return write_common(c, MODE_REPLACE, key, nkey, value, nvalue, flags, exptime, 0);
+    return write_common(c, MODE_REPLACE, key, nkey, value, nvalue, flags, exptime, 0, false, NULL);
 }
 
 API shmc_rc shmc_append(shmc_t *c, const char *key, size_t nkey, const void *value,
                         size_t nvalue, uint32_t flags, int64_t exptime)
 {
-    return write_common(c, MODE_APPEND, key, nkey, value, nvalue, flags, exptime, 0);
+    return write_common(c, MODE_APPEND, key, nkey, value, nvalue, flags, exptime, 0, false, NULL);
 }
 
 API shmc_rc shmc_prepend(shmc_t *c, const char *key, size_t nkey, const void *value,
                          size_t nvalue, uint32_t flags, int64_t exptime)
 {
-    return write_common(c, MODE_PREPEND, key, nkey, value, nvalue, flags, exptime, 0);
+    return write_common(c, MODE_PREPEND, key, nkey, value, nvalue, flags, exptime, 0, false, NULL);
 }
 
 API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value, size_t nvalue,
                      uint32_t flags, int64_t exptime, uint64_t cas)
 {
-    return write_common(c, MODE_CAS, key, nkey, value, nvalue, flags, exptime, cas);
+    return write_common(c, MODE_CAS, key, nkey, value, nvalue, flags, exptime, cas, false, NULL);
 }
 
 API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
@@ -559,7 +611,7 @@ API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
 }
 
 static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_t delta,
-                     uint64_t *result)
+                     const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
 {
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
@@ -572,20 +624,146 @@ static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_
     gate_open(cl.t);
     op_ctx_t ctx;
     handle_ctx(cl.c, cl.t, &ctx);
-    rc = store_arith(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, incr, delta, &res);
+    arith_req_t req = {.incr = incr, .delta = delta};
+    if (opts) {
+        req.has_cas = opts->what & SHMC_ARITH_CAS;
+        req.cas = opts->cas;
+        req.has_exptime = opts->what & SHMC_ARITH_TOUCH;
+        req.exptime = store_exptime_abs(opts->exptime, ctx.now);
+        req.vivify = opts->what & SHMC_ARITH_VIVIFY;
+        req.initial = opts->initial;
+        req.vivify_exptime = store_exptime_abs(opts->vivify_exptime, ctx.now);
+    }
+    meta_out_t mo;
+    rc = store_arith(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, &req, &res, &mo);
     call_end(&cl);
     if (result && rc == SHMC_OK) *result = res;
+    if (meta && rc == SHMC_OK) meta_public(&mo, ctx.now, meta);
     return rc;
 }
 
 API shmc_rc shmc_incr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result)
 {
-    return arith(c, key, nkey, true, delta, result);
+    return arith(c, key, nkey, true, delta, NULL, result, NULL);
 }
 
 API shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint64_t *result)
 {
-    return arith(c, key, nkey, false, delta, result);
+    return arith(c, key, nkey, false, delta, NULL, result, NULL);
+}
+
+API shmc_rc shmc_store_meta(shmc_t *c, int mode, const char *key, size_t nkey, const void *value,
+                            size_t nvalue, uint32_t flags, int64_t exptime,
+                            const shmc_store_opts *opts, uint64_t *cas_out)
+{
+    shmc_store_opts o = {0};
+    if (opts) o = *opts;
+    if (o.what & ~(SHMC_STORE_CAS | SHMC_STORE_INVALIDATE))
+        return invalid("unknown bits in shmc_store_opts.what");
+    bool has_cas = o.what & SHMC_STORE_CAS;
+    enum store_mode m;
+    switch (mode) {
+    case SHMC_MODE_SET: m = has_cas ? MODE_CAS : MODE_SET; break;
+    case SHMC_MODE_ADD: m = MODE_ADD; break;
+    case SHMC_MODE_REPLACE: m = has_cas ? MODE_CAS : MODE_REPLACE; break;
+    case SHMC_MODE_APPEND: m = MODE_APPEND; break;
+    case SHMC_MODE_PREPEND: m = MODE_PREPEND; break;
+    default: return invalid("mode is not an enum shmc_store_mode");
+    }
+    uint64_t cas = has_cas && m != MODE_ADD ? o.cas : 0;
+    bool stale_ok = m == MODE_CAS && (o.what & SHMC_STORE_INVALIDATE);
+    return write_common(c, m, key, nkey, value, nvalue, flags, exptime, cas, stale_ok, cas_out);
+}
+
+API shmc_rc shmc_delete_meta(shmc_t *h, const char *key, size_t nkey, const shmc_delete_opts *opts)
+{
+    CANCEL_OFF();
+    if (!h) return invalid("cache handle is NULL");
+    shmc_delete_opts o = {0};
+    if (opts) o = *opts;
+    if (o.what & ~(SHMC_DELETE_CAS | SHMC_DELETE_INVALIDATE | SHMC_DELETE_TOUCH))
+        return invalid("unknown bits in shmc_delete_opts.what");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    rc = take_key(&cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl.t);
+    op_ctx_t ctx;
+    handle_ctx(cl.c, cl.t, &ctx);
+    bool inval = o.what & SHMC_DELETE_INVALIDATE;
+    rc = store_delete_meta(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, o.what & SHMC_DELETE_CAS, o.cas,
+                           inval, inval && (o.what & SHMC_DELETE_TOUCH),
+                           store_exptime_abs(o.exptime, ctx.now));
+    call_end(&cl);
+    return rc;
+}
+
+API shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, uint64_t delta,
+                            const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
+{
+    shmc_arith_opts o = {0};
+    if (opts) o = *opts;
+    if (o.what & ~(SHMC_ARITH_CAS | SHMC_ARITH_TOUCH | SHMC_ARITH_VIVIFY))
+        return invalid("unknown bits in shmc_arith_opts.what");
+    return arith(c, key, nkey, incr != 0, delta, &o, result, meta);
+}
+
+API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
+{
+    CANCEL_OFF();
+    if (!h || !cb) return invalid("cache handle or callback is NULL");
+    enum { BUCKETS_PER_STEP = 1024 };
+    /* the buffer grows only between steps, with the gate closed (the allocator may be user
+     * code); a chain too large for it is copied again after it has grown */
+    copy_buf_t buf = {.cap = 64 * 1024};
+    buf.p = malloc(buf.cap);
+    if (!buf.p) return error_set(SHMC_SYSTEM, "out of process memory for a walk");
+    shmc_rc rc = SHMC_OK;
+    for (uint64_t b = 0;;) {
+        struct call cl;
+        rc = call_begin(&cl, h);
+        if (rc != SHMC_OK) break;
+        if (b > cl.c->r.bucket_mask) {
+            call_end(&cl);
+            break;
+        }
+        buf.len = 0;
+        buf.full = false;
+        gate_open(cl.t);
+        op_ctx_t ctx;
+        handle_ctx(cl.c, cl.t, &ctx);
+        uint64_t next = store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
+        call_end(&cl);
+        if (buf.full && next == b) { /* one chain larger than the buffer: grow, copy again */
+            unsigned char *p = buf.cap > SIZE_MAX / 2 ? NULL : realloc(buf.p, buf.cap * 2);
+            if (!p) {
+                rc = error_set(SHMC_SYSTEM, "out of process memory for a walk");
+                break;
+            }
+            buf.p = p;
+            buf.cap *= 2;
+            continue;
+        }
+        b = next;
+        int stop = 0;
+        for (size_t at = 0; at < buf.len && !stop; ) {
+            chain_copy_t cc;
+            memcpy(&cc, buf.p + at, sizeof cc);
+            meta_out_t mo = {.cas = cc.cas, .flags = cc.flags, .nvalue = cc.nvalue,
+                             .exptime = cc.exptime, .prev_exptime = cc.exptime, .atime = cc.atime,
+                             .fetched = cc.fetched, .stale = (cc.meta & ITEM_META_STALE) != 0,
+                             .win = item_win_out(cc.meta, ctx.now) ? SHMC_WIN_TAKEN : SHMC_WIN_NONE};
+            shmc_item_meta m;
+            meta_public(&mo, ctx.now, &m);
+            const char *key = (const char *)buf.p + at + sizeof cc;
+            stop = cb(arg, key, cc.nkey, key + cc.nkey, cc.nvalue, &m);
+            at += chain_copy_size(&cc);
+        }
+        if (stop) break;
+    }
+    free(buf.p);
+    return rc;
 }
 
 API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)

@@ -114,10 +114,10 @@ shmc_rc layout_validate(const header_t *h, uint64_t file_size)
     if (h->magic != LAYOUT_MAGIC) return error_set(SHMC_BAD_FILE, "not a shmc cache file (bad magic)");
     if (h->version < LAYOUT_VERSION)
         return error_set(SHMC_BAD_FILE,
-                         "cache file has layout version %u, made by an older shmc; this build reads version %u: "
+                         "cache file has layout version %u (%s); this build reads version %u: "
                          "remove the file (the next open creates a new, empty cache) or drain it "
                          "with the older shmc first",
-                         h->version, LAYOUT_VERSION);
+                         h->version, h->version == 2 ? "shmc 0.1" : "an older shmc", LAYOUT_VERSION);
     if (h->version != LAYOUT_VERSION)
         return error_set(SHMC_BAD_FILE,
                          "cache file has layout version %u, made by a newer shmc; this build "

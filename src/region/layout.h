@@ -25,20 +25,22 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 4u
+#define LAYOUT_VERSION 4u /* 4: the counter table, items with memcached's meta state (48-byte
+                           * header), the segments' checked mark */
 /* What layout 4 is made of, checked by the static assertions after header_t: a change to
  * the counters (SHMC_STATS's COUNTER rows) or to the size of a structure in the file fails
  * the build until LAYOUT_VERSION moves and these values move with it.  The sizes are those
  * with a 40-byte robust_lock_t (glibc's pthread_mutex_t on 64-bit x86). */
-#define LAYOUT_V_COUNTERS 28u       /* C_COUNT */
-#define LAYOUT_V_COUNTER_SIG 4968u  /* LAYOUT_COUNTER_SIG: the counters' order and names */
+#define LAYOUT_V_COUNTERS 32u       /* C_COUNT */
+#define LAYOUT_V_COUNTER_SIG 6466u  /* LAYOUT_COUNTER_SIG: the counters' order and names */
 #define LAYOUT_V_HEADER 640u        /* sizeof(header_t) */
 #define LAYOUT_V_RETIRED 384u       /* offsetof(header_t, retired) */
-#define LAYOUT_V_THREAD_SLOT 256u   /* sizeof(thread_slot_t) */
+#define LAYOUT_V_THREAD_SLOT 320u   /* sizeof(thread_slot_t) */
 #define LAYOUT_V_PROC_SLOT 16u      /* sizeof(proc_slot_t) */
 #define LAYOUT_V_STRIPE 128u        /* sizeof(stripe_t) */
 #define LAYOUT_V_HEAD 64u           /* sizeof(head_t) */
 #define LAYOUT_V_SEGMETA 24u        /* sizeof(segmeta_t) */
+#define LAYOUT_V_ITEM_HEADER 48u    /* LAYOUT_ITEM_HEADER (store/item.h's item_t) */
 #define LAYOUT_UNIT 8u                    /* item offsets count 8-byte units */
 #define LAYOUT_UNIT_BITS 40u              /* an offset's width in a bucket word and item link */
 #define LAYOUT_MAX_FILE (((uint64_t)1 << LAYOUT_UNIT_BITS) * LAYOUT_UNIT) /* 8 TiB */
@@ -57,8 +59,9 @@
 #define LAYOUT_SEGMENT_MIN (64u * 1024u)
 #define LAYOUT_ITEM_MIN_SIZE_MAX 1024u           /* smallest item size limit, as memcached -I */
 #define LAYOUT_ITEM_MAX_SIZE_MAX (1024u * 1024u * 1024u)
-#define LAYOUT_ITEM_HEADER 40u /* store/item.h's header: a segment must hold the largest item */
-#define LAYOUT_ITEM_MIN 48u /* the smallest item's footprint: header, 1-byte key, rounding */
+#define LAYOUT_ITEM_HEADER 48u /* store/item.h's header: a segment must hold the largest item */
+#define LAYOUT_ITEM_MIN 48u /* the index is sized for items this small (memory_limit / 48
+                            * buckets); the smallest item is 56 bytes since version 4 */
 #define LAYOUT_HASH_POWER_MAX 36u
 #define LAYOUT_ACCESS_GRAIN 32u /* one access bit per 32 bytes: every item is >= 48 bytes */
 
@@ -180,7 +183,8 @@ _Static_assert(sizeof(robust_lock_t) != 40 ||
                     sizeof(thread_slot_t) == LAYOUT_V_THREAD_SLOT &&
                     sizeof(proc_slot_t) == LAYOUT_V_PROC_SLOT &&
                     sizeof(stripe_t) == LAYOUT_V_STRIPE && sizeof(head_t) == LAYOUT_V_HEAD &&
-                    sizeof(segmeta_t) == LAYOUT_V_SEGMETA),
+                    sizeof(segmeta_t) == LAYOUT_V_SEGMETA &&
+                    LAYOUT_ITEM_HEADER == LAYOUT_V_ITEM_HEADER),
                "a structure of the cache file changed: bump LAYOUT_VERSION and update the "
                "LAYOUT_V_* sizes next to it");
 

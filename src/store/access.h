@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "region/region.h"
+#include "store/item.h"
 
 static inline void access_split(const region_t *r, uint64_t unit, uint32_t *seg, uint32_t *off)
 {
@@ -46,6 +47,17 @@ static inline void access_mark(const region_t *r, uint64_t unit)
     _Atomic uint64_t *w = access_word(r, seg, off, &mask);
     if (!(atomic_load_explicit(w, memory_order_relaxed) & mask))
         atomic_fetch_or_explicit(w, mask, memory_order_relaxed);
+}
+
+/* Whether an item was fetched since it was written: its access bit, or its kind when
+ * cleaning kept it because of one (memcached's ITEM_FETCHED).  Reads only. */
+static inline bool access_was_fetched(const region_t *r, uint64_t unit, uint8_t kind)
+{
+    if (kind == ITEM_LIVE_FETCHED) return true;
+    uint32_t seg, off;
+    uint64_t mask;
+    access_split(r, unit, &seg, &off);
+    return (atomic_load_explicit(access_word(r, seg, off, &mask), memory_order_relaxed) & mask) != 0;
 }
 
 /* Whether the item at offset off of segment seg was fetched; clears its bit. */

@@ -99,6 +99,8 @@ chain_read(const region_t *r, uint64_t b, uint64_t w1, const unsigned char *key,
             v.exptime = atomic_load_explicit(&it->exptime, memory_order_relaxed);
             v.epoch = it->epoch;
             v.cas = it->cas;
+            v.atime = atomic_load_explicit(&it->atime, memory_order_relaxed);
+            v.meta = atomic_load_explicit(&it->meta, memory_order_relaxed);
             v.kind = it->kind;
             if (v.nvalue <= cap && v.nvalue <= r->item_size_max) {
                 if (v.nvalue) memcpy(buf, it->data + nkey, v.nvalue);
@@ -122,6 +124,49 @@ void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint
     const uint64_t max_steps = index_max_chain(r);
     while (!chain_read(r, b, load_stable(r, b), key, nkey, index_tag_of(hash), buf, cap, out,
                        max_steps, true)) {
+    }
+}
+
+bool index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf)
+{
+    const uint64_t max_steps = index_max_chain(r);
+    const size_t start = buf->len;
+    for (;;) {
+        uint64_t w1 = load_stable(r, b);
+        buf->len = start;
+        bool fits = true;
+        RACY_READS_BEGIN();
+        uint64_t u = bucket_head(w1);
+        for (uint64_t steps = 0; u && steps < max_steps; steps++) {
+            item_t *it = item_at(r, u);
+            if (!it) break;
+            uint32_t nkey = it->nkey, nvalue = it->nvalue;
+            if (item_is_live_kind(it->kind) && item_fits(r, u, nkey, nvalue)) {
+                chain_copy_t c = {.unit = u, .cas = it->cas, .nkey = nkey, .nvalue = nvalue,
+                                  .flags = it->flags,
+                                  .exptime = atomic_load_explicit(&it->exptime, memory_order_relaxed),
+                                  .epoch = it->epoch,
+                                  .atime = atomic_load_explicit(&it->atime, memory_order_relaxed),
+                                  .meta = atomic_load_explicit(&it->meta, memory_order_relaxed),
+                                  .kind = it->kind};
+                if (buf->cap - buf->len < chain_copy_size(&c)) {
+                    fits = false;
+                    break;
+                }
+                memcpy(buf->p + buf->len, &c, sizeof c);
+                memcpy(buf->p + buf->len + sizeof c, it->data, (size_t)nkey + nvalue);
+                buf->len += chain_copy_size(&c);
+            }
+            u = atomic_load_explicit(&it->next, memory_order_relaxed);
+        }
+        RACY_READS_END();
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&r->buckets[b], memory_order_relaxed) != w1) continue;
+        if (!fits) { /* a whole chain that does not fit: the caller makes room */
+            buf->len = start;
+            buf->full = true;
+        }
+        return fits;
     }
 }
 
@@ -272,6 +317,13 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
 void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
                               uint32_t exptime)
 {
+    index_set_state_locked(r, st, b, it, exptime,
+                           atomic_load_explicit(&it->meta, memory_order_relaxed));
+}
+
+void index_set_state_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                            uint32_t exptime, uint32_t meta)
+{
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
     atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
@@ -284,6 +336,8 @@ void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_
     CRASHPOINT("touch.version_odd");
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
     CRASHPOINT("touch.exptime");
+    atomic_store_explicit(&it->meta, meta, memory_order_relaxed);
+    CRASHPOINT("touch.meta");
     atomic_store_explicit(bw, bucket_word(bucket_version(w) + 2, bucket_head(w)), memory_order_release);
     CRASHPOINT("touch.version_even");
     atomic_store_explicit(&st->intent_active, 0, memory_order_release);

@@ -40,6 +40,7 @@ typedef struct item_view {
     uint64_t unit; /* 0: not found */
     uint32_t nvalue, flags, exptime, epoch;
     uint64_t cas;
+    uint32_t atime, meta; /* item.h's meta state */
     uint8_t kind;
     bool copied; /* the value is in the caller's buffer (cap was large enough) */
 } item_view_t;
@@ -47,6 +48,33 @@ typedef struct item_view {
 /* Lock-free lookup.  When found and cap >= nvalue, the value is copied into buf. */
 void index_read(const region_t *r, const unsigned char *key, uint32_t nkey, uint64_t hash,
                 void *buf, size_t cap, item_view_t *out);
+
+/* One item of a chain as index_copy_chain copied it: this header, then the key and the value,
+ * padded to 8 bytes (chain_copy_size). */
+typedef struct chain_copy {
+    uint64_t unit, cas;
+    uint32_t nkey, nvalue, flags, exptime, epoch, atime, meta;
+    uint8_t kind;
+    uint8_t fetched; /* filled in by store_walk */
+} chain_copy_t;
+
+static inline size_t chain_copy_size(const chain_copy_t *c)
+{
+    return (sizeof(chain_copy_t) + c->nkey + c->nvalue + 7) & ~(size_t)7;
+}
+
+/* A buffer of chain copies.  It never grows inside the library's calls (an allocator may be
+ * user code, which must not run with the gate open): full says a chain did not fit. */
+typedef struct copy_buf {
+    unsigned char *p;
+    size_t len, cap;
+    bool full;
+} copy_buf_t;
+
+/* Append a consistent copy of every item in bucket b's chain to buf (lock-free, validated by
+ * the bucket's version as index_read is: retried until whole).  false, with buf as it was
+ * and full set, when the chain does not fit. */
+bool index_copy_chain(const region_t *r, uint64_t b, copy_buf_t *buf);
 
 /* The most keys index_read_batch looks up at once: enough misses in flight to fill the
  * core's line-fill buffers, few enough that the first lines fetched are still cached when
@@ -87,6 +115,9 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
 /* Change a linked item's expiry in place (touch). */
 void index_set_exptime_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
                               uint32_t exptime);
+/* Change a linked item's expiry and meta state (item.h) in place, as one change. */
+void index_set_state_locked(const region_t *r, stripe_t *st, uint64_t b, item_t *it,
+                            uint32_t exptime, uint32_t meta);
 
 /* Whether unit u is linked in bucket b's chain (and its predecessor). */
 bool index_is_linked_locked(const region_t *r, uint64_t b, uint64_t u, uint64_t *prev);

@@ -1,9 +1,10 @@
 /* item.h — one cached item as it lies in a segment, and the rules for reading it.
  *
  * An item is written once, completely, before it is linked into the hash index, and is never
- * changed afterwards except for `next` and `exptime`, which change only under its stripe's
- * lock with the bucket's version odd.  So a reader that copies an item and then finds the
- * bucket's version unchanged has a consistent copy.  Items are 8-byte aligned; a gap that
+ * changed afterwards except for `next`, `exptime` and `meta`, which change only under its
+ * stripe's lock with the bucket's version odd, and `atime`, which changes under the stripe
+ * lock alone (a reader may see either value).  So a reader that copies an item and then finds
+ * the bucket's version unchanged has a consistent copy.  Items are 8-byte aligned; a gap that
  * cleaning leaves in a segment is covered by a filler, so a segment can always be walked.
  *
  * Each item carries a checksum of everything in it that never changes (lengths, flags, cas,
@@ -11,8 +12,9 @@
  * the bucket's version — but recovery after a crash of every process (see scrub.h) and the
  * checker do, so a torn or rotted item is dropped, never served.
  *
- * 40 bytes of header per item (memcached uses 48-56): the chain link is 64 bits (offsets of
- * 40, see layout.h) and the checksum 32. */
+ * 48 bytes of header per item (memcached uses 48-56): the chain link is 64 bits (offsets of
+ * 40, see layout.h), the checksum 32, and memcached's meta state (last access, stale, win
+ * token) 64. */
 #ifndef SHMC_ITEM_H
 #define SHMC_ITEM_H
 
@@ -39,12 +41,33 @@ typedef struct item {
     uint64_t cas;
     uint32_t epoch;           /* flush epoch when written */
     uint32_t sum;             /* item_sum() when written */
+    _Atomic uint32_t atime;   /* last fetched or stored (Unix s), moved at most once per
+                               * ITEM_ATIME_INTERVAL: memcached's "last access" */
+    _Atomic uint32_t meta;    /* ITEM_META_STALE | ITEM_META_WIN, and when the win went out */
     unsigned char data[];     /* key, then value */
 } item_t;
 
-#define ITEM_HEADER 40u
+#define ITEM_HEADER 48u
 _Static_assert(sizeof(item_t) == ITEM_HEADER && ITEM_HEADER == LAYOUT_ITEM_HEADER,
-               "item header is 40 bytes, as the layout sizes segments for");
+               "item header is 48 bytes, as the layout sizes segments for");
+
+/* memcached's ITEM_UPDATE_INTERVAL: a fetch moves atime only when it is this much older, so
+ * that gets write nothing shared in the common case. */
+#define ITEM_ATIME_INTERVAL 60u
+
+/* item->meta: the stale bit (set by invalidation, kept until the item is replaced), the win
+ * bit (a fetcher was told to recompute the value: memcached's ITEM_TOKEN_SENT), and in bits
+ * 2..31 the time the win went out in units of 4 s, so that a winner that died without
+ * storing is replaced after ITEM_WIN_TIMEOUT. */
+#define ITEM_META_STALE 1u
+#define ITEM_META_WIN 2u
+#define ITEM_WIN_TIMEOUT 30u /* seconds a win token is honoured; documented in shmc.h */
+static inline uint32_t item_meta_win(uint32_t now) { return (now >> 2) << 2 | ITEM_META_WIN; }
+/* Whether meta holds a win that is still honoured at `now`. */
+static inline int item_win_out(uint32_t meta, uint32_t now)
+{
+    return (meta & ITEM_META_WIN) && (now >> 2) - (meta >> 2) < (ITEM_WIN_TIMEOUT + 3) / 4;
+}
 #define ITEM_FILLER_MIN 8u /* kind and nvalue: all a filler needs */
 
 static inline uint64_t item_footprint(uint64_t nkey, uint64_t nvalue)

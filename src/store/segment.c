@@ -270,6 +270,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                         wr += sz;
                     } else {
                         if (rd > wr) write_filler(base + wr, rd - wr);
+                        if (hot) it->kind = ITEM_LIVE_FETCHED; /* its bit is cleared */
                         CRASHPOINT("clean.kept_filler");
                         wr = rd + sz; /* kept where it is */
                     }

@@ -133,10 +133,26 @@ static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, u
             if (it->nvalue) memcpy(out->buf, item_value(it), it->nvalue);
             index_set_exptime_locked(r, k->stripe, k->bucket, it, exptime);
             access_mark(r, u);
+            if (ctx->now - atomic_load_explicit(&it->atime, memory_order_relaxed) >= ITEM_ATIME_INTERVAL)
+                atomic_store_explicit(&it->atime, ctx->now, memory_order_relaxed);
         }
     }
     index_unlock(k->stripe);
     return rc;
+}
+
+/* Move a fetched item's last access to now (memcached's bump, at most once per
+ * ITEM_ATIME_INTERVAL): under the stripe lock, so that it is written only while the item is
+ * linked, never into room a writer may have taken since the lock-free read. */
+static void bump_atime(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint64_t unit)
+{
+    if (!lock_key(r, ctx, k)) return;
+    if (index_is_linked_locked(r, k->bucket, unit, NULL)) {
+        item_t *it = item_at(r, unit);
+        if (ctx->now - atomic_load_explicit(&it->atime, memory_order_relaxed) >= ITEM_ATIME_INTERVAL)
+            atomic_store_explicit(&it->atime, ctx->now, memory_order_relaxed);
+    }
+    index_unlock(k->stripe);
 }
 
 /* The answer of a lock-free get from what index_read saw. */
@@ -160,6 +176,7 @@ static shmc_rc view_result(const region_t *r, op_ctx_t *ctx, const keyref_t *k,
     out->cas = v->cas;
     if (!v->copied) return SHMC_BUFFER_TOO_SMALL; /* the caller asks again: count then */
     access_mark(r, v->unit);
+    if (__builtin_expect(ctx->now - v->atime >= ITEM_ATIME_INTERVAL, 0)) bump_atime(r, ctx, k, v->unit);
     return SHMC_OK;
 }
 
@@ -183,6 +200,154 @@ shmc_rc store_get(const region_t *r, op_ctx_t *ctx, const unsigned char *key, ui
         CTR(ctx, C_cmd_touch);
         CTR(ctx, rc == SHMC_OK ? C_touch_hits : C_touch_misses);
     } else {
+        CTR(ctx, rc == SHMC_OK ? C_get_hits : C_get_misses);
+    }
+    return rc;
+}
+
+/* ---- mg: metadata and win tokens ---- */
+
+static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint64_t unit, const keyref_t *k,
+                          const void *v1, size_t n1, const void *v2, size_t n2, uint32_t flags,
+                          uint32_t exptime, uint32_t meta);
+
+static void meta_fill(const region_t *r, uint64_t unit, const item_view_t *v, meta_out_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->cas = v->cas;
+    m->flags = v->flags;
+    m->nvalue = v->nvalue;
+    m->exptime = m->prev_exptime = v->exptime;
+    m->atime = v->atime;
+    m->fetched = access_was_fetched(r, unit, v->kind);
+    m->stale = (v->meta & ITEM_META_STALE) != 0;
+}
+
+/* Who gets the win for an item in state `meta` expiring at exptime (memcached's mg): one
+ * already out (Z); else a stale item's, or with R one that expires within `recache` s. */
+static uint8_t win_of(uint32_t meta, uint32_t exptime, const meta_req_t *req, uint32_t now)
+{
+    if (item_win_out(meta, now)) return SHMC_WIN_TAKEN;
+    if (req->what & SHMC_GET_NO_WIN) return SHMC_WIN_NONE;
+    if (meta & ITEM_META_STALE) return SHMC_WIN_WON;
+    if ((req->what & SHMC_GET_RECACHE) && exptime && exptime < now + req->recache)
+        return SHMC_WIN_WON;
+    return SHMC_WIN_NONE;
+}
+
+/* The locked half of store_get_meta: a change to make (touch, a win, last access), or a
+ * miss to vivify (room for the stub already reserved in head hi's segment at unit). */
+static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k,
+                               const meta_req_t *req, int hi, uint64_t unit, get_out_t *out,
+                               meta_out_t *m)
+{
+    if (!lock_key(r, ctx, k)) return SHMC_BAD_FILE;
+    uint64_t prev;
+    int why;
+    uint64_t u = find_live(r, ctx, k, &prev, &why);
+    shmc_rc rc = SHMC_OK;
+    if (!u && hi >= 0) { /* vivify: an empty item, and its win, for this caller alone */
+        uint32_t size = (uint32_t)item_footprint(k->nkey, 0);
+        /* memcached applies N's TTL and then a T's */
+        uint32_t exptime = req->what & SHMC_GET_TOUCH ? req->exptime : req->vivify_exptime;
+        item_t *it = write_item(r, ctx, unit, k, NULL, 0, NULL, 0, 0, exptime,
+                                item_meta_win(ctx->now));
+        CRASHPOINT("vivify.written");
+        seg_commit(r, hi, size);
+        index_replace_locked(r, k->stripe, k->bucket, unit, 0, 0, 1, size);
+        CTR(ctx, C_total_items);
+        memset(m, 0, sizeof *m);
+        m->cas = it->cas;
+        m->exptime = exptime;
+        m->atime = ctx->now;
+        m->created = true;
+        m->win = SHMC_WIN_WON;
+        CTR(ctx, C_win_tokens);
+        if (!(req->what & SHMC_GET_NO_BUMP)) access_mark(r, unit);
+        out->nvalue = 0;
+        out->flags = 0;
+        out->cas = it->cas;
+    } else if (!u) {
+        count_dead_get(ctx, why);
+        rc = SHMC_NOT_FOUND;
+    } else {
+        item_t *it = item_at(r, u);
+        item_view_t v = {.unit = u, .nvalue = it->nvalue, .flags = it->flags,
+                         .exptime = atomic_load(&it->exptime), .epoch = it->epoch, .cas = it->cas,
+                         .atime = atomic_load(&it->atime), .meta = atomic_load(&it->meta),
+                         .kind = it->kind};
+        meta_fill(r, u, &v, m);
+        out->nvalue = it->nvalue;
+        out->flags = it->flags;
+        out->cas = it->cas;
+        if (it->nvalue > out->cap) {
+            rc = SHMC_BUFFER_TOO_SMALL; /* nothing changed: the caller asks again */
+        } else {
+            if (it->nvalue) memcpy(out->buf, item_value(it), it->nvalue);
+            m->win = win_of(v.meta, v.exptime, req, ctx->now);
+            uint32_t meta = v.meta;
+            if (m->win == SHMC_WIN_WON) {
+                meta = (meta & ITEM_META_STALE) | item_meta_win(ctx->now);
+                CTR(ctx, C_win_tokens);
+                if (v.meta & ITEM_META_WIN) CTR(ctx, C_win_timeouts); /* the last one lapsed */
+            }
+            if (m->stale) CTR(ctx, C_stale_hits);
+            if (req->what & SHMC_GET_TOUCH) m->exptime = req->exptime;
+            if (meta != v.meta || m->exptime != v.exptime)
+                index_set_state_locked(r, k->stripe, k->bucket, it, m->exptime, meta);
+            if (!(req->what & SHMC_GET_NO_BUMP)) {
+                access_mark(r, u);
+                if (ctx->now - v.atime >= ITEM_ATIME_INTERVAL)
+                    atomic_store_explicit(&it->atime, ctx->now, memory_order_relaxed);
+            }
+        }
+    }
+    index_unlock(k->stripe);
+    return rc;
+}
+
+shmc_rc store_get_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
+                       uint32_t nkey, const meta_req_t *req, get_out_t *out, meta_out_t *m)
+{
+    keyref_t k = keyref(r, key, nkey);
+    item_view_t v;
+    index_read(r, key, nkey, k.hash, out->buf, out->cap, &v);
+    bool flushed;
+    shmc_rc rc;
+    if (v.unit && !store_item_dead(v.exptime, v.epoch, ctx, &flushed)) {
+        /* a hit: lock-free unless something must change */
+        bool bump = !(req->what & SHMC_GET_NO_BUMP);
+        if (!(req->what & SHMC_GET_TOUCH) && !(bump && ctx->now - v.atime >= ITEM_ATIME_INTERVAL) &&
+            win_of(v.meta, v.exptime, req, ctx->now) != SHMC_WIN_WON) {
+            out->nvalue = v.nvalue;
+            out->flags = v.flags;
+            out->cas = v.cas;
+            if (!v.copied) return SHMC_BUFFER_TOO_SMALL;
+            meta_fill(r, v.unit, &v, m);
+            m->win = win_of(v.meta, v.exptime, req, ctx->now);
+            if (bump) access_mark(r, v.unit);
+            if (m->stale) CTR(ctx, C_stale_hits);
+            rc = SHMC_OK;
+            goto count;
+        }
+    }
+    rc = get_meta_locked(r, ctx, &k, req, -1, 0, out, m);
+    if (rc == SHMC_NOT_FOUND && (req->what & SHMC_GET_VIVIFY)) {
+        int hi = seg_head_lock(r, ctx);
+        if (hi < 0) return SHMC_BAD_FILE;
+        uint64_t unit;
+        rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, 0), &unit);
+        if (rc == SHMC_OK) rc = get_meta_locked(r, ctx, &k, req, hi, unit, out, m);
+        seg_head_unlock(r, hi);
+    }
+    if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
+count:
+    /* as memcached's mg counts: a touch, or a get; a vivified miss is a hit */
+    if (req->what & SHMC_GET_TOUCH) {
+        CTR(ctx, C_cmd_touch);
+        CTR(ctx, rc == SHMC_OK ? C_touch_hits : C_touch_misses);
+    } else {
+        CTR(ctx, C_cmd_get);
         CTR(ctx, rc == SHMC_OK ? C_get_hits : C_get_misses);
     }
     return rc;
@@ -230,9 +395,11 @@ void store_get_batch(const region_t *r, op_ctx_t *ctx, const unsigned char *cons
 /* Write an item's bytes at unit: header, key, then value in up to two parts. */
 static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint64_t unit, const keyref_t *k,
                           const void *v1, size_t n1, const void *v2, size_t n2, uint32_t flags,
-                          uint32_t exptime)
+                          uint32_t exptime, uint32_t meta)
 {
     item_t *it = item_at(r, unit);
+    atomic_store_explicit(&it->atime, ctx->now, memory_order_relaxed);
+    atomic_store_explicit(&it->meta, meta, memory_order_relaxed);
     atomic_store_explicit(&it->next, 0, memory_order_relaxed);
     it->nvalue = (uint32_t)(n1 + n2);
     it->flags = flags;
@@ -251,7 +418,8 @@ static item_t *write_item(const region_t *r, op_ctx_t *ctx, uint64_t unit, const
 
 shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
                     const unsigned char *key, uint32_t nkey, const void *value, size_t nvalue,
-                    uint32_t flags, uint32_t exptime, uint64_t cas)
+                    uint32_t flags, uint32_t exptime, uint64_t cas, bool stale_ok,
+                    uint64_t *cas_out)
 {
     keyref_t k = keyref(r, key, nkey);
     __builtin_prefetch(&r->buckets[k.bucket]); /* a miss to overlap with the work below */
@@ -271,7 +439,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
              * linked), while the bucket and the item it leads to come in from memory.  The
              * conditional modes write only once they know they store, so that no bytes are
              * left behind for the next writer of this room (another process, possibly). */
-            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime, 0);
             CRASHPOINT("set.written_unlocked");
             __builtin_prefetch(item_at(r, bucket_head(atomic_load_explicit(
                                               &r->buckets[k.bucket], memory_order_relaxed))));
@@ -284,11 +452,14 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
         int why;
         uint64_t old = find_live(r, ctx, &k, &prev, &why);
         item_t *o = old ? item_at(r, old) : NULL;
+        bool stale = false; /* ms I with an older cas: store, but stale */
         if (mode == MODE_ADD && o) rc = SHMC_NOT_STORED;
-        else if ((mode == MODE_REPLACE || mode == MODE_APPEND || mode == MODE_PREPEND) && !o)
-            rc = SHMC_NOT_STORED;
+        else if ((mode == MODE_REPLACE || joins) && !o) rc = SHMC_NOT_STORED;
         else if (mode == MODE_CAS && !o) rc = SHMC_NOT_FOUND;
-        else if (mode == MODE_CAS && o->cas != cas) rc = SHMC_EXISTS;
+        else if (mode == MODE_CAS && o->cas != cas) {
+            stale = stale_ok && cas < o->cas;
+            if (!stale) rc = SHMC_EXISTS;
+        } else if (joins && cas && o->cas != cas) rc = SHMC_EXISTS;
         if (mode == MODE_CAS)
             CTR(ctx, rc == SHMC_NOT_FOUND ? C_cas_misses : rc == SHMC_EXISTS ? C_cas_badval : C_cas_hits);
         if (rc != SHMC_OK) {
@@ -307,14 +478,21 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
             need = size;
             continue;
         }
+        item_t *it;
         if (mode == MODE_APPEND)
-            write_item(r, ctx, unit, &k, item_value(o), o->nvalue, value, nvalue, o->flags,
-                       atomic_load(&o->exptime));
+            it = write_item(r, ctx, unit, &k, item_value(o), o->nvalue, value, nvalue, o->flags,
+                            atomic_load(&o->exptime), 0);
         else if (mode == MODE_PREPEND)
-            write_item(r, ctx, unit, &k, value, nvalue, item_value(o), o->nvalue, o->flags,
-                       atomic_load(&o->exptime));
+            it = write_item(r, ctx, unit, &k, value, nvalue, item_value(o), o->nvalue, o->flags,
+                            atomic_load(&o->exptime), 0);
+        else if (stale) /* keeps the old item's expiry and win, as memcached does */
+            it = write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, atomic_load(&o->exptime),
+                            ITEM_META_STALE | (atomic_load(&o->meta) & ~ITEM_META_STALE));
         else if (mode != MODE_SET)
-            write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime);
+            it = write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime, 0);
+        else
+            it = item_at(r, unit);
+        if (cas_out) *cas_out = it->cas;
         CRASHPOINT("write.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
@@ -351,6 +529,61 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
+shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
+                          uint32_t nkey, bool has_cas, uint64_t cas, bool invalidate,
+                          bool has_exptime, uint32_t exptime)
+{
+    keyref_t k = keyref(r, key, nkey);
+    int hi = -1;
+    shmc_rc rc = SHMC_OK;
+    uint64_t prev, unit = 0;
+    int why;
+    for (uint32_t need = 0;;) {
+        if (!lock_key(r, ctx, &k)) {
+            rc = SHMC_BAD_FILE;
+            break;
+        }
+        uint64_t u = find_live(r, ctx, &k, &prev, &why);
+        item_t *o = u ? item_at(r, u) : NULL;
+        if (!o) rc = SHMC_NOT_FOUND;
+        else if (has_cas && o->cas != cas) rc = SHMC_EXISTS;
+        if (rc != SHMC_OK) {
+            index_unlock(k.stripe);
+            break;
+        }
+        uint32_t size = footprint_of(o);
+        if (!invalidate) {
+            index_replace_locked(r, k.stripe, k.bucket, 0, u, prev, -1, -(int64_t)size);
+            index_unlock(k.stripe);
+            break;
+        }
+        if (!unit || size > need) {
+            /* invalidation gives the item a new cas, which its checksum covers: it is
+             * replaced by a copy, written into room reserved first (lock order: head, then
+             * stripe), so the change is one link as any other write's */
+            index_unlock(k.stripe);
+            if (hi < 0 && (hi = seg_head_lock(r, ctx)) < 0) return SHMC_BAD_FILE;
+            need = size;
+            rc = seg_reserve(r, ctx, hi, need, &unit);
+            if (rc != SHMC_OK) break;
+            continue;
+        }
+        uint32_t meta = (atomic_load(&o->meta) & ~ITEM_META_WIN) | ITEM_META_STALE;
+        item_t *it = write_item(r, ctx, unit, &k, item_value(o), o->nvalue, NULL, 0, o->flags,
+                                has_exptime ? exptime : atomic_load(&o->exptime), meta);
+        atomic_store_explicit(&it->atime, atomic_load(&o->atime), memory_order_relaxed);
+        CRASHPOINT("invalidate.written");
+        seg_commit(r, hi, size);
+        index_replace_locked(r, k.stripe, k.bucket, unit, u, prev, 0, 0);
+        index_unlock(k.stripe);
+        CTR(ctx, C_invalidations);
+        break;
+    }
+    if (hi >= 0) seg_head_unlock(r, hi);
+    if (!invalidate || rc != SHMC_OK) CTR(ctx, rc == SHMC_OK ? C_delete_hits : C_delete_misses);
+    return rc;
+}
+
 shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
                     uint32_t exptime)
 {
@@ -382,7 +615,7 @@ static bool parse_u64(const unsigned char *p, uint32_t n, uint64_t *out)
 }
 
 shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
-                    bool incr, uint64_t delta, uint64_t *result)
+                    const arith_req_t *req, uint64_t *result, meta_out_t *mo)
 {
     keyref_t k = keyref(r, key, nkey);
     int hi = seg_head_lock(r, ctx);
@@ -397,31 +630,51 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     uint64_t prev;
     int why;
     uint64_t old = find_live(r, ctx, &k, &prev, &why);
+    item_t *o = old ? item_at(r, old) : NULL;
     uint64_t v = 0;
-    if (!old) {
+    bool created = false;
+    if (!o && req->vivify) {
+        v = req->initial; /* memcached's ma N: created under the same lock, so exactly once */
+        created = true;
+    } else if (!o) {
         rc = SHMC_NOT_FOUND;
+    } else if (req->has_cas && req->cas && o->cas != req->cas) {
+        rc = SHMC_EXISTS;
+    } else if (!parse_u64(item_value(o), o->nvalue, &v)) {
+        rc = SHMC_NOT_NUMERIC;
     } else {
-        item_t *o = item_at(r, old);
-        if (!parse_u64(item_value(o), o->nvalue, &v)) {
-            rc = SHMC_NOT_NUMERIC;
-        } else {
-            v = incr ? v + delta : (delta > v ? 0 : v - delta);
-            char text[24];
-            int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
-            uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
-            write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o->flags, atomic_load(&o->exptime));
-            CRASHPOINT("arith.written");
-            seg_commit(r, hi, size);
-            index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, 0,
-                                 (int64_t)size - (int64_t)footprint_of(o));
-            if (result) *result = v;
+        v = req->incr ? v + req->delta : (req->delta > v ? 0 : v - req->delta);
+    }
+    if (rc == SHMC_OK) {
+        char text[24];
+        int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+        uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
+        uint32_t before = created ? 0 : atomic_load(&o->exptime);
+        uint32_t exptime = created ? req->vivify_exptime : before;
+        if (req->has_exptime) exptime = req->exptime;
+        item_t *it = write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o ? o->flags : 0,
+                                exptime, 0);
+        CRASHPOINT("arith.written");
+        seg_commit(r, hi, size);
+        index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, created ? 1 : 0,
+                             (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
+        if (result) *result = v;
+        if (mo) {
+            memset(mo, 0, sizeof *mo);
+            mo->cas = it->cas;
+            mo->nvalue = (uint32_t)n;
+            mo->exptime = exptime;
+            mo->prev_exptime = before;
+            mo->atime = ctx->now;
+            mo->created = created;
         }
+        if (created) CTR(ctx, C_total_items);
     }
     index_unlock(k.stripe);
     seg_head_unlock(r, hi);
-    if (rc != SHMC_NOT_NUMERIC)
-        CTR(ctx, incr ? (rc == SHMC_OK ? C_incr_hits : C_incr_misses)
-                      : (rc == SHMC_OK ? C_decr_hits : C_decr_misses));
+    if ((rc == SHMC_OK || rc == SHMC_NOT_FOUND) && !created)
+        CTR(ctx, req->incr ? (rc == SHMC_OK ? C_incr_hits : C_incr_misses)
+                           : (rc == SHMC_OK ? C_decr_hits : C_decr_misses));
     return rc;
 }
 
@@ -437,6 +690,31 @@ void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
     while (!atomic_compare_exchange_weak(&h->flush, &w, next));
     if (delay <= 0) CRASHPOINT("flush.now");
     else CRASHPOINT("flush.delayed");
+}
+
+uint64_t store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy_buf_t *buf)
+{
+    uint64_t b = b0;
+    for (; b < b1 && b <= r->bucket_mask; b++) {
+        size_t at = buf->len;
+        if (!index_copy_chain(r, b, buf)) break;
+        size_t keep = at; /* drop the dead copies of this chain in place */
+        while (at < buf->len) {
+            chain_copy_t c;
+            memcpy(&c, buf->p + at, sizeof c);
+            size_t size = chain_copy_size(&c);
+            bool flushed;
+            if (!store_item_dead(c.exptime, c.epoch, ctx, &flushed)) {
+                c.fetched = access_was_fetched(r, c.unit, c.kind);
+                memcpy(buf->p + at, &c, sizeof c);
+                if (keep != at) memmove(buf->p + keep, buf->p + at, size);
+                keep += size;
+            }
+            at += size;
+        }
+        buf->len = keep;
+    }
+    return b;
 }
 
 uint64_t store_recover(const region_t *r)

@@ -208,6 +208,29 @@ static void one_op(void)
         expect_rc(rc, want, incr ? "incr" : "decr", k);
         if (rc == SHMC_OK && got != v) fail("%s: wrong arithmetic", key, 0);
         done(k, want == SHMC_OK);
+    } else if (r < 89 && r >= 86 && k >= MODEL_COUNTERS) {
+        /* the meta calls' own writes: an invalidation (a copy with a new cas, the value
+         * kept) of a present key, a vivified empty item for a missing one */
+        *nx = *cur;
+        if (!cur->present) { /* a vivified item: empty, flags 0 */
+            nx->present = 1;
+            nx->len = 0;
+            nx->flags = 0;
+        }
+        begin(k);
+        if (cur->present) {
+            shmc_delete_opts inv = {.what = SHMC_DELETE_INVALIDATE};
+            expect_rc(shmc_delete_meta(c, key, nk, &inv), SHMC_OK, "invalidate", k);
+            done(k, false);
+        } else {
+            shmc_get_opts viv = {.what = SHMC_GET_VIVIFY};
+            shmc_item_meta meta;
+            size_t n;
+            shmc_rc rc = shmc_get_meta(c, key, nk, &viv, NULL, 0, &n, &meta);
+            expect_rc(rc, SHMC_OK, "vivify", k);
+            if (rc == SHMC_OK && (n != 0 || meta.win != SHMC_WIN_WON)) fail("vivify %s: not won", key, 0);
+            done(k, true);
+        }
     } else if (r < 89) {
         *nx = *cur;
         nx->present = 0;

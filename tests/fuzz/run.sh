@@ -27,6 +27,7 @@ seed 'set n 0 0 2\r\n10\r\nincr n 5\r\ndecr n 1\r\ntouch n 10\r\ngat 10 n\r\ngat
 seed 'flush_all 10\r\nverbosity 1\r\nversion\r\nstats\r\nstats settings\r\nstats items\r\nstats reset\r\nquit\r\n'
 seed 'ms m 2 T0 F5 c k O1 q MA\r\nhi\r\nmg m s v f c k Oabc q T30 t\r\nmd m q k\r\nma m N0 J10 D5 MD v c\r\nmn\r\nme m\r\n'
 seed 'mg Zm9v b v k N30\r\nms Zm9v 1 b\r\nx\r\nme Zm9v b\r\n'
+seed 'ms s 1 T60\r\nx\r\nmd s I T30 k\r\nmg s h l t R30 u v c\r\nms s 1 C5 I c\r\ny\r\nms s 1 MA C0\r\nz\r\nmd s C1 q\r\nma c N0 C0 t T5 v\r\nme s\r\n'
 seed 'set big 0 0 70000\r\n'
 seed 'get k1 k2 k3 k4 k5 k6 k7 k8 k9 k10 k11 k12 k13 k14 k15 k16 k17 k18 k19 k20 k21 k22 k23 k24 k25\r\n'
 

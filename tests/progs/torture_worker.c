@@ -129,6 +129,29 @@ static void one_op(thread_state_t *t)
         record_make(rec, len, k, t->writer, ++t->seq);
         rc = op < 570 ? shmc_append(cache, key, nkey, rec, len, 0, 0) : shmc_prepend(cache, key, nkey, rec, len, 0, 0);
         if (rc != SHMC_OK && rc != SHMC_NOT_STORED && rc != SHMC_TOO_LARGE) note_error("append/prepend", key, rc);
+    } else if (op < 670 && op >= 645) { /* the meta calls: fetch with options, then an
+                                          * invalidation or a cas store (stale when older) */
+        shmc_item_meta m;
+        shmc_get_opts go = {.what = op & 1 ? SHMC_GET_RECACHE : SHMC_GET_TOUCH, .recache = 200000};
+        rc = shmc_get_meta(cache, key, nkey, &go, t->buf, t->cap, &n, &m);
+        if (rc == SHMC_OK) {
+            verify(key, k, t->buf, n);
+            if (op % 3 == 0) {
+                shmc_delete_opts d = {.what = SHMC_DELETE_INVALIDATE | SHMC_DELETE_CAS, .cas = m.cas};
+                rc = shmc_delete_meta(cache, key, nkey, &d);
+                if (rc != SHMC_OK && rc != SHMC_EXISTS && rc != SHMC_NOT_FOUND) note_error("invalidate", key, rc);
+            } else {
+                size_t len = RECORD_MIN + rnd(t) % 512;
+                record_make(rec, len, k, t->writer, ++t->seq);
+                shmc_store_opts so = {.what = SHMC_STORE_CAS | SHMC_STORE_INVALIDATE, .cas = m.cas - (op & 1)};
+                uint64_t stored = 0;
+                rc = shmc_store_meta(cache, SHMC_MODE_SET, key, nkey, rec, len, 0, 0, &so, &stored);
+                if (rc == SHMC_OK && !stored) note_error("store_meta cas", key, rc);
+                if (rc != SHMC_OK && rc != SHMC_EXISTS && rc != SHMC_NOT_FOUND) note_error("store_meta", key, rc);
+            }
+        } else if (rc != SHMC_NOT_FOUND) {
+            note_error("get_meta", key, rc);
+        }
     } else if (op < 670) { /* gets + cas */
         rc = shmc_get(cache, key, nkey, t->buf, t->cap, &n, &flags, &cas);
         if (rc == SHMC_OK) {
@@ -142,9 +165,14 @@ static void one_op(thread_state_t *t)
         rc = shmc_delete(cache, key, nkey);
         if (rc != SHMC_OK && rc != SHMC_NOT_FOUND) note_error("delete", key, rc);
     } else if (op < 830) { /* incr / decr on the counters */
-        rc = op < 800 ? shmc_incr(cache, ctr, nctr, 1 + rnd(t) % 5, &result)
-                      : shmc_decr(cache, ctr, nctr, 1, &result);
-        if (rc == SHMC_NOT_FOUND) rc = shmc_add(cache, ctr, nctr, "0", 1, 0, 0);
+        if (op < 815) {
+            rc = op < 800 ? shmc_incr(cache, ctr, nctr, 1 + rnd(t) % 5, &result)
+                          : shmc_decr(cache, ctr, nctr, 1, &result);
+            if (rc == SHMC_NOT_FOUND) rc = shmc_add(cache, ctr, nctr, "0", 1, 0, 0);
+        } else { /* ma with N: created on a miss, under the same lock */
+            shmc_arith_opts ao = {.what = SHMC_ARITH_VIVIFY, .initial = 0};
+            rc = shmc_arith_meta(cache, ctr, nctr, op & 1, 1, &ao, &result, NULL);
+        }
         if (rc != SHMC_OK && rc != SHMC_NOT_STORED) note_error("incr/decr", ctr, rc);
         rc = shmc_get(cache, ctr, nctr, t->buf, t->cap, &n, NULL, NULL);
         if (rc == SHMC_OK) verify_counter(ctr, t->buf, n);

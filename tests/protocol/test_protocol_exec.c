@@ -302,7 +302,7 @@ static void test_meta_commands(void)
     EXPECT("ma m4 Mx\r\n", "CLIENT_ERROR invalid mode for ma M token\r\n");
 
     EXPECT("me nope\r\n", "EN\r\n");
-    EXPECT("ms m6 3 F9\r\nabc\r\nme m6\r\n", "HD\r\nME m6 cas=# flags=9 size=3\r\n");
+    EXPECT("ms m6 3 F9\r\nabc\r\nme m6\r\n", "HD\r\nME m6 exp=-1 la=# cas=# fetch=no cls=1 size=68\r\n");
 
     /* base64 keys are the same items as their decoded text keys */
     EXPECT("ms Zm9v 1 b\r\nx\r\nget foo\r\nmg Zm9v b k v\r\n",

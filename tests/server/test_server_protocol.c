@@ -100,7 +100,7 @@ static const tcase cases[] = {
      "CLIENT_ERROR invalid or duplicate flag\r\n"},
     {"ms m 1\r\nx\r\nma m\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
     {"ms m 3 F7\r\nabc\r\nme m\r\nme zz\r\nme\r\n",
-     "HD\r\nME m cas=# flags=7 size=3\r\nEN\r\nCLIENT_ERROR bad command line format\r\n"},
+     "HD\r\nME m exp=-1 la=# cas=# fetch=no cls=1 size=67\r\nEN\r\nCLIENT_ERROR bad command line format\r\n"},
     {"mg Zm9v b v k\r\nms Zm9v 1 b\r\nx\r\nget foo\r\nmg Zm9v b k v\r\n",
      "EN kZm9v b\r\nHD\r\nVALUE foo 0 1\r\nx\r\nEND\r\nVA 1 kZm9v b\r\nx\r\n"},
     {"mx a\r\nmg a v v\r\n", "ERROR\r\nCLIENT_ERROR duplicate flag\r\n"},

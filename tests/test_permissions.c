@@ -124,12 +124,13 @@ static void test_shmcd(void)
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* refused values: exit 64 before anything is made */
-    snprintf(cache, sizeof cache, "'%s' -p 0 -s '%s' --mode=888 --cache='%s' 2>/dev/null", SHMCD,
+    char line[2048];
+    snprintf(line, sizeof line, "'%s' -p 0 -s '%s' --mode=888 --cache='%s' 2>/dev/null", SHMCD,
              sock, t_path("never"));
-    CHECK(WEXITSTATUS(system(cache)) == 64);
-    snprintf(cache, sizeof cache, "'%s' -p 0 -s '%s' --group=no-such-group-xyz --cache='%s' 2>/dev/null",
+    CHECK(WEXITSTATUS(system(line)) == 64);
+    snprintf(line, sizeof line, "'%s' -p 0 -s '%s' --group=no-such-group-xyz --cache='%s' 2>/dev/null",
              SHMCD, sock, t_path("never"));
-    CHECK(WEXITSTATUS(system(cache)) == 64);
+    CHECK(WEXITSTATUS(system(line)) == 64);
     CHECK(access(t_path("never"), F_OK) != 0);
 }
 

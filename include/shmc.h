@@ -223,6 +223,10 @@ typedef struct shmc_item_meta {
                                * does not move */
 #define SHMC_GET_NO_WIN 0x10u /* hand out no win (a stale item's included): report only;
                                * with NO_BUMP and no TOUCH the fetch changes nothing */
+/* memcached applies mg's T, N and R in the request's order; these say T came first: */
+#define SHMC_GET_VIVIFY_AFTER_TOUCH 0x20u  /* a created item gets vivify_exptime, not exptime */
+#define SHMC_GET_RECACHE_AFTER_TOUCH 0x40u /* RECACHE compares the expiry TOUCH set, not the
+                                            * one before */
 typedef struct shmc_get_opts {
     unsigned what;          /* SHMC_GET_* */
     uint32_t recache;       /* seconds */
@@ -285,6 +289,8 @@ shmc_rc shmc_delete_meta(shmc_t *c, const char *key, size_t nkey, const shmc_del
 #define SHMC_ARITH_TOUCH 0x2u  /* T: on success set the expiry to `exptime` */
 #define SHMC_ARITH_VIVIFY 0x4u /* N: on a miss create the counter with `initial` (not
                                 * changed by delta), expiring at `vivify_exptime` */
+#define SHMC_ARITH_VIVIFY_AFTER_TOUCH 0x8u /* with TOUCH: a created counter expires at
+                                           * vivify_exptime (memcached's T before N) */
 typedef struct shmc_arith_opts {
     unsigned what; /* SHMC_ARITH_* */
     uint64_t cas;
@@ -295,7 +301,8 @@ typedef struct shmc_arith_opts {
 } shmc_arith_opts;
 
 /* incr (incr != 0) or decr as shmc_incr/shmc_decr, with memcached's ma options (opts may be
- * NULL).  *result and *meta (cas, nvalue, ttl, prev_ttl, created) may be NULL. */
+ * NULL).  *result and *meta (cas, nvalue, ttl, prev_ttl, created) may be NULL.  The item keeps
+ * its stale mark and win, as memcached's (which changes a counter in place). */
 shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, uint64_t delta,
                         const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta);
 

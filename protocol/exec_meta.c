@@ -52,13 +52,21 @@ static void echo_i64(proto_out *out, char flag, int64_t v)
     proto_out_add(out, buf, n);
 }
 
-/* The TTL that an N or T token alone gives a created item, as 't' shows it between the two
- * (memcached applies them in the request's order); `after` is the item's final TTL. */
+/* The TTL that the earlier of a created item's N and T tokens gives it, as a 't' between the
+ * two shows it (memcached applies them in the request's order); `after` is the final TTL. */
 static int64_t token_ttl(int64_t exptime, int64_t after)
 {
     if (exptime == 0) return -1;
     if (exptime > 0 && exptime <= SHMC_EXPTIME_RELATIVE_MAX) return exptime;
     return after;
+}
+
+/* Where flag `c` stands in the request (nflags when absent). */
+static unsigned flag_at(const proto_meta *m, char c)
+{
+    unsigned i = 0;
+    while (i < m->nflags && m->flags[i].flag != c) i++;
+    return i;
 }
 
 /* A status line with only O and k echoed (misses and refusals): "<code>[ O..][ k..]\r\n". */
@@ -125,6 +133,11 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
                                    : 0;
     }
     if (m->no_bump) o.what |= SHMC_GET_NO_BUMP;
+    /* memcached applies T, N and R in the request's order */
+    unsigned at_t = flag_at(m, 'T');
+    bool t_before_n = at_t < flag_at(m, 'N');
+    if (t_before_n) o.what |= SHMC_GET_VIVIFY_AFTER_TOUCH;
+    if (at_t < flag_at(m, 'R')) o.what |= SHMC_GET_RECACHE_AFTER_TOUCH;
     fetched_t f;
     shmc_rc rc = fetch(env, req, &o, out, &f);
     if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !m->base64)) {
@@ -144,13 +157,18 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
     } else {
         proto_out_add(out, "HD", 2);
     }
-    int64_t ttl = im->created ? -1 : im->prev_ttl; /* as it stands at each flag */
+    /* the TTL as it stands at each flag: a created item has none until its N or T, and the
+     * later of the two gives the final one */
+    int64_t ttl = im->created ? -1 : im->prev_ttl;
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
         switch (fl->flag) {
-        case 'T': ttl = im->ttl; break;
+        case 'T':
+            ttl = im->created && t_before_n && m->vivify ? token_ttl(m->ttl, im->ttl) : im->ttl;
+            break;
         case 'N':
-            if (im->created) ttl = m->has_ttl ? token_ttl(m->vivify_ttl, im->ttl) : im->ttl;
+            if (im->created)
+                ttl = m->has_ttl && !t_before_n ? token_ttl(m->vivify_ttl, im->ttl) : im->ttl;
             break;
         case 's': echo_u64(out, 's', f.nvalue); break;
         case 't': echo_i64(out, 't', ttl); break;
@@ -289,6 +307,8 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
         o.initial = m->initial;
         o.vivify_exptime = m->vivify_ttl;
     }
+    bool t_before_n = flag_at(m, 'T') < flag_at(m, 'N'); /* applied in the request's order */
+    if (t_before_n) o.what |= SHMC_ARITH_VIVIFY_AFTER_TOUCH;
     uint64_t value = 0;
     shmc_item_meta im;
     shmc_rc rc = shmc_arith_meta(c, req->key, req->nkey, incr, m->delta, &o, &value, &im);
@@ -326,15 +346,18 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     } else {
         proto_out_add(out, "HD", 2);
     }
-    /* the TTL at each flag: a created item has none until its N, a T sets the final one */
+    /* the TTL at each flag: a created item has none until its N or T, the later of the two
+     * gives the final one */
     int64_t ttl = im.created ? -1 : im.prev_ttl;
-    int64_t viv_ttl = m->has_ttl ? token_ttl(m->vivify_ttl, im.ttl) : im.ttl;
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
         switch (fl->flag) {
-        case 'T': ttl = im.ttl; break;
+        case 'T':
+            ttl = im.created && t_before_n && m->vivify ? token_ttl(m->ttl, im.ttl) : im.ttl;
+            break;
         case 'N':
-            if (im.created) ttl = viv_ttl;
+            if (im.created)
+                ttl = m->has_ttl && !t_before_n ? token_ttl(m->vivify_ttl, im.ttl) : im.ttl;
             break;
         case 'c': echo_u64(out, 'c', im.cas); break;
         case 't': echo_i64(out, 't', ttl); break;

@@ -275,6 +275,70 @@ static void test_arith(void)
     CHECK_RC(shmc_arith_meta(c, K("n"), 1, 1, &bad, &v, NULL), SHMC_INVALID);
 }
 
+/* memcached applies T, N and R in the request's order: the *_AFTER_TOUCH bits say T came
+ * first.  And an arithmetic change keeps the stale mark and the win (memcached's is in place). */
+static void test_order_and_stale_arith(void)
+{
+    shmc_item_meta m;
+    /* N then T (no bit): a created item keeps T's TTL; T then N: N's */
+    shmc_get_opts nt = {.what = SHMC_GET_VIVIFY | SHMC_GET_TOUCH, .exptime = 60,
+                        .vivify_exptime = 30};
+    CHECK_RC(meta_get("o1", &nt, &m), SHMC_OK);
+    CHECK(m.created == 1 && m.win == SHMC_WIN_WON && m.ttl >= 59 && m.ttl <= 60);
+    nt.what |= SHMC_GET_VIVIFY_AFTER_TOUCH;
+    CHECK_RC(meta_get("o2", &nt, &m), SHMC_OK);
+    CHECK(m.created == 1 && m.ttl >= 29 && m.ttl <= 30);
+    CHECK_RC(meta_get("o2", NULL, &m), SHMC_OK);
+    CHECK(m.ttl >= 29 && m.ttl <= 30 && m.win == SHMC_WIN_TAKEN);
+    /* on an existing item the touch applies either way */
+    CHECK_RC(meta_get("o2", &nt, &m), SHMC_OK);
+    CHECK(m.created == 0 && m.ttl >= 59 && m.ttl <= 60);
+    /* R against the expiry before the touch (no bit) or after it */
+    CHECK_RC(shmc_set(c, K("o3"), "v", 1, 0, 10), SHMC_OK);
+    shmc_get_opts tr = {.what = SHMC_GET_TOUCH | SHMC_GET_RECACHE, .exptime = 100, .recache = 30};
+    tr.what |= SHMC_GET_RECACHE_AFTER_TOUCH; /* T100 R30: 100 s left at R, no win */
+    CHECK_RC(meta_get("o3", &tr, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_NONE && m.ttl >= 99);
+    tr.what &= ~SHMC_GET_RECACHE_AFTER_TOUCH; /* R30 T5: 100 s left at R, no win */
+    tr.exptime = 5;
+    CHECK_RC(meta_get("o3", &tr, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_NONE && m.ttl <= 5);
+    tr.exptime = 100; /* R30 T100: 5 s left at R: the win */
+    CHECK_RC(meta_get("o3", &tr, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_WON && m.ttl >= 99);
+    CHECK_RC(shmc_set(c, K("o4"), "v", 1, 0, 100), SHMC_OK);
+    tr.what |= SHMC_GET_RECACHE_AFTER_TOUCH; /* T10 R30: 10 s left at R: the win */
+    tr.exptime = 10;
+    CHECK_RC(meta_get("o4", &tr, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_WON && m.ttl <= 10);
+    /* ma: N then T gives T's TTL, T then N gives N's, to a created counter */
+    uint64_t v = 0;
+    shmc_arith_opts a = {.what = SHMC_ARITH_VIVIFY | SHMC_ARITH_TOUCH, .exptime = 60,
+                         .initial = 4, .vivify_exptime = 30};
+    CHECK_RC(shmc_arith_meta(c, K("o5"), 1, 1, &a, &v, &m), SHMC_OK);
+    CHECK(m.created == 1 && v == 4 && m.ttl >= 59 && m.ttl <= 60);
+    a.what |= SHMC_ARITH_VIVIFY_AFTER_TOUCH;
+    CHECK_RC(shmc_arith_meta(c, K("o6"), 1, 1, &a, &v, &m), SHMC_OK);
+    CHECK(m.created == 1 && m.ttl >= 29 && m.ttl <= 30);
+    CHECK_RC(shmc_arith_meta(c, K("o6"), 1, 1, &a, &v, &m), SHMC_OK);
+    CHECK(m.created == 0 && v == 5 && m.ttl >= 59 && m.ttl <= 60);
+    /* incr on an invalidated item: still stale, and a win that is out stays out */
+    CHECK_RC(shmc_set(c, K("o7"), "5", 1, 0, 0), SHMC_OK);
+    shmc_delete_opts inv = {.what = SHMC_DELETE_INVALIDATE};
+    CHECK_RC(shmc_delete_meta(c, K("o7"), &inv), SHMC_OK);
+    CHECK_RC(shmc_arith_meta(c, K("o7"), 1, 1, NULL, &v, NULL), SHMC_OK);
+    CHECK_RC(meta_get("o7", NULL, &m), SHMC_OK);
+    CHECK(v == 6 && m.stale == 1 && m.win == SHMC_WIN_WON);
+    CHECK_RC(shmc_arith_meta(c, K("o7"), 1, 4, NULL, &v, NULL), SHMC_OK); /* 10: longer */
+    CHECK_RC(meta_get("o7", NULL, &m), SHMC_OK);
+    CHECK(v == 10 && m.stale == 1 && m.win == SHMC_WIN_TAKEN);
+    CHECK_RC(shmc_set(c, K("o7"), "7", 1, 0, 0), SHMC_OK);
+    CHECK_RC(meta_get("o7", NULL, &m), SHMC_OK);
+    CHECK(m.stale == 0 && m.win == SHMC_WIN_NONE);
+    shmc_get_opts bad = {.what = 0x80};
+    CHECK_RC(meta_get("o7", &bad, &m), SHMC_INVALID);
+}
+
 /* Many processes fetch one key at the same instant: exactly one wins.  Rounds alternate a
  * vivified miss and an invalidated item. */
 static void test_single_winner(const char *path)
@@ -470,6 +534,7 @@ int main(void)
     test_recache_and_timeout();
     test_counters();
     test_arith();
+    test_order_and_stale_arith();
     test_single_winner(path);
     shmc_close(c);
     t_check_file(path);

@@ -300,7 +300,8 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
     if (mreq) {
         o = *mreq; /* copied before the cache is opened */
         if (o.what & ~(SHMC_GET_TOUCH | SHMC_GET_VIVIFY | SHMC_GET_RECACHE | SHMC_GET_NO_BUMP |
-                       SHMC_GET_NO_WIN))
+                       SHMC_GET_NO_WIN | SHMC_GET_VIVIFY_AFTER_TOUCH |
+                       SHMC_GET_RECACHE_AFTER_TOUCH))
             return invalid("unknown bits in shmc_get_opts.what");
     }
     struct call cl;
@@ -633,6 +634,7 @@ static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_
         req.vivify = opts->what & SHMC_ARITH_VIVIFY;
         req.initial = opts->initial;
         req.vivify_exptime = store_exptime_abs(opts->vivify_exptime, ctx.now);
+        req.vivify_last = opts->what & SHMC_ARITH_VIVIFY_AFTER_TOUCH;
     }
     meta_out_t mo;
     rc = store_arith(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, &req, &res, &mo);
@@ -704,7 +706,8 @@ API shmc_rc shmc_arith_meta(shmc_t *c, const char *key, size_t nkey, int incr, u
 {
     shmc_arith_opts o = {0};
     if (opts) o = *opts;
-    if (o.what & ~(SHMC_ARITH_CAS | SHMC_ARITH_TOUCH | SHMC_ARITH_VIVIFY))
+    if (o.what & ~(SHMC_ARITH_CAS | SHMC_ARITH_TOUCH | SHMC_ARITH_VIVIFY |
+                   SHMC_ARITH_VIVIFY_AFTER_TOUCH))
         return invalid("unknown bits in shmc_arith_opts.what");
     return arith(c, key, nkey, incr != 0, delta, &o, result, meta);
 }

@@ -230,6 +230,9 @@ static uint8_t win_of(uint32_t meta, uint32_t exptime, const meta_req_t *req, ui
     if (item_win_out(meta, now)) return SHMC_WIN_TAKEN;
     if (req->what & SHMC_GET_NO_WIN) return SHMC_WIN_NONE;
     if (meta & ITEM_META_STALE) return SHMC_WIN_WON;
+    /* memcached compares R with the expiry as it stands at R: after an earlier T */
+    if ((req->what & SHMC_GET_TOUCH) && (req->what & SHMC_GET_RECACHE_AFTER_TOUCH))
+        exptime = req->exptime;
     if ((req->what & SHMC_GET_RECACHE) && exptime && exptime < now + req->recache)
         return SHMC_WIN_WON;
     return SHMC_WIN_NONE;
@@ -248,8 +251,10 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
     shmc_rc rc = SHMC_OK;
     if (!u && hi >= 0) { /* vivify: an empty item, and its win, for this caller alone */
         uint32_t size = (uint32_t)item_footprint(k->nkey, 0);
-        /* memcached applies N's TTL and then a T's */
-        uint32_t exptime = req->what & SHMC_GET_TOUCH ? req->exptime : req->vivify_exptime;
+        /* memcached applies N's TTL and a T's in the request's order: the last one stays */
+        uint32_t exptime = (req->what & SHMC_GET_TOUCH) &&
+                                   !(req->what & SHMC_GET_VIVIFY_AFTER_TOUCH)
+                               ? req->exptime : req->vivify_exptime;
         item_t *it = write_item(r, ctx, unit, k, NULL, 0, NULL, 0, 0, exptime,
                                 item_meta_win(ctx->now));
         CRASHPOINT("vivify.written");
@@ -651,9 +656,10 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
         uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
         uint32_t before = created ? 0 : atomic_load(&o->exptime);
         uint32_t exptime = created ? req->vivify_exptime : before;
-        if (req->has_exptime) exptime = req->exptime;
+        if (req->has_exptime && !(created && req->vivify_last)) exptime = req->exptime;
+        /* memcached changes a counter in place: it stays stale, its win stays out */
         item_t *it = write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o ? o->flags : 0,
-                                exptime, 0);
+                                exptime, o ? atomic_load(&o->meta) : 0);
         CRASHPOINT("arith.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, created ? 1 : 0,

@@ -100,6 +100,7 @@ typedef struct arith_req {
     uint32_t exptime;       /* has_exptime: the expiry set on success */
     uint64_t initial;       /* vivify: the value of an item created on a miss ... */
     uint32_t vivify_exptime;/* ... and its expiry */
+    bool vivify_last;       /* with has_exptime: a created item keeps vivify_exptime */
 } arith_req_t;
 shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
                     const arith_req_t *req, uint64_t *result, meta_out_t *out);

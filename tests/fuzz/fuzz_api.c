@@ -12,7 +12,11 @@
  * its calls should have counted and shmc_check on the file.  A mismatch abort()s with a
  * message; FUZZ_TRACE=1 in the environment prints every call, and FUZZ_APPEND_OVERFLOW=TOO_LARGE
  * accepts SHMC_TOO_LARGE for an append/prepend that outgrows the item limit (memcached:
- * NOT_STORED). */
+ * NOT_STORED).
+ * The meta calls and shmc_walk came later, behind op bytes that are 20 or 21 mod 22 (which
+ * were all gets before, so older inputs keep most of their meaning): the model also keeps
+ * each item's stale mark and whether its win is out, which shmc_get_meta, shmc_store_meta,
+ * shmc_delete_meta, shmc_arith_meta and the walk must agree with. */
 #include <shmc.h>
 
 #include <limits.h>
@@ -38,9 +42,22 @@ typedef struct reader {
 } reader_t;
 
 static uint8_t rd8(reader_t *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-static uint16_t rd16(reader_t *r) { return (uint16_t)(rd8(r) | (uint16_t)rd8(r) << 8); }
-static uint32_t rd32(reader_t *r) { return rd16(r) | (uint32_t)rd16(r) << 16; }
-static uint64_t rd64(reader_t *r) { return rd32(r) | (uint64_t)rd32(r) << 32; }
+/* little-endian, low part first (sequenced: clang's order, which the corpus was made with) */
+static uint16_t rd16(reader_t *r)
+{
+    uint8_t lo = rd8(r);
+    return (uint16_t)(lo | (uint16_t)rd8(r) << 8);
+}
+static uint32_t rd32(reader_t *r)
+{
+    uint16_t lo = rd16(r);
+    return lo | (uint32_t)rd16(r) << 16;
+}
+static uint64_t rd64(reader_t *r)
+{
+    uint32_t lo = rd32(r);
+    return lo | (uint64_t)rd32(r) << 32;
+}
 
 /* ---- keys: a small valid key space and some invalid ones ---- */
 
@@ -49,7 +66,7 @@ static uint64_t rd64(reader_t *r) { return rd32(r) | (uint64_t)rd32(r) << 32; }
 #define NVALID (NSMALL + NBULK)
 #define NINVALID 8
 static char long_key[SHMC_KEY_MAX + 1];   /* 250 bytes: valid */
-static char bulk_keys[NBULK][16];
+static char bulk_keys[NBULK][24];
 static char too_long_key[SHMC_KEY_MAX + 2]; /* 251 bytes */
 static const char *valid_key[NVALID];
 static size_t valid_nkey[NVALID];
@@ -195,6 +212,9 @@ typedef struct model_item {
     bool cas_known;
     uint64_t cas;
     uint64_t gen; /* which store made this value */
+    bool stale;   /* invalidated (shmc_delete_meta I, or a stale shmc_store_meta) */
+    bool win;     /* a win is out (a meta fetch or vivify won it) ... */
+    time_t win_at; /* ... at this time: honoured SHMC_WIN_TIMEOUT s, give or take 4 */
 } model_item_t;
 
 static model_item_t model[NVALID];
@@ -291,6 +311,7 @@ static void model_store(int k, const void *v1, size_t n1, const void *v2, size_t
     m->present = !dead;
     m->cas_known = false;
     m->gen = ++store_gen;
+    m->stale = m->win = false; /* a store replaces a stale item and ends its win */
 }
 
 /* A cas value seen on a hit: it must be the one the last store of this key gave. */
@@ -631,7 +652,10 @@ static void do_arith(reader_t *r, bool incr)
         fail("result %llu, want %llu", (unsigned long long)result, (unsigned long long)v);
     char text[24];
     int tn = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+    bool stale = m->stale, win = m->win; /* a counter keeps them, as memcached's */
     model_store(k, text, (size_t)tn, NULL, 0, m->flags, false);
+    m->stale = stale;
+    m->win = win;
 }
 
 static void do_touch(reader_t *r)
@@ -732,6 +756,307 @@ static void do_invalid(reader_t *r)
     if (ctx.n) fail("invalid-argument case %u: mget called back", c);
 }
 
+
+/* ---- the meta calls (shmc_get_meta, shmc_store_meta, shmc_delete_meta, shmc_arith_meta)
+ * and shmc_walk ---- */
+
+/* Whether the model's win on k still holds; near its timeout either answer is accepted. */
+static int win_state(const model_item_t *m)
+{
+    if (!m->win) return 0;
+    time_t age = time(NULL) - m->win_at;
+    if (age < SHMC_WIN_TIMEOUT - 5) return 1;
+    return age > SHMC_WIN_TIMEOUT + 5 ? 0 : -1; /* -1: either */
+}
+
+/* exptimes for a meta call: live or dead, never one that lapses during a run */
+static expsel_t pick_meta_exptime(uint8_t b, bool live_only)
+{
+    int64_t choices[] = {0, 1000, 2592000, (int64_t)time(NULL) + 86400, -1};
+    int c = b % (live_only ? 4 : 5);
+    return (expsel_t){choices[c], c == 4};
+}
+
+static void do_get_meta(reader_t *r)
+{
+    op_name = "get_meta";
+    keysel_t ks = pick_key(r);
+    uint8_t what = rd8(r);
+    shmc_get_opts o = {.what = what & 0x7fu};
+    expsel_t tex = pick_meta_exptime(rd8(r), false), vex = pick_meta_exptime(rd8(r), true);
+    o.exptime = tex.t;
+    o.vivify_exptime = vex.t;
+    o.recache = rd8(r) & 1 ? rd32(r) % 4000000 : 0;
+    bool touch = o.what & SHMC_GET_TOUCH, vivify = o.what & SHMC_GET_VIVIFY;
+    size_t nvalue = (size_t)-1;
+    shmc_item_meta im;
+    memset(&im, 0xEE, sizeof im);
+    if (trace)
+        fprintf(stderr, "%zu: get_meta key#%d what=%#x exp=%lld viv=%lld recache=%u\n", op_no,
+                ks.idx, o.what, (long long)o.exptime, (long long)o.vivify_exptime, o.recache);
+    shmc_rc got = shmc_get_meta(cache, ks.key, ks.nkey, &o, get_buf, ITEM_MAX + 64, &nvalue, &im);
+    if (ks.idx < 0) return expect_rc(got, SHMC_BAD_KEY, ks.key, ks.nkey);
+    int k = ks.idx;
+    model_item_t *m = &model[k];
+    if (m->present && (got == SHMC_NOT_FOUND || (got == SHMC_OK && im.created))) accept_miss(k);
+    expect_rc(got, m->present || vivify ? SHMC_OK : SHMC_NOT_FOUND, ks.key, ks.nkey);
+    /* as memcached's mg counts: a touch, or a get; a vivified miss is a hit */
+    if (touch) {
+        want.cmd_touch++;
+        if (got == SHMC_OK) want.touch_hits++;
+        else want.touch_misses++;
+    } else {
+        want.cmd_get++;
+        if (got == SHMC_OK) want.get_hits++;
+        else want.get_misses++;
+    }
+    if (got != SHMC_OK) return;
+    if (im.nvalue != nvalue) fail("meta nvalue %llu, value %zu", (unsigned long long)im.nvalue, nvalue);
+    bool dead;
+    if (!m->present) { /* created */
+        if (!im.created || im.win != SHMC_WIN_WON || nvalue || im.flags || im.stale)
+            fail("vivified: created %u win %u nvalue %zu flags %u stale %u", im.created, im.win,
+                 nvalue, im.flags, im.stale);
+        /* N and T apply in the order the bits say: the later one stays */
+        dead = touch && !(o.what & SHMC_GET_VIVIFY_AFTER_TOUCH) ? tex.dead : vex.dead;
+        model_store(k, NULL, 0, NULL, 0, 0, false);
+        check_cas(k, im.cas);
+        m->win = true;
+        m->win_at = time(NULL);
+        m->present = !dead;
+        return;
+    }
+    if (im.created) fail("created on a hit");
+    check_hit(k, get_buf, nvalue, &im.flags, &im.cas);
+    if (im.stale != m->stale) fail("stale %u, the model's %u", im.stale, m->stale);
+    int ws = win_state(m);
+    bool any = ws < 0 || (ws == 0 && !(o.what & SHMC_GET_NO_WIN) && !m->stale &&
+                          (o.what & SHMC_GET_RECACHE));
+    int want_win = ws > 0 ? SHMC_WIN_TAKEN
+                   : o.what & SHMC_GET_NO_WIN || !m->stale ? SHMC_WIN_NONE : SHMC_WIN_WON;
+    if (ws < 0 && im.win == SHMC_WIN_TAKEN) want_win = SHMC_WIN_TAKEN;
+    if (any && im.win == SHMC_WIN_WON) want_win = SHMC_WIN_WON;
+    if (im.win != want_win) fail("win %u, want %u", im.win, want_win);
+    if (im.win == SHMC_WIN_WON) {
+        m->win = true;
+        m->win_at = time(NULL);
+    }
+    if (touch && tex.dead) m->present = false;
+}
+
+static void do_store_meta(reader_t *r)
+{
+    static const char *const names[] = {"store_meta set", "store_meta add", "store_meta replace",
+                                        "store_meta append", "store_meta prepend"};
+    uint8_t sel = rd8(r);
+    int mode = sel % 5;
+    bool use_cas = sel & 8, invalidate = sel & 16;
+    op_name = names[mode];
+    keysel_t ks = pick_key(r);
+    valsel_t vs = pick_value(r);
+    uint32_t flags = rd32(r);
+    expsel_t ex = pick_exptime(r);
+    uint64_t cas = rd64(r) % 4 == 0 ? 0 : rd64(r);
+    if (ks.idx < 0 && !vs.v) vs.n = 0;
+    model_item_t *m = ks.idx >= 0 ? &model[ks.idx] : NULL;
+    if (use_cas && m && m->present && !m->cas_known) get_into(ks, 1, ITEM_MAX);
+    op_name = names[mode];
+    if (use_cas && m && m->present) {
+        if (sel & 32) cas = m->cas;          /* right */
+        else if (sel & 64) cas = m->cas - 1; /* older */
+    }
+    shmc_store_opts o = {.what = (use_cas ? SHMC_STORE_CAS : 0) |
+                                 (invalidate ? SHMC_STORE_INVALIDATE : 0),
+                         .cas = cas};
+    uint64_t cas_out = 0;
+    if (trace)
+        fprintf(stderr, "%zu: %s key#%d n=%zu flags=%u exp=%lld what=%#x cas=%llu\n", op_no,
+                op_name, ks.idx, vs.n, flags, (long long)ex.t, o.what, (unsigned long long)cas);
+    shmc_rc got = shmc_store_meta(cache, mode, ks.key, ks.nkey, vs.v, vs.n, flags, ex.t, &o,
+                                  &cas_out);
+    if (ks.idx < 0) return expect_rc(got, SHMC_BAD_KEY, ks.key, ks.nkey);
+    if (!vs.v && vs.n) return expect_rc(got, SHMC_INVALID, ks.key, ks.nkey);
+    int k = ks.idx;
+    want.cmd_set++;
+    /* set and replace with CAS act as cas; add ignores it; append and prepend compare a cas
+     * that is not 0 */
+    enum store_op op = mode == SHMC_MODE_ADD ? ST_ADD
+                       : mode == SHMC_MODE_APPEND ? ST_APPEND
+                       : mode == SHMC_MODE_PREPEND ? ST_PREPEND
+                       : use_cas ? ST_CAS : mode == SHMC_MODE_SET ? ST_SET : ST_REPLACE;
+    bool joins = op == ST_APPEND || op == ST_PREPEND;
+    bool stale_store = false;
+    shmc_rc exp;
+    for (int pass = 0;; pass++) {
+        bool present = pass == 0 && m->present;
+        exp = store_expect(op, k, present, vs.n, cas);
+        stale_store = op == ST_CAS && exp == SHMC_EXISTS && invalidate && cas < m->cas;
+        if (stale_store) exp = SHMC_OK;
+        if (joins && use_cas && present && cas && cas != m->cas) exp = SHMC_EXISTS;
+        if (vs.n > ITEM_MAX) exp = SHMC_TOO_LARGE;
+        if (got == exp || pass == 1 || !m->present) break;
+        accept_miss(k); /* evicted: what a miss answers */
+    }
+    expect_rc(got, exp, ks.key, ks.nkey);
+    if (op == ST_CAS && vs.n <= ITEM_MAX) {
+        if (got == SHMC_OK) want.cas_hits++;
+        else if (got == SHMC_NOT_FOUND) want.cas_misses++;
+        else if (got == SHMC_EXISTS) want.cas_badval++;
+    }
+    if (got == SHMC_TOO_LARGE) {
+        if (op == ST_SET) m->present = false;
+        return;
+    }
+    if (got != SHMC_OK) return;
+    bool win = m->win;
+    time_t win_at = m->win_at;
+    if (op == ST_APPEND) model_store(k, m->val, m->n, vs.v, vs.n, m->flags, false);
+    else if (op == ST_PREPEND) model_store(k, vs.v, vs.n, m->val, m->n, m->flags, false);
+    else model_store(k, vs.v, vs.n, NULL, 0, flags, ex.dead && !stale_store);
+    if (stale_store) { /* stored stale, with the old item's expiry and win */
+        m->stale = true;
+        m->win = win;
+        m->win_at = win_at;
+    }
+    if (cas_out == 0) fail("store_meta stored and returned cas 0");
+    check_cas(k, cas_out);
+}
+
+static void do_delete_meta(reader_t *r)
+{
+    op_name = "delete_meta";
+    keysel_t ks = pick_key(r);
+    uint8_t sel = rd8(r);
+    shmc_delete_opts o = {.what = sel & 7u};
+    expsel_t ex = pick_meta_exptime(rd8(r), false);
+    o.exptime = ex.t;
+    o.cas = rd64(r);
+    model_item_t *m = ks.idx >= 0 ? &model[ks.idx] : NULL;
+    bool use_cas = o.what & SHMC_DELETE_CAS, inval = o.what & SHMC_DELETE_INVALIDATE;
+    if (use_cas && m && m->present && !m->cas_known) get_into(ks, 1, ITEM_MAX);
+    op_name = "delete_meta";
+    if (use_cas && m && m->present && (sel & 8)) o.cas = m->cas;
+    if (trace)
+        fprintf(stderr, "%zu: delete_meta key#%d what=%#x exp=%lld cas=%llu\n", op_no, ks.idx,
+                o.what, (long long)o.exptime, (unsigned long long)o.cas);
+    shmc_rc got = shmc_delete_meta(cache, ks.key, ks.nkey, &o);
+    if (ks.idx < 0) return expect_rc(got, SHMC_BAD_KEY, ks.key, ks.nkey);
+    int k = ks.idx;
+    if (got == SHMC_NOT_FOUND && m->present) accept_miss(k);
+    shmc_rc exp = !m->present ? SHMC_NOT_FOUND
+                  : use_cas && o.cas != m->cas ? SHMC_EXISTS : SHMC_OK;
+    expect_rc(got, exp, ks.key, ks.nkey);
+    if (!inval || got != SHMC_OK) {
+        if (got == SHMC_OK) want.delete_hits++;
+        else want.delete_misses++;
+    }
+    if (got != SHMC_OK) return;
+    if (!inval) {
+        m->present = false;
+        return;
+    }
+    /* stale, a new cas, the win ended */
+    m->stale = true;
+    m->win = false;
+    m->cas_known = false;
+    m->gen = ++store_gen;
+    if ((o.what & SHMC_DELETE_TOUCH) && ex.dead) m->present = false;
+}
+
+static void do_arith_meta(reader_t *r)
+{
+    keysel_t ks = pick_key(r);
+    uint8_t sel = rd8(r);
+    bool incr = sel & 0x80;
+    op_name = incr ? "arith_meta incr" : "arith_meta decr";
+    shmc_arith_opts o = {.what = sel & 0xfu};
+    uint64_t delta = pick_delta(r);
+    expsel_t tex = pick_meta_exptime(rd8(r), false), vex = pick_meta_exptime(rd8(r), true);
+    o.exptime = tex.t;
+    o.vivify_exptime = vex.t;
+    o.initial = pick_delta(r);
+    o.cas = rd8(r) & 1 ? 0 : rd64(r);
+    bool use_cas = o.what & SHMC_ARITH_CAS, touch = o.what & SHMC_ARITH_TOUCH,
+         vivify = o.what & SHMC_ARITH_VIVIFY;
+    model_item_t *m = ks.idx >= 0 ? &model[ks.idx] : NULL;
+    if (use_cas && m && m->present && !m->cas_known) get_into(ks, 1, ITEM_MAX);
+    op_name = incr ? "arith_meta incr" : "arith_meta decr";
+    if (use_cas && m && m->present && (sel & 0x40)) o.cas = m->cas;
+    uint64_t result = 0xdeadbeef;
+    shmc_item_meta im;
+    memset(&im, 0xEE, sizeof im);
+    if (trace)
+        fprintf(stderr, "%zu: %s key#%d delta=%llu what=%#x cas=%llu\n", op_no, op_name, ks.idx,
+                (unsigned long long)delta, o.what, (unsigned long long)o.cas);
+    shmc_rc got = shmc_arith_meta(cache, ks.key, ks.nkey, incr, delta, &o, &result, &im);
+    if (ks.idx < 0) return expect_rc(got, SHMC_BAD_KEY, ks.key, ks.nkey);
+    int k = ks.idx;
+    if (m->present && (got == SHMC_NOT_FOUND || (got == SHMC_OK && im.created))) accept_miss(k);
+    uint64_t v = 0;
+    shmc_rc exp = !m->present ? (vivify ? SHMC_OK : SHMC_NOT_FOUND)
+                  : use_cas && o.cas && o.cas != m->cas ? SHMC_EXISTS
+                  : !parse_counter(m->val, m->n, &v) ? SHMC_NOT_NUMERIC : SHMC_OK;
+    expect_rc(got, exp, ks.key, ks.nkey);
+    bool created = got == SHMC_OK && !m->present;
+    if ((got == SHMC_OK || got == SHMC_NOT_FOUND) && !created) {
+        if (incr) *(got == SHMC_OK ? &want.incr_hits : &want.incr_misses) += 1;
+        else *(got == SHMC_OK ? &want.decr_hits : &want.decr_misses) += 1;
+    }
+    if (got != SHMC_OK) return;
+    if (im.created != created) fail("created %u, want %u", im.created, created);
+    v = created ? o.initial : incr ? v + delta : (delta > v ? 0 : v - delta);
+    if (result != v) fail("result %llu, want %llu", (unsigned long long)result, (unsigned long long)v);
+    char text[24];
+    int tn = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+    if (im.nvalue != (uint64_t)tn) fail("meta nvalue %llu, want %d", (unsigned long long)im.nvalue, tn);
+    bool stale = created ? false : m->stale, win = created ? false : m->win;
+    time_t win_at = m->win_at;
+    model_store(k, text, (size_t)tn, NULL, 0, created ? 0 : m->flags, false);
+    m->stale = stale; /* a counter stays stale and keeps its win, as memcached's */
+    m->win = win;
+    m->win_at = win_at;
+    check_cas(k, im.cas);
+    bool dead = created ? (touch && !(o.what & SHMC_ARITH_VIVIFY_AFTER_TOUCH) ? tex.dead : vex.dead)
+                        : touch && tex.dead;
+    if (dead) m->present = false;
+}
+
+/* shmc_walk: every item the model holds, seen once, whole; nothing else */
+typedef struct walk_ctx {
+    bool seen[NVALID];
+    size_t n, stop_after;
+} walk_ctx_t;
+
+static int walk_cb(void *ctx, const char *key, size_t nkey, const void *value, size_t nvalue,
+                   const shmc_item_meta *meta)
+{
+    walk_ctx_t *w = ctx;
+    int k = -1;
+    for (int i = 0; i < NVALID && k < 0; i++)
+        if (valid_nkey[i] == nkey && memcmp(valid_key[i], key, nkey) == 0) k = i;
+    if (k < 0) fail("walk: a key (%zu bytes) no call stored", nkey);
+    if (w->seen[k]) fail("walk: key#%d seen twice", k);
+    w->seen[k] = true;
+    if (meta->nvalue != nvalue) fail("walk: meta nvalue %llu, value %zu", (unsigned long long)meta->nvalue, nvalue);
+    if (model[k].present) check_hit(k, value, nvalue, &meta->flags, &meta->cas);
+    else fail("walk: key#%d, which the model does not hold", k);
+    if (meta->stale != model[k].stale) fail("walk: key#%d stale %u, the model's %u", k, meta->stale, model[k].stale);
+    return ++w->n == w->stop_after;
+}
+
+static void do_walk(reader_t *r)
+{
+    op_name = "walk";
+    walk_ctx_t w = {.n = 0};
+    uint8_t b = rd8(r);
+    w.stop_after = b < 32 ? 1u + b % 4u : SIZE_MAX;
+    if (trace) fprintf(stderr, "%zu: walk (stop after %zu)\n", op_no, w.stop_after);
+    expect_rc(shmc_walk(cache, walk_cb, &w), SHMC_OK, "", 0);
+    if (w.n == w.stop_after) return;
+    for (int k = 0; k < NVALID; k++)
+        if (model[k].present && !w.seen[k]) accept_miss(k);
+}
+
 /* ---- per-input frame ---- */
 
 static void stats_counts(counts_t *c)
@@ -809,7 +1134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stats_counts(&base);
     evictions_at_start = stat_evictions();
     for (op_no = 1; r.i < r.n && op_no <= MAX_OPS; op_no++) {
-        switch (rd8(&r) % 22) {
+        uint8_t b = rd8(&r);
+        switch (b % 22) {
         case 0: case 1: do_store(&r, ST_SET, false); break;
         case 2: do_store(&r, ST_ADD, false); break;
         case 3: do_store(&r, ST_REPLACE, false); break;
@@ -829,7 +1155,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 17: do_flush(&r); break;
         case 18: do_stats(); break;
         case 19: do_invalid(&r); break;
-        default: do_get(&r, 1); break;
+        default: /* 20, 21: gets (all of them before the meta calls came) */
+            switch (b / 22) {
+            case 1: case 2: do_get_meta(&r); break;
+            case 3: case 4: do_store_meta(&r); break;
+            case 5: do_delete_meta(&r); break;
+            case 6: case 7: do_arith_meta(&r); break;
+            case 8: do_walk(&r); break;
+            default: do_get(&r, 1); break; /* 20, 21, 218, 219, 240, 241 */
+            }
+            break;
         }
     }
     /* every key the model holds must still be there (or evicted) with its value */

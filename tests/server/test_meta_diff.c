@@ -23,6 +23,21 @@ static const char *const cases[] = {
     "md s I\r\nmg s v c\r\nmg s v c\r\nmg s v N30\r\nmg s v q\r\nms s 4\r\nnewr\r\nmg s v N30\r\n",
     /* N with h, l, t in either order; N with T */
     "mg w N0 h l t\r\nmg w N0 h l t\r\nmg x t N40\r\nmg y N40 t T80\r\nmg y t\r\n",
+    /* N and T on a created item apply in the request's order: the later TTL stays, and a t
+     * between them shows the earlier one's (mg and ma alike) */
+    "mg a1 N30 T60 t\r\nmg a1 t\r\nmg a2 T60 N30 t\r\nmg a2 t\r\nmg a3 N30 t T60\r\nmg a3 t\r\n"
+    "mg a4 t N30 T60\r\nmg a4 t\r\nmg a5 T60 t N30\r\nmg a5 t\r\nmg a5 T90 N10 t\r\nmg a5 t\r\n"
+    "ma c1 N30 T60 t\r\nmg c1 t\r\nma c2 T60 N30 t\r\nmg c2 t\r\nma c3 T60 t N30 J4 v\r\n"
+    "mg c3 t\r\nms c4 1 T30\r\n4\r\nma c4 T60 N30 t v\r\nmg c4 t\r\n",
+    /* R compares the TTL as it stands at R: after an earlier T, before a later one */
+    "ms r1 1 T100\r\nx\r\nmg r1 T10 R30 t\r\nmg r1 t\r\nms r2 1 T100\r\nx\r\nmg r2 R30 T10 t\r\n"
+    "mg r2 t\r\nms r3 1 T10\r\nx\r\nmg r3 T100 R30 t\r\nmg r3 t\r\nmg r3 R30 T5 t\r\nmg r3 t\r\n",
+    /* ma on a stale item: the value changes in place, it stays stale (and see stale_arith).
+     * memcached forgets the stale mark, the win and a T when it has to reallocate the item
+     * instead: when the number grows longer, or while an earlier reply still holds the item,
+     * so no fetch of the same key comes before an ma in these pipelined cases */
+    "ms s1 1\r\n5\r\nmd s1 I\r\nma s1 v\r\nmg s1 v c t\r\nmg s1 v t\r\nms s1 1\r\n7\r\n"
+    "mg s1 v\r\nms s3 1 T100\r\n5\r\nmd s3 I T30\r\nma s3 v t\r\nmg s3 v t\r\n",
     /* R: recache an item that expires soon, once; never one without expiry */
     "ms r 1 T100\r\nx\r\nmg r R30 t\r\nmg r R200 t\r\nmg r R200 t v\r\nms r 1 T0\r\nx\r\n"
     "mg r R200\r\nmg r R200 X\r\n",
@@ -117,8 +132,18 @@ static const struct step {
     {1, "mg k v"},
 };
 
-/* The stampede's replies from one server, all steps' in order. */
-static size_t run_stampede(int port, const shmcd_proc *s, char *got, size_t cap)
+/* ma on a stale item whose win is out, one request at a time: it stays stale, the win stays
+ * out (Z X) until a store replaces it.  The ma follows a fetch without a value: memcached
+ * may still hold an item whose value it sent (even once the client has it), and then it
+ * reallocates the counter and forgets both. */
+static const struct step stale_arith[] = {
+    {0, "ms s2 1\r\n5"}, {0, "md s2 I"}, {1, "mg s2 c"},         {1, "ma s2 v c"},
+    {0, "mg s2 v"},       {1, "mg s2 v"}, {0, "ms s2 1\r\n7"}, {1, "mg s2 v"},
+};
+
+/* A two-client sequence's replies from one server, all steps' in order. */
+static size_t run_steps(int port, const shmcd_proc *s, const struct step *steps, size_t nsteps,
+                        char *got, size_t cap)
 {
     int fd[2];
     char buf[128];
@@ -126,10 +151,10 @@ static size_t run_stampede(int port, const shmcd_proc *s, char *got, size_t cap)
     for (int i = 0; i < 2; i++) fd[i] = s ? h_connect(s) : h_connect_tcp(port);
     if (fd[0] < 0 || fd[1] < 0) return 0;
     h_roundtrip(fd[0], "flush_all\r\n", 11, "OK\r\n", buf, sizeof buf);
-    for (size_t i = 0; i < sizeof stampede / sizeof stampede[0] && n + 1 < cap; i++) {
+    for (size_t i = 0; i < nsteps && n + 1 < cap; i++) {
         char req[256];
-        snprintf(req, sizeof req, "%s\r\nmn\r\n", stampede[i].req);
-        n += h_roundtrip(fd[stampede[i].client], req, strlen(req), "MN\r\n", got + n, cap - n);
+        snprintf(req, sizeof req, "%s\r\nmn\r\n", steps[i].req);
+        n += h_roundtrip(fd[steps[i].client], req, strlen(req), "MN\r\n", got + n, cap - n);
     }
     close(fd[0]);
     close(fd[1]);
@@ -242,12 +267,23 @@ int main(void)
                 fprintf(stderr, "case %zu: %s\n  memcached: %s\n  shmcd:     %s\n", i, cases[i],
                         want, got);
         }
-        size_t nw = run_stampede(mc_port, NULL, want, sizeof want);
-        size_t ng = run_stampede(0, &s, got, sizeof got);
-        bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
-        CHECK(ok);
-        if (!ok || getenv("SHOWDIFF"))
-            fprintf(stderr, "two-client stampede:\n  memcached: %s\n  shmcd:     %s\n", want, got);
+        static const struct {
+            const char *name;
+            const struct step *steps;
+            size_t n;
+        } seqs[] = {
+            {"two-client stampede", stampede, sizeof stampede / sizeof stampede[0]},
+            {"ma on a stale item", stale_arith, sizeof stale_arith / sizeof stale_arith[0]},
+        };
+        for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+            size_t nw = run_steps(mc_port, NULL, seqs[i].steps, seqs[i].n, want, sizeof want);
+            size_t ng = run_steps(0, &s, seqs[i].steps, seqs[i].n, got, sizeof got);
+            bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
+            CHECK(ok);
+            if (!ok || getenv("SHOWDIFF"))
+                fprintf(stderr, "%s:\n  memcached: %s\n  shmcd:     %s\n", seqs[i].name, want,
+                        got);
+        }
         h_stop(&s);
         t_check_file(t_path("cache"));
     }

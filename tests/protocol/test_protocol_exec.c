@@ -251,7 +251,9 @@ static void test_stats(void)
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
-    EXPECT("stats cachedump 1 1\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
+    EXPECT("stats cachedump 64 1\r\n", "CLIENT_ERROR Illegal slab id\r\n");
+    EXPECT("stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
+    EXPECT("stats cachedump 0 0\r\n", "END\r\n");
 
     /* reset: later replies count from here, although the cache's counters are shared */
     free(run("get x\r\nget x\r\n"));

@@ -4,8 +4,10 @@
  *
  * Each case is a list of requests sent one at a time on a fresh connection after a
  * flush_all, to a private shmcd and to a private memcached (Debian's /usr/bin/memcached, or
- * $MEMCACHED).  A metadump is sent alone (memcached refuses one with commands pipelined after
- * it) and read up to its "\r\n"; any other request is followed by "mn" and read up to "MN".
+ * $MEMCACHED).  An lru_crawler request is sent alone (memcached refuses a metadump with
+ * commands pipelined after it, and may leave a request pipelined after a crawl unread) and read
+ * up to its "\r\n"; any other request is followed by "mn" and read up to "MN".
+ * memcached's `BUSY` (its crawler thread still at work on the last one) is asked again.
  * Masked: cas values (cas=), times (la=, exp= unless -1, a cachedump item's expiry unless 0);
  * and the listing lines of one reply are compared as sorted sets (memcached lists in LRU
  * order, shmc in the order of its item log).  Without memcached 1.6.18 the test is skipped
@@ -54,15 +56,15 @@ static const char *const cases[][MAX_STEPS] = {
     {"lru_crawler\r\n", "lru_crawler foo\r\n", "lru_crawler crawl\r\n",
      "lru_crawler crawl 0\r\n", "lru_crawler crawl 64\r\n", "lru_crawler crawl foo\r\n",
      "lru_crawler crawl hash\r\n", "lru_crawler crawl ,\r\n", "lru_crawler crawl all extra\r\n",
-     "lru_crawler sleep 100\r\n", "lru_crawler sleep 1000000\r\n",
-     "lru_crawler sleep 1000001\r\n", "lru_crawler sleep x\r\n", "lru_crawler sleep -1\r\n",
-     "lru_crawler tocrawl 10\r\n", "lru_crawler tocrawl x\r\n", "lru_crawler tocrawl -1\r\n",
+     "lru_crawler sleep 1000000\r\n", "lru_crawler sleep 1000001\r\n",
+     "lru_crawler sleep x\r\n", "lru_crawler sleep -1\r\n", "lru_crawler tocrawl 10\r\n",
+     "lru_crawler tocrawl x\r\n", "lru_crawler tocrawl -1\r\n",
+     /* memcached's defaults again (a slow crawler makes its "disable" wait) */
+     "lru_crawler sleep 100\r\n", "lru_crawler tocrawl 0\r\n",
      "lru_crawler enable\r\n", "lru_crawler enable extra\r\n", "lru_crawler disable x\r\n",
      NULL},
-    /* disable: metadump and crawl are refused until enable */
-    {"set foo 0 0 1\r\nx\r\n", "lru_crawler disable\r\n", NULL},
-    {"lru_crawler metadump all\r\n", "lru_crawler crawl 1\r\n", "lru_crawler enable\r\n",
-     "lru_crawler enable\r\n", NULL},
+    /* (disable and enable are not compared: memcached's answers to them, and to what follows
+     * them, depend on when its crawler thread stops; test_protocol_exec.c checks shmcd's) */
     /* a crawl that starts, last (shmc reclaims expired items itself: nothing to crawl) */
     {"lru_crawler crawl 1,2\r\n", NULL},
 };
@@ -89,11 +91,16 @@ static size_t run(int port, const shmcd_proc *s, const char *const *steps, char 
             }
             continue;
         }
-        if (strstr(steps[i], "metadump")) {
-            got_n = h_roundtrip(fd, steps[i], strlen(steps[i]), "\r\n", got + n, cap - n);
-        } else {
-            h_send_all(fd, steps[i], strlen(steps[i]));
-            got_n = h_roundtrip(fd, "mn\r\n", 4, "MN\r\n", got + n, cap - n);
+        for (int retry = 0; retry < 100; retry++) {
+            if (strncmp(steps[i], "lru_crawler", 11) == 0) {
+                got_n = h_roundtrip(fd, steps[i], strlen(steps[i]), "\r\n", got + n, cap - n);
+            } else {
+                h_send_all(fd, steps[i], strlen(steps[i]));
+                got_n = h_roundtrip(fd, "mn\r\n", 4, "MN\r\n", got + n, cap - n);
+            }
+            /* memcached's crawler thread may still be busy with the last metadump */
+            if (s || strncmp(got + n, "BUSY ", 5) != 0) break;
+            h_sleep_ms(20);
         }
         if (!got_n) break;
         n += got_n;

@@ -1,6 +1,6 @@
 /* command.c — the command table (command.h), in memcached 1.6's keywords: the classic text
- * commands of doc/protocol.txt, then the meta commands.  Rows whose keyword is an alias or
- * is always refused come after the row that owns the request code. */
+ * commands of doc/protocol.txt, the meta commands, then lru_crawler.  Rows whose keyword is an
+ * alias or is always refused come after the row that owns the request code. */
 #include "command.h"
 
 #include <string.h>
@@ -54,6 +54,8 @@ static const proto_command commands[] = {
     [PROTO_MA] = ROW("ma", PROTO_MA, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
     [PROTO_MN] = ROW("mn", PROTO_MN, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
     [PROTO_ME] = ROW("me", PROTO_ME, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
+    [PROTO_LRU_CRAWLER] = ROW("lru_crawler", PROTO_LRU_CRAWLER, PROTO_KIND_OTHER,
+                              proto_parse_lru_crawler, proto_exec_lru_crawler),
     /* aliases and refusals */
     ROW("bget", PROTO_GET, PROTO_KIND_RETRIEVAL, proto_parse_retrieval, proto_exec_retrieval),
     ROW("shutdown", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_shutdown, proto_exec_error),

@@ -45,6 +45,7 @@ typedef struct proto_env {
     size_t out_high_water;  /* a retrieval pauses when this many reply bytes wait unsent */
     proto_hooks hooks;
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
+    _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     /* "stats reset": the library's counters at the last reset, subtracted when shown */
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;

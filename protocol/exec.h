@@ -30,6 +30,10 @@ static inline bool proto_value_refused(const proto_env *env, const proto_request
     return req->has_value && (req->cmd == PROTO_ERROR || req->vlen > env->item_size_max);
 }
 
+/* "stats cachedump <class> <limit>" (args: what follows "cachedump"), in inspect.c. */
+void proto_stats_cachedump(proto_env *env, const proto_request *req, const char *args,
+                           size_t n, proto_out *out);
+
 /* The reply line for an unexpected library error: "SERVER_ERROR <why>". */
 void proto_reply_server_error(proto_out *out, shmc_rc rc);
 

@@ -11,6 +11,7 @@
 #include "command.h"
 #include "frame.h"
 #include "number.h"
+#include "slab_class.h"
 
 static const char BINARY_KEY_REFUSED[] =
     "CLIENT_ERROR binary key holds bytes a shmc key cannot (space, control, DEL)";
@@ -376,27 +377,6 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
 
 /* ---- me ---- */
 
-/* memcached's size of an item (ITEM_ntotal: its 48-byte header, the key and its NUL, the
- * flags when not 0, the value with its "\r\n", the cas) and the slab class that size falls
- * in under memcached's defaults (-n 48, -f 1.25, 512 KiB largest chunk), so that `me` reads
- * as memcached's. */
-static uint64_t mc_item_total(size_t nkey, uint32_t flags, uint64_t nvalue)
-{
-    return 48 + nkey + 1 + (flags ? 4 : 0) + nvalue + 2 + 8;
-}
-
-static unsigned mc_slab_class(uint64_t total)
-{
-    unsigned cls = 1;
-    uint64_t size = 96;
-    while (size < total && size < 512 * 1024) {
-        size = (uint64_t)((double)size * 1.25);
-        if (size % 8) size += 8 - size % 8;
-        cls++;
-    }
-    return cls;
-}
-
 static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
 {
     shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN};
@@ -431,9 +411,9 @@ static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
     proto_out_str(out, " cas=");
     proto_out_add(out, num, proto_u64_to_text(im.cas, num));
     proto_out_str(out, im.fetched ? " fetch=yes" : " fetch=no");
-    uint64_t total = mc_item_total(req->nkey, im.flags, im.nvalue);
+    uint64_t total = proto_item_total(req->nkey, im.flags, im.nvalue);
     proto_out_str(out, " cls=");
-    proto_out_add(out, num, proto_u64_to_text(mc_slab_class(total), num));
+    proto_out_add(out, num, proto_u64_to_text(proto_slab_class(total), num));
     proto_out_str(out, " size=");
     proto_out_add(out, num, proto_u64_to_text(total, num));
     proto_out_add(out, "\r\n", 2);

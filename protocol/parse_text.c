@@ -277,3 +277,27 @@ bool proto_next_key(const char *text, size_t len, size_t *pos, const char **key,
     *pos = i;
     return true;
 }
+
+/* ---- lru_crawler: memcached 1.6.18's process_lru_crawler_command() ---- */
+
+void proto_parse_lru_crawler(const tokens_t *t, proto_request *req, const proto_command *command)
+{
+    req->cmd = command->cmd;
+    if (t->n == 3 && (tok_is(t, 1, "crawl") || tok_is(t, 1, "metadump"))) {
+        req->crawler = tok_is(t, 1, "crawl") ? PROTO_CRAWLER_CRAWL : PROTO_CRAWLER_METADUMP;
+        req->args = t->tok[2];
+        req->nargs = t->len[2];
+    } else if (t->n == 3 && (tok_is(t, 1, "tocrawl") || tok_is(t, 1, "sleep"))) {
+        uint64_t v; /* memcached's safe_strtoul keeps the low 32 bits */
+        if (!proto_parse_u64(t->tok[2], t->len[2], &v)) return fail(req, BAD_FORMAT);
+        if (tok_is(t, 1, "sleep") && (uint32_t)v > 1000000)
+            return fail(req, "CLIENT_ERROR sleep must be one second or less");
+        req->crawler = PROTO_CRAWLER_SET;
+    } else if (t->n == 2 && tok_is(t, 1, "enable")) {
+        req->crawler = PROTO_CRAWLER_ENABLE;
+    } else if (t->n == 2 && tok_is(t, 1, "disable")) {
+        req->crawler = PROTO_CRAWLER_DISABLE;
+    } else {
+        fail(req, "ERROR");
+    }
+}

@@ -44,8 +44,18 @@ typedef enum proto_cmd {
     PROTO_MA,
     PROTO_MN,
     PROTO_ME,
+    PROTO_LRU_CRAWLER, /* lru_crawler crawl|metadump|enable|disable|sleep|tocrawl */
     PROTO_CMD_COUNT /* not a command: how many codes there are */
 } proto_cmd;
+
+/* lru_crawler's subcommands, as the parser accepted them. */
+typedef enum proto_crawler {
+    PROTO_CRAWLER_CRAWL,
+    PROTO_CRAWLER_METADUMP,
+    PROTO_CRAWLER_ENABLE,
+    PROTO_CRAWLER_DISABLE,
+    PROTO_CRAWLER_SET, /* sleep, tocrawl: a valid setting (accepted, not kept) */
+} proto_crawler;
 
 /* One flag of a meta command as the client sent it: its letter and the token after it. */
 typedef struct proto_mflag {
@@ -100,9 +110,11 @@ typedef struct proto_request {
      * refused storage lines whose length was readable: that block is swallowed). */
     bool has_value;
     size_t vlen;
-    /* stats: the arguments after "stats" (may be empty). */
+    /* stats: the arguments after "stats" (may be empty); lru_crawler crawl|metadump: the
+     * class list ("all", "hash" or ids separated by commas). */
     const char *args;
     size_t nargs;
+    proto_crawler crawler; /* lru_crawler: which subcommand */
     /* Meta commands only (the parser clears it for them alone, keeping text commands cheap). */
     proto_meta meta;
     char keybuf[PROTO_KEY_MAX + 1];

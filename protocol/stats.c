@@ -213,7 +213,7 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
         proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
                                   : "CLIENT_ERROR usage: stats detail on|off|dump");
     }
-    else if (IS("cachedump")) proto_out_line(out, "CLIENT_ERROR stats cachedump not allowed");
+    else if (IS("cachedump")) proto_stats_cachedump(env, req, a + word, n - word, out);
     else proto_out_line(out, "ERROR");
 #undef IS
     return PROTO_DONE;

@@ -251,7 +251,24 @@ static void test_stats(void)
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
-    EXPECT("stats cachedump 1 1\r\n", "CLIENT_ERROR stats cachedump not allowed\r\n");
+    EXPECT("stats cachedump 64 1\r\n", "CLIENT_ERROR Illegal slab id\r\n");
+    EXPECT("stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
+    EXPECT("stats cachedump 0 0\r\n", "END\r\n");
+    /* lru_crawler: enabled at start, as memcached's; disabled, it refuses crawl and metadump */
+    EXPECT("lru_crawler enable\r\n", "ERROR failed to start lru crawler thread\r\n");
+    EXPECT("lru_crawler crawl all\r\nlru_crawler crawl all\r\n", "OK\r\nOK\r\n"); /* no BUSY */
+    EXPECT("lru_crawler disable\r\nlru_crawler disable\r\n", "OK\r\nOK\r\n");
+    EXPECT("lru_crawler metadump all\r\n", "CLIENT_ERROR lru crawler disabled\r\n");
+    EXPECT("lru_crawler crawl 1\r\n", "CLIENT_ERROR lru crawler disabled\r\n");
+    EXPECT("lru_crawler enable\r\nlru_crawler enable\r\n",
+           "OK\r\nERROR failed to start lru crawler thread\r\n");
+    EXPECT("lru_crawler metadump 64\r\n", "BADCLASS invalid class id\r\n");
+    /* a metadump with requests pipelined after it: listed, then they are answered */
+    free(run("flush_all\r\n"));
+    EXPECT("set k%y 3 100 2\r\nhi\r\nlru_crawler metadump all\r\nversion\r\n",
+           "STORED\r\nkey=k%25y exp=# la=# cas=# fetch=no cls=1 size=68\nEND\r\nVERSION "
+           PROTO_VERSION_STRING "\r\n");
+    EXPECT("stats cachedump 1 0\r\n", "ITEM k%y [2 b; # s]\r\nEND\r\n");
 
     /* reset: later replies count from here, although the cache's counters are shared */
     free(run("get x\r\nget x\r\n"));

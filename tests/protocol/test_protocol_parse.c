@@ -191,6 +191,7 @@ static void test_command_table(void)
         {"mg", PROTO_MG, PROTO_KIND_META}, {"ms", PROTO_MS, PROTO_KIND_META},
         {"md", PROTO_MD, PROTO_KIND_META}, {"ma", PROTO_MA, PROTO_KIND_META},
         {"mn", PROTO_MN, PROTO_KIND_META}, {"me", PROTO_ME, PROTO_KIND_META},
+        {"lru_crawler", PROTO_LRU_CRAWLER, PROTO_KIND_OTHER},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const proto_command *c = proto_command_find(rows[i].word, strlen(rows[i].word));
@@ -318,6 +319,21 @@ static void test_text_commands(void)
     CHECK(parse("stats")->cmd == PROTO_STATS && req.nargs == 0);
     CHECK_STR(err_of("shutdown"), "ERROR: shutdown not enabled");
     CHECK_STR(err_of("cache_memlimit 100"), "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
+    /* lru_crawler: memcached's token counts and settings checks */
+    parse("lru_crawler metadump 1,2");
+    CHECK(req.cmd == PROTO_LRU_CRAWLER && req.crawler == PROTO_CRAWLER_METADUMP &&
+          req.nargs == 3 && memcmp(req.args, "1,2", 3) == 0);
+    CHECK(parse("lru_crawler crawl all")->crawler == PROTO_CRAWLER_CRAWL);
+    CHECK(parse("lru_crawler enable")->crawler == PROTO_CRAWLER_ENABLE);
+    CHECK(parse("lru_crawler disable")->crawler == PROTO_CRAWLER_DISABLE);
+    CHECK(parse("lru_crawler sleep 1000000")->crawler == PROTO_CRAWLER_SET);
+    CHECK(parse("lru_crawler tocrawl 4294967296")->crawler == PROTO_CRAWLER_SET);
+    CHECK_STR(err_of("lru_crawler sleep 1000001"), "CLIENT_ERROR sleep must be one second or less");
+    CHECK_STR(err_of("lru_crawler tocrawl -1"), fmt);
+    CHECK_STR(err_of("lru_crawler"), "ERROR");
+    CHECK_STR(err_of("lru_crawler metadump"), "ERROR");
+    CHECK_STR(err_of("lru_crawler metadump all noreply"), "ERROR");
+    CHECK_STR(err_of("lru_crawler mgdump all"), "ERROR");
 
     /* at most 23 tokens: more is a wrong count for every fixed-arity command */
     CHECK_STR(err_of("delete a b c d e f g h i j k l m n o p q r s t u v w x y z"), "ERROR");

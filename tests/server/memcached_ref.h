@@ -1,0 +1,63 @@
+/* memcached_ref.h — the reference server of the differential tests: a private memcached
+ * (Debian's 1.6.18) on a free port in 21000..21999, started with -m 16 and stopped by its
+ * PID (mc_pid).  Included by one test file each. */
+#ifndef SHMC_TEST_MEMCACHED_REF_H
+#define SHMC_TEST_MEMCACHED_REF_H
+
+#include "harness.h"
+
+static pid_t mc_pid;
+static int mc_port;
+
+/* Start memcached on a free port; false when it cannot run here. */
+static bool start_memcached(const char *bin)
+{
+    for (int attempt = 0; attempt < 40; attempt++) {
+        int port = 21000 + (int)((getpid() + 500 + attempt * 41) % 1000);
+        char portarg[16];
+        snprintf(portarg, sizeof portarg, "%d", port);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) dup2(devnull, 2);
+            if (geteuid() == 0)
+                execl(bin, bin, "-p", portarg, "-U", "0", "-l", "127.0.0.1", "-m", "16", "-u",
+                      "nobody", (char *)NULL);
+            else
+                execl(bin, bin, "-p", portarg, "-U", "0", "-l", "127.0.0.1", "-m", "16",
+                      (char *)NULL);
+            _exit(127);
+        }
+        for (int wait = 0; wait < 200; wait++) {
+            if (waitpid(pid, NULL, WNOHANG) == pid) {
+                pid = 0;
+                break;
+            }
+            int fd = h_connect_tcp(port);
+            if (fd >= 0) {
+                char buf[128];
+                size_t n = h_roundtrip(fd, "version\r\n", 9, "\r\n", buf, sizeof buf);
+                close(fd);
+                if (n && strncmp(buf, "VERSION ", 8) == 0) {
+                    mc_pid = pid;
+                    mc_port = port;
+                    if (strncmp(buf, "VERSION 1.6.18\r\n", 16) != 0) {
+                        printf("skipped: %s is %.*s, not memcached 1.6.18\n", bin,
+                               (int)(n - 2), buf);
+                        return false;
+                    }
+                    return true;
+                }
+            }
+            h_sleep_ms(10);
+        }
+        if (pid) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    printf("skipped: could not start %s\n", bin);
+    return false;
+}
+
+#endif

@@ -6,6 +6,7 @@
  * replies show the difference, as memcached's own reset does for this server's clients.
  * Extra shmc-only numbers carry a "shmc_" prefix. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,14 +26,6 @@ static void stat_str(proto_out *out, const char *name, const char *v)
     char line[512];
     int n = snprintf(line, sizeof line, "STAT %s %s\r\n", name, v);
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
-    proto_out_add(out, line, (size_t)n);
-}
-
-static void stat_tv(proto_out *out, const char *name, struct timeval tv)
-{
-    char line[128];
-    int n = snprintf(line, sizeof line, "STAT %s %ld.%06ld\r\n", name, (long)tv.tv_sec,
-                     (long)tv.tv_usec);
     proto_out_add(out, line, (size_t)n);
 }
 
@@ -67,6 +60,80 @@ static unsigned log2_floor(uint64_t v)
     return n;
 }
 
+/* memcached 1.6.18's "stats" lines in its order.  A reply puts the lines it has among these
+ * first, in this order, so that it reads as memcached's; shmc's own lines (shmc_*) follow in
+ * the order they were made.  This is memcached's list, not shmc's: a counter is added to the
+ * table in include/shmc.h alone, and lands here by its wire name if memcached has it. */
+static const char *const memcached_order[] = {
+    "pid", "uptime", "time", "version", "libevent", "pointer_size", "rusage_user",
+    "rusage_system", "max_connections", "curr_connections", "total_connections",
+    "rejected_connections", "connection_structures", "response_obj_oom", "response_obj_count",
+    "response_obj_bytes", "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
+    "read_buf_oom", "reserved_fds", "cmd_get", "cmd_set", "cmd_flush", "cmd_touch", "cmd_meta",
+    "get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses", "delete_hits",
+    "incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses", "cas_hits",
+    "cas_badval", "touch_hits", "touch_misses", "store_too_large", "store_no_memory",
+    "auth_cmds", "auth_errors", "bytes_read", "bytes_written", "limit_maxbytes",
+    "accepting_conns", "listen_disabled_num", "time_in_listen_disabled_us", "threads",
+    "conn_yields", "hash_power_level", "hash_bytes", "hash_is_expanding",
+    "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
+    "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+    "slab_reassign_running", "slabs_moved", "lru_crawler_running", "lru_crawler_starts",
+    "lru_maintainer_juggles", "malloc_fails", "log_worker_dropped", "log_worker_written",
+    "log_watcher_skipped", "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
+    "round_robin_fallback", "bytes", "curr_items", "total_items", "slab_global_page_pool",
+    "expired_unfetched", "evicted_unfetched", "evicted_active", "evictions", "reclaimed",
+    "crawler_reclaimed", "crawler_items_checked", "lrutail_reflocked", "moves_to_cold",
+    "moves_to_warm", "moves_within_lru", "direct_reclaims", "lru_bumps_dropped",
+};
+
+/* A "stats" reply's lines as they are made, put out in memcached's order at the end.  Names
+ * are string literals or the table's wire names. */
+#define STAT_LINES_MAX 160
+typedef struct stat_list {
+    size_t n;
+    struct {
+        const char *name;
+        char value[64];
+    } line[STAT_LINES_MAX];
+} stat_list;
+
+static void list_str(stat_list *l, const char *name, const char *v)
+{
+    if (l->n == STAT_LINES_MAX) return;
+    l->line[l->n].name = name;
+    snprintf(l->line[l->n].value, sizeof l->line[l->n].value, "%s", v);
+    l->n++;
+}
+
+static void list_u64(stat_list *l, const char *name, uint64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, v);
+    list_str(l, name, text);
+}
+
+static void list_tv(stat_list *l, const char *name, struct timeval tv)
+{
+    char text[48];
+    snprintf(text, sizeof text, "%ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
+    list_str(l, name, text);
+}
+
+static void list_put(const stat_list *l, proto_out *out)
+{
+    bool done[STAT_LINES_MAX] = {false};
+    for (size_t k = 0; k < sizeof memcached_order / sizeof memcached_order[0]; k++)
+        for (size_t i = 0; i < l->n; i++)
+            if (!done[i] && !strcmp(l->line[i].name, memcached_order[k])) {
+                stat_str(out, l->line[i].name, l->line[i].value);
+                done[i] = true;
+                break;
+            }
+    for (size_t i = 0; i < l->n; i++)
+        if (!done[i]) stat_str(out, l->line[i].name, l->line[i].value);
+}
+
 static void general(proto_env *env, proto_out *out)
 {
     shmc_stats_t st;
@@ -77,33 +144,35 @@ static void general(proto_env *env, proto_out *out)
     }
     proto_server_stats s;
     server_stats(env, &s);
-    stat_u64(out, "pid", s.pid);
-    stat_u64(out, "uptime", s.uptime);
-    stat_u64(out, "time", (uint64_t)time(NULL));
-    stat_str(out, "version", PROTO_VERSION_STRING);
-    stat_u64(out, "pointer_size", sizeof(void *) * 8);
-    stat_tv(out, "rusage_user", s.rusage_user);
-    stat_tv(out, "rusage_system", s.rusage_system);
-    stat_u64(out, "max_connections", s.max_connections);
-    stat_u64(out, "curr_connections", s.curr_connections);
-    stat_u64(out, "total_connections", s.total_connections);
-    stat_u64(out, "rejected_connections", s.rejected_connections);
-    stat_u64(out, "connection_structures", s.connection_structures);
-    stat_u64(out, "cmd_meta", atomic_load(&env->meta_cmds));
-    stat_u64(out, "store_too_large", atomic_load(&env->store_too_large));
-    stat_u64(out, "store_no_memory", atomic_load(&env->store_no_memory));
-    stat_u64(out, "auth_cmds", s.auth_cmds);
-    stat_u64(out, "auth_errors", s.auth_errors);
-    stat_u64(out, "bytes_read", s.bytes_read);
-    stat_u64(out, "bytes_written", s.bytes_written);
-    stat_u64(out, "accepting_conns", 1);
-    stat_u64(out, "threads", s.threads);
-    stat_u64(out, "hash_power_level", log2_floor(st.hash_buckets));
-    stat_u64(out, "hash_bytes", st.hash_buckets * 8);
+    stat_list l = {.n = 0};
+    list_u64(&l, "pid", s.pid);
+    list_u64(&l, "uptime", s.uptime);
+    list_u64(&l, "time", (uint64_t)time(NULL));
+    list_str(&l, "version", PROTO_VERSION_STRING);
+    list_u64(&l, "pointer_size", sizeof(void *) * 8);
+    list_tv(&l, "rusage_user", s.rusage_user);
+    list_tv(&l, "rusage_system", s.rusage_system);
+    list_u64(&l, "max_connections", s.max_connections);
+    list_u64(&l, "curr_connections", s.curr_connections);
+    list_u64(&l, "total_connections", s.total_connections);
+    list_u64(&l, "rejected_connections", s.rejected_connections);
+    list_u64(&l, "connection_structures", s.connection_structures);
+    list_u64(&l, "cmd_meta", atomic_load(&env->meta_cmds));
+    list_u64(&l, "store_too_large", atomic_load(&env->store_too_large));
+    list_u64(&l, "store_no_memory", atomic_load(&env->store_no_memory));
+    list_u64(&l, "auth_cmds", s.auth_cmds);
+    list_u64(&l, "auth_errors", s.auth_errors);
+    list_u64(&l, "bytes_read", s.bytes_read);
+    list_u64(&l, "bytes_written", s.bytes_written);
+    list_u64(&l, "accepting_conns", 1);
+    list_u64(&l, "threads", s.threads);
+    list_u64(&l, "hash_power_level", log2_floor(st.hash_buckets));
+    list_u64(&l, "hash_bytes", st.hash_buckets * 8);
     /* the cache's own rows, by their wire names */
-#define LINE(kind, name, wire, reset, meaning) if (wire[0]) stat_u64(out, wire, st.name);
+#define LINE(kind, name, wire, reset, meaning) if (wire[0]) list_u64(&l, wire, st.name);
     SHMC_STATS(LINE)
 #undef LINE
+    list_put(&l, out);
     proto_out_add(out, "END\r\n", 5);
 }
 

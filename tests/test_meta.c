@@ -150,7 +150,7 @@ static void test_stampede(void)
     CHECK_RC(shmc_delete_meta(c, K("w"), &inv), SHMC_OK);
     shmc_get_opts look = {.what = SHMC_GET_NO_WIN | SHMC_GET_NO_BUMP}; /* a look takes no win */
     CHECK_RC(meta_get("w", &look, &m), SHMC_OK);
-    CHECK(m.stale == 1 && m.win == SHMC_WIN_NONE);
+    CHECK(m.stale == 1 && m.win == SHMC_WIN_NONE && m.fetched == 1); /* still fetched, as memcached */
     CHECK_RC(meta_get("w", NULL, &m), SHMC_OK);
     CHECK(m.stale == 1 && m.win == SHMC_WIN_WON && m.nvalue == 3 && m.cas != cas);
     uint64_t stale_cas = m.cas;
@@ -243,6 +243,24 @@ static void test_recache_and_timeout(void)
     CHECK(m.win == SHMC_WIN_WON);
     CHECK_RC(meta_get("r", &rc, &m), SHMC_OK);
     CHECK(m.win == SHMC_WIN_TAKEN);
+    /* a vivified stub whose winner died: after the timeout the next fetcher, any fetcher,
+     * wins it again, instead of reading the empty stub as a value */
+    shmc_get_opts nv = {.what = SHMC_GET_VIVIFY, .vivify_exptime = 90};
+    CHECK_RC(meta_get("stub", &nv, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_WON && m.created == 1);
+    CHECK_RC(meta_get("stub", &nv, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_TAKEN);
+    it = item_of("stub");
+    if (!it) return;
+    atomic_fetch_sub(&it->meta, ((SHMC_WIN_TIMEOUT + 3) / 4 + 1) << 2); /* timed out */
+    CHECK_RC(meta_get("stub", NULL, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_WON && m.created == 0 && m.nvalue == 0);
+    CHECK_RC(meta_get("stub", &nv, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_TAKEN);
+    /* its store ends the win for good */
+    CHECK_RC(shmc_set(c, K("stub"), "v", 1, 0, 90), SHMC_OK);
+    CHECK_RC(meta_get("stub", NULL, &m), SHMC_OK);
+    CHECK(m.win == SHMC_WIN_NONE);
 }
 
 static void test_arith(void)

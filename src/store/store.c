@@ -224,12 +224,14 @@ static void meta_fill(const region_t *r, uint64_t unit, const item_view_t *v, me
 }
 
 /* Who gets the win for an item in state `meta` expiring at exptime (memcached's mg): one
- * already out (Z); else a stale item's, or with R one that expires within `recache` s. */
+ * already out (Z); else a stale item's, one whose win lapsed (its winner, of a vivified
+ * stub, a stale or an expiring item, did not store within ITEM_WIN_TIMEOUT: the item still
+ * wants its value), or with R one that expires within `recache` s. */
 static uint8_t win_of(uint32_t meta, uint32_t exptime, const meta_req_t *req, uint32_t now)
 {
     if (item_win_out(meta, now)) return SHMC_WIN_TAKEN;
     if (req->what & SHMC_GET_NO_WIN) return SHMC_WIN_NONE;
-    if (meta & ITEM_META_STALE) return SHMC_WIN_WON;
+    if (meta & (ITEM_META_STALE | ITEM_META_WIN)) return SHMC_WIN_WON;
     /* memcached compares R with the expiry as it stands at R: after an earlier T */
     if ((req->what & SHMC_GET_TOUCH) && (req->what & SHMC_GET_RECACHE_AFTER_TOUCH))
         exptime = req->exptime;
@@ -577,6 +579,7 @@ shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char 
         item_t *it = write_item(r, ctx, unit, &k, item_value(o), o->nvalue, NULL, 0, o->flags,
                                 has_exptime ? exptime : atomic_load(&o->exptime), meta);
         atomic_store_explicit(&it->atime, atomic_load(&o->atime), memory_order_relaxed);
+        if (access_was_fetched(r, u, o->kind)) access_mark(r, unit); /* memcached keeps it */
         CRASHPOINT("invalidate.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, u, prev, 0, 0);

@@ -47,6 +47,12 @@ static const char *const cases[] = {
     "ms m 2 MA C1 c\r\nzz\r\nms m 2 MA C0 c\r\nzz\r\nms nope 2 MA C5\r\nzz\r\nms nope 2 MP\r\nzz\r\n"
     "ms m 2 ME C1 c\r\nqq\r\nms m 2 MR c k Oa\r\nyy\r\nms m 1 I\r\nz\r\nmg m v\r\n"
     "ms nope 2 C9 k\r\nab\r\nms nope 2 MR C9\r\nab\r\nms m 2 MS q c\r\nab\r\nms m 2 T-1\r\nab\r\nmg m v\r\n",
+    /* T before N on a miss, negative, zero or longer: N's TTL is the stub's, one win only */
+    "mg n3 T-5 N30 t v\r\nmg n3 t v\r\nmg n6 T-1 N30 t v\r\nmg n6 N30 t v\r\n"
+    "mg n4 T0 N30 t\r\nmg n4 t\r\nmg n5 T100 N30 t\r\nmg n5 t\r\n",
+    /* md I keeps what the item was: fetched (h1, and me's fetch=yes) stays so */
+    "ms f3 1 T100\r\nx\r\nmg f3 v\r\nmd f3 I\r\nmg f3 h\r\nms f4 1 T100\r\nx\r\nmd f4 I\r\n"
+    "mg f4 h\r\n",
     /* md: C, q, k, O, I with T, I then a fetch */
     "md d\r\nms d 1\r\nx\r\nmd d C1\r\nmd d C1 q k Oa\r\nmd d I T30 k\r\nmg d t v\r\n"
     "md d I q\r\nmg d v\r\nmg d v\r\nmd d q\r\nmd d q\r\nmd d C0\r\nmd d I\r\n",

@@ -38,5 +38,21 @@ sed 's/^\(    _Atomic int64_t items, bytes;\)$/\1\n    _Atomic int64_t extra[16]
 grep -q 'extra\[16\]' "$tmp/field/region/layout.h" || { echo "FAIL: could not add a field"; exit 1; }
 compile "a field added to stripe_t" "$tmp/field" fail
 
+# tests/layout_values.c prints the LAYOUT_V_* lines: as they stand in layout.h for the layout
+# as it is, and a count one higher with a counter added
+values() { # $1: include dir placed first; prints the lines
+    "$cc" -std=c11 -I"$1" -I"$src/include" -I"$src/src" "$src/tests/layout_values.c" \
+        -o "$tmp/values" && "$tmp/values"
+}
+now=$(values "$tmp/none")
+missing=$(while read -r d name v; do
+    grep -Eq "^#define $name +$v( |$)" "$src/src/region/layout.h" || echo "$name $v"; done <<<"$now")
+if [ -n "$now" ] && [ -z "$missing" ]; then pass=$((pass + 1)); echo "ok: layout_values prints layout.h's values"
+else fail=$((fail + 1)); echo "FAIL: layout_values and layout.h differ: $missing"; fi
+count=$(grep -o 'LAYOUT_V_COUNTERS [0-9]*' <<<"$now" | grep -o '[0-9]*$')
+if grep -q "LAYOUT_V_COUNTERS $((count + 1))u" <<<"$(values "$tmp/added")"; then
+    pass=$((pass + 1)); echo "ok: layout_values counts an added counter"
+else fail=$((fail + 1)); echo "FAIL: layout_values with a counter added"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

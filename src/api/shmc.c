@@ -439,9 +439,11 @@ static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
     uint32_t kn[STORE_BATCH_MAX];
     get_out_t out[STORE_BATCH_MAX];
     shmc_rc rc[STORE_BATCH_MAX];
-    size_t cap = 4096, one_cap = 0;
-    unsigned char *arena = malloc(cap), *one = NULL;
-    if (!arena) return error_set(SHMC_SYSTEM, "out of process memory");
+    /* values are copied into an arena on the stack first: a call per request (shmcd's
+     * multi-get) then allocates nothing unless its values outgrow it */
+    unsigned char stack_arena[4096];
+    size_t cap = sizeof stack_arena, one_cap = 0;
+    unsigned char *arena = stack_arena, *one = NULL;
     for (size_t i = 0; i < n;) {
         size_t m = 0;
         for (; i < n && m < STORE_BATCH_MAX; i++) {
@@ -459,7 +461,7 @@ static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
                     unsigned char *bigger = realloc(one, out[j].nvalue);
                     if (!bigger) {
                         free(one);
-                        free(arena);
+                        if (arena != stack_arena) free(arena);
                         return error_set(SHMC_SYSTEM, "out of process memory");
                     }
                     one = bigger;
@@ -474,7 +476,7 @@ static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
                    out[j].cas);
         }
         if (need > cap) { /* room for a batch like this one next time, when there is memory */
-            unsigned char *bigger = realloc(arena, need);
+            unsigned char *bigger = arena == stack_arena ? malloc(need) : realloc(arena, need);
             if (bigger) {
                 arena = bigger;
                 cap = need;
@@ -482,7 +484,7 @@ static shmc_rc mget_batched(shmc_t *c, op_ctx_t *ctx, const char *const *keys,
         }
     }
     free(one);
-    free(arena);
+    if (arena != stack_arena) free(arena);
     return SHMC_OK;
 }
 

@@ -87,12 +87,17 @@ static void on_thread_exit(void *arg)
     else protect_thread_exit();
 }
 
+/* fork holds the registry lock across the copy (POSIX's pthread_atfork pattern), so the
+ * child never inherits it taken by a thread that does not exist there. */
+static void lock_for_fork(void) { pthread_mutex_lock(&registry_lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&registry_lock); }
+
 /* A forked child is another process: it must claim slots of its own, not write the
  * parent's (the forking thread is the child's only thread, so its state is all there is). */
 static void forget_in_child(void)
 {
+    unlock_after_fork();
     memset(&plain_tls, 0, sizeof plain_tls);
-    pthread_mutex_init(&registry_lock, NULL);
     if (protect_domain_ready()) {
         gate_stage();
         protect_after_fork_child();
@@ -105,7 +110,7 @@ static void forget_in_child(void)
 static void make_exit_key(void)
 {
     pthread_key_create(&exit_key, on_thread_exit);
-    pthread_atfork(NULL, NULL, forget_in_child);
+    pthread_atfork(lock_for_fork, unlock_after_fork, forget_in_child);
 }
 
 static struct handle_table *table_make(void)

@@ -60,4 +60,28 @@ static bool start_memcached(const char *bin)
     return false;
 }
 
+/* Start the reference: $MEMCACHED, else Debian's /usr/bin/memcached.  false, having said why,
+ * when it cannot run here (the test is then skipped, exit 77). */
+static bool reference_up(void)
+{
+    const char *bin = getenv("MEMCACHED");
+    if (!bin) bin = "/usr/bin/memcached";
+    if (access(bin, X_OK) != 0) {
+        printf("skipped: %s not found (Debian's memcached package is the reference)\n", bin);
+        return false;
+    }
+    if (start_memcached(bin)) return true;
+    if (mc_pid) {
+        kill(mc_pid, SIGTERM);
+        waitpid(mc_pid, NULL, 0);
+    }
+    return false;
+}
+
+static void reference_down(void)
+{
+    kill(mc_pid, SIGTERM);
+    waitpid(mc_pid, NULL, 0);
+}
+
 #endif

@@ -189,18 +189,7 @@ static bool replies_agree(const char *a, const char *b)
 int main(void)
 {
     t_setup("meta_diff");
-    const char *bin = getenv("MEMCACHED");
-    if (!bin) bin = "/usr/bin/memcached";
-    if (access(bin, X_OK) != 0) {
-        printf("skipped: %s not found (Debian's memcached package is the reference)\n", bin);
-        t_finish();
-        return 77;
-    }
-    if (!start_memcached(bin)) {
-        if (mc_pid) {
-            kill(mc_pid, SIGTERM);
-            waitpid(mc_pid, NULL, 0);
-        }
+    if (!reference_up()) {
         t_finish();
         return 77;
     }
@@ -240,7 +229,6 @@ int main(void)
         h_stop(&s);
         t_check_file(t_path("cache"));
     }
-    kill(mc_pid, SIGTERM);
-    waitpid(mc_pid, NULL, 0);
+    reference_down();
     return t_finish();
 }

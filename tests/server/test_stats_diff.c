@@ -30,18 +30,7 @@ static long index_of(char names[][64], size_t n, const char *name)
 int main(void)
 {
     t_setup("stats_diff");
-    const char *bin = getenv("MEMCACHED");
-    if (!bin) bin = "/usr/bin/memcached";
-    if (access(bin, X_OK) != 0) {
-        printf("skipped: %s not found (Debian's memcached package is the reference)\n", bin);
-        t_finish();
-        return 77;
-    }
-    if (!start_memcached(bin)) {
-        if (mc_pid) {
-            kill(mc_pid, SIGTERM);
-            waitpid(mc_pid, NULL, 0);
-        }
+    if (!reference_up()) {
         t_finish();
         return 77;
     }
@@ -82,7 +71,6 @@ int main(void)
     for (size_t i = 0; i < nmc; i++)
         if (index_of(sh, nsh, mc[i]) < 0) printf(" %s", mc[i]), missing++;
     printf(" (%zu)\n", missing);
-    kill(mc_pid, SIGTERM);
-    waitpid(mc_pid, NULL, 0);
+    reference_down();
     return t_finish();
 }

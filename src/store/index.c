@@ -6,17 +6,8 @@
 
 #include "store/access.h"
 #include "util/crashpoint.h"
+#include "util/racy.h"
 
-#if defined(__SANITIZE_THREAD__)
-/* Optimistic reads race with writers by design and are validated afterwards; tell TSan. */
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-#define RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
-#define RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
-#else
-#define RACY_READS_BEGIN() ((void)0)
-#define RACY_READS_END() ((void)0)
-#endif
 
 /* chain_read is inlined into the single get, whose code is then as it was before the batch
  * reader shared it; gcc refuses an inlined acquire fence under TSan (-Wtsan), so not there. */

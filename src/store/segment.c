@@ -8,6 +8,7 @@
 #include "store/index.h"
 #include "util/hash.h"
 #include "util/crashpoint.h"
+#include "util/racy.h"
 
 /* ---- the global lists ---- */
 
@@ -163,11 +164,14 @@ static void drop_hidden(const region_t *r, op_ctx_t *ctx, unsigned char *base, u
     for (uint32_t off = (from + LAYOUT_UNIT - 1) & ~(LAYOUT_UNIT - 1);
          off < to && r->segment_size - off >= ITEM_HEADER; off += LAYOUT_UNIT) {
         item_t *it = (item_t *)(base + off);
-        if (!item_is_live_kind(it->kind) || !it->nkey ||
-            r->segment_size - off - ITEM_HEADER < it->nkey)
-            continue;
+        RACY_READS_BEGIN(); /* any bytes: a guess, proven under the stripe lock */
+        uint8_t kind = it->kind, nkey = it->nkey;
+        bool candidate = item_is_live_kind(kind) && nkey && r->segment_size - off - ITEM_HEADER >= nkey;
+        uint64_t hash = candidate ? hash_key(it->data, nkey, r->hash_seed) : 0;
+        RACY_READS_END();
+        if (!candidate) continue;
         uint64_t unit = region_unit_of(r, it);
-        uint64_t b = index_bucket_of(r, hash_key(it->data, it->nkey, r->hash_seed));
+        uint64_t b = index_bucket_of(r, hash);
         stripe_t *st = index_stripe_of(r, b);
         uint64_t repairs = 0, prev;
         if (!index_lock(r, st, &repairs)) continue;

@@ -6,7 +6,8 @@
  * its head's lock.  Four threads here then set and get for 1.5 s: a writer whose own head is
  * the stopped one waits for it 2 ms at a time and otherwise writes through the other head,
  * so no set may take more than LIMIT_MS (before, it slept on the stopped head until the
- * stop ended).  The cache's other locks (a stripe, the global lists) cannot be bypassed;
+ * stop ended, which is at least 3.4 s here).  The limit is a liveness bound, far from both
+ * sides: 20-40 ms is usual, and a loaded 2-core machine under ASan has shown 545 ms.  The cache's other locks (a stripe, the global lists) cannot be bypassed;
  * the README says so. */
 #include "../testutil.h"
 
@@ -21,7 +22,7 @@
 
 #define THREADS 4
 #define RUN_NS 1500000000ull
-#define LIMIT_MS 500
+#define LIMIT_MS 1500
 
 static const char *path;
 static _Atomic uint64_t worst_set_ns, worst_get_ns, sets_done;

@@ -85,6 +85,20 @@ static inline void t_check_file(const char *path)
     }
 }
 
+/* Counts one check: an unprotected cache at path opens (made if missing) with this memory
+ * limit and item size limit (0: the default).  NULL if it did not. */
+static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t item_size_max)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = memory_limit;
+    if (item_size_max) cfg.item_size_max = item_size_max;
+    cfg.protect = SHMC_PROTECT_NONE;
+    shmc_t *c = NULL;
+    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    return c;
+}
+
 /* Counts one check: a get of key answers NOT_FOUND. */
 static inline void t_expect_missing_at(const char *file, int line, shmc_t *c, const char *key)
 {

@@ -42,24 +42,7 @@ def talk(port, conversation):
     """Each request's reply: complete replies end at once; a request that gets none (the
     server waits for more input) costs a 2 s wait."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    replies = []
-    for req in conversation:
-        s.sendall(req)
-        got = b""
-        s.settimeout(2.0)
-        while not complete(got):
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                got += b"<RESET>"
-                break
-            if not chunk:
-                got += b"<EOF>"
-                break
-            got += chunk
-        replies.append(got)
+    replies = [fl.request(s, req, timeout=2.0, done=complete) for req in conversation]
     s.close()
     return replies
 
@@ -137,8 +120,7 @@ def main():
         with open(wd.file("malformed"), "w") as f:
             f.write("alice:secret\nnocolon\n")
         for path, word in [(wd.file("missing"), "cannot read"), (wd.file("malformed"), "line 2")]:
-            p = fl.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("b"),
-                                "-Y", path], capture_output=True, text=True, timeout=20)
+            p = wd.shmcd_refused("b", "-Y", path)
             fl.check(p.returncode == 1 and word in p.stderr,
                      "-Y %s: exit %d, %r" % (os.path.basename(path), p.returncode, p.stderr.strip()))
         mc.stop()

@@ -85,14 +85,21 @@ static inline void t_check_file(const char *path)
     }
 }
 
-/* Counts one check: an unprotected cache at path opens (made if missing) with this memory
- * limit and item size limit (0: the default).  NULL if it did not. */
-static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t item_size_max)
+/* The default configuration with this memory limit and item size limit (0: the default). */
+static inline shmc_config t_config(size_t memory_limit, size_t item_size_max)
 {
     shmc_config cfg;
     shmc_config_init(&cfg);
     cfg.memory_limit = memory_limit;
     if (item_size_max) cfg.item_size_max = item_size_max;
+    return cfg;
+}
+
+/* Counts one check: an unprotected cache at path opens (made if missing) with this memory
+ * limit and item size limit (0: the default).  NULL if it did not. */
+static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t item_size_max)
+{
+    shmc_config cfg = t_config(memory_limit, item_size_max);
     cfg.protect = SHMC_PROTECT_NONE;
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);

@@ -322,18 +322,10 @@ static void threads_before_sealing(void)
 
 /* The opening gate, entered with a return address inside libshmc's code that is not one of
  * its call sites (here: the start of a public function), closes and traps. */
-static uint32_t frame_pkru_offset(void)
-{
-    uint32_t eax, ebx, ecx, edx;
-    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0xd), "c"(9));
-    return ebx;
-}
-
 static void on_sigill(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig, (void)si;
-    ucontext_t *uc = ucv;
-    uint32_t saved = *(uint32_t *)((unsigned char *)uc->uc_mcontext.fpregs + frame_pkru_offset());
+    uint32_t saved = pt_saved_pkru(ucv);
     const protect_domain_t *d = &shmc_protect_domain_page.d;
     _exit((saved & d->all_deny) == d->all_deny ? 42 : 43);
 }

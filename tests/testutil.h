@@ -6,6 +6,7 @@
 #define SHMC_TESTUTIL_H
 
 #include <shmc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,23 @@ static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
     return c;
+}
+
+/* Whether got is want, where '#' in want stands for one or more digits (a '-' may precede
+ * them): a reply with numbers that vary from run to run. */
+static inline bool t_matches(const char *got, const char *want)
+{
+    while (*want) {
+        if (*want == '#') {
+            if (*got == '-') got++;
+            if (*got < '0' || *got > '9') return false;
+            while (*got >= '0' && *got <= '9') got++;
+            want++;
+        } else if (*got++ != *want++) {
+            return false;
+        }
+    }
+    return *got == 0;
 }
 
 /* Counts one check: a get of key answers NOT_FOUND. */

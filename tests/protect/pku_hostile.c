@@ -307,10 +307,7 @@ static void threads_before_sealing(void)
     pthread_barrier_init(&b, NULL, 2);
     pthread_t t;
     pthread_create(&t, NULL, idle_thread, &b);
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_SEALED;
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, t_path("threads"), &cfg), SHMC_UNSUPPORTED);

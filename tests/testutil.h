@@ -96,15 +96,20 @@ static inline shmc_config t_config(size_t memory_limit, size_t item_size_max)
     return cfg;
 }
 
-/* Counts one check: an unprotected cache at path opens (made if missing) with this memory
- * limit and item size limit (0: the default).  NULL if it did not. */
+/* Counts one check: the cache at path opens (made if missing) with cfg.  NULL if it did not. */
+static inline shmc_t *t_open(const char *path, const shmc_config *cfg)
+{
+    shmc_t *c = NULL;
+    CHECK_RC(shmc_open(&c, path, cfg), SHMC_OK);
+    return c;
+}
+
+/* t_open, unprotected, with this memory limit and item size limit (0: the default). */
 static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t item_size_max)
 {
     shmc_config cfg = t_config(memory_limit, item_size_max);
     cfg.protect = SHMC_PROTECT_NONE;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
-    return c;
+    return t_open(path, &cfg);
 }
 
 /* Whether got is want, where '#' in want stands for one or more digits (a '-' may precede

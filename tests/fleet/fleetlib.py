@@ -101,6 +101,13 @@ class Proc:
         return self.p.returncode
 
 
+def check_clean_exits(procs):
+    """Stop each server with SIGTERM; each must exit 0."""
+    for pr in procs:
+        check(pr.stop() == 0, "%s on port %d exits cleanly on SIGTERM"
+              % (os.path.basename(pr.argv[0]), pr.port))
+
+
 class Workdir:
     """A private temporary directory (world-readable, for memcached -u nobody)."""
 

@@ -132,7 +132,7 @@ def main():
             fl.check(p.returncode == 1 and word in p.stderr,
                      "-Y %s: exit %d, %r" % (os.path.basename(path), p.returncode, p.stderr.strip()))
         mc.stop()
-        fl.check(node.stop() == 0, "shmcd exits cleanly on SIGTERM")
+        fl.check_clean_exits([node])
     finally:
         wd.close()
     fl.finish()

@@ -148,8 +148,7 @@ def main():
             fl.check(p.returncode == rc and word in p.stderr,
                      "shmcd %s: exit %d, says %r (%s)" % (" ".join(args)[-60:], p.returncode,
                                                           word, p.stderr.strip()[:100]))
-        for pr in (node, node2, node3):
-            fl.check(pr.stop() == 0, "shmcd on port %d exits cleanly on SIGTERM" % pr.port)
+        fl.check_clean_exits([node, node2, node3])
     finally:
         wd.close()
     fl.finish()

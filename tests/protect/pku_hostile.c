@@ -33,10 +33,7 @@ static size_t cache_len;
 
 static shmc_t *open_cache(const char *name, int protect)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 8 << 20;
-    cfg.item_size_max = 256 << 10;
+    shmc_config cfg = t_config(8 << 20, 256 << 10);
     cfg.protect = protect;
     shmc_t *c = NULL;
     shmc_rc rc = shmc_open(&c, t_path(name), &cfg);

@@ -38,10 +38,7 @@ int main(void)
 {
     t_setup("pku_signal");
     pt_catch_faults();
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 16 << 20;
-    cfg.item_size_max = VALUE;
+    shmc_config cfg = t_config(16 << 20, VALUE);
     cfg.protect = SHMC_PROTECT_PKU;
     const char *path = t_path("c");
     shmc_t *c = NULL;

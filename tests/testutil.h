@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <time.h>
 
 static int t_passed, t_failed;
 
@@ -51,6 +52,14 @@ static int t_passed, t_failed;
                     #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                        \
         }                                                                                 \
     } while (0)
+
+/* Seconds on the monotonic clock, for the durations a test prints. */
+static inline double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* A fresh directory for this run's cache files, removed by t_finish(). */
 static char t_dir[256];

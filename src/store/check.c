@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "region/region.h"
-#include "store/index.h"
 #include "store/attached.h"
+#include "store/index.h"
 #include "store/item.h"
 #include "util/error.h"
 #include "util/hash.h"

@@ -443,7 +443,10 @@ shmc_rc shmc_mapping_stats(shmc_t *c, shmc_mapping_t *out);
  * any file, hostile ones included.  It reads a snapshot without taking any lock, so run it
  * on a quiet cache (no process writing): while others write it also reports their changes in
  * flight (a stripe count mid-update, a head mid-cleaning, an item between two chains), which
- * are not damage.  A file with holes is refused (reading one could fill its filesystem).
+ * are not damage.  What a process that died in a call left (a lock its owner died holding,
+ * and what that lock guards) is reported as "repair pending", not counted: the next locker,
+ * or the next open with nobody attached, repairs it.  A file with holes is refused (reading
+ * one could fill its filesystem).
  * Returns SHMC_OK when the walk ran (violations or not), SHMC_NOT_FOUND when there is no such
  * file, SHMC_BAD_FILE when the file is not a readable cache at all. */
 shmc_rc shmc_check(const char *name_or_path, FILE *report, size_t *violations);

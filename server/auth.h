@@ -1,7 +1,8 @@
 /* auth.h — memcached's ASCII authentication (-Y FILE).  The file holds "user:password"
  * lines.  Until a connection authenticates, its only accepted request is a "set" whose data
  * block is "user password"; the reply is STORED on success, and every other request gets
- * "CLIENT_ERROR unauthenticated" and reaches no item.  The exchange copies memcached
+ * "CLIENT_ERROR unauthenticated" and reaches no item (a refused storage command's data block
+ * is then read as the next command line, as memcached reads it).  The exchange copies memcached
  * 1.6.18's byte for byte (its proto_text.c, try_read_command_asciiauth). */
 #ifndef SHMCD_AUTH_H
 #define SHMCD_AUTH_H

@@ -24,6 +24,8 @@ build_and_run() { # root label
     "$cc" -std=c11 -Wall -Werror -o "$root/example_static" "$src/examples/example.c" $(pkg-config --cflags shmc) \
         "$(pkg-config --variable=libdir shmc)/libshmc.a" -lpthread
     [ -n "$(pkg-config --variable=rpath shmc)" ] || { echo "FAIL: no rpath variable"; exit 1; }
+    pkg-config --libs shmc | grep -qF -- "-Wl,-rpath,$(pkg-config --variable=libdir shmc) " \
+        || { pkg-config --libs shmc; echo "FAIL: Libs lacks the run path to libdir"; exit 1; }
     export SHMC_DIR=$root
     env -u LD_LIBRARY_PATH "$root/example_shared" >/dev/null
     ldd "$root/example_shared" | grep -q "libshmc.so.0 => $(cd "$(pkg-config --variable=libdir shmc)" && pwd -P)" \
@@ -34,6 +36,18 @@ build_and_run() { # root label
     ok "$2: static example, installed shmc check"
 }
 build_and_run "$prefix/a" "installed"
+# the loader's own prefixes get no run path (a package's staging, DESTDIR, is one)
+for sys_prefix in /usr /usr/local; do
+    DESTDIR="$prefix/staged" cmake --install "$build" --prefix "$sys_prefix" >/dev/null
+    libs=$(PKG_CONFIG_PATH=$(dirname "$(find "$prefix/staged$sys_prefix" -name shmc.pc)") pkg-config --libs shmc)
+    case "$libs" in
+    *rpath*) echo "FAIL: --prefix $sys_prefix: Libs has a run path: $libs"; exit 1 ;;
+    *-lshmc*) ;;
+    *) echo "FAIL: --prefix $sys_prefix: Libs: $libs"; exit 1 ;;
+    esac
+    rm -rf "$prefix/staged"
+done
+ok "no run path in Libs for /usr and /usr/local"
 for page in man3/libshmc.3 man1/shmc.1 man1/shmcd.1; do
     if [ -e "$build/man/shmc.1" ] || [ "$page" = man3/libshmc.3 ]; then
         [ -e "$prefix/a/share/man/$page" ] || { echo "FAIL: $page not installed"; exit 1; }

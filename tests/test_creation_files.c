@@ -18,14 +18,7 @@
 
 #define CREATORS 200
 
-static shmc_config small(void)
-{
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 4u << 20;
-    cfg.item_size_max = 64u << 10;
-    return cfg;
-}
+static shmc_config small(void) { return t_config(4u << 20, 64u << 10); }
 
 /* Files in the test directory other than the cache named "cache". */
 static int leftovers(bool print)

@@ -43,12 +43,8 @@ static void no_torn_values(void)
 {
     printf("2 processes x 8 threads hammer 64 keys\n");
     const char *path = t_path("hammer");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 32 << 20;
-    cfg.item_size_max = 256 << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(32 << 20, 256 << 10);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
 
     char *argvs[2][8] = {
@@ -89,12 +85,8 @@ static void no_lost_incr(void)
     enum { PROCS = 4, THREADS = 2, EACH = 5000 };
     printf("%d processes x %d threads x %d incr on one counter\n", PROCS, THREADS, EACH);
     const char *path = t_path("incr");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
     CHECK_RC(shmc_set(c, "shared", 6, "0", 1, 7, 0), SHMC_OK);
 

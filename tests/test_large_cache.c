@@ -21,12 +21,6 @@
 #define ITEMS 20000
 #define VALUE 1000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void value_of(unsigned char *v, unsigned i)
 {
@@ -90,9 +84,9 @@ int main(void)
     shmc_config_init(&cfg);
     cfg.memory_limit = memory;
     shmc_t *c = NULL;
-    double t0 = now_s();
+    double t0 = t_now();
     shmc_rc rc = shmc_open(&c, path, &cfg);
-    double t_create = now_s() - t0;
+    double t_create = t_now() - t0;
     CHECK_RC(rc, SHMC_OK);
     if (rc != SHMC_OK) {
         fprintf(stderr, "open: %s\n", shmc_last_error());
@@ -105,9 +99,9 @@ int main(void)
 
     /* the warm open: every other user gone, so the opener re-creates the locks and rebuilds
      * the segment lists (which hands out the highest free segments first) */
-    t0 = now_s();
+    t0 = t_now();
     CHECK_RC(shmc_open(&c, path, NULL), SHMC_OK);
-    double t_warm = now_s() - t0;
+    double t_warm = t_now() - t0;
     printf("40 GiB cache (file %llu bytes): created in %.1f ms, warm open in %.2f ms\n",
            (unsigned long long)want.file_size, t_create * 1e3, t_warm * 1e3);
     CHECK(t_warm < 0.5);
@@ -158,9 +152,9 @@ int main(void)
     CHECK(good == ITEMS);
     if (c) shmc_close(c);
 
-    t0 = now_s();
+    t0 = t_now();
     t_check_file(path);
-    printf("checker over the whole file: %.1f s\n", now_s() - t0);
+    printf("checker over the whole file: %.1f s\n", t_now() - t0);
 
     unlink(path);
     rmdir(dir);

@@ -26,12 +26,6 @@
 #define SETS 2
 #define GETS 3
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 #define STATS_RUNS 9
 
@@ -156,16 +150,16 @@ static void many(const char *name, const shmc_config *cfg, int n, int killed)
     CHECK_RC(shmc_stats(c, &s0), SHMC_OK);
     long mem_before = mem_available_kib();
     int max_fds = 0;
-    double t0 = now_s();
+    double t0 = t_now();
     crowd_t cr = spawn(path, cfg, 0, n, &max_fds);
-    double t1 = now_s();
+    double t1 = t_now();
     long mem_during = mem_available_kib();
     /* shmc_stats with the crowd attached: the median of STATS_RUNS calls */
     double took[STATS_RUNS];
     for (int k = 0; k < STATS_RUNS; k++) {
-        double t = now_s();
+        double t = t_now();
         CHECK_RC(shmc_stats(c, &s), SHMC_OK);
-        took[k] = now_s() - t;
+        took[k] = t_now() - t;
         CHECK(s.curr_connections == (uint64_t)n + 1);
     }
     qsort(took, STATS_RUNS, sizeof took[0], cmp_double);

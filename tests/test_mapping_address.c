@@ -30,12 +30,8 @@ static size_t verify_here(shmc_t *c, const char *prefix, uint64_t gen)
 
 static void two_processes_two_addresses(const char *path)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 16 << 20;
-    cfg.item_size_max = 64 << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(16 << 20, 64 << 10);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
 
     uintptr_t addr = 0;

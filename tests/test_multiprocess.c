@@ -89,12 +89,8 @@ static void set_here(shmc_t *c, const char *prefix, uint64_t first, uint64_t cou
 
 static shmc_t *open_small(const char *path, size_t mib)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = mib << 20;
-    cfg.item_size_max = 64 << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(mib << 20, 64 << 10);
+    shmc_t *c = t_open(path, &cfg);
     return c;
 }
 
@@ -215,13 +211,9 @@ static void small_index_many_keys(void)
 {
     printf("61k keys in a 4096-bucket hash index, parent attached throughout\n");
     const char *path = t_path("grow");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 64 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(64 << 20, 64 << 10);
     cfg.hash_power = 12;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
     shmc_stats_t before, after;
     CHECK_RC(shmc_stats(c, &before), SHMC_OK);

@@ -38,14 +38,7 @@
 #define __O_TMPFILE 020000000
 #endif
 
-static shmc_config small(void)
-{
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 4u << 20;
-    cfg.item_size_max = 64u << 10;
-    return cfg;
-}
+static shmc_config small(void) { return t_config(4u << 20, 64u << 10); }
 
 /* The filter: O_TMPFILE opens fail with EOPNOTSUPP; with stop_at_reserve, fallocate with
  * mode 0 raises SIGSYS. */
@@ -160,15 +153,20 @@ static void expect_value(void)
     shmc_close(c);
 }
 
-/* Wait for pid to stop in its reservation; false (and a reason) if it ended instead. */
-static bool stopped_in_reserve(pid_t pid)
+/* A creator of a fresh "cache", stopped in its reservation, and its temporary file's path;
+ * -1 (and a failed check) if it ended instead. */
+static pid_t stopped_creator(char *temp, size_t cap)
 {
+    unlink(t_path("cache"));
+    pid_t pid = creator(true);
     int st;
     if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st)) {
         fprintf(stderr, "creator did not stop (status %#x)\n", st);
-        return false;
+        CHECK(0);
+        return -1;
     }
-    return true;
+    CHECK(temp_of(pid, temp, cap));
+    return pid;
 }
 
 static void creation(void)
@@ -205,14 +203,9 @@ static void creation(void)
 
 static void killed_creator(void)
 {
-    unlink(t_path("cache"));
-    pid_t pid = creator(true);
-    if (!stopped_in_reserve(pid)) {
-        CHECK(0);
-        return;
-    }
     char temp[512];
-    CHECK(temp_of(pid, temp, sizeof temp));
+    pid_t pid = stopped_creator(temp, sizeof temp);
+    if (pid < 0) return;
     CHECK(open_lock_held(temp)); /* a creator holds its file's open lock all along */
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -236,14 +229,9 @@ static void killed_creator(void)
 
 static void live_creator(void)
 {
-    unlink(t_path("cache"));
-    pid_t pid = creator(true);
-    if (!stopped_in_reserve(pid)) {
-        CHECK(0);
-        return;
-    }
     char temp[512];
-    CHECK(temp_of(pid, temp, sizeof temp));
+    pid_t pid = stopped_creator(temp, sizeof temp);
+    if (pid < 0) return;
     sleep(3); /* older than the grace period, but its creator lives and holds the lock */
     CHECK(open_lock_held(temp));
     shmc_config cfg = small();

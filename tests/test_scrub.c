@@ -51,13 +51,7 @@ int main(void)
 {
     t_setup("scrub");
     const char *path = t_path("scrub");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 1u << 20;
-    cfg.item_size_max = 1024;
-    cfg.protect = SHMC_PROTECT_NONE;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_t *c = t_open_plain(path, 1u << 20, 1024);
     if (!c) return t_finish();
     char key[16], v[VALUE], got[VALUE];
     size_t n;
@@ -96,7 +90,7 @@ int main(void)
     region_close(&r);
 
     /* the cache serves exactly the survivors */
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    c = t_open_plain(path, 1u << 20, 1024);
     if (!c) return t_finish();
     int served = 0, gone = 0;
     for (int i = 0; i < N; i++) {

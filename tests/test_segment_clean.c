@@ -45,13 +45,7 @@ static shmc_stats_t stats(shmc_t *c)
 static void clean_by_fate(void)
 {
     const char *path = t_path("fate");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 256u << 10;
-    cfg.item_size_max = 1024;
-    cfg.protect = SHMC_PROTECT_NONE;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_t *c = t_open_plain(path, 256u << 10, 1024);
     if (!c) return;
     CHECK_RC(region_map_readonly(&view, path), SHMC_OK);
     CHECK(view.nsegments == 4 && view.segment_size == 65536 && view.nheads == 1);
@@ -152,13 +146,7 @@ static void clean_by_fate(void)
 static void clean_dead_space_only(void)
 {
     const char *path = t_path("dead");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 256u << 10;
-    cfg.item_size_max = 1024;
-    cfg.protect = SHMC_PROTECT_NONE;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_t *c = t_open_plain(path, 256u << 10, 1024);
     if (!c) return;
     char key[16], v[VALUE], got[VALUE];
     size_t n;

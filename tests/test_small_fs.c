@@ -90,12 +90,8 @@ static void fitting_cache_takes_the_load(const char *dir)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/fits", dir);
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 8u << 20;
-    cfg.item_size_max = 256u << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(8u << 20, 256u << 10);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
     blkcnt_t blocks = 0;
     off_t size = file_size(path, &blocks);
@@ -122,11 +118,8 @@ static void sparse_copies(const char *dir)
 {
     /* a cache made on the host's /dev/shm, closed cleanly, copied sparse into the tmpfs */
     const char *orig = t_path("sparse-orig");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 20u << 20;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, orig, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(20u << 20, 0);
+    shmc_t *c = t_open(orig, &cfg);
     if (!c) return;
     for (int i = 0; i < 100; i++) {
         char key[32];
@@ -214,12 +207,8 @@ static int run_cli(const char *cmd, const char *path, char *out, size_t cap)
 static void truncated_files(void)
 {
     const char *path = t_path("truncated");
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 4u << 20;
-    cfg.item_size_max = 64u << 10;
-    shmc_t *c = NULL;
-    CHECK_RC(shmc_open(&c, path, &cfg), SHMC_OK);
+    shmc_config cfg = t_config(4u << 20, 64u << 10);
+    shmc_t *c = t_open(path, &cfg);
     if (!c) return;
     CHECK_RC(shmc_set(c, "k", 1, "v", 1, 0, 0), SHMC_OK);
     shmc_close(c);

@@ -6,6 +6,7 @@
 #define SHMC_TESTUTIL_H
 
 #include <shmc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <time.h>
 
 static int t_passed, t_failed;
 
@@ -51,6 +53,14 @@ static int t_passed, t_failed;
         }                                                                                 \
     } while (0)
 
+/* Seconds on the monotonic clock, for the durations a test prints. */
+static inline double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* A fresh directory for this run's cache files, removed by t_finish(). */
 static char t_dir[256];
 
@@ -83,6 +93,49 @@ static inline void t_check_file(const char *path)
         fprintf(stderr, "FAIL checker on %s: rc=%s violations=%zu\n", path, shmc_strerror(rc),
                 violations);
     }
+}
+
+/* The default configuration with this memory limit and item size limit (0: the default). */
+static inline shmc_config t_config(size_t memory_limit, size_t item_size_max)
+{
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = memory_limit;
+    if (item_size_max) cfg.item_size_max = item_size_max;
+    return cfg;
+}
+
+/* Counts one check: the cache at path opens (made if missing) with cfg.  NULL if it did not. */
+static inline shmc_t *t_open(const char *path, const shmc_config *cfg)
+{
+    shmc_t *c = NULL;
+    CHECK_RC(shmc_open(&c, path, cfg), SHMC_OK);
+    return c;
+}
+
+/* t_open, unprotected, with this memory limit and item size limit (0: the default). */
+static inline shmc_t *t_open_plain(const char *path, size_t memory_limit, size_t item_size_max)
+{
+    shmc_config cfg = t_config(memory_limit, item_size_max);
+    cfg.protect = SHMC_PROTECT_NONE;
+    return t_open(path, &cfg);
+}
+
+/* Whether got is want, where '#' in want stands for one or more digits (a '-' may precede
+ * them): a reply with numbers that vary from run to run. */
+static inline bool t_matches(const char *got, const char *want)
+{
+    while (*want) {
+        if (*want == '#') {
+            if (*got == '-') got++;
+            if (*got < '0' || *got > '9') return false;
+            while (*got >= '0' && *got <= '9') got++;
+            want++;
+        } else if (*got++ != *want++) {
+            return false;
+        }
+    }
+    return *got == 0;
 }
 
 /* Counts one check: a get of key answers NOT_FOUND. */

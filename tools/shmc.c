@@ -252,17 +252,36 @@ static int cmd_create(cli_args *a)
     return EXIT_OK_;
 }
 
+/* --json's answer when there is nothing to report: {"cache": ..., "error": ...} on stdout
+ * (the message is on stderr too). */
+static void json_error(const char *cache, int status)
+{
+    const char *why = status == EXIT_NO_CACHE ? "no such cache" : shmc_last_error();
+    printf("{\"cache\": ");
+    cli_json_string(stdout, cache, strlen(cache));
+    printf(", \"error\": ");
+    cli_json_string(stdout, why, strlen(why));
+    printf("}\n");
+}
+
 static int cmd_stats(cli_args *a)
 {
     shmc_t *c;
     int st = cli_open(a->pos[0], &c);
-    if (st) return st;
+    if (st) {
+        if (a->json) json_error(a->pos[0], st);
+        return st;
+    }
     shmc_stats_t s;
     shmc_rc rc = shmc_stats(c, &s);
     shmc_mapping_t m; /* this process's mapping, every page mapped: what the file allows */
     bool have_m = rc == SHMC_OK && shmc_mapping_stats(c, &m) == SHMC_OK;
     shmc_close(c);
-    if (rc != SHMC_OK) return cli_fail("stats", rc);
+    if (rc != SHMC_OK) {
+        st = cli_fail("stats", rc);
+        if (a->json) json_error(a->pos[0], st);
+        return st;
+    }
     const char *prot = s.protected_mode ? "pku" : "none";
     if (a->json) {
         printf("{\"cache\": ");
@@ -302,6 +321,7 @@ static int cmd_check(cli_args *a)
     if (rc == SHMC_NOT_FOUND) {
         free(report);
         fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]);
+        if (a->json) json_error(a->pos[0], EXIT_NO_CACHE);
         return EXIT_NO_CACHE;
     }
     if (!a->json) {
@@ -355,7 +375,10 @@ static const cli_command commands[] = {
     {"touch", "CACHE KEY EXPTIME", 3, 3, "set the expiry of KEY", "", cmd_touch},
     {"flush", "CACHE [DELAY]", 1, 2, "invalidate every item now or in DELAY seconds", "", cmd_flush},
     {"check", "CACHE [--json]", 1, 1, "verify every invariant of a quiet cache (exit 1 on a violation)",
-     "  --json          one JSON object: ok, violations, error, report lines\n", cmd_check},
+     "  --json          one JSON object: ok, violations, error, report lines\n"
+     "  What a process that died in a call left (locks it held, its change in flight) is\n"
+     "  listed as \"repair pending\", not as a violation: the next process to take each lock\n"
+     "  repairs it, or the next open when nobody is attached.\n", cmd_check},
     {"dump", "CACHE FILE", 2, 2, "write every live item to FILE ('-': stdout), as memcached-tool's dump",
      "  one \"add KEY FLAGS EXPTIME BYTES\" line and the value per item, EXPTIME absolute\n"
      "  (0: never); it loads into shmc restore, or into memcached (nc HOST PORT < FILE)\n", cmd_dump},

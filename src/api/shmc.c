@@ -514,6 +514,24 @@ API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, s
     return mget_batched(c, &ctx, keys, nkeys, n, cb, ctx_arg);
 }
 
+/* ---- one key, no value: delete, touch, incr/decr ---- */
+
+/* The shape these calls share: resolve the handle, take the key, open the gate and read the
+ * clock into ctx.  On SHMC_OK the caller runs its store call and then call_end; on failure
+ * nothing is left open. */
+static shmc_rc key_call_open(struct call *cl, const shmc_t *h, const char *key, size_t nkey,
+                             op_ctx_t *ctx)
+{
+    if (!h) return invalid("cache handle is NULL");
+    shmc_rc rc = call_begin(cl, h);
+    if (rc != SHMC_OK) return rc;
+    rc = take_key(cl, key, nkey);
+    if (rc != SHMC_OK) return rc;
+    gate_open(cl->t);
+    handle_ctx(cl->c, cl->t, ctx);
+    return SHMC_OK;
+}
+
 /* ---- writes ---- */
 
 static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
@@ -599,15 +617,10 @@ API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value,
 API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
 {
     CANCEL_OFF();
-    if (!h) return invalid("cache handle is NULL");
     struct call cl;
-    shmc_rc rc = call_begin(&cl, h);
-    if (rc != SHMC_OK) return rc;
-    rc = take_key(&cl, key, nkey);
-    if (rc != SHMC_OK) return rc;
-    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(cl.c, cl.t, &ctx);
+    shmc_rc rc = key_call_open(&cl, h, key, nkey, &ctx);
+    if (rc != SHMC_OK) return rc;
     rc = store_delete(&cl.c->r, &ctx, cl.k, (uint32_t)nkey);
     call_end(&cl);
     return rc;
@@ -617,16 +630,11 @@ static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_
                      const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
 {
     CANCEL_OFF();
-    if (!h) return invalid("cache handle is NULL");
     struct call cl;
-    shmc_rc rc = call_begin(&cl, h);
-    if (rc != SHMC_OK) return rc;
-    rc = take_key(&cl, key, nkey);
+    op_ctx_t ctx;
+    shmc_rc rc = key_call_open(&cl, h, key, nkey, &ctx);
     if (rc != SHMC_OK) return rc;
     uint64_t res = 0;
-    gate_open(cl.t);
-    op_ctx_t ctx;
-    handle_ctx(cl.c, cl.t, &ctx);
     arith_req_t req = {.incr = incr, .delta = delta};
     if (opts) {
         req.has_cas = opts->what & SHMC_ARITH_CAS;
@@ -684,17 +692,13 @@ API shmc_rc shmc_delete_meta(shmc_t *h, const char *key, size_t nkey, const shmc
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
     shmc_delete_opts o = {0};
-    if (opts) o = *opts;
+    if (opts) o = *opts; /* copied before the cache is opened */
     if (o.what & ~(SHMC_DELETE_CAS | SHMC_DELETE_INVALIDATE | SHMC_DELETE_TOUCH))
         return invalid("unknown bits in shmc_delete_opts.what");
     struct call cl;
-    shmc_rc rc = call_begin(&cl, h);
-    if (rc != SHMC_OK) return rc;
-    rc = take_key(&cl, key, nkey);
-    if (rc != SHMC_OK) return rc;
-    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(cl.c, cl.t, &ctx);
+    shmc_rc rc = key_call_open(&cl, h, key, nkey, &ctx);
+    if (rc != SHMC_OK) return rc;
     bool inval = o.what & SHMC_DELETE_INVALIDATE;
     rc = store_delete_meta(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, o.what & SHMC_DELETE_CAS, o.cas,
                            inval, inval && (o.what & SHMC_DELETE_TOUCH),
@@ -774,15 +778,10 @@ API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
 API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
 {
     CANCEL_OFF();
-    if (!h) return invalid("cache handle is NULL");
     struct call cl;
-    shmc_rc rc = call_begin(&cl, h);
-    if (rc != SHMC_OK) return rc;
-    rc = take_key(&cl, key, nkey);
-    if (rc != SHMC_OK) return rc;
-    gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(cl.c, cl.t, &ctx);
+    shmc_rc rc = key_call_open(&cl, h, key, nkey, &ctx);
+    if (rc != SHMC_OK) return rc;
     rc = store_touch(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, store_exptime_abs(exptime, ctx.now));
     call_end(&cl);
     return rc;

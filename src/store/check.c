@@ -10,8 +10,12 @@
  *    below its write offset, is in the bucket its key hashes to, and is reachable from
  *    exactly one place;
  *  - each stripe's item and byte counts equal what its chains hold;
- *  - no lock is held by a dead owner, and no change is in flight (an intent recorded or a
- *    bucket version odd) under a lock that no live thread holds. */
+ *  - no lock is held by a thread that no longer exists, and no change is in flight (an
+ *    intent recorded or a bucket version odd) under a lock that no live thread holds.
+ * A lock whose owner died in it (the kernel marks it so) is not damage: the next locker, or
+ * the next open when nobody is attached, repairs what it guards.  It and what it guards are
+ * reported as repairs pending, apart from the violations; so is every lock and what it
+ * guards when nobody is attached and the last users died attached (the next open recovers). */
 #include "store/check.h"
 
 #include <stdarg.h>
@@ -19,31 +23,41 @@
 #include <string.h>
 
 #include "region/region.h"
+#include "store/attached.h"
 #include "store/index.h"
 #include "store/item.h"
 #include "util/error.h"
 #include "util/hash.h"
 
+enum lock_seen { LOCK_SEEN_QUIET, LOCK_SEEN_LIVE, LOCK_SEEN_DEAD };
+
 typedef struct checker {
     const region_t *r;
     FILE *out;
     size_t violations;
+    size_t pending; /* left by a lock holder that died: repaired by the next locker */
+    bool recovery;  /* nobody is attached and the last users died attached: the next open
+                     * re-creates every lock and repairs all that they guard */
+    enum lock_seen global, *heads, *stripes;
     uint64_t written, unwritten; /* bytes of segments: holding items or fillers / free */
     uint64_t live_items, live_bytes;
 } checker_t;
 
-static void violation(checker_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void violation(checker_t *k, const char *fmt, ...)
+/* A finding: a violation, or (dead: under a lock whose owner died) a repair pending. */
+static void finding(checker_t *k, bool dead, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finding(checker_t *k, bool dead, const char *fmt, ...)
 {
-    k->violations++;
-    if (!k->out || k->violations > 100) return;
+    size_t n = dead ? ++k->pending : ++k->violations;
+    if (!k->out || n > 100) return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(k->out, "violation: ");
+    fprintf(k->out, dead ? "repair pending: " : "violation: ");
     vfprintf(k->out, fmt, ap);
     fputc('\n', k->out);
     va_end(ap);
 }
+
+#define violation(k, ...) finding(k, false, __VA_ARGS__)
 
 static void check_segments(checker_t *k)
 {
@@ -53,32 +67,34 @@ static void check_segments(checker_t *k)
     unsigned char *seen = calloc(n, 1);
     if (!seen) return;
     uint32_t nfree = h->free_count, first = h->fifo_first, count = h->fifo_count;
-    if (nfree > n) violation(k, "free count %u exceeds %u segments", nfree, n), nfree = 0;
-    if (count > n || first >= n) violation(k, "FIFO first %u count %u out of range", first, count), count = 0;
+    bool lists_dead = k->global == LOCK_SEEN_DEAD; /* the lists are rebuilt by the next holder */
+    if (nfree > n) finding(k, lists_dead, "free count %u exceeds %u segments", nfree, n), nfree = 0;
+    if (count > n || first >= n) finding(k, lists_dead, "FIFO first %u count %u out of range", first, count), count = 0;
     for (uint32_t i = 0; i < nfree; i++) {
         uint32_t s = r->free_stack[i];
-        if (s >= n) { violation(k, "free stack entry %u names segment %u", i, s); continue; }
-        if (seen[s]++) violation(k, "segment %u listed twice", s);
-        if (r->segs[s].state != SEG_FREE) violation(k, "segment %u on the free stack is in state %u", s, r->segs[s].state);
+        if (s >= n) { finding(k, lists_dead, "free stack entry %u names segment %u", i, s); continue; }
+        if (seen[s]++) finding(k, lists_dead, "segment %u listed twice", s);
+        if (r->segs[s].state != SEG_FREE) finding(k, lists_dead, "segment %u on the free stack is in state %u", s, r->segs[s].state);
     }
     for (uint32_t i = 0; i < count; i++) {
         uint32_t s = r->fifo[(first + i) % n];
-        if (s >= n) { violation(k, "FIFO entry %u names segment %u", i, s); continue; }
-        if (seen[s]++) violation(k, "segment %u listed twice", s);
-        if (r->segs[s].state != SEG_SEALED) violation(k, "segment %u in the FIFO is in state %u", s, r->segs[s].state);
+        if (s >= n) { finding(k, lists_dead, "FIFO entry %u names segment %u", i, s); continue; }
+        if (seen[s]++) finding(k, lists_dead, "segment %u listed twice", s);
+        if (r->segs[s].state != SEG_SEALED) finding(k, lists_dead, "segment %u in the FIFO is in state %u", s, r->segs[s].state);
     }
     for (uint32_t s = 0; s < n; s++) {
         const segmeta_t *m = &r->segs[s];
         uint32_t st = m->state, owner = m->owner;
         if (m->write_off > r->segment_size) violation(k, "segment %u write offset %u beyond its size", s, m->write_off);
+        bool head_dead = lists_dead || (owner < r->nheads && k->heads[owner] == LOCK_SEEN_DEAD);
         if (st == SEG_FREE || st == SEG_SEALED) {
-            if (!seen[s]) violation(k, "segment %u in state %u is on no list (leaked)", s, st);
+            if (!seen[s]) finding(k, lists_dead, "segment %u in state %u is on no list (leaked)", s, st);
         } else if (st == SEG_OPEN) {
             if (owner >= r->nheads || r->heads[owner].seg != s + 1)
-                violation(k, "open segment %u is not its head's (owner %u)", s, owner);
+                finding(k, head_dead, "open segment %u is not its head's (owner %u)", s, owner);
         } else if (st == SEG_CLEANING) {
             if (owner >= r->nheads || r->heads[owner].victim != s + 1)
-                violation(k, "segment %u being cleaned has no cleaner (owner %u)", s, owner);
+                finding(k, head_dead, "segment %u being cleaned has no cleaner (owner %u)", s, owner);
         } else {
             violation(k, "segment %u has unknown state %u", s, st);
         }
@@ -87,6 +103,8 @@ static void check_segments(checker_t *k)
             continue;
         }
         /* its written bytes must parse */
+        /* an open or cleaning segment whose head died mid-write: the head's repair redoes it */
+        bool parse_dead = (st == SEG_OPEN || st == SEG_CLEANING) && head_dead;
         unsigned char *base = region_segment(r, s);
         uint32_t end = m->write_off <= r->segment_size ? m->write_off : r->segment_size;
         if (end % LAYOUT_UNIT) violation(k, "segment %u write offset %u is not 8-byte aligned", s, end);
@@ -96,41 +114,57 @@ static void check_segments(checker_t *k)
         for (uint32_t off = 0; off < end;) {
             uint32_t sz = 0;
             enum item_step step = item_step(r, base, off, end, &sz);
-            if (step == STEP_STRAY) violation(k, "segment %u: %u stray bytes at %u", s, end - off, off);
-            if (step == STEP_BAD_FILLER) violation(k, "segment %u: bad filler of %u bytes at %u", s, sz, off);
-            if (step == STEP_OVERRUN) violation(k, "segment %u: item at %u overruns the written bytes", s, off);
+            if (step == STEP_STRAY) finding(k, parse_dead, "segment %u: %u stray bytes at %u", s, end - off, off);
+            if (step == STEP_BAD_FILLER) finding(k, parse_dead, "segment %u: bad filler of %u bytes at %u", s, sz, off);
+            if (step == STEP_OVERRUN) finding(k, parse_dead, "segment %u: item at %u overruns the written bytes", s, off);
             if (step == STEP_UNPARSABLE)
-                violation(k, "segment %u: unparsable bytes at %u (kind 0x%02x)", s, off, base[off]);
+                finding(k, parse_dead, "segment %u: unparsable bytes at %u (kind 0x%02x)", s, off, base[off]);
             if (step != STEP_ITEM && step != STEP_FILLER) break;
             off += sz;
         }
     }
     for (uint32_t i = 0; i < r->nheads; i++) {
         const head_t *hd = &r->heads[i];
+        bool dead = k->heads[i] == LOCK_SEEN_DEAD || lists_dead;
         if (hd->seg && (hd->seg > n || r->segs[hd->seg - 1].state != SEG_OPEN))
-            violation(k, "head %u names segment %u which is not open", i, hd->seg - 1);
-        if (hd->victim) violation(k, "head %u is in the middle of cleaning segment %u", i, hd->victim - 1);
+            finding(k, dead, "head %u names segment %u which is not open", i, hd->seg - 1);
+        if (hd->victim) finding(k, dead, "head %u is in the middle of cleaning segment %u", i, hd->victim - 1);
     }
     free(seen);
 }
 
-/* Whether the lock is held by a live thread (its changes may be in flight); reports a lock
- * whose owner died. */
-static bool check_lock(checker_t *k, const robust_lock_t *l, const char *what, uint32_t i)
+/* Whether the lock is held by a live thread (its changes may be in flight), or what it
+ * guards waits for a repair: its owner died in it, or the next open recovers everything.
+ * Reports a dead owner, and a lock held by a thread that no longer exists (no kernel marked
+ * it: only a recovery re-creates it). */
+static enum lock_seen check_lock(checker_t *k, const robust_lock_t *l, const char *what, uint32_t i)
 {
     int tid;
     switch (robust_lock_inspect(l, &tid)) {
     case LOCK_STATE_OWNER_DIED:
-        violation(k, "%s %u: its owner died holding it (the next locker repairs)", what, i);
-        return false;
+        finding(k, true, "%s %u: its owner died holding it", what, i);
+        return LOCK_SEEN_DEAD;
     case LOCK_STATE_HELD_BY_GONE:
-        violation(k, "%s %u: held by thread %d, which no longer exists", what, i, tid);
-        return false;
+        finding(k, k->recovery, "%s %u: held by thread %d, which no longer exists", what, i, tid);
+        return k->recovery ? LOCK_SEEN_DEAD : LOCK_SEEN_QUIET;
     case LOCK_STATE_HELD:
-        return true;
+        return LOCK_SEEN_LIVE;
     default:
-        return false;
+        return k->recovery ? LOCK_SEEN_DEAD : LOCK_SEEN_QUIET;
     }
+}
+
+/* Every lock's state, before the walks that read what they guard. */
+static bool check_locks(checker_t *k)
+{
+    const region_t *r = k->r;
+    k->heads = calloc(r->nheads ? r->nheads : 1, sizeof *k->heads);
+    k->stripes = calloc(r->nstripes, sizeof *k->stripes);
+    if (!k->heads || !k->stripes) return false;
+    k->global = check_lock(k, &r->hdr->global_lock, "global lock", 0);
+    for (uint32_t i = 0; i < r->nheads; i++) k->heads[i] = check_lock(k, &r->heads[i].lock, "head lock", i);
+    for (uint32_t i = 0; i < r->nstripes; i++) k->stripes[i] = check_lock(k, &r->stripes[i].lock, "stripe lock", i);
+    return true;
 }
 
 static void check_chains(checker_t *k)
@@ -141,14 +175,11 @@ static void check_chains(checker_t *k)
     int64_t *items = calloc(r->nstripes, sizeof *items), *bytes = calloc(r->nstripes, sizeof *bytes);
     if (!visited || !items || !bytes) goto out;
     uint64_t max_steps = index_max_chain(r);
-    bool *busy = calloc(r->nstripes, sizeof *busy);
-    if (!busy) goto out;
-    check_lock(k, &r->hdr->global_lock, "global lock", 0);
-    for (uint32_t i = 0; i < r->nheads; i++) check_lock(k, &r->heads[i].lock, "head lock", i);
-    for (uint32_t i = 0; i < r->nstripes; i++) busy[i] = check_lock(k, &r->stripes[i].lock, "stripe lock", i);
     for (uint64_t b = 0; b <= r->bucket_mask; b++) {
         uint64_t w = atomic_load(&r->buckets[b]);
-        if ((bucket_version(w) & 1) && !busy[b & (r->nstripes - 1)]) violation(k, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
+        enum lock_seen lock = k->stripes[b & (r->nstripes - 1)];
+        if ((bucket_version(w) & 1) && lock != LOCK_SEEN_LIVE)
+            finding(k, lock == LOCK_SEEN_DEAD, "bucket %llu has an odd version (a writer inside)", (unsigned long long)b);
         uint64_t u = bucket_head(w);
         for (uint64_t steps = 0; u; steps++) {
             if (steps >= max_steps) { violation(k, "bucket %llu: chain longer than the cache can hold (a cycle)", (unsigned long long)b); break; }
@@ -182,13 +213,13 @@ static void check_chains(checker_t *k)
     }
     for (uint32_t i = 0; i < r->nstripes; i++) {
         const stripe_t *st = &r->stripes[i];
-        if (busy[i]) continue; /* a live writer is inside: its counts may be mid-change */
-        if (st->intent_active) violation(k, "stripe %u has a change in flight", i);
+        if (k->stripes[i] == LOCK_SEEN_LIVE) continue; /* a writer is inside: counts mid-change */
+        bool dead = k->stripes[i] == LOCK_SEEN_DEAD;
+        if (st->intent_active) finding(k, dead, "stripe %u has a change in flight", i);
         if (st->items != items[i] || st->bytes != bytes[i])
-            violation(k, "stripe %u counts %lld items / %lld bytes; its chains hold %lld / %lld", i,
-                      (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
+            finding(k, dead, "stripe %u counts %lld items / %lld bytes; its chains hold %lld / %lld", i,
+                    (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
     }
-    free(busy);
 out:
     free(visited);
     free(items);
@@ -203,9 +234,16 @@ shmc_rc check_file(const char *path, FILE *report, size_t *violations)
         if (report) fprintf(report, "%s: %s\n", path, shmc_last_error());
         return rc;
     }
-    checker_t k = {.r = &r, .out = report};
-    check_segments(&k);
-    check_chains(&k);
+    checker_t k = {.r = &r, .out = report,
+                   .recovery = !region_anyone_attached(&r) && stats_left_attached(&r)};
+    if (check_locks(&k)) {
+        check_segments(&k);
+        check_chains(&k);
+    } else {
+        violation(&k, "out of memory for the check");
+    }
+    free(k.heads);
+    free(k.stripes);
     uint64_t total = (uint64_t)r.nsegments * r.segment_size;
     if (k.written + k.unwritten != total)
         violation(&k, "segments account for %llu bytes of %llu", (unsigned long long)(k.written + k.unwritten),
@@ -219,6 +257,14 @@ shmc_rc check_file(const char *path, FILE *report, size_t *violations)
         fprintf(report, "%s: %zu violation%s (%u segments of %u bytes, %llu buckets)\n", path,
                 k.violations, k.violations == 1 ? "" : "s", r.nsegments, r.segment_size,
                 (unsigned long long)r.bucket_mask + 1);
+    if (report && (k.pending || k.recovery))
+        fprintf(report, "%s: %zu repair%s pending, left by a process that died in a call (not "
+                "damage): %s\n", path, k.pending, k.pending == 1 ? "" : "s",
+                k.recovery ? "nobody is attached and the last users died attached, so the next "
+                             "open re-creates every lock, finishes or undoes the changes in "
+                             "flight, rebuilds the segment lists and verifies every item"
+                           : "the next process to take each lock repairs what it guards (or, "
+                             "once nobody is attached, the next open recovers the whole cache)");
     if (violations) *violations = k.violations;
     region_close(&r);
     return SHMC_OK;

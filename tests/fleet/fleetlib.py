@@ -101,6 +101,13 @@ class Proc:
         return self.p.returncode
 
 
+def check_clean_exits(procs):
+    """Stop each server with SIGTERM; each must exit 0."""
+    for pr in procs:
+        check(pr.stop() == 0, "%s on port %d exits cleanly on SIGTERM"
+              % (os.path.basename(pr.argv[0]), pr.port))
+
+
 class Workdir:
     """A private temporary directory (world-readable, for memcached -u nobody)."""
 
@@ -123,10 +130,18 @@ class Workdir:
             raise RuntimeError("cannot start %s" % " ".join(argv))
         return pr
 
+    def shmcd_argv(self, cache, *args, port):
+        return [SHMCD, "-p", str(port), "-l", "127.0.0.1", "-t", "2",
+                "--cache=" + self.file(cache)] + list(args)
+
     def shmcd(self, cache, *args, port=None, wait=True):
         port = port or free_port()
-        return self.start([SHMCD, "-p", str(port), "-l", "127.0.0.1", "-t", "2",
-                           "--cache=" + self.file(cache)] + list(args), port, wait)
+        return self.start(self.shmcd_argv(cache, *args, port=port), port, wait)
+
+    def shmcd_refused(self, cache, *args):
+        """Run shmcd with arguments it must refuse at start: its CompletedProcess (text)."""
+        return run(self.shmcd_argv(cache, *args, port=free_port()), capture_output=True,
+                   text=True, timeout=20)
 
     def memcached(self, *args, port=None, wait=True):
         port = port or free_port()
@@ -175,15 +190,16 @@ def make_cert(wd, name, ca, server=False):
     return key, crt
 
 
-def request(sock, data, timeout=2.0, until=None):
-    """Send data, then read until `until` (bytes) ends the reply, EOF or the timeout."""
+def request(sock, data, timeout=2.0, until=None, done=None):
+    """Send data, then read until `until` (bytes) ends the reply, done(reply) is true, EOF or
+    the timeout."""
     sock.settimeout(timeout)
     if data:
         sock.sendall(data)
     got = b""
     end = time.time() + timeout
     while time.time() < end:
-        if until is not None and got.endswith(until):
+        if (until is not None and got.endswith(until)) or (done is not None and done(got)):
             break
         try:
             chunk = sock.recv(65536)

@@ -7,7 +7,12 @@ what an unauthenticated connection can do to items is checked directly: nothing 
 value, changes none, deletes none, flushes nothing), and "stats" counts auth_cmds and
 auth_errors as memcached does.  One deliberate difference is checked too: memcached answers
 only one pipelined request per read before authentication (the rest wait for more input);
-shmcd answers every request it has."""
+shmcd answers every request it has.
+
+A refused storage command's data block (ms, cas, append: anything but the login "set") is
+not consumed: memcached 1.6.18 reads it as the next command line (measured: "ms k 1" then
+"x" is two "CLIENT_ERROR unauthenticated" and two auth_cmds; a block that is itself a login
+line logs in), and so does shmcd; the conversations below hold it to that."""
 import os
 import socket
 import sys
@@ -29,6 +34,9 @@ CONVERSATIONS = [
     [b"set foo 0 0 13\r\nalice secret \r\n", b"get k\r\n"],
     [b"set foo 0 0 7\r\nbob pw2\r\n", b"set k 0 0 1\r\ny\r\n", b"gets k\r\n"],
     [b"set foo 0 0 12\nalice secret\r\n", b"get k\r\n"],
+    [b"ms k 12\r\n", b"set x 0 0 12\r\n", b"alice secret\r\n", b"get x\r\n"],
+    [b"ms k S12 T0\r\n", b"alice secret\r\n", b"cas k 0 0 3 1\r\n", b"abc\r\n",
+     b"append k 0 0 3\r\n", b"abc\r\n", b"version\r\n"],
     [b"x" * 2048, b"\r\n"],
     [b"x" * 2049],
 ]
@@ -42,24 +50,7 @@ def talk(port, conversation):
     """Each request's reply: complete replies end at once; a request that gets none (the
     server waits for more input) costs a 2 s wait."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    replies = []
-    for req in conversation:
-        s.sendall(req)
-        got = b""
-        s.settimeout(2.0)
-        while not complete(got):
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                got += b"<RESET>"
-                break
-            if not chunk:
-                got += b"<EOF>"
-                break
-            got += chunk
-        replies.append(got)
+    replies = [fl.request(s, req, timeout=2.0, done=complete) for req in conversation]
     s.close()
     return replies
 
@@ -137,12 +128,11 @@ def main():
         with open(wd.file("malformed"), "w") as f:
             f.write("alice:secret\nnocolon\n")
         for path, word in [(wd.file("missing"), "cannot read"), (wd.file("malformed"), "line 2")]:
-            p = fl.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("b"),
-                                "-Y", path], capture_output=True, text=True, timeout=20)
+            p = wd.shmcd_refused("b", "-Y", path)
             fl.check(p.returncode == 1 and word in p.stderr,
                      "-Y %s: exit %d, %r" % (os.path.basename(path), p.returncode, p.stderr.strip()))
         mc.stop()
-        fl.check(node.stop() == 0, "shmcd exits cleanly on SIGTERM")
+        fl.check_clean_exits([node])
     finally:
         wd.close()
     fl.finish()

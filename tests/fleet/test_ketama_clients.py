@@ -114,8 +114,7 @@ def main():
                  "shmc.fleet.HashClient reads every value a plain HashClient wrote")
         local.delete(keys[0], noreply=False)
         fl.check(plain.get(keys[0]) is None, "delete through it")
-        for n in nodes:
-            fl.check(n.stop() == 0, "shmcd on port %d exits cleanly" % n.port)
+        fl.check_clean_exits(nodes)
     finally:
         wd.close()
     fl.finish()

@@ -144,13 +144,11 @@ def main():
              1, "cipher"),
         ]
         for args, rc, word in bad:
-            p = fl.run([fl.SHMCD, "-p", str(fl.free_port()), "--cache=" + wd.file("bad")]
-                               + args, capture_output=True, text=True, timeout=20)
+            p = wd.shmcd_refused("bad", *args)
             fl.check(p.returncode == rc and word in p.stderr,
                      "shmcd %s: exit %d, says %r (%s)" % (" ".join(args)[-60:], p.returncode,
                                                           word, p.stderr.strip()[:100]))
-        for pr in (node, node2, node3):
-            fl.check(pr.stop() == 0, "shmcd on port %d exits cleanly on SIGTERM" % pr.port)
+        fl.check_clean_exits([node, node2, node3])
     finally:
         wd.close()
     fl.finish()

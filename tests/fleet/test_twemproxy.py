@@ -141,8 +141,7 @@ def main():
         for d in direct:
             d.close()
         proxy.stop()
-        for n in nodes:
-            fl.check(n.stop() == 0, "shmcd on port %d exits cleanly on SIGTERM" % n.port)
+        fl.check_clean_exits(nodes)
     finally:
         wd.close()
     fl.finish()

@@ -393,6 +393,19 @@ static shmc_rc store_expect(enum store_op op, int k, bool present, size_t n, uin
 
 static void get_into(keysel_t ks, int variant, size_t cap);
 
+/* A store's checked result in the model: memcached's cas counters, and a set over the item
+ * size limit drops the old value.  Whether it stored. */
+static bool store_counted(enum store_op op, size_t n, shmc_rc got, bool *present)
+{
+    if (op == ST_CAS && n <= ITEM_MAX) {
+        if (got == SHMC_OK) want.cas_hits++;
+        else if (got == SHMC_NOT_FOUND) want.cas_misses++;
+        else if (got == SHMC_EXISTS) want.cas_badval++;
+    }
+    if (got == SHMC_TOO_LARGE && op == ST_SET) *present = false;
+    return got == SHMC_OK;
+}
+
 static void do_store(reader_t *r, enum store_op op, bool right_cas)
 {
     keysel_t ks = pick_key(r);
@@ -420,16 +433,7 @@ static void do_store(reader_t *r, enum store_op op, bool right_cas)
         exp = got;
     }
     expect_rc(got, exp, ks.key, ks.nkey);
-    if (op == ST_CAS && vs.n <= ITEM_MAX) {
-        if (got == SHMC_OK) want.cas_hits++;
-        else if (got == SHMC_NOT_FOUND) want.cas_misses++;
-        else if (got == SHMC_EXISTS) want.cas_badval++;
-    }
-    if (got == SHMC_TOO_LARGE) {
-        if (op == ST_SET) model[k].present = false; /* memcached drops the old value */
-        return;
-    }
-    if (got != SHMC_OK) return;
+    if (!store_counted(op, vs.n, got, &model[k].present)) return;
     model_item_t *m = &model[k];
     if (op == ST_APPEND) model_store(k, m->val, m->n, vs.v, vs.n, m->flags, false);
     else if (op == ST_PREPEND) model_store(k, vs.v, vs.n, m->val, m->n, m->flags, false);
@@ -898,16 +902,7 @@ static void do_store_meta(reader_t *r)
         accept_miss(k); /* evicted: what a miss answers */
     }
     expect_rc(got, exp, ks.key, ks.nkey);
-    if (op == ST_CAS && vs.n <= ITEM_MAX) {
-        if (got == SHMC_OK) want.cas_hits++;
-        else if (got == SHMC_NOT_FOUND) want.cas_misses++;
-        else if (got == SHMC_EXISTS) want.cas_badval++;
-    }
-    if (got == SHMC_TOO_LARGE) {
-        if (op == ST_SET) m->present = false;
-        return;
-    }
-    if (got != SHMC_OK) return;
+    if (!store_counted(op, vs.n, got, &m->present)) return;
     bool win = m->win;
     time_t win_at = m->win_at;
     if (op == ST_APPEND) model_store(k, m->val, m->n, vs.v, vs.n, m->flags, false);

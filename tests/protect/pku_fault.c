@@ -46,10 +46,7 @@ int main(void)
 {
     t_setup("pku_fault");
     pt_catch_faults();
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_PKU;
 
     pthread_barrier_t go;

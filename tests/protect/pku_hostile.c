@@ -33,10 +33,7 @@ static size_t cache_len;
 
 static shmc_t *open_cache(const char *name, int protect)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 8 << 20;
-    cfg.item_size_max = 256 << 10;
+    shmc_config cfg = t_config(8 << 20, 256 << 10);
     cfg.protect = protect;
     shmc_t *c = NULL;
     shmc_rc rc = shmc_open(&c, t_path(name), &cfg);
@@ -307,10 +304,7 @@ static void threads_before_sealing(void)
     pthread_barrier_init(&b, NULL, 2);
     pthread_t t;
     pthread_create(&t, NULL, idle_thread, &b);
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_SEALED;
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, t_path("threads"), &cfg), SHMC_UNSUPPORTED);
@@ -322,18 +316,10 @@ static void threads_before_sealing(void)
 
 /* The opening gate, entered with a return address inside libshmc's code that is not one of
  * its call sites (here: the start of a public function), closes and traps. */
-static uint32_t frame_pkru_offset(void)
-{
-    uint32_t eax, ebx, ecx, edx;
-    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0xd), "c"(9));
-    return ebx;
-}
-
 static void on_sigill(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig, (void)si;
-    ucontext_t *uc = ucv;
-    uint32_t saved = *(uint32_t *)((unsigned char *)uc->uc_mcontext.fpregs + frame_pkru_offset());
+    uint32_t saved = pt_saved_pkru(ucv);
     const protect_domain_t *d = &shmc_protect_domain_page.d;
     _exit((saved & d->all_deny) == d->all_deny ? 42 : 43);
 }

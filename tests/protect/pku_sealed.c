@@ -20,10 +20,7 @@
 
 static shmc_config sealed_cfg(void)
 {
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_SEALED;
     return cfg;
 }

@@ -11,10 +11,7 @@ int main(void)
 {
     t_setup("pku_sealed_dynamic");
     pt_catch_faults();
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 4 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(4 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_SEALED;
     shmc_t *c = NULL;
     shmc_rc rc = shmc_open(&c, t_path("dyn"), &cfg);

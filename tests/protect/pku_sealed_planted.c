@@ -33,10 +33,7 @@ int main(void)
     CHECK(seal_scan(note, NULL) == 1);
     CHECK(at_plant == 1);
 
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 2 << 20;
-    cfg.item_size_max = 64 << 10;
+    shmc_config cfg = t_config(2 << 20, 64 << 10);
     cfg.protect = SHMC_PROTECT_SEALED;
     shmc_t *c = NULL;
     CHECK_RC(shmc_open(&c, t_path("c"), &cfg), SHMC_UNSUPPORTED);

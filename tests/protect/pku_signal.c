@@ -17,23 +17,13 @@
 static unsigned char *cache;
 static size_t cache_len;
 static int cache_key;
-static uint32_t frame_pkru_offset;
 
 static volatile int inside, outside, handler_open, handler_read_ok;
-
-static uint32_t xsave_pkru_offset(void)
-{
-    uint32_t eax, ebx, ecx, edx;
-    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0xd), "c"(9));
-    return ebx;
-}
 
 static void on_alarm(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig, (void)si;
-    ucontext_t *uc = ucv;
-    uint32_t interrupted =
-        *(uint32_t *)((unsigned char *)uc->uc_mcontext.fpregs + frame_pkru_offset);
+    uint32_t interrupted = pt_saved_pkru(ucv);
     if (pt_denies(interrupted, cache_key)) {
         outside++;
         return;
@@ -48,11 +38,7 @@ int main(void)
 {
     t_setup("pku_signal");
     pt_catch_faults();
-    frame_pkru_offset = xsave_pkru_offset();
-    shmc_config cfg;
-    shmc_config_init(&cfg);
-    cfg.memory_limit = 16 << 20;
-    cfg.item_size_max = VALUE;
+    shmc_config cfg = t_config(16 << 20, VALUE);
     cfg.protect = SHMC_PROTECT_PKU;
     const char *path = t_path("c");
     shmc_t *c = NULL;

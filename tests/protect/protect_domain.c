@@ -87,18 +87,10 @@ static void call_into(void *at, uint32_t pkru)
 /* In a child: jump to shmc_gate_open's WRPKRU with EAX = 0 (everything allowed) and a return
  * address outside libshmc.  The gate must close and trap; the SIGILL handler reads the PKRU
  * saved in its frame (the trapping context's). */
-static uint32_t frame_pkru_offset(void)
-{
-    uint32_t eax, ebx, ecx, edx;
-    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0xd), "c"(9));
-    return ebx;
-}
-
 static void on_sigill(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig, (void)si;
-    ucontext_t *uc = ucv;
-    uint32_t saved = *(uint32_t *)((unsigned char *)uc->uc_mcontext.fpregs + frame_pkru_offset());
+    uint32_t saved = pt_saved_pkru(ucv);
     _exit(cache_denied_in(saved) && private_denied_in(saved) ? 42 : 43);
 }
 

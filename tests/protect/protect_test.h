@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4
@@ -131,6 +132,16 @@ static inline uint32_t pt_rdpkru(void)
     uint32_t eax, edx;
     __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0));
     return eax;
+}
+
+/* In a signal handler: the PKRU of the interrupted context, saved in its XSAVE area (the
+ * PKRU component's offset there: CPUID leaf 0xd, sub-leaf 9). */
+static inline uint32_t pt_saved_pkru(const void *ucv)
+{
+    uint32_t eax, ebx, ecx, edx;
+    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0xd), "c"(9));
+    const ucontext_t *uc = ucv;
+    return *(const uint32_t *)((const unsigned char *)uc->uc_mcontext.fpregs + ebx);
 }
 
 /* Run one case in a forked child, so a fault or a denied call ends only that case; the child

@@ -82,26 +82,11 @@ static char *run(const char *in)
     return run_bytes(in, strlen(in));
 }
 
-/* want: literal text where '#' stands for one or more digits (a '-' may precede them). */
-static bool matches(const char *got, const char *want)
-{
-    while (*want) {
-        if (*want == '#') {
-            if (*got == '-') got++;
-            if (*got < '0' || *got > '9') return false;
-            while (*got >= '0' && *got <= '9') got++;
-            want++;
-        } else if (*got++ != *want++) {
-            return false;
-        }
-    }
-    return *got == 0;
-}
 
 static void expect_at(int line, const char *in, const char *want)
 {
     char *got = run(in);
-    if (matches(got, want)) {
+    if (t_matches(got, want)) {
         t_passed++;
     } else {
         t_failed++;

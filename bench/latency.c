@@ -14,8 +14,10 @@
  *
  * mget16 is one multi-key get of 16 uniform 128 B keys (shmc_mget; memcached's get k1 ... k16
  * over a socket); its figures are per key, the call's time divided by 16.  mget100 is the
- * same with 100 keys.  With --memref,
- * a `loads` line gives every op's median as a ratio to one random memory load.  For each
+ * same with 100 keys.  With --memref, one random memory load is timed as the ops are (the
+ * median of single loads) right before each op's round of targets, run by run, and a
+ * `loads` line gives every op's median as a ratio to it: the median over runs of that run's
+ * ratio, so that the machine's load, which moves both, cancels.  For each
  * libshmc target a `mapping` line gives its mapping's length and how much of it is mapped
  * with huge pages (shmc_mapping_stats). */
 #include <getopt.h>
@@ -65,7 +67,7 @@ typedef struct config {
 typedef struct target_state {
     bench_target target;
     bench_client *client;
-    double *medians[OP_COUNT], *p99s[OP_COUNT];
+    double *medians[OP_COUNT], *p99s[OP_COUNT], *loads[OP_COUNT];
     uint64_t errors[OP_COUNT];
     char error[200];
 } target_state;
@@ -324,10 +326,13 @@ int main(int argc, char **argv)
     }
     uint64_t overhead = bench_timer_overhead_ns();
     bench_emit(stdout, "timer\t%s\t%llu", cfg.tag, (unsigned long long)overhead);
-    double memref_ns = cfg.memref > 0 ? bench_memory_latency_ns(cfg.memref) : 0;
-    if (cfg.memref > 0)
-        bench_emit(stdout, "memref\t%s\t%llu\t%.1f", cfg.tag, (unsigned long long)cfg.memref,
-                   memref_ns);
+    bench_memref memref = {0};
+    if (cfg.memref > 0 && bench_memref_open(&memref, cfg.memref) != 0)
+        bench_die("--memref: cannot allocate %llu bytes", (unsigned long long)cfg.memref);
+    double *memref_ns = calloc(cfg.runs * OP_COUNT, sizeof(double)); /* [run][op] */
+    size_t nmemref = 0;
+    if (memref_ns == NULL)
+        bench_die("out of memory");
 
     for (int t = 0; t < ntargets; t++) {
         char err[256];
@@ -339,7 +344,8 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             ts[t].medians[op] = calloc(cfg.runs, sizeof(double));
             ts[t].p99s[op] = calloc(cfg.runs, sizeof(double));
-            if (!ts[t].medians[op] || !ts[t].p99s[op])
+            ts[t].loads[op] = calloc(cfg.runs, sizeof(double));
+            if (!ts[t].medians[op] || !ts[t].p99s[op] || !ts[t].loads[op])
                 bench_die("out of memory");
         }
         /* untimed: the counters incr works on, and a check that the fill is there */
@@ -370,11 +376,26 @@ int main(int argc, char **argv)
             if (!cfg.ops[op])
                 continue;
             choose_keys(&cfg, (enum op)op, run, index, total * keys_per_call(op));
-            for (int t = 0; t < ntargets; t++)
-                if (ts[t].client != NULL)
-                    measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
+            double ref = 0;
+            if (memref.buf != NULL) {
+                ref = bench_memref_ns(&memref, cfg.samples, overhead);
+                memref_ns[nmemref++] = ref;
+            }
+            for (int t = 0; t < ntargets; t++) {
+                if (ts[t].client == NULL)
+                    continue;
+                measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
+                if (ref > 0)
+                    ts[t].loads[op][run] = ts[t].medians[op][run] / ref;
+            }
         }
     }
+    if (nmemref > 0) {
+        bench_spread m = bench_spread_of(memref_ns, nmemref);
+        bench_emit(stdout, "memref\t%s\t%llu\t%.1f\t%.1f\t%.1f", cfg.tag,
+                   (unsigned long long)cfg.memref, m.median, m.lo, m.hi);
+    }
+    bench_memref_close(&memref);
 
     for (int t = 0; t < ntargets; t++) {
         if (ts[t].client == NULL) {
@@ -393,9 +414,11 @@ int main(int argc, char **argv)
                        (unsigned long long)cfg.runs, (unsigned long long)cfg.samples,
                        m.median, m.lo, m.hi, p.median, p.lo, p.hi,
                        (unsigned long long)ts[t].errors[op]);
-            if (memref_ns > 0)
-                bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f", cfg.tag, ts[t].target.label,
-                           op_names[op], m.median / memref_ns);
+            if (nmemref > 0) {
+                bench_spread l = bench_spread_of(ts[t].loads[op], cfg.runs);
+                bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f", cfg.tag,
+                           ts[t].target.label, op_names[op], l.median, l.lo, l.hi);
+            }
         }
         shmc_mapping_t m; /* libshmc: how much of its mapping the kernel maps with huge pages */
         if (ts[t].target.shared != NULL && shmc_mapping_stats(ts[t].target.shared, &m) == SHMC_OK)
@@ -410,10 +433,12 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             free(ts[t].medians[op]);
             free(ts[t].p99s[op]);
+            free(ts[t].loads[op]);
         }
     }
     free(ts);
     free(index);
     free(samples);
+    free(memref_ns);
     return 0;
 }

@@ -123,49 +123,51 @@ static uint64_t count_arg(const char *name, const char *s, uint64_t min)
     return v;
 }
 
-/* Issue op number `i` of a run (warm-up ops included) on client c. */
-static bench_result issue(bench_client *c, enum op op, const uint64_t *index, uint64_t i)
+/* The keys of op number `i` of a run (warm-up ops included), named before the op is timed:
+ * the table times the op, not the formatting of its key. */
+static char keys[MGET_KEYS][BENCH_KEY_LEN];
+static const char *key_ptrs[MGET_KEYS];
+static size_t key_lens[MGET_KEYS];
+
+static void name_keys(enum op op, const uint64_t *index, uint64_t i)
 {
-    char key[BENCH_KEY_LEN];
+    static const char population[OP_COUNT] = {
+        [OP_GETCOLD] = 'k', [OP_GET128] = 'k', [OP_GET128Z] = 'k', [OP_GET5K] = 'v',
+        [OP_SET128] = 'k', [OP_SET128Z] = 'k', [OP_SET5K] = 'v', [OP_DELETE] = 'd',
+        [OP_INCR] = 'c', [OP_GETMISS] = 'm', [OP_MGET16] = 'k', [OP_MGET100] = 'k'};
+    unsigned m = keys_per_call(op);
+    for (unsigned j = 0; j < m; j++) {
+        bench_key(keys[j], population[op], index[i * m + j]);
+        key_ptrs[j] = keys[j];
+        key_lens[j] = BENCH_KEY_LEN;
+    }
+}
+
+/* Issue op on client c with the keys name_keys named. */
+static bench_result issue(bench_client *c, enum op op)
+{
     size_t n;
     switch (op) {
     case OP_GETCOLD:
     case OP_GET128:
     case OP_GET128Z:
-        bench_key(key, 'k', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
     case OP_GET5K:
-        bench_key(key, 'v', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    case OP_GETMISS:
+        return c->ops->get(c, keys[0], BENCH_KEY_LEN, buf, sizeof buf, &n);
     case OP_SET128:
     case OP_SET128Z:
-        bench_key(key, 'k', index[i]);
-        return c->ops->set(c, key, sizeof key, small_value, sizeof small_value);
+        return c->ops->set(c, keys[0], BENCH_KEY_LEN, small_value, sizeof small_value);
     case OP_SET5K:
-        bench_key(key, 'v', index[i]);
-        return c->ops->set(c, key, sizeof key, big_value, sizeof big_value);
+        return c->ops->set(c, keys[0], BENCH_KEY_LEN, big_value, sizeof big_value);
     case OP_DELETE:
-        bench_key(key, 'd', index[i]);
-        return c->ops->del(c, key, sizeof key);
+        return c->ops->del(c, keys[0], BENCH_KEY_LEN);
     case OP_INCR:
-        bench_key(key, 'c', index[i]);
-        return c->ops->incr(c, key, sizeof key, 1);
-    case OP_GETMISS:
-        bench_key(key, 'm', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+        return c->ops->incr(c, keys[0], BENCH_KEY_LEN, 1);
     case OP_MGET16:
     case OP_MGET100: {
-        static char keys[MGET_KEYS][BENCH_KEY_LEN];
-        static const char *kp[MGET_KEYS];
-        static size_t kn[MGET_KEYS];
         uint64_t found;
         unsigned m = keys_per_call(op);
-        for (unsigned j = 0; j < m; j++) {
-            bench_key(keys[j], 'k', index[i * m + j]);
-            kp[j] = keys[j];
-            kn[j] = BENCH_KEY_LEN;
-        }
-        bench_result r = c->ops->get_many(c, kp, kn, m, &found);
+        bench_result r = c->ops->get_many(c, key_ptrs, key_lens, m, &found);
         return r != BENCH_HIT ? r : found == m ? BENCH_HIT : BENCH_MISS;
     }
     default:
@@ -256,12 +258,15 @@ static void measure(const config *cfg, target_state *ts, enum op op, uint64_t ru
         }
     }
     bench_result expect = op == OP_GETMISS ? BENCH_MISS : BENCH_HIT;
-    for (uint64_t i = 0; i < warmup; i++)
-        if (issue(c, op, index, i) != expect)
+    for (uint64_t i = 0; i < warmup; i++) {
+        name_keys(op, index, i);
+        if (issue(c, op) != expect)
             ts->errors[op]++;
+    }
     for (uint64_t i = 0; i < cfg->samples; i++) {
+        name_keys(op, index, warmup + i);
         uint64_t t0 = bench_now_ns();
-        bench_result r = issue(c, op, index, warmup + i);
+        bench_result r = issue(c, op);
         uint64_t t1 = bench_now_ns();
         uint64_t d = t1 - t0;
         samples[i] = d > overhead ? (double)(d - overhead) : 0.0;

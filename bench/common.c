@@ -28,36 +28,53 @@ uint64_t bench_timer_overhead_ns(void)
     return (uint64_t)bench_quantile(d, N, 0.5);
 }
 
-double bench_memory_latency_ns(size_t bytes)
+int bench_memref_open(bench_memref *m, size_t bytes)
 {
-    size_t lines = bytes / 64;
-    if (lines < 2)
-        return -1;
-    uint64_t *buf = malloc(lines * 64);
-    if (buf == NULL)
+    m->lines = bytes / 64;
+    m->at = 0;
+    m->buf = m->lines < 2 ? NULL : malloc(m->lines * 64);
+    if (m->buf == NULL)
         return -1;
     /* Sattolo's shuffle of the identity makes one cycle through every line */
-    for (size_t i = 0; i < lines; i++)
-        buf[i * 8] = i;
+    for (size_t i = 0; i < m->lines; i++)
+        m->buf[i * 8] = i;
     bench_rng rng;
     bench_rng_seed(&rng, 42);
-    for (size_t i = lines - 1; i > 0; i--) {
+    for (size_t i = m->lines - 1; i > 0; i--) {
         size_t j = bench_rng_below(&rng, i);
-        uint64_t t = buf[i * 8];
-        buf[i * 8] = buf[j * 8];
-        buf[j * 8] = t;
+        uint64_t t = m->buf[i * 8];
+        m->buf[i * 8] = m->buf[j * 8];
+        m->buf[j * 8] = t;
     }
-    size_t steps = lines < 2000000 ? lines : 2000000;
-    volatile uint64_t sink;
-    uint64_t p = 0;
-    uint64_t t0 = bench_now_ns();
-    for (size_t i = 0; i < steps; i++)
-        p = buf[p * 8];
-    uint64_t t1 = bench_now_ns();
-    sink = p;
-    (void)sink;
-    free(buf);
-    return (double)(t1 - t0) / (double)steps;
+    return 0;
+}
+
+double bench_memref_ns(bench_memref *m, size_t samples, uint64_t overhead)
+{
+    double *d = malloc(samples * sizeof *d);
+    if (d == NULL || samples == 0) {
+        free(d);
+        return -1;
+    }
+    uint64_t p = m->at;
+    for (size_t i = 0; i < samples; i++) {
+        uint64_t t0 = bench_now_ns();
+        p = ((volatile uint64_t *)m->buf)[p * 8];
+        /* the load completes before the clock is read again, not after it */
+        __asm__ volatile("" : "+r"(p) : : "memory");
+        uint64_t t1 = bench_now_ns();
+        d[i] = t1 - t0 > overhead ? (double)(t1 - t0 - overhead) : 0.0;
+    }
+    m->at = p;
+    double ns = bench_quantile(d, samples, 0.5);
+    free(d);
+    return ns;
+}
+
+void bench_memref_close(bench_memref *m)
+{
+    free(m->buf);
+    m->buf = NULL;
 }
 
 void bench_sleep_ns(uint64_t ns)

@@ -20,10 +20,22 @@ uint64_t bench_now_ns(void);
 /* Median cost of one bench_now_ns() pair, measured now; subtracted from per-op timings. */
 uint64_t bench_timer_overhead_ns(void);
 
-/* Reference for reading latencies: the mean time of one random dependent load (a pointer
- * chase over one random cycle through 64-byte lines) in a buffer of `bytes`, in ns.  It is
- * what a cache miss plus TLB miss costs on this machine; -1 when memory is short. */
-double bench_memory_latency_ns(size_t bytes);
+/* Reference for reading latencies: one random load (a cache miss plus a TLB miss), a step
+ * of a pointer chase along one random cycle through the 64-byte lines of a buffer.
+ * bench_memref_ns times `samples` single steps as the latency table times an op (the clock
+ * around each, `overhead` subtracted) and returns their median: a figure comparable with an
+ * op's median, which a chase's mean is not on a loaded machine (it counts the time the
+ * process was preempted).  Measure it beside the ops, run by run: the machine's load moves
+ * it.  The chase continues where the last measurement stopped, over lines not recently
+ * touched. */
+typedef struct bench_memref {
+    uint64_t *buf;
+    size_t lines;
+    uint64_t at;
+} bench_memref;
+int bench_memref_open(bench_memref *m, size_t bytes); /* -1: memory is short */
+double bench_memref_ns(bench_memref *m, size_t samples, uint64_t overhead);
+void bench_memref_close(bench_memref *m);
 
 /* Sleep for `ns` nanoseconds (restarting after signals). */
 void bench_sleep_ns(uint64_t ns);

@@ -14,8 +14,10 @@
  *
  * mget16 is one multi-key get of 16 uniform 128 B keys (shmc_mget; memcached's get k1 ... k16
  * over a socket); its figures are per key, the call's time divided by 16.  mget100 is the
- * same with 100 keys.  With --memref,
- * a `loads` line gives every op's median as a ratio to one random memory load.  For each
+ * same with 100 keys.  With --memref, one random memory load is timed as the ops are (the
+ * median of single loads) right before each op's round of targets, run by run, and a
+ * `loads` line gives every op's median as a ratio to it: the median over runs of that run's
+ * ratio, so that the machine's load, which moves both, cancels.  For each
  * libshmc target a `mapping` line gives its mapping's length and how much of it is mapped
  * with huge pages (shmc_mapping_stats). */
 #include <getopt.h>
@@ -65,7 +67,7 @@ typedef struct config {
 typedef struct target_state {
     bench_target target;
     bench_client *client;
-    double *medians[OP_COUNT], *p99s[OP_COUNT];
+    double *medians[OP_COUNT], *p99s[OP_COUNT], *loads[OP_COUNT];
     uint64_t errors[OP_COUNT];
     char error[200];
 } target_state;
@@ -121,49 +123,51 @@ static uint64_t count_arg(const char *name, const char *s, uint64_t min)
     return v;
 }
 
-/* Issue op number `i` of a run (warm-up ops included) on client c. */
-static bench_result issue(bench_client *c, enum op op, const uint64_t *index, uint64_t i)
+/* The keys of op number `i` of a run (warm-up ops included), named before the op is timed:
+ * the table times the op, not the formatting of its key. */
+static char keys[MGET_KEYS][BENCH_KEY_LEN];
+static const char *key_ptrs[MGET_KEYS];
+static size_t key_lens[MGET_KEYS];
+
+static void name_keys(enum op op, const uint64_t *index, uint64_t i)
 {
-    char key[BENCH_KEY_LEN];
+    static const char population[OP_COUNT] = {
+        [OP_GETCOLD] = 'k', [OP_GET128] = 'k', [OP_GET128Z] = 'k', [OP_GET5K] = 'v',
+        [OP_SET128] = 'k', [OP_SET128Z] = 'k', [OP_SET5K] = 'v', [OP_DELETE] = 'd',
+        [OP_INCR] = 'c', [OP_GETMISS] = 'm', [OP_MGET16] = 'k', [OP_MGET100] = 'k'};
+    unsigned m = keys_per_call(op);
+    for (unsigned j = 0; j < m; j++) {
+        bench_key(keys[j], population[op], index[i * m + j]);
+        key_ptrs[j] = keys[j];
+        key_lens[j] = BENCH_KEY_LEN;
+    }
+}
+
+/* Issue op on client c with the keys name_keys named. */
+static bench_result issue(bench_client *c, enum op op)
+{
     size_t n;
     switch (op) {
     case OP_GETCOLD:
     case OP_GET128:
     case OP_GET128Z:
-        bench_key(key, 'k', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
     case OP_GET5K:
-        bench_key(key, 'v', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+    case OP_GETMISS:
+        return c->ops->get(c, keys[0], BENCH_KEY_LEN, buf, sizeof buf, &n);
     case OP_SET128:
     case OP_SET128Z:
-        bench_key(key, 'k', index[i]);
-        return c->ops->set(c, key, sizeof key, small_value, sizeof small_value);
+        return c->ops->set(c, keys[0], BENCH_KEY_LEN, small_value, sizeof small_value);
     case OP_SET5K:
-        bench_key(key, 'v', index[i]);
-        return c->ops->set(c, key, sizeof key, big_value, sizeof big_value);
+        return c->ops->set(c, keys[0], BENCH_KEY_LEN, big_value, sizeof big_value);
     case OP_DELETE:
-        bench_key(key, 'd', index[i]);
-        return c->ops->del(c, key, sizeof key);
+        return c->ops->del(c, keys[0], BENCH_KEY_LEN);
     case OP_INCR:
-        bench_key(key, 'c', index[i]);
-        return c->ops->incr(c, key, sizeof key, 1);
-    case OP_GETMISS:
-        bench_key(key, 'm', index[i]);
-        return c->ops->get(c, key, sizeof key, buf, sizeof buf, &n);
+        return c->ops->incr(c, keys[0], BENCH_KEY_LEN, 1);
     case OP_MGET16:
     case OP_MGET100: {
-        static char keys[MGET_KEYS][BENCH_KEY_LEN];
-        static const char *kp[MGET_KEYS];
-        static size_t kn[MGET_KEYS];
         uint64_t found;
         unsigned m = keys_per_call(op);
-        for (unsigned j = 0; j < m; j++) {
-            bench_key(keys[j], 'k', index[i * m + j]);
-            kp[j] = keys[j];
-            kn[j] = BENCH_KEY_LEN;
-        }
-        bench_result r = c->ops->get_many(c, kp, kn, m, &found);
+        bench_result r = c->ops->get_many(c, key_ptrs, key_lens, m, &found);
         return r != BENCH_HIT ? r : found == m ? BENCH_HIT : BENCH_MISS;
     }
     default:
@@ -254,12 +258,15 @@ static void measure(const config *cfg, target_state *ts, enum op op, uint64_t ru
         }
     }
     bench_result expect = op == OP_GETMISS ? BENCH_MISS : BENCH_HIT;
-    for (uint64_t i = 0; i < warmup; i++)
-        if (issue(c, op, index, i) != expect)
+    for (uint64_t i = 0; i < warmup; i++) {
+        name_keys(op, index, i);
+        if (issue(c, op) != expect)
             ts->errors[op]++;
+    }
     for (uint64_t i = 0; i < cfg->samples; i++) {
+        name_keys(op, index, warmup + i);
         uint64_t t0 = bench_now_ns();
-        bench_result r = issue(c, op, index, warmup + i);
+        bench_result r = issue(c, op);
         uint64_t t1 = bench_now_ns();
         uint64_t d = t1 - t0;
         samples[i] = d > overhead ? (double)(d - overhead) : 0.0;
@@ -324,10 +331,13 @@ int main(int argc, char **argv)
     }
     uint64_t overhead = bench_timer_overhead_ns();
     bench_emit(stdout, "timer\t%s\t%llu", cfg.tag, (unsigned long long)overhead);
-    double memref_ns = cfg.memref > 0 ? bench_memory_latency_ns(cfg.memref) : 0;
-    if (cfg.memref > 0)
-        bench_emit(stdout, "memref\t%s\t%llu\t%.1f", cfg.tag, (unsigned long long)cfg.memref,
-                   memref_ns);
+    bench_memref memref = {0};
+    if (cfg.memref > 0 && bench_memref_open(&memref, cfg.memref) != 0)
+        bench_die("--memref: cannot allocate %llu bytes", (unsigned long long)cfg.memref);
+    double *memref_ns = calloc(cfg.runs * OP_COUNT, sizeof(double)); /* [run][op] */
+    size_t nmemref = 0;
+    if (memref_ns == NULL)
+        bench_die("out of memory");
 
     for (int t = 0; t < ntargets; t++) {
         char err[256];
@@ -339,7 +349,8 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             ts[t].medians[op] = calloc(cfg.runs, sizeof(double));
             ts[t].p99s[op] = calloc(cfg.runs, sizeof(double));
-            if (!ts[t].medians[op] || !ts[t].p99s[op])
+            ts[t].loads[op] = calloc(cfg.runs, sizeof(double));
+            if (!ts[t].medians[op] || !ts[t].p99s[op] || !ts[t].loads[op])
                 bench_die("out of memory");
         }
         /* untimed: the counters incr works on, and a check that the fill is there */
@@ -370,11 +381,26 @@ int main(int argc, char **argv)
             if (!cfg.ops[op])
                 continue;
             choose_keys(&cfg, (enum op)op, run, index, total * keys_per_call(op));
-            for (int t = 0; t < ntargets; t++)
-                if (ts[t].client != NULL)
-                    measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
+            double ref = 0;
+            if (memref.buf != NULL) {
+                ref = bench_memref_ns(&memref, cfg.samples, overhead);
+                memref_ns[nmemref++] = ref;
+            }
+            for (int t = 0; t < ntargets; t++) {
+                if (ts[t].client == NULL)
+                    continue;
+                measure(&cfg, &ts[t], (enum op)op, run, index, samples, overhead);
+                if (ref > 0)
+                    ts[t].loads[op][run] = ts[t].medians[op][run] / ref;
+            }
         }
     }
+    if (nmemref > 0) {
+        bench_spread m = bench_spread_of(memref_ns, nmemref);
+        bench_emit(stdout, "memref\t%s\t%llu\t%.1f\t%.1f\t%.1f", cfg.tag,
+                   (unsigned long long)cfg.memref, m.median, m.lo, m.hi);
+    }
+    bench_memref_close(&memref);
 
     for (int t = 0; t < ntargets; t++) {
         if (ts[t].client == NULL) {
@@ -393,9 +419,11 @@ int main(int argc, char **argv)
                        (unsigned long long)cfg.runs, (unsigned long long)cfg.samples,
                        m.median, m.lo, m.hi, p.median, p.lo, p.hi,
                        (unsigned long long)ts[t].errors[op]);
-            if (memref_ns > 0)
-                bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f", cfg.tag, ts[t].target.label,
-                           op_names[op], m.median / memref_ns);
+            if (nmemref > 0) {
+                bench_spread l = bench_spread_of(ts[t].loads[op], cfg.runs);
+                bench_emit(stdout, "loads\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f", cfg.tag,
+                           ts[t].target.label, op_names[op], l.median, l.lo, l.hi);
+            }
         }
         shmc_mapping_t m; /* libshmc: how much of its mapping the kernel maps with huge pages */
         if (ts[t].target.shared != NULL && shmc_mapping_stats(ts[t].target.shared, &m) == SHMC_OK)
@@ -410,10 +438,12 @@ int main(int argc, char **argv)
         for (int op = 0; op < OP_COUNT; op++) {
             free(ts[t].medians[op]);
             free(ts[t].p99s[op]);
+            free(ts[t].loads[op]);
         }
     }
     free(ts);
     free(index);
     free(samples);
+    free(memref_ns);
     return 0;
 }

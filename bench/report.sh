@@ -114,5 +114,7 @@ if [ $tp_ok -eq 0 ]; then
     mv "$DATA/benchmarks.md.tmp" "$DATA/benchmarks.md"
     [ $HAVE_GNUPLOT -eq 1 ] || echo "report.sh: gnuplot not installed: no plots (apt-get install gnuplot-nox)" >&2
 fi
+# the hand-written analysis (bench/notes.md) follows what the run measured
+[ -r "$HERE/notes.md" ] && { echo; cat "$HERE/notes.md"; } >>"$DATA/benchmarks.md"
 cp "$DATA/benchmarks.md" "$OUT/benchmarks.md"
 echo "report.sh: wrote $OUT/benchmarks.md${PLOTS:+ and plots}" >&2

@@ -299,6 +299,13 @@ else
         "$MAIN_MIB" "$LAT_SAMPLES" "$LAT_RUNS"
 fi
 
+# ---- eviction's quality: zipfian 0.99 gets, cache-aside, in a cache of 10% of the data ----
+if [ -x "$BIN/shmc_bench_hitratio" ]; then
+    say "hit ratio: zipfian 0.99 over $KEYS keys, cache of 10% of the data, beside an exact LRU"
+    run_prog hitratio "$BIN/shmc_bench_hitratio" --keys $KEYS --ops "$([ "$MODE" = full ] && echo 20M || echo 5M)" \
+        "$WORK/hitratio.shmc"
+fi
+
 # ---- scaling with size: latency and throughput at other key counts (1M is the main run) ----
 for size in $SCALE_SIZES; do
     case $size in

@@ -74,7 +74,7 @@ static inline const char *t_setup(const char *suite)
 /* t_path("x") -> "<t_dir>/x" in a static rotating buffer (valid for 8 calls). */
 static inline const char *t_path(const char *name)
 {
-    static char bufs[8][320];
+    static char bufs[8][512]; /* t_dir and a name of up to 255 bytes each: gcc -O3 checks */
     static int i;
     char *b = bufs[i++ & 7];
     snprintf(b, sizeof bufs[0], "%s/%s", t_dir, name);

@@ -307,6 +307,8 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
     struct call cl;
     shmc_rc rc = call_begin(&cl, h);
     if (rc != SHMC_OK) return rc;
+    if (!KEYED(&cl) && key && nkey && nkey <= SHMC_KEY_MAX) /* on its way during the set-up */
+        store_prefetch(&cl.c->r, (const unsigned char *)key, (uint32_t)nkey);
     rc = take_key(&cl, key, nkey);
     if (rc != SHMC_OK) return rc;
     shmc_t *c = cl.c;

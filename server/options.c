@@ -188,8 +188,18 @@ static flag_rc set_udp_port(shmcd_options *opt, const char *arg)
 
 static flag_rc set_protocol(shmcd_options *opt, const char *arg)
 {
-    (void)opt;
-    return strcmp(arg, "ascii") == 0 || strcmp(arg, "auto") == 0 ? FLAG_OK : FLAG_BAD;
+    if (strcmp(arg, "auto") == 0) opt->protocol = SHMCD_PROTO_AUTO;
+    else if (strcmp(arg, "ascii") == 0) opt->protocol = SHMCD_PROTO_ASCII;
+    else if (strcmp(arg, "binary") == 0) opt->protocol = SHMCD_PROTO_BINARY;
+    else return FLAG_BAD;
+    return FLAG_OK;
+}
+
+static void show_protocol(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    static const char *const names[] = {"auto-negotiate", "ascii", "binary"};
+    snprintf(buf, n, "%s", names[opt->protocol]);
 }
 
 static flag_rc set_daemon(shmcd_options *opt, const char *arg)
@@ -460,10 +470,10 @@ static const flag flags[] = {
      .help = "listen backlog",
      .set = set_backlog, .bad = "not a positive count",
      .setting = "tcp_backlog", .show = show_backlog},
-    {.short_name = 'B', .long_name = "protocol", .arg = "ascii",
-     .help = "only the text and meta protocols (ascii, auto)",
-     .set = set_protocol, .bad = "the binary protocol is not supported (ascii, auto)",
-     .setting = "binding_protocol", .fixed = "ascii"},
+    {.short_name = 'B', .long_name = "protocol", .arg = "NAME", .dflt = "auto",
+     .help = "ascii (text and meta), binary, or auto: each connection's first byte decides",
+     .set = set_protocol, .bad = "should be one of auto, binary, or ascii",
+     .setting = "binding_protocol", .show = show_protocol},
     {.setting = "auth_enabled_sasl", .fixed = "no"},
     {.short_name = 'Y', .long_name = "auth-file", .arg = "FILE",
      .help = "ASCII authentication: user:password lines",
@@ -653,6 +663,16 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         if (fl->set(opt, fl->dflt) != FLAG_OK) return bad(fl, fl->dflt);
     }
     opt->port_given = given[flag_of('p') - flags];
+    opt->protocol_given = given[flag_of('B') - flags];
+    /* memcached's rule: ASCII authentication speaks the text protocol only */
+    if (opt->sec.auth_file) {
+        if (opt->protocol_given && opt->protocol != SHMCD_PROTO_ASCII) {
+            fprintf(stderr, "shmcd: You cannot allow the BINARY protocol while using ascii "
+                            "authentication tokens (-Y needs -B ascii)\n");
+            return SHMCD_OPT_ERROR;
+        }
+        opt->protocol = SHMCD_PROTO_ASCII;
+    }
     /* memcached's rule: the largest item is at most half the memory (-I defaults to 1m) */
     size_t item_max = opt->item_size_max ? opt->item_size_max : 1u << 20;
     if (opt->memory_mib && item_max > (opt->memory_mib << 20) / 2) {

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (pos < size) {
         size_t line, consumed;
         proto_frame f = proto_frame_line(in + pos, size - pos, &line, &consumed);
-        if (f == PROTO_FRAME_NEED_MORE || f == PROTO_FRAME_TOO_LONG || f == PROTO_FRAME_BINARY) break;
+        if (f == PROTO_FRAME_NEED_MORE || f == PROTO_FRAME_TOO_LONG) break;
         if (f == PROTO_FRAME_LONG_GET) {
             size_t off;
             if (!proto_parse_get_prefix(in + pos, size - pos, req, &off)) break;

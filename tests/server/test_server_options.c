@@ -77,7 +77,8 @@ static void test_refused(void)
     static const char *const bad[][5] = {
         {"-p", "65536"}, {"-p", "x"}, {"-p", "-1"}, {"-l", ""}, {"-s", ""}, {"-a", "8"},
         {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"}, {"-c", "0"},
-        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "binary"},
+        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "foo"},
+        {"-Y", "/dev/null", "-B", "binary"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
         {"stray"},
     };
@@ -95,6 +96,24 @@ static void test_refused(void)
     shmcd_options o;
     CHECK(parse(&o, ARGS("-s", longpath)) == SHMCD_OPT_ERROR);
     shmcd_free_options(&o);
+}
+
+/* -B: memcached's three protocol choices; -Y alone makes it ascii. */
+static void test_protocol(void)
+{
+    static const struct { const char *args[5]; int want; } cases[] = {
+        {{"-p", "1"}, SHMCD_PROTO_AUTO},
+        {{"-B", "ascii"}, SHMCD_PROTO_ASCII},
+        {{"-B", "binary"}, SHMCD_PROTO_BINARY},
+        {{"--protocol=auto"}, SHMCD_PROTO_AUTO},
+        {{"-Y", "/dev/null"}, SHMCD_PROTO_ASCII},
+        {{"-Y", "/dev/null", "-B", "ascii"}, SHMCD_PROTO_ASCII},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shmcd_options o;
+        CHECK(parse(&o, cases[i].args) == SHMCD_OPT_RUN && o.protocol == cases[i].want);
+        shmcd_free_options(&o);
+    }
 }
 
 /* As memcached: -s turns TCP off unless -p is given too. */
@@ -172,7 +191,7 @@ static void test_settings(void)
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
                        "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
                        "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
-                       "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
+                       "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
                        "flush_enabled yes\ndump_enabled no\nssl_enabled no\n"
@@ -201,6 +220,7 @@ int main(void)
     test_defaults();
     test_every_flag();
     test_refused();
+    test_protocol();
     test_unix_socket_and_port();
     test_help();
     test_settings();

@@ -40,7 +40,15 @@ conn_t *conn_new(struct worker *w, int fd)
     c->state = CONN_READ_CMD;
     c->auth.authenticated = w->srv->auth == NULL;
     c->protocol = w->srv->opt.protocol;
+    if (w->srv->opt.sasl) {
+        c->bin.sasl = &shmcd_sasl_ops;
+        if (!(c->bin.sasl_conn = shmcd_sasl_conn_new(&w->srv->sasl))) {
+            free(c);
+            return NULL;
+        }
+    }
     if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+        shmcd_sasl_conn_free(c->bin.sasl_conn);
         free(c);
         return NULL;
     }
@@ -51,6 +59,7 @@ void conn_free(conn_t *c)
 {
     if (!c) return;
     tls_conn_free(c->tls);
+    shmcd_sasl_conn_free(c->bin.sasl_conn);
     close(c->fd);
     free(c->rbuf);
     proto_out_free(&c->out);

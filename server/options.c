@@ -195,6 +195,19 @@ static flag_rc set_protocol(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_sasl(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->sasl = true;
+    return FLAG_OK;
+}
+
+static void show_sasl(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sasl ? "yes" : "no");
+}
+
 static void show_protocol(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
 {
     (void)live;
@@ -471,10 +484,12 @@ static const flag flags[] = {
      .set = set_backlog, .bad = "not a positive count",
      .setting = "tcp_backlog", .show = show_backlog},
     {.short_name = 'B', .long_name = "protocol", .arg = "NAME", .dflt = "auto",
-     .help = "ascii (text and meta), binary, or auto: each connection's first byte decides",
+     .help = "ascii (text and meta), binary, or auto:\neach connection's first byte decides",
      .set = set_protocol, .bad = "should be one of auto, binary, or ascii",
      .setting = "binding_protocol", .show = show_protocol},
-    {.setting = "auth_enabled_sasl", .fixed = "no"},
+    {.short_name = 'S', .long_name = "enable-sasl",
+     .help = "SASL authentication (binary protocol only; see docs/security.md)",
+     .set = set_sasl, .setting = "auth_enabled_sasl", .show = show_sasl},
     {.short_name = 'Y', .long_name = "auth-file", .arg = "FILE",
      .help = "ASCII authentication: user:password lines",
      .set = set_auth_file, .bad = "see above",
@@ -664,7 +679,21 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
     }
     opt->port_given = given[flag_of('p') - flags];
     opt->protocol_given = given[flag_of('B') - flags];
-    /* memcached's rule: ASCII authentication speaks the text protocol only */
+    /* memcached's rules: SASL speaks the binary protocol only, ASCII authentication the
+     * text protocol only */
+    if (opt->sasl) {
+        if (opt->protocol_given && opt->protocol != SHMCD_PROTO_BINARY) {
+            fprintf(stderr, "shmcd: You cannot allow the ASCII protocol while using SASL "
+                            "(-S needs -B binary)\n");
+            return SHMCD_OPT_ERROR;
+        }
+        if (opt->sec.auth_file) {
+            fprintf(stderr, "shmcd: -S (SASL, binary protocol) and -Y (ASCII authentication) "
+                            "exclude each other\n");
+            return SHMCD_OPT_ERROR;
+        }
+        opt->protocol = SHMCD_PROTO_BINARY;
+    }
     if (opt->sec.auth_file) {
         if (opt->protocol_given && opt->protocol != SHMCD_PROTO_ASCII) {
             fprintf(stderr, "shmcd: You cannot allow the BINARY protocol while using ascii "

@@ -35,6 +35,7 @@ typedef struct shmcd_options {
     const char *user;         /* -u */
     bool daemonize;           /* -d */
     shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
+    bool sasl;                /* -S: binary-protocol clients must authenticate (SASL) */
     int protocol;             /* -B: SHMCD_PROTO_* */
     bool protocol_given;
 } shmcd_options;

@@ -78,7 +78,8 @@ static void test_refused(void)
         {"-p", "65536"}, {"-p", "x"}, {"-p", "-1"}, {"-l", ""}, {"-s", ""}, {"-a", "8"},
         {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"}, {"-c", "0"},
         {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "foo"},
-        {"-Y", "/dev/null", "-B", "binary"},
+        {"-Y", "/dev/null", "-B", "binary"}, {"-S", "-B", "auto"}, {"-S", "-B", "ascii"},
+        {"-S", "-Y", "/dev/null"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
         {"stray"},
     };
@@ -108,6 +109,8 @@ static void test_protocol(void)
         {{"--protocol=auto"}, SHMCD_PROTO_AUTO},
         {{"-Y", "/dev/null"}, SHMCD_PROTO_ASCII},
         {{"-Y", "/dev/null", "-B", "ascii"}, SHMCD_PROTO_ASCII},
+        {{"-S"}, SHMCD_PROTO_BINARY},
+        {{"-S", "-B", "binary"}, SHMCD_PROTO_BINARY},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         shmcd_options o;
@@ -160,11 +163,11 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file", "  --mode", "  --group"};
+        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 24 + 14); /* title, usage, 24 flags, 14 continuation lines */
+    CHECK(lines == 2 + 25 + 15); /* title, usage, 25 flags, 15 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }

@@ -2,7 +2,8 @@
 """test_pylibmc_binary.py — pylibmc (Debian's python3-pylibmc, over libmemcached) with
 binary=True against a shmcd started with -B binary: every call it offers, quiet multi-key
 forms included, and a text-protocol request refused as memcached -B binary refuses it (the
-connection is closed).  Starts its own shmcd (free port in 21000..21999), stops it by PID."""
+connection is closed); then SASL (-S) with pylibmc's username/password, against a sasldb
+made with saslpasswd2 (Debian's sasl2-bin).  Starts its own shmcd (free port in 21000..21999), stops it by PID."""
 import os
 import shutil
 import socket
@@ -51,12 +52,12 @@ def binary_version(port):
         return None
 
 
-def start(tmp):
+def start(tmp, extra=("-B", "binary"), offset=500):
     base = os.getpid() % 1000
     for attempt in range(40):
-        port = 21000 + (base + 500 + attempt * 37) % 1000
-        proc = subprocess.Popen([SHMCD, "-p", str(port), "-l", "127.0.0.1", "-t", "2", "-B",
-                                 "binary", "--cache=" + os.path.join(tmp, "cache")],
+        port = 21000 + (base + offset + attempt * 37) % 1000
+        proc = subprocess.Popen([SHMCD, "-p", str(port), "-l", "127.0.0.1", "-t", "2", *extra,
+                                 "--cache=" + os.path.join(tmp, "cache")],
                                 stderr=subprocess.DEVNULL)
         for _ in range(200):
             if proc.poll() is not None:
@@ -70,6 +71,41 @@ def start(tmp):
         proc.wait()
     print("FAIL: cannot start", SHMCD)
     sys.exit(1)
+
+
+def sasl(tmp):
+    """-S: pylibmc authenticates with SASL PLAIN; a wrong password reaches nothing."""
+    if not pylibmc.support_sasl:
+        print("skipped SASL: this pylibmc is built without SASL support")
+        return
+    saslpasswd2 = shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2"
+    db = os.path.join(tmp, "sasldb2")
+    r = subprocess.run([saslpasswd2, "-p", "-f", db, "-a", "memcached", "-c", "alice"],
+                       input=b"secret", stderr=subprocess.DEVNULL)
+    check(r.returncode == 0, "saslpasswd2 (Debian's sasl2-bin) makes a sasldb")
+    if r.returncode != 0:
+        return
+    with open(os.path.join(tmp, "memcached.conf"), "w") as f:
+        f.write("mech_list: plain\nsasldb_path: %s\n" % db)
+    os.environ["SASL_CONF_PATH"] = tmp
+    proc, port = start(tmp, ("-S",), 300)
+    try:
+        good = pylibmc.Client(["127.0.0.1:%d" % port], binary=True, username="alice",
+                              password="secret")
+        check(good.set("s", "kept") and good.get("s") == "kept", "SASL: good password")
+        bad = pylibmc.Client(["127.0.0.1:%d" % port], binary=True, username="alice",
+                             password="wrong")
+        for what, call in (("get", lambda: bad.get("s")), ("set", lambda: bad.set("s", "x")),
+                           ("delete", lambda: bad.delete("s"))):
+            try:
+                call()
+                check(False, "SASL: a wrong password can %s" % what)
+            except pylibmc.Error:
+                check(True, "SASL: a wrong password cannot %s" % what)
+        check(good.get("s") == "kept", "SASL: the item is unchanged")
+    finally:
+        proc.terminate()
+        check(proc.wait(timeout=30) == 0, "shmcd -S exited cleanly on SIGTERM")
 
 
 def main():
@@ -133,6 +169,9 @@ def main():
         proc.terminate()
         rc = proc.wait(timeout=30)
         check(rc == 0, "shmcd exited cleanly on SIGTERM")
+    try:
+        sasl(tmp)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -316,6 +316,32 @@ static bool item_intact(int port)
     return ok;
 }
 
+/* A "stats" value, read on an authenticated connection (0 when absent). */
+static unsigned long long stat_value(int port, const char *name)
+{
+    buf b = {0}, got = {0};
+    plain(&b, AUTH, "PLAIN", "alice", "secret", 1);
+    req(&b, 0x10, NULL, 0, NULL, NULL, 0, 2);
+    exchange(port, &b, &got);
+    unsigned long long v = 0;
+    size_t off = 0;
+    while (off + 24 <= got.n && got.p[off] == 0x81) {
+        const unsigned char *h = got.p + off;
+        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        size_t klen = (size_t)(h[2] << 8 | h[3]);
+        if (off + 24 + body > got.n) break;
+        if (h[1] == 0x10 && klen == strlen(name) && memcmp(h + 24, name, klen) == 0) {
+            char text[32] = {0};
+            memcpy(text, h + 24 + klen, body - klen < 31 ? body - klen : 31);
+            v = strtoull(text, NULL, 10);
+        }
+        off += 24 + body;
+    }
+    free(b.p);
+    free(got.p);
+    return v;
+}
+
 static bool run_pair(int mc_port, int sh_port)
 {
     bool all = true;
@@ -343,6 +369,13 @@ static bool run_pair(int mc_port, int sh_port)
     free(got.p);
     CHECK(item_intact(mc_port));
     CHECK(item_intact(sh_port));
+    /* the same exchanges count the same: auth_cmds, auth_errors */
+    static const char *const counters[] = {"auth_cmds", "auth_errors"};
+    for (size_t i = 0; i < 2; i++) {
+        unsigned long long w = stat_value(mc_port, counters[i]), g = stat_value(sh_port, counters[i]);
+        if (w != g || w == 0) fprintf(stderr, "FAIL: %s: memcached %llu, shmcd %llu\n", counters[i], w, g);
+        CHECK(w == g && w > 0);
+    }
     return all;
 }
 

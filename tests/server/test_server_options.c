@@ -207,6 +207,22 @@ static void test_settings(void)
     free(text);
     shmcd_free_options(&o);
 
+    /* -S: SASL on, the binary protocol alone; -B ascii: as memcached names it */
+    CHECK(parse(&o, ARGS("-S")) == SHMCD_OPT_RUN);
+    f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nbinding_protocol binary\nauth_enabled_sasl yes\n") != NULL);
+    free(text);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("-B", "ascii")) == SHMCD_OPT_RUN);
+    f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nbinding_protocol ascii\nauth_enabled_sasl no\n") != NULL);
+    free(text);
+    shmcd_free_options(&o);
+
     /* UNIX socket only: no TCP port, no listen address */
     CHECK(parse(&o, ARGS("-s", "/tmp/y")) == SHMCD_OPT_RUN);
     f = open_memstream(&text, &n);

@@ -15,14 +15,15 @@ ROOT=$PWD
 JOBS=$(nproc)
 
 # Debian packages, each for a reason:
-BUILD_PKGS="build-essential cmake pkg-config libssl-dev help2man"
+BUILD_PKGS="build-essential cmake pkg-config libssl-dev libsasl2-dev help2man"
                                                            # gcc, make, cmake, pkg-config file;
                                                            # OpenSSL: shmcd's TLS (-Z);
+                                                           # Cyrus SASL: shmcd's SASL (-S);
                                                            # help2man: man pages from --help
 TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3-pymemcache procps
            qemu-system-x86 linux-image-amd64 busybox-static cpio
            python3-dev python3-pytest python3-pylibmc python3-django python3-venv python3-setuptools
-           openssl nutcracker libmemcached-dev tmux systemd"
+           openssl nutcracker libmemcached-dev tmux systemd sasl2-bin"
                                                            # clang + its runtime: libFuzzer;
                                                            # memcached, libmemcached-tools,
                                                            # pymemcache: real peers for shmcd;
@@ -37,7 +38,9 @@ TEST_PKGS="clang libclang-rt-14-dev memcached libmemcached-tools python3 python3
                                                            # nutcracker (twemproxy) and
                                                            # libmemcached's ketama: the fleet
                                                            # tmux: `shmc top` in a terminal;
-                                                           # systemd: systemd-analyze for the unit
+                                                           # systemd: systemd-analyze for the unit;
+                                                           # sasl2-bin: saslpasswd2, a sasldb
+                                                           # for the -S (SASL) tests
 PACKAGE_PKGS="dpkg-dev debhelper lintian help2man"     # dpkg-buildpackage, dh, lintian
 BENCH_PKGS="memcached libmemcached-dev gnuplot-nox"        # the incumbent, its client, plots
 BENCH_PKGS="$BENCH_PKGS python3-dev python3-pymemcache python3-pylibmc python3-django"

@@ -78,3 +78,49 @@ const proto_command *proto_command_of(proto_cmd cmd)
 {
     return &commands[(unsigned)cmd < PROTO_CMD_COUNT ? cmd : PROTO_ERROR];
 }
+
+/* The binary protocol's opcodes, indexed by opcode: those memcached 1.6.18 serves.  A quiet
+ * form answers only errors (and, for gets, hits). */
+#define BIN(op, q, sh, e) [op] = {.name = #op, .opcode = op, .quiet = q, .shape = sh, .execute = e}
+static const proto_bin_command bin_commands[256] = {
+    BIN(PROTO_BIN_GET, false, PROTO_BIN_SHAPE_KEY, proto_bin_exec_get),
+    BIN(PROTO_BIN_GETQ, true, PROTO_BIN_SHAPE_KEY, proto_bin_exec_get),
+    BIN(PROTO_BIN_GETK, false, PROTO_BIN_SHAPE_KEY, proto_bin_exec_get),
+    BIN(PROTO_BIN_GETKQ, true, PROTO_BIN_SHAPE_KEY, proto_bin_exec_get),
+    BIN(PROTO_BIN_TOUCH, false, PROTO_BIN_SHAPE_TOUCH, proto_bin_exec_get),
+    BIN(PROTO_BIN_GAT, false, PROTO_BIN_SHAPE_TOUCH, proto_bin_exec_get),
+    BIN(PROTO_BIN_GATQ, true, PROTO_BIN_SHAPE_TOUCH, proto_bin_exec_get),
+    BIN(PROTO_BIN_GATK, false, PROTO_BIN_SHAPE_TOUCH, proto_bin_exec_get),
+    BIN(PROTO_BIN_GATKQ, true, PROTO_BIN_SHAPE_TOUCH, proto_bin_exec_get),
+    BIN(PROTO_BIN_SET, false, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_SETQ, true, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_ADD, false, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_ADDQ, true, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_REPLACE, false, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_REPLACEQ, true, PROTO_BIN_SHAPE_STORE, proto_bin_exec_store),
+    BIN(PROTO_BIN_APPEND, false, PROTO_BIN_SHAPE_CONCAT, proto_bin_exec_store),
+    BIN(PROTO_BIN_APPENDQ, true, PROTO_BIN_SHAPE_CONCAT, proto_bin_exec_store),
+    BIN(PROTO_BIN_PREPEND, false, PROTO_BIN_SHAPE_CONCAT, proto_bin_exec_store),
+    BIN(PROTO_BIN_PREPENDQ, true, PROTO_BIN_SHAPE_CONCAT, proto_bin_exec_store),
+    BIN(PROTO_BIN_DELETE, false, PROTO_BIN_SHAPE_KEY, proto_bin_exec_delete),
+    BIN(PROTO_BIN_DELETEQ, true, PROTO_BIN_SHAPE_KEY, proto_bin_exec_delete),
+    BIN(PROTO_BIN_INCREMENT, false, PROTO_BIN_SHAPE_ARITH, proto_bin_exec_arith),
+    BIN(PROTO_BIN_INCREMENTQ, true, PROTO_BIN_SHAPE_ARITH, proto_bin_exec_arith),
+    BIN(PROTO_BIN_DECREMENT, false, PROTO_BIN_SHAPE_ARITH, proto_bin_exec_arith),
+    BIN(PROTO_BIN_DECREMENTQ, true, PROTO_BIN_SHAPE_ARITH, proto_bin_exec_arith),
+    BIN(PROTO_BIN_QUIT, false, PROTO_BIN_SHAPE_BARE, proto_bin_exec_quit),
+    BIN(PROTO_BIN_QUITQ, true, PROTO_BIN_SHAPE_BARE, proto_bin_exec_quit),
+    BIN(PROTO_BIN_FLUSH, false, PROTO_BIN_SHAPE_FLUSH, proto_bin_exec_flush),
+    BIN(PROTO_BIN_FLUSHQ, true, PROTO_BIN_SHAPE_FLUSH, proto_bin_exec_flush),
+    BIN(PROTO_BIN_NOOP, false, PROTO_BIN_SHAPE_BARE, proto_bin_exec_noop),
+    BIN(PROTO_BIN_VERSION, false, PROTO_BIN_SHAPE_BARE, proto_bin_exec_version),
+    BIN(PROTO_BIN_STAT, false, PROTO_BIN_SHAPE_STAT, proto_bin_exec_stat),
+    BIN(PROTO_BIN_SASL_LIST_MECHS, false, PROTO_BIN_SHAPE_BARE, proto_bin_exec_sasl_list),
+    BIN(PROTO_BIN_SASL_AUTH, false, PROTO_BIN_SHAPE_SASL, proto_bin_exec_sasl_auth),
+    BIN(PROTO_BIN_SASL_STEP, false, PROTO_BIN_SHAPE_SASL, proto_bin_exec_sasl_auth),
+};
+
+const proto_bin_command *proto_bin_command_of(uint8_t opcode)
+{
+    return bin_commands[opcode].execute ? &bin_commands[opcode] : NULL;
+}

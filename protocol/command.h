@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "binary.h"
 #include "exec.h"
 #include "request.h"
 
@@ -68,5 +69,38 @@ proto_exec_fn proto_exec_error, proto_exec_retrieval, proto_exec_storage,
     proto_exec_arithmetic, proto_exec_delete, proto_exec_touch, proto_exec_flush_all,
     proto_exec_stats, proto_exec_version, proto_exec_verbosity, proto_exec_quit,
     proto_exec_meta, proto_exec_lru_crawler;
+
+/* The binary protocol's opcodes (binary.h), rows of their own table in command.c: each
+ * with the extras/key/body lengths it takes, whether it is a quiet form, and its executor. */
+typedef enum proto_bin_shape {
+    PROTO_BIN_SHAPE_BARE,   /* no extras, key or body */
+    PROTO_BIN_SHAPE_FLUSH,  /* no key; extras 0 or 4 (exptime), nothing else */
+    PROTO_BIN_SHAPE_STORE,  /* extras 8 (flags, exptime), a key, a value */
+    PROTO_BIN_SHAPE_KEY,    /* a key only */
+    PROTO_BIN_SHAPE_ARITH,  /* extras 20 (delta, initial, exptime), a key, nothing else */
+    PROTO_BIN_SHAPE_CONCAT, /* no extras, a key, a value */
+    PROTO_BIN_SHAPE_STAT,   /* no extras; the key, if any, names the group */
+    PROTO_BIN_SHAPE_SASL,   /* no extras, the mechanism as key, the data as value */
+    PROTO_BIN_SHAPE_TOUCH,  /* extras 4 (exptime), a key */
+} proto_bin_shape;
+
+typedef proto_status proto_bin_exec_fn(proto_env *env, proto_bin_session *s,
+                                       const proto_bin_request *r, proto_out *out);
+
+typedef struct proto_bin_command {
+    const char *name;
+    uint8_t opcode;
+    bool quiet;
+    proto_bin_shape shape;
+    proto_bin_exec_fn *execute;
+} proto_bin_command;
+
+/* The row for an opcode, or NULL for one memcached 1.6 does not serve. */
+const proto_bin_command *proto_bin_command_of(uint8_t opcode);
+
+proto_bin_exec_fn proto_bin_exec_get, proto_bin_exec_store, proto_bin_exec_delete,
+    proto_bin_exec_arith, proto_bin_exec_quit, proto_bin_exec_flush, proto_bin_exec_noop,
+    proto_bin_exec_version, proto_bin_exec_stat, proto_bin_exec_sasl_list,
+    proto_bin_exec_sasl_auth;
 
 #endif

@@ -18,7 +18,6 @@ static const proto_command *retrieval_at(const char *p, size_t n)
 
 proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size_t *consumed)
 {
-    if (len > 0 && (unsigned char)buf[0] == 0x80) return PROTO_FRAME_BINARY;
     const char *nl = memchr(buf, '\n', len);
     if (nl) {
         size_t n = (size_t)(nl - buf);

@@ -17,7 +17,6 @@ typedef enum proto_frame {
     PROTO_FRAME_LINE,      /* a line: *line_len bytes, *consumed with its "\r\n" */
     PROTO_FRAME_TOO_LONG,  /* no '\n' within PROTO_LINE_MAX bytes: refuse and close */
     PROTO_FRAME_LONG_GET,  /* a retrieval line longer than PROTO_LINE_MAX: stream its keys */
-    PROTO_FRAME_BINARY,    /* a binary-protocol request (magic byte 0x80): not served */
 } proto_frame;
 
 proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size_t *consumed);

@@ -39,7 +39,16 @@ conn_t *conn_new(struct worker *w, int fd)
     c->worker = w;
     c->state = CONN_READ_CMD;
     c->auth.authenticated = w->srv->auth == NULL;
+    c->protocol = w->srv->opt.protocol;
+    if (w->srv->opt.sasl) {
+        c->bin.sasl = &shmcd_sasl_ops;
+        if (!(c->bin.sasl_conn = shmcd_sasl_conn_new(&w->srv->sasl))) {
+            free(c);
+            return NULL;
+        }
+    }
     if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+        shmcd_sasl_conn_free(c->bin.sasl_conn);
         free(c);
         return NULL;
     }
@@ -50,6 +59,7 @@ void conn_free(conn_t *c)
 {
     if (!c) return;
     tls_conn_free(c->tls);
+    shmcd_sasl_conn_free(c->bin.sasl_conn);
     close(c->fd);
     free(c->rbuf);
     proto_out_free(&c->out);
@@ -130,10 +140,6 @@ static bool read_cmd(conn_t *c)
     case PROTO_FRAME_TOO_LONG:
         proto_out_line(&c->out, "CLIENT_ERROR line too long");
         c->closing = true;
-        return false;
-    case PROTO_FRAME_BINARY: /* as memcached -B ascii does: no binary protocol, close */
-        server_log(c->worker->srv, 1, "<%d binary protocol request: closing", c->fd);
-        c->dead = true;
         return false;
     case PROTO_FRAME_LONG_GET: {
         size_t keys_off;
@@ -225,6 +231,22 @@ static bool stream_keys(conn_t *c)
     return true;
 }
 
+/* A binary-protocol connection: the requests at rpos (protocol/binary.h); false when more
+ * input is needed first. */
+static bool binary_step(conn_t *c)
+{
+    size_t used, need;
+    proto_status st = proto_bin_execute(env_of(c), &c->bin, c->rbuf + c->rpos, c->rlen - c->rpos,
+                                        &used, &need, &c->out);
+    c->rpos += used;
+    if (st == PROTO_CLOSE) {
+        c->closing = true;
+        return false;
+    }
+    if (used == 0 && need > c->rcap && !rbuf_fit(c, need)) c->dead = true;
+    return used > 0;
+}
+
 /* Before -Y authentication: the exchange of auth.h; false when more input is needed. */
 static bool auth_step(conn_t *c)
 {
@@ -252,7 +274,8 @@ static void conn_process(conn_t *c)
             c->dead = true;
             return;
         }
-        if (proto_out_pending(&c->out) > env->out_high_water) return;
+        c->blocked = proto_out_pending(&c->out) > env->out_high_water;
+        if (c->blocked) return;
         const char *p = c->rbuf + c->rpos;
         size_t avail = c->rlen - c->rpos;
         switch (c->state) {
@@ -287,6 +310,13 @@ static void conn_process(conn_t *c)
             if (!stream_keys(c)) return;
             continue;
         case CONN_READ_CMD:
+            if (c->protocol == SHMCD_PROTO_AUTO && avail) /* memcached's negotiation */
+                c->protocol = (unsigned char)p[0] == PROTO_BIN_REQ ? SHMCD_PROTO_BINARY
+                                                                  : SHMCD_PROTO_ASCII;
+            if (c->protocol == SHMCD_PROTO_BINARY) {
+                if (!binary_step(c)) return;
+                continue;
+            }
             if (!c->auth.authenticated) {
                 if (!auth_step(c)) return;
                 continue;
@@ -360,6 +390,8 @@ bool conn_on_events(conn_t *c, uint32_t events)
     if (c->closing || c->state == CONN_PAUSED ||
         proto_out_pending(&c->out) > env->out_high_water)
         want = EPOLLOUT;
+    else if (c->blocked) /* replies drained at once: go on with the requests read (writable) */
+        want = EPOLLIN | EPOLLOUT;
     else
         want = EPOLLIN | (pending ? EPOLLOUT : 0);
     if (c->tls) want |= tls_extra_events(c->tls);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "protocol/binary.h"
 #include "protocol/outbuf.h"
 #include "protocol/request.h"
 
@@ -30,6 +31,7 @@ typedef struct conn {
     conn_state state;
     bool closing;             /* close once `out` is sent */
     bool dead;                /* close now */
+    bool blocked;             /* requests wait in rbuf for replies to drain (high-water) */
     uint32_t events;          /* epoll interest now registered */
     char *rbuf;               /* unconsumed input is rbuf[rpos..rlen) */
     size_t rpos, rlen, rcap;
@@ -41,6 +43,8 @@ typedef struct conn {
     proto_request req;        /* the paused or streamed retrieval */
     struct tls_conn *tls;     /* TLS session (tls.h), or NULL: plain read/send */
     auth_session auth;        /* -Y: where the connection is in authenticating */
+    int protocol;             /* SHMCD_PROTO_*: AUTO until the first byte decides */
+    proto_bin_session bin;    /* the binary protocol's state */
 } conn_t;
 
 conn_t *conn_new(struct worker *w, int fd);

@@ -58,6 +58,8 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->auth_cmds = atomic_load(&srv->auth->cmds);
         s->auth_errors = atomic_load(&srv->auth->errors);
     }
+    s->auth_cmds += atomic_load(&srv->sasl.cmds);
+    s->auth_errors += atomic_load(&srv->sasl.errors);
 }
 
 /* Load the -Z certificates and the -Y file before serving; false after saying why. */
@@ -69,6 +71,7 @@ static bool security_start(server_t *srv)
         if (!auth_load(&auth, srv->opt.sec.auth_file)) return false;
         srv->auth = &auth;
     }
+    if (srv->opt.sasl && !shmcd_sasl_init(srv->opt.verbosity)) return false;
     return true;
 }
 
@@ -78,6 +81,7 @@ static void security_stop(server_t *srv)
     srv->tls = NULL;
     if (srv->auth) auth_free(srv->auth);
     srv->auth = NULL;
+    if (srv->opt.sasl) shmcd_sasl_done();
 }
 
 static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)

@@ -188,8 +188,31 @@ static flag_rc set_udp_port(shmcd_options *opt, const char *arg)
 
 static flag_rc set_protocol(shmcd_options *opt, const char *arg)
 {
-    (void)opt;
-    return strcmp(arg, "ascii") == 0 || strcmp(arg, "auto") == 0 ? FLAG_OK : FLAG_BAD;
+    if (strcmp(arg, "auto") == 0) opt->protocol = SHMCD_PROTO_AUTO;
+    else if (strcmp(arg, "ascii") == 0) opt->protocol = SHMCD_PROTO_ASCII;
+    else if (strcmp(arg, "binary") == 0) opt->protocol = SHMCD_PROTO_BINARY;
+    else return FLAG_BAD;
+    return FLAG_OK;
+}
+
+static flag_rc set_sasl(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->sasl = true;
+    return FLAG_OK;
+}
+
+static void show_sasl(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->sasl ? "yes" : "no");
+}
+
+static void show_protocol(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    static const char *const names[] = {"auto-negotiate", "ascii", "binary"};
+    snprintf(buf, n, "%s", names[opt->protocol]);
 }
 
 static flag_rc set_daemon(shmcd_options *opt, const char *arg)
@@ -460,11 +483,13 @@ static const flag flags[] = {
      .help = "listen backlog",
      .set = set_backlog, .bad = "not a positive count",
      .setting = "tcp_backlog", .show = show_backlog},
-    {.short_name = 'B', .long_name = "protocol", .arg = "ascii",
-     .help = "only the text and meta protocols (ascii, auto)",
-     .set = set_protocol, .bad = "the binary protocol is not supported (ascii, auto)",
-     .setting = "binding_protocol", .fixed = "ascii"},
-    {.setting = "auth_enabled_sasl", .fixed = "no"},
+    {.short_name = 'B', .long_name = "protocol", .arg = "NAME", .dflt = "auto",
+     .help = "ascii (text and meta), binary, or auto:\neach connection's first byte decides",
+     .set = set_protocol, .bad = "should be one of auto, binary, or ascii",
+     .setting = "binding_protocol", .show = show_protocol},
+    {.short_name = 'S', .long_name = "enable-sasl",
+     .help = "SASL authentication (binary protocol only; see docs/security.md)",
+     .set = set_sasl, .setting = "auth_enabled_sasl", .show = show_sasl},
     {.short_name = 'Y', .long_name = "auth-file", .arg = "FILE",
      .help = "ASCII authentication: user:password lines",
      .set = set_auth_file, .bad = "see above",
@@ -653,6 +678,30 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         if (fl->set(opt, fl->dflt) != FLAG_OK) return bad(fl, fl->dflt);
     }
     opt->port_given = given[flag_of('p') - flags];
+    opt->protocol_given = given[flag_of('B') - flags];
+    /* memcached's rules: SASL speaks the binary protocol only, ASCII authentication the
+     * text protocol only */
+    if (opt->sasl) {
+        if (opt->protocol_given && opt->protocol != SHMCD_PROTO_BINARY) {
+            fprintf(stderr, "shmcd: You cannot allow the ASCII protocol while using SASL "
+                            "(-S needs -B binary)\n");
+            return SHMCD_OPT_ERROR;
+        }
+        if (opt->sec.auth_file) {
+            fprintf(stderr, "shmcd: -S (SASL, binary protocol) and -Y (ASCII authentication) "
+                            "exclude each other\n");
+            return SHMCD_OPT_ERROR;
+        }
+        opt->protocol = SHMCD_PROTO_BINARY;
+    }
+    if (opt->sec.auth_file) {
+        if (opt->protocol_given && opt->protocol != SHMCD_PROTO_ASCII) {
+            fprintf(stderr, "shmcd: You cannot allow the BINARY protocol while using ascii "
+                            "authentication tokens (-Y needs -B ascii)\n");
+            return SHMCD_OPT_ERROR;
+        }
+        opt->protocol = SHMCD_PROTO_ASCII;
+    }
     /* memcached's rule: the largest item is at most half the memory (-I defaults to 1m) */
     size_t item_max = opt->item_size_max ? opt->item_size_max : 1u << 20;
     if (opt->memory_mib && item_max > (opt->memory_mib << 20) / 2) {

@@ -35,7 +35,13 @@ typedef struct shmcd_options {
     const char *user;         /* -u */
     bool daemonize;           /* -d */
     shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
+    bool sasl;                /* -S: binary-protocol clients must authenticate (SASL) */
+    int protocol;             /* -B: SHMCD_PROTO_* */
+    bool protocol_given;
 } shmcd_options;
+
+/* -B: which protocol connections speak; AUTO: each connection's first byte decides. */
+enum { SHMCD_PROTO_AUTO = 0, SHMCD_PROTO_ASCII, SHMCD_PROTO_BINARY };
 
 typedef enum shmcd_opt_result {
     SHMCD_OPT_RUN,   /* start the server */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "options.h"
+#include "sasl.h"
 #include "protocol/env.h"
 
 struct worker;
@@ -24,6 +25,7 @@ typedef struct server {
     _Atomic unsigned verbosity;
     struct tls_server *tls;  /* -Z: TLS on TCP connections, or NULL */
     struct auth_table *auth; /* -Y: connections must authenticate, or NULL */
+    shmcd_sasl_counters sasl; /* -S: SASL exchanges (auth_cmds, auth_errors) */
 } server_t;
 
 /* Messages on stderr at or above a verbosity level (-v = 1). */

@@ -2,7 +2,8 @@
  * (protocol/frame.h) and parsed (request.h) the way a connection does it, including long
  * multi-get prefixes and streamed key lists, and every parsed request is then executed
  * against a small real cache (exec.h), so parser, executor and reply encoding all meet
- * hostile input.  Built and run by run.sh with -fsanitize=fuzzer,address,undefined. */
+ * hostile input.  A stream whose first byte is 0x80 is the binary protocol (binary.h), as a
+ * connection negotiates it.  Built and run by run.sh with -fsanitize=fuzzer,address,undefined. */
 #include <shmc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol/binary.h"
 #include "protocol/env.h"
 #include "protocol/exec.h"
 #include "protocol/frame.h"
@@ -45,9 +47,30 @@ static void execute(proto_request *req, const char *data, proto_out *out)
     proto_out_consumed(out, proto_out_pending(out));
 }
 
+/* The binary protocol: requests run as the server runs them until one needs more input or
+ * closes the connection. */
+static void binary(const char *in, size_t size)
+{
+    proto_out out = {0};
+    proto_bin_session s = {0};
+    size_t pos = 0;
+    for (;;) {
+        size_t used, need;
+        proto_status st = proto_bin_execute(&env, &s, in + pos, size - pos, &used, &need, &out);
+        proto_out_consumed(&out, proto_out_pending(&out));
+        if (st == PROTO_CLOSE || used == 0) break;
+        pos += used;
+    }
+    proto_out_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ready) setup();
+    if (size > 0 && data[0] == 0x80) {
+        binary((const char *)data, size);
+        return 0;
+    }
     const char *in = (const char *)data;
     proto_out out = {0};
     proto_request *req = malloc(sizeof *req);
@@ -55,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (pos < size) {
         size_t line, consumed;
         proto_frame f = proto_frame_line(in + pos, size - pos, &line, &consumed);
-        if (f == PROTO_FRAME_NEED_MORE || f == PROTO_FRAME_TOO_LONG || f == PROTO_FRAME_BINARY) break;
+        if (f == PROTO_FRAME_NEED_MORE || f == PROTO_FRAME_TOO_LONG) break;
         if (f == PROTO_FRAME_LONG_GET) {
             size_t off;
             if (!proto_parse_get_prefix(in + pos, size - pos, req, &off)) break;

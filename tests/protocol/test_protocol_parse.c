@@ -103,7 +103,8 @@ static void test_framing(void)
            line == 5 && consumed == 6);
     CHECK(proto_frame_line("\r\n", 2, &line, &consumed) == PROTO_FRAME_LINE && line == 0);
     CHECK(proto_frame_line("get a", 5, &line, &consumed) == PROTO_FRAME_NEED_MORE);
-    CHECK(proto_frame_line("\x80\x00\x00\x05", 4, &line, &consumed) == PROTO_FRAME_BINARY);
+    /* a binary magic byte is text to the text protocol (the connection chose it, as memcached's) */
+    CHECK(proto_frame_line("\x80\x00\r\n", 4, &line, &consumed) == PROTO_FRAME_LINE && line == 2);
 
     char *big = malloc(5000);
     memset(big, 'x', 5000);

@@ -77,7 +77,9 @@ static void test_refused(void)
     static const char *const bad[][5] = {
         {"-p", "65536"}, {"-p", "x"}, {"-p", "-1"}, {"-l", ""}, {"-s", ""}, {"-a", "8"},
         {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"}, {"-c", "0"},
-        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "binary"},
+        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "foo"},
+        {"-Y", "/dev/null", "-B", "binary"}, {"-S", "-B", "auto"}, {"-S", "-B", "ascii"},
+        {"-S", "-Y", "/dev/null"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
         {"stray"},
     };
@@ -95,6 +97,26 @@ static void test_refused(void)
     shmcd_options o;
     CHECK(parse(&o, ARGS("-s", longpath)) == SHMCD_OPT_ERROR);
     shmcd_free_options(&o);
+}
+
+/* -B: memcached's three protocol choices; -Y alone makes it ascii. */
+static void test_protocol(void)
+{
+    static const struct { const char *args[5]; int want; } cases[] = {
+        {{"-p", "1"}, SHMCD_PROTO_AUTO},
+        {{"-B", "ascii"}, SHMCD_PROTO_ASCII},
+        {{"-B", "binary"}, SHMCD_PROTO_BINARY},
+        {{"--protocol=auto"}, SHMCD_PROTO_AUTO},
+        {{"-Y", "/dev/null"}, SHMCD_PROTO_ASCII},
+        {{"-Y", "/dev/null", "-B", "ascii"}, SHMCD_PROTO_ASCII},
+        {{"-S"}, SHMCD_PROTO_BINARY},
+        {{"-S", "-B", "binary"}, SHMCD_PROTO_BINARY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shmcd_options o;
+        CHECK(parse(&o, cases[i].args) == SHMCD_OPT_RUN && o.protocol == cases[i].want);
+        shmcd_free_options(&o);
+    }
 }
 
 /* As memcached: -s turns TCP off unless -p is given too. */
@@ -141,11 +163,11 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file", "  --mode", "  --group"};
+        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 24 + 14); /* title, usage, 24 flags, 14 continuation lines */
+    CHECK(lines == 2 + 25 + 15); /* title, usage, 25 flags, 15 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }
@@ -172,7 +194,7 @@ static void test_settings(void)
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
                        "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
                        "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
-                       "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
+                       "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
                        "flush_enabled yes\ndump_enabled no\nssl_enabled no\n"
@@ -182,6 +204,22 @@ static void test_settings(void)
                        "shmc_cache c1\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
+    free(text);
+    shmcd_free_options(&o);
+
+    /* -S: SASL on, the binary protocol alone; -B ascii: as memcached names it */
+    CHECK(parse(&o, ARGS("-S")) == SHMCD_OPT_RUN);
+    f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nbinding_protocol binary\nauth_enabled_sasl yes\n") != NULL);
+    free(text);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("-B", "ascii")) == SHMCD_OPT_RUN);
+    f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nbinding_protocol ascii\nauth_enabled_sasl no\n") != NULL);
     free(text);
     shmcd_free_options(&o);
 
@@ -201,6 +239,7 @@ int main(void)
     test_defaults();
     test_every_flag();
     test_refused();
+    test_protocol();
     test_unix_socket_and_port();
     test_help();
     test_settings();

@@ -74,8 +74,8 @@ static const tcase cases[] = {
     {"bogus\r\nGET a\r\n\r\n", "ERROR\r\nERROR\r\nERROR\r\n"},
     {"shutdown\r\n", "ERROR: shutdown not enabled\r\n"},
     {"quit\r\nget a\r\n", "<closed>"},
-    /* the binary protocol is not served: the connection is closed, as memcached -B ascii */
-    {"\x80\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16", "<closed>"},
+    /* a binary request on a connection that began in text is a text line, as memcached's */
+    {"mn\r\n\x80\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\r\n", "MN\r\nERROR\r\nERROR\r\n"},
     /* meta */
     {"mn\r\n", "MN\r\n"},
     {"mg\r\nmg a\r\n", "ERROR\r\nEN\r\n"},
@@ -251,7 +251,7 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
                  "STAT evictions on\r\nSTAT domain_socket %s\r\nSTAT umask 700\r\n"
                  "STAT shutdown_command no\r\nSTAT num_threads 2\r\nSTAT reqs_per_event 20\r\n"
                  "STAT cas_enabled yes\r\nSTAT tcp_backlog 1024\r\n"
-                 "STAT binding_protocol ascii\r\nSTAT auth_enabled_sasl no\r\n"
+                 "STAT binding_protocol auto-negotiate\r\nSTAT auth_enabled_sasl no\r\n"
                  "STAT auth_enabled_ascii no\r\nSTAT item_size_max 65536\r\n"
                  "STAT maxconns_fast yes\r\nSTAT hashpower_init %u\r\n"
                  "STAT flush_enabled yes\r\nSTAT dump_enabled no\r\nSTAT ssl_enabled no\r\n"

@@ -25,7 +25,7 @@ kill -INT "$SHMCD_PID"; wait "$SHMCD_PID"; rc=$?; SHMCD_PID=
 if [ "$rc" -eq 0 ]; then pass "SIGINT: clean exit"; else fail "SIGINT exit $rc"; fi
 
 # bad command lines: a message and exit status 64
-for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B binary" "--bogus" "-a 999" "extra"; do
+for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B foo" "--bogus" "-a 999" "extra"; do
     # shellcheck disable=SC2086
     "$SHMCD" $args --cache="$TMP/c2" >/dev/null 2>"$TMP/err"; rc=$?
     if [ "$rc" -eq 64 ] && [ -s "$TMP/err" ]; then :; else fail "shmcd $args: exit $rc"; fi

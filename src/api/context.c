@@ -227,9 +227,11 @@ shmc_rc handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;
     store_ctx_begin(&c->r, ctx);
-    /* frozen: reads go on in the old file, writes wait at their stripe; moved: follow */
+    /* frozen by a live resizer: reads go on in the old file, writes meet the freeze under
+     * their stripe; frozen by a dead one, or moved: follow */
     if (__builtin_expect(ctx->retired, 0) &&
-        flush_due_of(atomic_load(&c->r.hdr->flush)) == FLUSH_DUE_MOVED)
+        (flush_due_of(atomic_load(&c->r.hdr->flush)) == FLUSH_DUE_MOVED ||
+         !region_retire_held(&c->r)))
         return STORE_RETRY;
     return SHMC_OK;
 }

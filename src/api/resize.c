@@ -12,16 +12,18 @@
  *   2. build the new file unnamed (O_TMPFILE, or PATH.creating.*), sized as asked, with the
  *      old one's mode and owners;
  *   3. freeze: the flush word's due half becomes FROZEN in one compare-and-swap (the delayed
- *      flush it held is kept in frozen_due), then take every lock stripe of the old file.  A
- *      writer that waited at a stripe, or takes one later, sees FROZEN under it and changes
- *      nothing (STORE_RETRY); a flush_all sees it in its compare-and-swap.  Reads go on in
- *      the old file, which nobody changes now;
+ *      flush it held is kept in frozen_due), then take and release each lock stripe of the
+ *      old file in turn (a barrier: a writer inside one has finished).  A writer that takes
+ *      a stripe from then on sees FROZEN under it and changes nothing (STORE_RETRY); a
+ *      flush_all sees it in its compare-and-swap.  Reads go on in the old file, which no
+ *      command changes now (segment cleaning still may move or evict an item, as before a
+ *      resize: the walk's chain copies are consistent either way);
  *   4. copy every live item with the index's consistent chain copies (store_walk) into the
  *      new file, keeping its flags, cas, absolute expiry, last access and meta state
  *      (store_put_copy); the new file's cas counter starts past every old cas;
  *   5. rename the new file over the name (linked first as PATH.creating.*: a creation that
  *      the stale-creation sweep removes if the resizer dies before the rename);
- *   6. mark the old file MOVED, release the stripes and the retire lock.
+ *   6. mark the old file MOVED and release the retire lock.
  * Writers are frozen from 3 to 6 (shmc_resize_info.frozen_us says how long); items written
  * before 3 are copied, writes after it wait and then land in the new file.
  *
@@ -30,8 +32,11 @@
  * reopens the name and starts the call again there, so the application sees one cache.  An
  * in-flight call of another thread that resolved the handle before the swap finishes in the
  * old file: a read answers from the old file, which is frozen and whole; a write that had
- * not yet linked its item waits at its stripe and is started again in the new one.  The
- * old state is freed at once when the process has one thread, else at close.
+ * not yet linked its item is started again in the new one (it sees FROZEN under its
+ * stripe).  The old state is freed at once when the process has one thread, else at close.
+ * A call that meets FROZEN while nobody holds the retire lock (its resizer died) follows
+ * too, reads included: that settles the freeze, so no reader stays behind in a file that
+ * the name no longer leads to.
  *
  * A killed resizer or remover leaves the file FROZEN with its retire lock free: whoever
  * takes the lock next (region_settle: a following handle, the next resizer) finishes the
@@ -290,13 +295,16 @@ API shmc_rc shmc_resize(const char *name_or_path, uint64_t memory_limit, uint64_
     clock_gettime(CLOCK_MONOTONIC, &t0);
     region_freeze(&old); /* live: open_for_retire holds the retire lock */
     CRASHPOINT("resize.frozen");
-    uint32_t locked = 0;
-    for (uint64_t repairs = 0; locked < old.nstripes; locked++)
-        if (!index_lock(&old, &old.stripes[locked], &repairs)) {
-            rc = error_set(SHMC_BAD_FILE, "%s: lock stripe %u is unusable", path, locked);
-            break;
-        }
-    CRASHPOINT("resize.locked");
+    /* every stripe taken and given back once: a writer that held one has finished, and one
+     * that takes it from now on sees FROZEN under it (one at a time: a process holding more
+     * robust locks than the kernel's robust list walk covers would leave them held if it
+     * died) */
+    for (uint32_t i = 0; i < old.nstripes && rc == SHMC_OK; i++) {
+        uint64_t repairs = 0;
+        if (index_lock(&old, &old.stripes[i], &repairs)) index_unlock(&old.stripes[i]);
+        else rc = error_set(SHMC_BAD_FILE, "%s: lock stripe %u is unusable", path, i);
+    }
+    CRASHPOINT("resize.barrier");
     if (rc == SHMC_OK) rc = copy_items(&old, &new, info);
     if (rc == SHMC_OK) {
         /* a delayed flush_all of the old cache is the new one's */
@@ -312,7 +320,6 @@ API shmc_rc shmc_resize(const char *name_or_path, uint64_t memory_limit, uint64_
         region_thaw(&old, false); /* the old cache stays, as it was */
         if (tmp[0]) unlink(tmp);
     }
-    for (uint32_t i = 0; i < locked; i++) index_unlock(&old.stripes[i]);
     info->frozen_us = elapsed_us(&t0);
     region_retire_unlock(&old);
     region_close(&old);

@@ -618,6 +618,12 @@ bool region_names_file(const region_t *r, const char *path)
            named.st_dev == mine.st_dev;
 }
 
+bool region_retire_held(const region_t *r)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_RETIRE, .l_len = 1};
+    return fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 void region_retire_lock(const region_t *r) { byte_lock(r->fd, LOCK_BYTE_RETIRE, F_WRLCK, true); }
 
 void region_retire_unlock(const region_t *r)

@@ -74,6 +74,8 @@ shmc_rc region_replace(region_t *r, const char *tmp, const char *path);
 /* Whether path leads to r's file now. */
 bool region_names_file(const region_t *r, const char *path);
 void region_retire_lock(const region_t *r);
+/* Whether a process holds the retire lock now (a resize or removal is alive). */
+bool region_retire_held(const region_t *r);
 void region_retire_unlock(const region_t *r);
 /* Mark the file FROZEN (false: it is frozen or moved already); thaw: back to live (the
  * delayed flush it had), or moved. */

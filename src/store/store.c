@@ -69,8 +69,8 @@ static keyref_t keyref(const region_t *r, const unsigned char *key, uint32_t nke
 }
 
 /* false when the lock is unusable, or when the file was retired before we got it (a resize
- * holds every stripe while it copies: a writer that waited here must not change the old
- * file after the copy; ctx->retired tells lock_failed which). */
+ * passes every stripe once after freezing, then copies: a writer that gets a stripe after
+ * that must not change the old file; ctx->retired tells lock_failed which). */
 static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
 {
     uint64_t repairs = 0;

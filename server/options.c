@@ -192,6 +192,13 @@ static flag_rc set_protocol(shmcd_options *opt, const char *arg)
     return strcmp(arg, "ascii") == 0 || strcmp(arg, "auto") == 0 ? FLAG_OK : FLAG_BAD;
 }
 
+static flag_rc set_resize(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->resize = true;
+    return FLAG_OK;
+}
+
 static flag_rc set_daemon(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -502,6 +509,8 @@ static const flag flags[] = {
     {.long_name = "group", .arg = "GROUP",
      .help = "group of a cache it creates, a name or number\n(default: the server's)",
      .set = set_group, .bad = "no such group"},
+    {.long_name = "resize", .help = "resize an existing cache of another -m/-I, keeping its items",
+     .set = set_resize},
     {.short_name = 'd', .long_name = "daemon", .help = "run in the background",
      .set = set_daemon},
     {.short_name = 'P', .long_name = "pidfile", .arg = "FILE",

@@ -187,13 +187,11 @@ static shmc_rc open_for_retire(region_t *r, const char *path)
             region_close(r);
             return rc;
         }
+        /* a dead resizer's freeze settled as a user would, then the lock is ours */
+        uint32_t due = region_settle(r, path);
         region_retire_lock(r);
-        uint32_t due = flush_due_of(atomic_load(&r->hdr->flush));
-        if (due == FLUSH_DUE_FROZEN) { /* its resizer died: settle it as a user would */
-            region_thaw(r, !region_names_file(r, path));
-            due = flush_due_of(atomic_load(&r->hdr->flush));
-        }
-        if (due != FLUSH_DUE_MOVED) return SHMC_OK;
+        if (due != FLUSH_DUE_MOVED) due = flush_due_of(atomic_load(&r->hdr->flush));
+        if (due < FLUSH_DUE_FROZEN) return SHMC_OK;
         region_retire_unlock(r);
         region_close(r);
     }

@@ -662,6 +662,14 @@ uint32_t region_settle(const region_t *r, const char *path)
     if (due == FLUSH_DUE_FROZEN) { /* its resizer or remover died: finish or undo its work */
         region_thaw(r, !region_names_file(r, path));
         due = flush_due_of(atomic_load(&r->hdr->flush));
+    } else if (due == FLUSH_DUE_MOVED && region_names_file(r, path)) {
+        /* a file is marked moved only once the name leads elsewhere: this mark is damage
+         * (a hostile or corrupted header), and the file is live */
+        uint64_t w = atomic_load(&r->hdr->flush);
+        while (flush_due_of(w) == FLUSH_DUE_MOVED &&
+               !atomic_compare_exchange_weak(&r->hdr->flush, &w, flush_word(flush_epoch_of(w), 0)))
+            ;
+        due = flush_due_of(atomic_load(&r->hdr->flush));
     }
     region_retire_unlock(r);
     return due;

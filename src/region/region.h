@@ -82,7 +82,8 @@ void region_retire_unlock(const region_t *r);
 bool region_freeze(const region_t *r);
 void region_thaw(const region_t *r, bool moved);
 /* Wait until no resize or removal of r's file is under way; finish (moved) or undo one
- * whose process died, by whether path still leads to the file.  Returns the flush word's
+ * whose process died, by whether path still leads to the file (a file marked moved that
+ * the name still leads to is damage: made live again).  Returns the flush word's
  * due half afterwards (FLUSH_DUE_MOVED: follow the name). */
 uint32_t region_settle(const region_t *r, const char *path);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */

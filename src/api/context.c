@@ -243,7 +243,7 @@ void handle_replace(shmc_t *old, shmc_t *c2)
     c2->id = h->next_id++;
     c2->index = old->index;
     c2->retired = old;
-    if (h->state[old->index] == old) h->state[old->index] = c2;
+    if (h->state[old->index] == old) __atomic_store_n(&h->state[old->index], c2, __ATOMIC_RELEASE);
     stats_release_handle(&old->r, old->id);
     pthread_mutex_unlock(&registry_lock);
 }

@@ -47,7 +47,8 @@ static inline shmc_t *handle_resolve(const shmc_t *token)
     struct handle_table *h =
         protect_domain_ready() ? *(struct handle_table **)protect_api_root() : handle_plain_table;
     if (!h || !gen || h->gen[i] != gen) return NULL;
-    return h->state[i];
+    /* another thread may put a followed state there (handle_replace): acquire its fields */
+    return __atomic_load_n(&h->state[i], __ATOMIC_ACQUIRE);
 }
 /* Fill ctx for a call on c by the calling thread (t: its record, NULL without keys).
  * STORE_RETRY when the cache moved (resized or removed): the caller ends the call, and

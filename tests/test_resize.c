@@ -7,11 +7,15 @@
  *    see the new cache, and a fresh open sees what the old handle wrote (no split);
  *  - shmc_remove with users attached: their calls fail with SHMC_REMOVED, a new cache can be
  *    made under the name, and then they use it;
+ *  - threads of this process sharing one handle through two resizes: each follows (one of
+ *    them swaps the handle's state while the others are in calls), and every write it saw
+ *    succeed is in the cache afterwards;
  *  - a plain unlink under a handle of this process: a new cache under the name is refused
  *    (the in-process split). */
 #include "testutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -350,6 +354,96 @@ static void test_remove(void)
     shmc_close(d);
 }
 
+#define THREADS 4
+static shmc_t *shared_handle;
+static _Atomic long thread_acked[THREADS];
+static _Atomic int threads_stop, thread_errors;
+
+static void *thread_writer(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    char k[32], v[32], buf[32];
+    /* a new key per write up to WRITES_MAX (all fit: nothing is evicted), then one key */
+    for (long n = 0; !atomic_load(&threads_stop); n++) {
+        if (n < WRITES_MAX) snprintf(k, sizeof k, "t%d-%ld", t, n);
+        else snprintf(k, sizeof k, "t%d-last", t);
+        snprintf(v, sizeof v, "%ld", n);
+        size_t nv;
+        if (shmc_set(shared_handle, k, strlen(k), v, strlen(v), 0, 0) != SHMC_OK ||
+            shmc_get(shared_handle, k, strlen(k), buf, sizeof buf, &nv, NULL, NULL) != SHMC_OK ||
+            nv != strlen(v) || memcmp(buf, v, nv)) {
+            atomic_fetch_add(&thread_errors, 1);
+            break;
+        }
+        atomic_store(&thread_acked[t], n + 1);
+    }
+    return NULL;
+}
+
+static bool threads_past(long n)
+{
+    for (int t = 0; t < THREADS; t++)
+        if (atomic_load(&thread_acked[t]) < n) return false;
+    return true;
+}
+
+static void test_threads(void)
+{
+    const char *p = t_path("threads");
+    shmc_config cfg;
+    shmc_config_init(&cfg);
+    cfg.memory_limit = 16u << 20;
+    CHECK_RC(shmc_open(&shared_handle, p, &cfg), SHMC_OK);
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        CHECK(pthread_create(&th[t], NULL, thread_writer, (void *)(intptr_t)t) == 0);
+    long mark = 200;
+    for (int round = 0; round < 2; round++) {
+        CHECK(wait_until(threads_past, mark));
+        CHECK_RC(shmc_resize(p, round ? 16u << 20 : 24u << 20, 0, NULL), SHMC_OK);
+        mark = 0;
+        for (int t = 0; t < THREADS; t++)
+            if (atomic_load(&thread_acked[t]) > mark) mark = atomic_load(&thread_acked[t]);
+        mark += 200;
+    }
+    CHECK(wait_until(threads_past, mark));
+    atomic_store(&threads_stop, 1);
+    for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+    CHECK(atomic_load(&thread_errors) == 0);
+    shmc_close(shared_handle);
+    shmc_t *c;
+    CHECK_RC(shmc_open(&c, p, NULL), SHMC_OK);
+    int bad = 0;
+    for (int t = 0; t < THREADS; t++)
+        for (long n = 0; n < atomic_load(&thread_acked[t]) && n < WRITES_MAX; n++) {
+            char k[32], v[32], buf[32];
+            snprintf(k, sizeof k, "t%d-%ld", t, n);
+            snprintf(v, sizeof v, "%ld", n);
+            size_t nv;
+            if (shmc_get(c, k, strlen(k), buf, sizeof buf, &nv, NULL, NULL) != SHMC_OK ||
+                nv != strlen(v) || memcmp(buf, v, nv))
+                bad++;
+        }
+    for (int t = 0; t < THREADS; t++) { /* the last overwrite of each thread is there */
+        long acked = atomic_load(&thread_acked[t]);
+        char k[32], v[32], buf[32];
+        size_t nv;
+        snprintf(k, sizeof k, "t%d-last", t);
+        snprintf(v, sizeof v, "%ld", acked - 1);
+        if (acked > WRITES_MAX && (shmc_get(c, k, strlen(k), buf, sizeof buf, &nv, NULL, NULL) != SHMC_OK ||
+                                   nv != strlen(v) || memcmp(buf, v, nv)))
+            bad++;
+    }
+    shmc_stats_t s;
+    CHECK_RC(shmc_stats(c, &s), SHMC_OK);
+    printf("threads: %ld %ld %ld %ld writes, %d missing, %llu evictions\n", (long)thread_acked[0],
+           (long)thread_acked[1], (long)thread_acked[2], (long)thread_acked[3], bad,
+           (unsigned long long)s.evictions);
+    CHECK(bad == 0 && s.evictions == 0);
+    CHECK(s.limit_maxbytes == 16u << 20);
+    shmc_close(c);
+}
+
 int main(void)
 {
     t_setup("resize");
@@ -357,6 +451,7 @@ int main(void)
     if (sh == MAP_FAILED) return 2;
     test_this_process();
     test_remove();
+    test_threads();
     test_processes();
     return t_finish();
 }

@@ -51,9 +51,10 @@ typedef enum shmc_rc {
     SHMC_BAD_FILE,         /* not a cache file, other layout version, corrupt */
     SHMC_UNSUPPORTED,      /* e.g. SHMC_PROTECT_PKU on a CPU without protection keys */
     SHMC_SYSTEM,           /* a system call failed; errno tells which */
+    SHMC_REMOVED,          /* the cache was removed (shmc_remove, `shmc rm`) while open */
 } shmc_rc;
 
-#define SHMC_RC_COUNT 13
+#define SHMC_RC_COUNT 14
 
 enum shmc_protect {
     SHMC_PROTECT_AUTO = 0, /* PKU where the CPU has it, else unprotected (stats say which) */
@@ -437,6 +438,31 @@ typedef struct shmc_mapping {
 } shmc_mapping_t;
 
 shmc_rc shmc_mapping_stats(shmc_t *c, shmc_mapping_t *out);
+
+/* Resize the cache `name_or_path` without losing items or splitting its users: a new file
+ * of memory_limit / item_size_max bytes (0: the cache's own) gets every live item with its
+ * flags, cas, remaining TTL and meta state, and replaces the old one under the name in one
+ * step.  Writers wait while the items are copied (info->frozen_us); readers do not.  Every
+ * handle on the old cache, in any process, moves to the new one by itself at its next call.
+ * A resizer killed at any point leaves the old cache or the new one, whole.  Items larger
+ * than the new item_size_max are left out (info->too_large); a smaller cache evicts what
+ * does not fit (info->evicted).  Errors: as shmc_open with SHMC_OPEN_EXISTING. */
+typedef struct shmc_resize_info {
+    uint64_t items;                       /* live items copied */
+    uint64_t too_large;                   /* left out: above the new item size limit */
+    uint64_t evicted;                     /* copied, then evicted for want of room */
+    uint64_t frozen_us;                   /* how long writers waited */
+    uint64_t memory_limit, item_size_max; /* the new cache's */
+    uint64_t reserved[4];
+} shmc_resize_info;
+shmc_rc shmc_resize(const char *name_or_path, uint64_t memory_limit, uint64_t item_size_max,
+                    shmc_resize_info *info);
+
+/* Remove the cache `name_or_path` (`shmc rm`).  Handles still open on it, in any process,
+ * fail from their next call with SHMC_REMOVED, until a new cache is made under the name:
+ * then they follow to it, so the users are never split.  A file that is no usable cache is
+ * just unlinked.  SHMC_NOT_FOUND when there is no such file. */
+shmc_rc shmc_remove(const char *name_or_path);
 
 /* Walk the whole cache file and verify every invariant; print each violation (and a summary)
  * to `report` (may be NULL) and store their number in *violations (may be NULL).  Safe on

@@ -104,8 +104,45 @@ static void hook_verbosity(void *arg, unsigned level)
     atomic_store(&srv->verbosity, level);
 }
 
+/* An existing cache of another size than -m/-I asks for: resized with --resize (shmc_resize:
+ * its items kept, its other users following), else refused, saying how.  false: refused or
+ * failed, message printed. */
+static bool resize_if_asked(const shmcd_options *opt)
+{
+    shmc_info_t info;
+    if (shmc_info(opt->cache, &info) != SHMC_OK) return true; /* missing: it is created */
+    uint64_t m = opt->memory_mib ? (uint64_t)opt->memory_mib << 20 : 0;
+    uint64_t item = opt->item_size_max;
+    if ((!m || m == info.memory_limit) && (!item || item == info.item_size_max)) return true;
+    if (!opt->resize) {
+        fprintf(stderr,
+                "shmcd: cache '%s' has -m %llum -I %llu; asked for -m %llum -I %llu: start with "
+                "--resize to resize it (keeping its items; its other users follow), or without "
+                "-m/-I to serve it as it is\n",
+                opt->cache, (unsigned long long)(info.memory_limit >> 20),
+                (unsigned long long)info.item_size_max,
+                (unsigned long long)((m ? m : info.memory_limit) >> 20),
+                (unsigned long long)(item ? item : info.item_size_max));
+        return false;
+    }
+    shmc_resize_info r;
+    shmc_rc rc = shmc_resize(opt->cache, m, item, &r);
+    if (rc != SHMC_OK) {
+        fprintf(stderr, "shmcd: cannot resize cache '%s': %s (%s)\n", opt->cache,
+                shmc_strerror(rc), shmc_last_error());
+        return false;
+    }
+    fprintf(stderr, "shmcd: resized cache '%s' to -m %llum -I %llu: %llu items kept, %llu over "
+                    "the item size limit left out, %llu evicted\n",
+            opt->cache, (unsigned long long)(r.memory_limit >> 20),
+            (unsigned long long)r.item_size_max, (unsigned long long)r.items,
+            (unsigned long long)r.too_large, (unsigned long long)r.evicted);
+    return true;
+}
+
 static shmc_t *open_cache(const shmcd_options *opt)
 {
+    if (!resize_if_asked(opt)) return NULL;
     shmc_config cfg;
     shmc_config_init(&cfg);
     /* 0: take an existing file's own limits; a new file gets the library's defaults */

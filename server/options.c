@@ -215,6 +215,13 @@ static void show_protocol(const shmcd_options *opt, const shmcd_live *live, char
     snprintf(buf, n, "%s", names[opt->protocol]);
 }
 
+static flag_rc set_resize(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->resize = true;
+    return FLAG_OK;
+}
+
 static flag_rc set_daemon(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -527,6 +534,8 @@ static const flag flags[] = {
     {.long_name = "group", .arg = "GROUP",
      .help = "group of a cache it creates, a name or number\n(default: the server's)",
      .set = set_group, .bad = "no such group"},
+    {.long_name = "resize", .help = "resize an existing cache of another -m/-I, keeping its items",
+     .set = set_resize},
     {.short_name = 'd', .long_name = "daemon", .help = "run in the background",
      .set = set_daemon},
     {.short_name = 'P', .long_name = "pidfile", .arg = "FILE",

@@ -64,6 +64,7 @@ void cli_json_string(FILE *f, const char *s, size_t n);
 /* Subcommands with a file of their own. */
 int cmd_ls(cli_args *a);
 int cmd_rm(cli_args *a);
+int cmd_resize(cli_args *a);  /* resize.c */
 int cmd_top(cli_args *a);
 int cmd_dump(cli_args *a);    /* dump.c */
 int cmd_restore(cli_args *a);

@@ -1,7 +1,7 @@
-/* rm.c — `shmc rm`: remove a cache file the safe way.  While processes are attached it
- * refuses (exit 6) unless --force.  After a removal, processes still attached keep the old
- * cache until they close it, and the library refuses to create a new cache under the name
- * while any of them runs (region/removed.c), so the users can never be split silently. */
+/* rm.c — `shmc rm`: remove a cache file the safe way (shmc_remove).  Processes still
+ * attached are told: their next call fails with "cache removed" (SHMC_REMOVED) until a new
+ * cache is made under the name, which they then use; they are never split silently.  A file
+ * that is not a usable cache is removed only with --force. */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -25,18 +25,23 @@ int cmd_rm(cli_args *a)
                 shmc_last_error());
         return cli_status(rc);
     }
-    if (rc == SHMC_OK && info.attached && !force) {
-        fprintf(stderr, "shmc: %s: not removed: %" PRIu64 " process%s attached (--force removes "
-                        "it anyway; they keep using it until they close it, and no new cache "
-                        "can be made under its name until they do)\n",
-                cache, info.attached, info.attached == 1 ? " is" : "es are");
-        return EXIT_BUSY;
+    if (rc != SHMC_OK) { /* not a cache the library can use: nobody to tell */
+        if (unlink(path) != 0) {
+            if (errno == ENOENT) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
+            fprintf(stderr, "shmc: %s: %s\n", path, strerror(errno));
+            return EXIT_SYSTEM;
+        }
+    } else {
+        rc = shmc_remove(cache);
+        if (rc == SHMC_NOT_FOUND) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
+        if (rc != SHMC_OK) return cli_fail(cache, rc);
     }
-    if (unlink(path) != 0) {
-        if (errno == ENOENT) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
-        fprintf(stderr, "shmc: %s: %s\n", path, strerror(errno));
-        return EXIT_SYSTEM;
+    if (a->verbose) {
+        fprintf(stderr, "removed %s", path);
+        if (rc == SHMC_OK && info.attached)
+            fprintf(stderr, "; %" PRIu64 " attached process%s told: \"cache removed\"", info.attached,
+                    info.attached == 1 ? " is" : "es are");
+        fputc('\n', stderr);
     }
-    if (a->verbose) fprintf(stderr, "removed %s\n", path);
     return EXIT_OK_;
 }

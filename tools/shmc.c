@@ -28,6 +28,7 @@ int cli_status(shmc_rc rc)
     case SHMC_OK: return EXIT_OK_;
     case SHMC_NOT_FOUND: case SHMC_NOT_STORED: case SHMC_EXISTS: return EXIT_MISS;
     case SHMC_BAD_FILE: return EXIT_REFUSED_FILE;
+    case SHMC_REMOVED: return EXIT_NO_CACHE;
     case SHMC_INVALID: return EXIT_USAGE;
     case SHMC_SYSTEM: return EXIT_SYSTEM;
     case SHMC_UNSUPPORTED: return EXIT_UNSUPPORTED;
@@ -392,11 +393,18 @@ static const cli_command commands[] = {
      "  open verifies every item first)\n"
      "  --json          one JSON array of objects, sizes in bytes\n"
      "  -v              also say on stderr why a file is not listed\n", cmd_ls},
-    {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache (refused while processes are attached)",
-     "  --force         remove it even while processes are attached (they keep the old cache\n"
-     "                  until they close it; no new cache can be made under the name before),\n"
-     "                  or when it is not a usable cache file\n"
+    {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache; attached processes get 'cache removed'",
+     "  processes still attached fail from their next call with \"cache removed\" until a new\n"
+     "  cache is made under the name, which they then use\n"
+     "  --force         remove it also when it is not a usable cache file\n"
      "  -v              say what was removed\n", cmd_rm},
+    {"resize", "CACHE [-m SIZE] [-I SIZE] [-v]", 1, 1, "resize a cache, keeping its items and users",
+     "  -m SIZE         the new memory limit (a bare number is MiB; default: as it is)\n"
+     "  -I SIZE         the new item size limit (a bare number is bytes; default: as it is)\n"
+     "  -v              say what was copied, and how long writers waited\n"
+     "  every live item keeps its flags, cas and remaining TTL; attached processes move to the\n"
+     "  new cache at their next call; exit 1 when items did not fit (over -I, or evicted)\n",
+     cmd_resize},
     {"top", "CACHE [-d SECONDS] [-n COUNT]", 1, 1, "a live view: ops/s, hit ratio, evictions, memory",
      "  -d SECONDS      time between refreshes (default 1)\n"
      "  -n COUNT        stop after COUNT refreshes (default: until q or Ctrl-C)\n"

@@ -45,8 +45,10 @@ except ImportError:  # pragma: no cover - exercised by tests/python/test_excepti
 class ShmcError(MemcacheError):
     """An error of libshmc itself: the cache file cannot be opened or created (not a
     cache file, another layout version, a configuration that differs from the file's,
-    permissions, out of memory).  ``str(e)`` is libshmc's message; ``e.rc`` is the shmc_rc
-    number (see include/shmc.h)."""
+    permissions, out of memory), or the cache was removed (``shmc rm``) while the Client had
+    it open: "cache removed", ``e.rc`` 13 (SHMC_REMOVED), until a new cache is made under the
+    name, which the Client then uses (after ``shmc resize`` it follows by itself).  ``str(e)``
+    is libshmc's message; ``e.rc`` is the shmc_rc number (see include/shmc.h)."""
 
     def __init__(self, message, rc=None):
         super().__init__(message)

@@ -216,7 +216,7 @@ static tls_entry_t *entry_for(shmc_t *c, tls_state_t *s)
     return e;
 }
 
-void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
+shmc_rc handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
 {
     tls_state_t *s = tls_of(t);
     if (t) t->api_live = 1;
@@ -227,4 +227,23 @@ void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;
     store_ctx_begin(&c->r, ctx);
+    /* frozen by a live resizer: reads go on in the old file, writes meet the freeze under
+     * their stripe; frozen by a dead one, or moved: follow */
+    if (__builtin_expect(ctx->retired, 0) &&
+        (flush_due_of(atomic_load(&c->r.hdr->flush)) == FLUSH_DUE_MOVED ||
+         !region_retire_held(&c->r)))
+        return STORE_RETRY;
+    return SHMC_OK;
+}
+
+void handle_replace(shmc_t *old, shmc_t *c2)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct handle_table *h = table();
+    c2->id = h->next_id++;
+    c2->index = old->index;
+    c2->retired = old;
+    if (h->state[old->index] == old) __atomic_store_n(&h->state[old->index], c2, __ATOMIC_RELEASE);
+    stats_release_handle(&old->r, old->id);
+    pthread_mutex_unlock(&registry_lock);
 }

@@ -20,6 +20,9 @@ struct shmc {
     uint64_t id;          /* unique in this process: names the handle's thread slots */
     int protect;          /* the enum shmc_protect in force */
     uint32_t index;       /* its entry in the handle table */
+    struct shmc *retired; /* the state this one replaced when the cache moved (resize.c),
+                           * freed at close: calls of other threads may still be in it */
+    char path[4096];      /* the name it was opened by, reopened when the cache moves */
 };
 
 #define HANDLES_MAX 4096
@@ -44,10 +47,22 @@ static inline shmc_t *handle_resolve(const shmc_t *token)
     struct handle_table *h =
         protect_domain_ready() ? *(struct handle_table **)protect_api_root() : handle_plain_table;
     if (!h || !gen || h->gen[i] != gen) return NULL;
-    return h->state[i];
+    /* another thread may put a followed state there (handle_replace): acquire its fields */
+    return __atomic_load_n(&h->state[i], __ATOMIC_ACQUIRE);
 }
-/* Fill ctx for a call on c by the calling thread (t: its record, NULL without keys). */
-void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx);
+/* Fill ctx for a call on c by the calling thread (t: its record, NULL without keys).
+ * STORE_RETRY when the cache moved (resized or removed): the caller ends the call, and
+ * handle_follow decides whether it starts again. */
+shmc_rc handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx) __attribute__((warn_unused_result));
+/* After STORE_RETRY, with no call under way: wait out a resize or removal of h's cache and
+ * reopen h by its name if the cache moved (resize.c).  SHMC_OK: start the call again;
+ * SHMC_REMOVED when the name is gone. */
+shmc_rc handle_follow(const shmc_t *h);
+/* Free the states c replaced (resize.c; at close, or at once when no other thread can be
+ * in a call). */
+void handle_free_retired(shmc_t *c);
+/* Put c2 (a new open of the same name) in old's entry of the table: the token stays valid. */
+void handle_replace(shmc_t *old, shmc_t *c2);
 /* Register an open handle in the table; its token, or NULL when the table is full.
  * Unregister it (every later use of the token is refused).  Gate open with keys. */
 shmc_t *handle_register(shmc_t *c);

@@ -82,6 +82,19 @@ static void call_end(struct call *cl)
     gate_close(NULL);
 }
 
+/* After a call ended with STORE_RETRY (its cache was resized or removed): follow the cache
+ * (resize.c) and say whether to run the call again.  STORE_RETRY never leaves the library. */
+static bool again(const shmc_t *h, shmc_rc *rc, int *tries)
+{
+    if (*rc != STORE_RETRY) return false;
+    if (++*tries > 100) {
+        *rc = error_set(SHMC_SYSTEM, "the cache keeps moving (resized again and again)");
+        return false;
+    }
+    *rc = handle_follow(h);
+    return *rc == SHMC_OK;
+}
+
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey);
 
 /* Take the key out of the caller's buffer before the cache is touched: into this thread's
@@ -199,6 +212,7 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     shmc_t *c = protect_private_alloc(sizeof *c), *token = NULL;
     bool opened = false;
     if (!c) rc = error_set(SHMC_SYSTEM, "out of process memory");
+    else snprintf(c->path, sizeof c->path, "%s", path);
     if (rc == SHMC_OK) {
         rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode,
                          cfg->flags == SHMC_OPEN_EXISTING ? REGION_OPEN_ONLY
@@ -242,6 +256,7 @@ API void shmc_close(shmc_t *h)
     if (call_begin(&cl, h) != SHMC_OK) return;
     gate_open(cl.t);
     handle_unregister(cl.c);
+    handle_free_retired(cl.c);
     region_close(&cl.c->r);
     protect_private_free(cl.c, sizeof *cl.c);
     call_end(&cl);
@@ -263,6 +278,7 @@ API const char *shmc_strerror(shmc_rc rc)
         [SHMC_BAD_FILE] = "not a usable cache file (foreign, other version, truncated or corrupt)",
         [SHMC_UNSUPPORTED] = "not supported on this system",
         [SHMC_SYSTEM] = "system call failed",
+        [SHMC_REMOVED] = "cache removed: the cache file was removed while this handle had it open",
     };
     if ((unsigned)rc >= SHMC_RC_COUNT) return "unknown shmc error code";
     return text[rc];
@@ -288,7 +304,7 @@ static void meta_public(const meta_out_t *m, uint32_t now, shmc_item_meta *out)
 }
 
 /* get, gat (touch) and get_meta (mreq not NULL, with *meta). */
-static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, int64_t exptime,
+static shmc_rc get_once(shmc_t *h, const char *key, size_t nkey, bool touch, int64_t exptime,
                           const shmc_get_opts *mreq, shmc_item_meta *meta,
                           void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
 {
@@ -319,7 +335,10 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
                      .cap = keyed && cap > c->r.item_size_max ? c->r.item_size_max : cap};
     gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, cl.t, &ctx);
+    if ((rc = handle_ctx(c, cl.t, &ctx)) != SHMC_OK) {
+        call_end(&cl);
+        return rc;
+    }
     meta_out_t mo;
     if (mreq) {
         meta_req_t req = {.what = o.what,
@@ -344,6 +363,17 @@ static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, i
         if (cas) *cas = out.cas;
         if (meta) meta_public(&mo, ctx.now, meta);
     }
+    return rc;
+}
+
+static shmc_rc get_common(shmc_t *h, const char *key, size_t nkey, bool touch, int64_t exptime,
+                          const shmc_get_opts *mreq, shmc_item_meta *meta,
+                          void *buf, size_t cap, size_t *nvalue, uint32_t *flags, uint64_t *cas)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = get_once(h, key, nkey, touch, exptime, mreq, meta, buf, cap, nvalue, flags, cas);
+    while (again(h, &rc, &tries));
     return rc;
 }
 
@@ -416,8 +446,8 @@ static shmc_rc mget_keyed(const shmc_t *h, const char *const *keys, const size_t
         get_out_t out = {.buf = STAGED_VALUE(cl.k), .cap = cap};
         gate_open(cl.t);
         op_ctx_t ctx;
-        handle_ctx(cl.c, cl.t, &ctx);
-        rc = store_get(&cl.c->r, &ctx, cl.k, (uint32_t)nk, false, 0, &out);
+        rc = handle_ctx(cl.c, cl.t, &ctx);
+        if (rc == SHMC_OK) rc = store_get(&cl.c->r, &ctx, cl.k, (uint32_t)nk, false, 0, &out);
         cl.t->in_call = 0;
         gate_stage();
         if (rc == SHMC_OK) {
@@ -425,6 +455,15 @@ static shmc_rc mget_keyed(const shmc_t *h, const char *const *keys, const size_t
             memcpy(k, cl.k, nk);
         }
         call_end(&cl);
+        int tries = 0;
+        if (again(h, &rc, &tries)) {
+            i--; /* the same key, in the cache it moved to */
+            continue;
+        }
+        if (rc == STORE_RETRY || rc == SHMC_REMOVED || rc == SHMC_SYSTEM) {
+            free(copy);
+            return rc;
+        }
         if (rc == SHMC_OK) cb(ctx_arg, (const char *)k, nk, copy, out.nvalue, out.flags, out.cas);
     }
     free(copy);
@@ -512,15 +551,21 @@ API shmc_rc shmc_mget(shmc_t *h, const char *const *keys, const size_t *nkeys, s
     }
     shmc_t *c = cl.c;
     op_ctx_t ctx;
-    handle_ctx(c, NULL, &ctx);
+    rc = handle_ctx(c, NULL, &ctx);
+    if (rc != SHMC_OK) { /* moved: follow, then the whole call again */
+        call_end(&cl);
+        int tries = 0;
+        return again(h, &rc, &tries) ? shmc_mget(h, keys, nkeys, n, cb, ctx_arg) : rc;
+    }
     return mget_batched(c, &ctx, keys, nkeys, n, cb, ctx_arg);
 }
 
 /* ---- one key, no value: delete, touch, incr/decr ---- */
 
 /* The shape these calls share: resolve the handle, take the key, open the gate and read the
- * clock into ctx.  On SHMC_OK the caller runs its store call and then call_end; on failure
- * nothing is left open. */
+ * clock into ctx (a resized or removed cache answers STORE_RETRY there: the caller follows).
+ * On SHMC_OK the caller runs its store call and then call_end; on failure nothing is left
+ * open. */
 static shmc_rc key_call_open(struct call *cl, const shmc_t *h, const char *key, size_t nkey,
                              op_ctx_t *ctx)
 {
@@ -530,13 +575,14 @@ static shmc_rc key_call_open(struct call *cl, const shmc_t *h, const char *key, 
     rc = take_key(cl, key, nkey);
     if (rc != SHMC_OK) return rc;
     gate_open(cl->t);
-    handle_ctx(cl->c, cl->t, ctx);
-    return SHMC_OK;
+    rc = handle_ctx(cl->c, cl->t, ctx);
+    if (rc != SHMC_OK) call_end(cl);
+    return rc;
 }
 
 /* ---- writes ---- */
 
-static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
+static shmc_rc write_once(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
                             const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
                             uint64_t cas, bool stale_ok, uint64_t *cas_out)
 {
@@ -560,7 +606,10 @@ static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, si
     }
     gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(c, cl.t, &ctx);
+    if ((rc = handle_ctx(c, cl.t, &ctx)) != SHMC_OK) {
+        call_end(&cl);
+        return rc;
+    }
     if (fits) {
         uint64_t stored_cas = 0;
         rc = store_write(&c->r, &ctx, mode, cl.k, (uint32_t)nkey, value, nvalue, flags,
@@ -577,6 +626,17 @@ static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, si
                        nvalue, (unsigned long long)c->r.item_size_max);
     }
     call_end(&cl);
+    return rc;
+}
+
+static shmc_rc write_common(shmc_t *h, enum store_mode mode, const char *key, size_t nkey,
+                            const void *value, size_t nvalue, uint32_t flags, int64_t exptime,
+                            uint64_t cas, bool stale_ok, uint64_t *cas_out)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = write_once(h, mode, key, nkey, value, nvalue, flags, exptime, cas, stale_ok, cas_out);
+    while (again(h, &rc, &tries));
     return rc;
 }
 
@@ -616,7 +676,7 @@ API shmc_rc shmc_cas(shmc_t *c, const char *key, size_t nkey, const void *value,
     return write_common(c, MODE_CAS, key, nkey, value, nvalue, flags, exptime, cas, false, NULL);
 }
 
-API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
+static shmc_rc delete_once(shmc_t *h, const char *key, size_t nkey)
 {
     CANCEL_OFF();
     struct call cl;
@@ -628,8 +688,17 @@ API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
     return rc;
 }
 
-static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_t delta,
-                     const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
+API shmc_rc shmc_delete(shmc_t *h, const char *key, size_t nkey)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = delete_once(h, key, nkey);
+    while (again(h, &rc, &tries));
+    return rc;
+}
+
+static shmc_rc arith_once(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_t delta,
+                          const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
 {
     CANCEL_OFF();
     struct call cl;
@@ -653,6 +722,16 @@ static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_
     call_end(&cl);
     if (result && rc == SHMC_OK) *result = res;
     if (meta && rc == SHMC_OK) meta_public(&mo, ctx.now, meta);
+    return rc;
+}
+
+static shmc_rc arith(shmc_t *h, const char *key, size_t nkey, bool incr, uint64_t delta,
+                     const shmc_arith_opts *opts, uint64_t *result, shmc_item_meta *meta)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = arith_once(h, key, nkey, incr, delta, opts, result, meta);
+    while (again(h, &rc, &tries));
     return rc;
 }
 
@@ -689,7 +768,8 @@ API shmc_rc shmc_store_meta(shmc_t *c, int mode, const char *key, size_t nkey, c
     return write_common(c, m, key, nkey, value, nvalue, flags, exptime, cas, stale_ok, cas_out);
 }
 
-API shmc_rc shmc_delete_meta(shmc_t *h, const char *key, size_t nkey, const shmc_delete_opts *opts)
+static shmc_rc delete_meta_once(shmc_t *h, const char *key, size_t nkey,
+                                const shmc_delete_opts *opts)
 {
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
@@ -706,6 +786,15 @@ API shmc_rc shmc_delete_meta(shmc_t *h, const char *key, size_t nkey, const shmc
                            inval, inval && (o.what & SHMC_DELETE_TOUCH),
                            store_exptime_abs(o.exptime, ctx.now));
     call_end(&cl);
+    return rc;
+}
+
+API shmc_rc shmc_delete_meta(shmc_t *h, const char *key, size_t nkey, const shmc_delete_opts *opts)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = delete_meta_once(h, key, nkey, opts);
+    while (again(h, &rc, &tries));
     return rc;
 }
 
@@ -743,7 +832,13 @@ API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
         buf.full = false;
         gate_open(cl.t);
         op_ctx_t ctx;
-        handle_ctx(cl.c, cl.t, &ctx);
+        rc = handle_ctx(cl.c, cl.t, &ctx);
+        if (rc != SHMC_OK) { /* moved: the walk goes on in the cache it moved to */
+            call_end(&cl);
+            int tries = 0;
+            if (again(h, &rc, &tries)) continue;
+            break;
+        }
         uint64_t next = store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
         call_end(&cl);
         if (buf.full && next == b) { /* one chain larger than the buffer: grow, copy again */
@@ -777,7 +872,7 @@ API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
     return rc;
 }
 
-API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
+static shmc_rc touch_once(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
 {
     CANCEL_OFF();
     struct call cl;
@@ -789,7 +884,16 @@ API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
     return rc;
 }
 
-API shmc_rc shmc_flush_all(shmc_t *h, int64_t delay)
+API shmc_rc shmc_touch(shmc_t *h, const char *key, size_t nkey, int64_t exptime)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = touch_once(h, key, nkey, exptime);
+    while (again(h, &rc, &tries));
+    return rc;
+}
+
+static shmc_rc flush_all_once(shmc_t *h, int64_t delay)
 {
     CANCEL_OFF();
     if (!h) return invalid("cache handle is NULL");
@@ -798,10 +902,19 @@ API shmc_rc shmc_flush_all(shmc_t *h, int64_t delay)
     if (rc != SHMC_OK) return rc;
     gate_open(cl.t);
     op_ctx_t ctx;
-    handle_ctx(cl.c, cl.t, &ctx);
-    store_flush_all(&cl.c->r, &ctx, delay);
+    rc = handle_ctx(cl.c, cl.t, &ctx);
+    if (rc == SHMC_OK) rc = store_flush_all(&cl.c->r, &ctx, delay);
     call_end(&cl);
-    return SHMC_OK;
+    return rc;
+}
+
+API shmc_rc shmc_flush_all(shmc_t *h, int64_t delay)
+{
+    shmc_rc rc;
+    int tries = 0;
+    do rc = flush_all_once(h, delay);
+    while (again(h, &rc, &tries));
+    return rc;
 }
 
 /* ---- introspection ---- */
@@ -814,9 +927,16 @@ API shmc_rc shmc_stats_sized(shmc_t *h, shmc_stats_t *out, size_t size)
         return invalid("stats size is not the size of a shmc_stats_t");
     shmc_stats_t s;
     struct call cl;
-    shmc_rc rc = call_begin(&cl, h);
-    if (rc != SHMC_OK) return rc;
-    gate_open(cl.t);
+    shmc_rc rc;
+    for (int tries = 0;;) {
+        rc = call_begin(&cl, h);
+        if (rc != SHMC_OK) return rc;
+        gate_open(cl.t);
+        if (flush_due_of(atomic_load(&cl.c->r.hdr->flush)) != FLUSH_DUE_MOVED) break;
+        call_end(&cl); /* the numbers of the cache it moved to */
+        rc = STORE_RETRY;
+        if (!again(h, &rc, &tries)) return rc;
+    }
     stats_fill(&cl.c->r, &s);
     s.protected_mode = cl.c->protect == SHMC_PROTECT_PKU || cl.c->protect == SHMC_PROTECT_SEALED;
     call_end(&cl);

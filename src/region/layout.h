@@ -25,9 +25,10 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 4u /* 4: the counter table, items with memcached's meta state (48-byte
-                           * header), the segments' checked mark */
-/* What layout 4 is made of, checked by the static assertions after header_t: a change to
+#define LAYOUT_VERSION 5u /* 4: the counter table, items with memcached's meta state (48-byte
+                           * header), the segments' checked mark; 5: a file can be retired
+                           * (resized or removed: FLUSH_DUE_FROZEN / FLUSH_DUE_MOVED) */
+/* What layout 5 is made of, checked by the static assertions after header_t: a change to
  * the counters (SHMC_STATS's COUNTER rows) or to the size of a structure in the file fails
  * the build until LAYOUT_VERSION moves and these values move with it.  The sizes are those
  * with a 40-byte robust_lock_t (glibc's pthread_mutex_t on 64-bit x86). */
@@ -160,6 +161,9 @@ typedef struct header {
     _Atomic uint64_t attached_overflow;             /* attached handles without a process slot */
     _Atomic uint64_t overflow_locks;                /* lock bytes they may hold (region.h) */
     _Atomic uint64_t sweep_time;                    /* last sweep for dead slot owners (s) */
+    /* while the file is FROZEN (api/resize.c): the delayed flush's due time that the flush
+     * word's high half held before, put back if the resize is undone */
+    _Atomic uint64_t frozen_due;
 
     /* ---- counters of threads and processes that are gone, under global_lock ---- */
     alignas(64) _Atomic uint64_t retired[C_COUNT];
@@ -191,6 +195,13 @@ _Static_assert(sizeof(robust_lock_t) != 40 ||
                "a structure of the cache file changed: bump LAYOUT_VERSION and update the "
                "LAYOUT_V_* sizes next to it");
 #endif
+
+/* A flush word whose due half is one of these is a retired file's (api/resize.c): FROZEN
+ * while a resize or removal is under way (writers wait), MOVED once the name leads to another
+ * file or to none (every call reopens the name).  Real due times are kept below them. */
+#define FLUSH_DUE_FROZEN 0xfffffffeu
+#define FLUSH_DUE_MOVED 0xffffffffu
+#define FLUSH_DUE_MAX 0xfffffff0u
 
 static inline uint64_t flush_word(uint32_t epoch, uint32_t due) { return (uint64_t)epoch | (uint64_t)due << 32; }
 static inline uint32_t flush_epoch_of(uint64_t w) { return (uint32_t)w; }

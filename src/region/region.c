@@ -28,7 +28,7 @@
 #include "util/error.h"
 #include "util/crashpoint.h"
 
-enum { LOCK_BYTE_OPEN = 0, LOCK_BYTE_ATTACHED = 1 };
+enum { LOCK_BYTE_OPEN = 0, LOCK_BYTE_ATTACHED = 1, LOCK_BYTE_RETIRE = 2 };
 /* Bytes OVERFLOW_BASE + k: one held by each attached handle beyond the process table.  A
  * lock may lie past the end of the file; the kernel drops it when its holder dies. */
 #define OVERFLOW_BASE ((off_t)1 << 40)
@@ -437,9 +437,9 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
         int user = region_removed_user(path);
         if (user)
             return error_set(how == REGION_OPEN_ONLY ? SHMC_NOT_FOUND : SHMC_BAD_FILE,
-                             "%s was removed while process %d still uses it: a new cache under "
+                             "%s was removed while process %d%s still uses it: a new cache under "
                              "that name would split its users; stop it (or reopen it) first",
-                             path, user);
+                             path, user, user == (int)getpid() ? " (this one)" : "");
         if (how == REGION_OPEN_ONLY) return error_set(SHMC_NOT_FOUND, "no such cache: %s", path);
         bool lost = false;
         shmc_rc rc = create_file(r, path, memory_limit ? memory_limit : 64u << 20,
@@ -540,4 +540,137 @@ void region_close(region_t *r)
     if (r->fd >= 0) close(r->fd);
     r->base = NULL;
     r->fd = -1;
+}
+
+/* ---- retiring a file: resize and removal (api/resize.c has the design) ---- */
+
+shmc_rc region_build(region_t *r, const char *path, uint64_t memory_limit,
+                     uint64_t item_size_max, unsigned hash_power, int like_fd, char *tmp,
+                     size_t cap)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    header_t tmpl;
+    shmc_rc rc = layout_compute(&tmpl, memory_limit, item_size_max, hash_power);
+    if (rc != SHMC_OK) return rc;
+    if (getrandom(&tmpl.hash_seed, sizeof tmpl.hash_seed, 0) != sizeof tmpl.hash_seed)
+        tmpl.hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    tmpl.create_time = (uint64_t)time(NULL);
+    tmpl.check = layout_checksum(&tmpl);
+    struct stat like;
+    if (fstat(like_fd, &like) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
+    int fd = create_unlinked(path, like.st_mode & 07777, tmp, cap);
+    if (fd < 0) return SHMC_SYSTEM;
+    uint64_t length = fs_length(fd, tmpl.file_size);
+    /* the new file is the old one's in all but size: its mode, and its owners where we may */
+    if (fchmod(fd, like.st_mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
+        int e = errno;
+        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
+    } else {
+        if (fchown(fd, like.st_uid, like.st_gid) < 0 && fchown(fd, (uid_t)-1, like.st_gid) < 0) {
+            /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
+        }
+        rc = reserve_space(fd, path, length, false);
+    }
+    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) rc = init_new(r, &tmpl);
+    if (rc != SHMC_OK) {
+        if (r->base) munmap(r->base, r->size);
+        r->base = NULL;
+        r->fd = -1;
+        close(fd);
+        if (tmp[0]) unlink(tmp);
+        tmp[0] = '\0';
+    }
+    return rc;
+}
+
+shmc_rc region_replace(region_t *r, const char *tmp, const char *path)
+{
+    char named[4200];
+    if (tmp[0]) {
+        snprintf(named, sizeof named, "%s", tmp);
+    } else { /* O_TMPFILE: a name of its own first (swept as a creation if we die now) */
+        uint64_t nonce;
+        if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) nonce = (uint64_t)clock();
+        snprintf(named, sizeof named, "%s.creating.%d.%llx", path, (int)getpid(),
+                 (unsigned long long)nonce);
+        if (publish(r->fd, "", named) < 0)
+            return error_set(SHMC_SYSTEM, "link %s: %s", named, strerror(errno));
+    }
+    CRASHPOINT("resize.linked");
+    if (rename(named, path) < 0) {
+        int e = errno;
+        unlink(named);
+        errno = e;
+        return error_set(SHMC_SYSTEM, "rename %s to %s: %s", named, path, strerror(e));
+    }
+    CRASHPOINT("resize.renamed");
+    header_t h = *r->hdr; /* the mapping it lies in is replaced */
+    remap_by_name(r, path, &h);
+    return SHMC_OK;
+}
+
+bool region_names_file(const region_t *r, const char *path)
+{
+    struct stat mine, named;
+    return stat(path, &named) == 0 && fstat(r->fd, &mine) == 0 && named.st_ino == mine.st_ino &&
+           named.st_dev == mine.st_dev;
+}
+
+bool region_retire_held(const region_t *r)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_RETIRE, .l_len = 1};
+    return fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+void region_retire_lock(const region_t *r) { byte_lock(r->fd, LOCK_BYTE_RETIRE, F_WRLCK, true); }
+
+void region_retire_unlock(const region_t *r)
+{
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE_RETIRE, .l_len = 1};
+    fcntl(r->fd, F_OFD_SETLK, &fl);
+}
+
+bool region_freeze(const region_t *r)
+{
+    header_t *h = r->hdr;
+    uint64_t w = atomic_load(&h->flush);
+    do {
+        if (flush_due_of(w) >= FLUSH_DUE_FROZEN) return false;
+        atomic_store(&h->frozen_due, flush_due_of(w));
+    } while (!atomic_compare_exchange_weak(&h->flush, &w, flush_word(flush_epoch_of(w), FLUSH_DUE_FROZEN)));
+    return true;
+}
+
+void region_thaw(const region_t *r, bool moved)
+{
+    header_t *h = r->hdr;
+    uint64_t w = atomic_load(&h->flush), due = atomic_load(&h->frozen_due);
+    if (due > FLUSH_DUE_MAX) due = 0;
+    while (flush_due_of(w) == FLUSH_DUE_FROZEN &&
+           !atomic_compare_exchange_weak(&h->flush, &w,
+                                         flush_word(flush_epoch_of(w),
+                                                    moved ? FLUSH_DUE_MOVED : (uint32_t)due)))
+        ;
+}
+
+uint32_t region_settle(const region_t *r, const char *path)
+{
+    region_retire_lock(r);
+    uint32_t due = flush_due_of(atomic_load(&r->hdr->flush));
+    if (due == FLUSH_DUE_FROZEN) { /* its resizer or remover died: finish or undo its work */
+        region_thaw(r, !region_names_file(r, path));
+        due = flush_due_of(atomic_load(&r->hdr->flush));
+    } else if (due == FLUSH_DUE_MOVED && region_names_file(r, path)) {
+        /* a file is marked moved only once the name leads elsewhere: this mark is damage
+         * (a hostile or corrupted header), and the file is live */
+        uint64_t w = atomic_load(&r->hdr->flush);
+        while (flush_due_of(w) == FLUSH_DUE_MOVED &&
+               !atomic_compare_exchange_weak(&r->hdr->flush, &w, flush_word(flush_epoch_of(w), 0)))
+            ;
+        due = flush_due_of(atomic_load(&r->hdr->flush));
+    }
+    region_retire_unlock(r);
+    return due;
 }

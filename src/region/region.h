@@ -61,6 +61,31 @@ bool region_anyone_attached(const region_t *r);
  * (`rm`, or `shmc rm --force`); 0 when none is seen (processes of other users are seen only
  * by root, through /proc/PID/maps). */
 int region_removed_user(const char *path);
+/* ---- retiring a file (api/resize.c): byte 2 of the file is held by whoever freezes it,
+ * released (by the kernel, too) only once the freeze is undone or the file marked moved. ---- */
+/* A new file for path, configured as given, initialised, mapped, and not yet under the name
+ * (unnamed, or at tmp[cap] where the filesystem lacks O_TMPFILE), with like_fd's mode and
+ * owners.  The caller holds its open lock until region_close. */
+shmc_rc region_build(region_t *r, const char *path, uint64_t memory_limit,
+                     uint64_t item_size_max, unsigned hash_power, int like_fd, char *tmp,
+                     size_t cap);
+/* Put a built file under path in one step (rename over whatever is there). */
+shmc_rc region_replace(region_t *r, const char *tmp, const char *path);
+/* Whether path leads to r's file now. */
+bool region_names_file(const region_t *r, const char *path);
+void region_retire_lock(const region_t *r);
+/* Whether a process holds the retire lock now (a resize or removal is alive). */
+bool region_retire_held(const region_t *r);
+void region_retire_unlock(const region_t *r);
+/* Mark the file FROZEN (false: it is frozen or moved already); thaw: back to live (the
+ * delayed flush it had), or moved. */
+bool region_freeze(const region_t *r);
+void region_thaw(const region_t *r, bool moved);
+/* Wait until no resize or removal of r's file is under way; finish (moved) or undo one
+ * whose process died, by whether path still leads to the file (a file marked moved that
+ * the name still leads to is damage: made live again).  Returns the flush word's
+ * due half afterwards (FLUSH_DUE_MOVED: follow the name). */
+uint32_t region_settle(const region_t *r, const char *path);
 /* Map an existing file read-only for inspection (the checker); no locks taken. */
 shmc_rc region_map_readonly(region_t *r, const char *path);
 void region_close(region_t *r);

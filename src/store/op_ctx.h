@@ -18,6 +18,8 @@ typedef struct op_ctx {
     uint32_t head_hint;   /* which append head this thread tries first */
     uint32_t now;         /* Unix seconds */
     uint32_t epoch;       /* current flush epoch */
+    bool retired;         /* the file is frozen or moved (layout.h's FLUSH_DUE_*): the
+                           * call must start again (STORE_RETRY) */
     uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
 } op_ctx_t;
 

@@ -28,6 +28,7 @@ void store_ctx_begin(const region_t *r, op_ctx_t *ctx)
         }
     }
     ctx->epoch = flush_epoch_of(w);
+    ctx->retired = flush_due_of(w) >= FLUSH_DUE_FROZEN;
 }
 
 uint32_t store_exptime_abs(int64_t exptime, uint32_t now)
@@ -67,13 +68,24 @@ static keyref_t keyref(const region_t *r, const unsigned char *key, uint32_t nke
     return k;
 }
 
+/* false when the lock is unusable, or when the file was retired before we got it (a resize
+ * passes every stripe once after freezing, then copies: a writer that gets a stripe after
+ * that must not change the old file; ctx->retired tells lock_failed which). */
 static bool lock_key(const region_t *r, op_ctx_t *ctx, const keyref_t *k)
 {
     uint64_t repairs = 0;
     bool ok = index_lock(r, k->stripe, &repairs);
     ctr_add(ctx, C_repairs, repairs);
+    if (ok && flush_due_of(atomic_load_explicit(&r->hdr->flush, memory_order_acquire)) >=
+                  FLUSH_DUE_FROZEN) {
+        index_unlock(k->stripe);
+        ctx->retired = true;
+        return false;
+    }
     return ok;
 }
+
+static shmc_rc lock_failed(const op_ctx_t *ctx) { return ctx->retired ? STORE_RETRY : SHMC_BAD_FILE; }
 
 static uint32_t footprint_of(const item_t *it) { return (uint32_t)item_footprint(it->nkey, it->nvalue); }
 
@@ -114,7 +126,7 @@ static void count_dead_get(op_ctx_t *ctx, int why)
 static shmc_rc gat_locked(const region_t *r, op_ctx_t *ctx, const keyref_t *k, uint32_t exptime,
                           get_out_t *out)
 {
-    if (!lock_key(r, ctx, k)) return SHMC_BAD_FILE;
+    if (!lock_key(r, ctx, k)) return lock_failed(ctx);
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, k, &prev, &why);
@@ -246,7 +258,7 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
                                const meta_req_t *req, int hi, uint64_t unit, get_out_t *out,
                                meta_out_t *m)
 {
-    if (!lock_key(r, ctx, k)) return SHMC_BAD_FILE;
+    if (!lock_key(r, ctx, k)) return lock_failed(ctx);
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, k, &prev, &why);
@@ -452,7 +464,7 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
                                               &r->buckets[k.bucket], memory_order_relaxed))));
         }
         if (!lock_key(r, ctx, &k)) {
-            rc = SHMC_BAD_FILE;
+            rc = lock_failed(ctx);
             break;
         }
         uint64_t prev;
@@ -512,6 +524,38 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
     return rc;
 }
 
+shmc_rc store_put_copy(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
+                       uint32_t nkey, const void *value, uint32_t nvalue, uint32_t flags,
+                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta)
+{
+    keyref_t k = keyref(r, key, nkey);
+    int hi = seg_head_lock(r, ctx);
+    if (hi < 0) return SHMC_BAD_FILE;
+    uint32_t size = (uint32_t)item_footprint(nkey, nvalue);
+    uint64_t unit;
+    shmc_rc rc = seg_reserve(r, ctx, hi, size, &unit);
+    if (rc == SHMC_OK) {
+        item_t *it = write_item(r, ctx, unit, &k, value, nvalue, NULL, 0, flags, exptime, meta);
+        it->cas = cas;
+        atomic_store_explicit(&it->atime, atime, memory_order_relaxed);
+        it->sum = item_sum(r, it);
+        if (!lock_key(r, ctx, &k)) {
+            rc = lock_failed(ctx);
+        } else {
+            uint64_t prev;
+            int why;
+            uint64_t old = find_live(r, ctx, &k, &prev, &why);
+            item_t *o = old ? item_at(r, old) : NULL;
+            seg_commit(r, hi, size);
+            index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, old ? 0 : 1,
+                                 (int64_t)size - (o ? (int64_t)footprint_of(o) : 0));
+            index_unlock(k.stripe);
+        }
+    }
+    seg_head_unlock(r, hi);
+    return rc;
+}
+
 void store_drop(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey)
 {
     keyref_t k = keyref(r, key, nkey);
@@ -526,7 +570,7 @@ void store_drop(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint
 shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey)
 {
     keyref_t k = keyref(r, key, nkey);
-    if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
+    if (!lock_key(r, ctx, &k)) return lock_failed(ctx);
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
@@ -547,7 +591,7 @@ shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char 
     int why;
     for (uint32_t need = 0;;) {
         if (!lock_key(r, ctx, &k)) {
-            rc = SHMC_BAD_FILE;
+            rc = lock_failed(ctx);
             break;
         }
         uint64_t u = find_live(r, ctx, &k, &prev, &why);
@@ -597,7 +641,7 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
 {
     keyref_t k = keyref(r, key, nkey);
     CTR(ctx, C_cmd_touch);
-    if (!lock_key(r, ctx, &k)) return SHMC_BAD_FILE;
+    if (!lock_key(r, ctx, &k)) return lock_failed(ctx);
     uint64_t prev;
     int why;
     uint64_t u = find_live(r, ctx, &k, &prev, &why);
@@ -630,7 +674,7 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     if (hi < 0) return SHMC_BAD_FILE;
     uint64_t unit;
     shmc_rc rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, 20), &unit);
-    if (rc == SHMC_OK && !lock_key(r, ctx, &k)) rc = SHMC_BAD_FILE;
+    if (rc == SHMC_OK && !lock_key(r, ctx, &k)) rc = lock_failed(ctx);
     if (rc != SHMC_OK) {
         seg_head_unlock(r, hi);
         return rc;
@@ -687,18 +731,26 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     return rc;
 }
 
-void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
+shmc_rc store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay)
 {
     header_t *h = r->hdr;
-    CTR(ctx, C_cmd_flush);
     /* now: a new epoch and no delayed flush left; delayed: the due time replaces any other
-     * (> 30 days: an absolute time).  Either way one word moves at once. */
+     * (> 30 days: an absolute time; never one of the retired marks).  Either way one word
+     * moves at once, and never over a retired file's mark. */
     uint32_t due = delay <= 0 ? 0 : store_exptime_abs(delay, ctx->now);
+    if (due > FLUSH_DUE_MAX) due = FLUSH_DUE_MAX;
     uint64_t w = atomic_load(&h->flush), next;
-    do next = flush_word(flush_epoch_of(w) + (delay <= 0), due);
-    while (!atomic_compare_exchange_weak(&h->flush, &w, next));
+    do {
+        if (flush_due_of(w) >= FLUSH_DUE_FROZEN) {
+            ctx->retired = true;
+            return STORE_RETRY;
+        }
+        next = flush_word(flush_epoch_of(w) + (delay <= 0), due);
+    } while (!atomic_compare_exchange_weak(&h->flush, &w, next));
+    CTR(ctx, C_cmd_flush);
     if (delay <= 0) CRASHPOINT("flush.now");
     else CRASHPOINT("flush.delayed");
+    return SHMC_OK;
 }
 
 uint64_t store_walk(const region_t *r, op_ctx_t *ctx, uint64_t b0, uint64_t b1, copy_buf_t *buf)

@@ -16,8 +16,14 @@
 #include "util/hash.h"
 
 
-/* Start a call: read the clock, apply a delayed flush that came due, read the epoch. */
+/* Start a call: read the clock, apply a delayed flush that came due, read the epoch, and
+ * whether the file is retired (ctx->retired: frozen for a resize or removal, or moved). */
 void store_ctx_begin(const region_t *r, op_ctx_t *ctx);
+
+/* What a write returns when it met a retired file under its lock (ctx->retired set): it
+ * changed nothing, and the API layer starts the call again after following the file
+ * (api/resize.c).  Never returned by a public call. */
+#define STORE_RETRY ((shmc_rc)(SHMC_RC_COUNT + 1))
 
 /* memcached's exptime argument as an absolute time (0: never). */
 uint32_t store_exptime_abs(int64_t exptime, uint32_t now);
@@ -115,7 +121,14 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
                     const arith_req_t *req, uint64_t *result, meta_out_t *out);
 shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, uint32_t nkey,
                     uint32_t exptime);
-void store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
+/* SHMC_OK, or STORE_RETRY when the file is retired. */
+shmc_rc store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
+
+/* Link a copy of an item as it was in another cache, its cas, flags, absolute expiry, last
+ * access and meta state kept (a resize's copy: nobody else writes the cache yet). */
+shmc_rc store_put_copy(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
+                       uint32_t nkey, const void *value, uint32_t nvalue, uint32_t flags,
+                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta);
 
 /* ---- whole-cache ---- */
 /* Copy the live items of hash buckets [b0, b1) into buf (index.h's chain copies, their

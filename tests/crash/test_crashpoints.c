@@ -287,6 +287,9 @@ static const char *const branches[][2] = {
 
 static bool wanted(const char *name, int argc, char **argv)
 {
+    /* a resize's and a removal's steps are walked by test_resize_crash: no command of the
+     * worker's mix reaches them */
+    if (!strncmp(name, "resize.", 7) || !strncmp(name, "remove.", 7)) return false;
     if (argc < 2) return true;
     for (int i = 1; i < argc; i++)
         if (!strncmp(name, argv[i], strlen(argv[i]))) return true;

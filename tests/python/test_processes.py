@@ -201,3 +201,31 @@ def test_worker_killed_mid_call(cache_name):
     assert shmc.check(cache_name)[0] == 0
     print("%d kills; %d leftovers of the last kill before the next open; then checked clean"
           % (kills, pending))
+
+
+def test_client_follows_resize_and_remove(cache_name):
+    """A Client open on a cache follows `shmc resize` by itself (its items, flags and the new
+    limit), and after `shmc rm` raises ShmcError "cache removed" until a new cache is made
+    under the name, which it then uses: never a second cache silently."""
+    c = shmc.Client(cache_name, default_noreply=False)
+    for i in range(200):
+        assert c.set("k%d" % i, b"v%d" % i) is True
+    c.set("ttl", b"t", expire=3600)
+    tool = shmc_tool()
+    subprocess.run([tool, "resize", cache_name, "-m", "96"], check=True)
+    assert c.get_many(["k%d" % i for i in range(200)]) == {"k%d" % i: b"v%d" % i for i in range(200)}
+    assert int(c.stats()[b"limit_maxbytes"]) == 96 << 20
+    assert c.set("after", b"a") is True
+    r = subprocess.run([tool, "get", cache_name, "after"], capture_output=True)
+    assert r.stdout == b"a\n", r
+    subprocess.run([tool, "rm", cache_name], check=True)
+    try:
+        c.get("k1")
+        raise AssertionError("a get on a removed cache answered")
+    except shmc.ShmcError as e:
+        assert e.rc == 13 and "cache removed" in str(e), str(e)
+    subprocess.run([tool, "create", cache_name, "-m", "8"], check=True)
+    assert c.set("new", b"n") is True
+    r = subprocess.run([tool, "get", cache_name, "new"], capture_output=True)
+    assert r.stdout == b"n\n", r
+    assert int(c.stats()[b"limit_maxbytes"]) == 8 << 20

@@ -163,11 +163,11 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group"};
+        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group", "  --resize"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 25 + 15); /* title, usage, 25 flags, 15 continuation lines */
+    CHECK(lines == 2 + 26 + 15); /* title, usage, 26 flags, 15 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test_ls_rm.sh — `shmc ls` (without attaching), `shmc rm` (refused while processes are
-# attached unless --force), and a removed cache that live processes still use: a new cache
-# under its name is refused, so its users are never split silently.  A `shmc top` in the
+# test_ls_rm.sh — `shmc ls` (without attaching), `shmc rm` (attached processes are told:
+# "cache removed", and a new cache under the name is theirs too), and a cache removed by a
+# plain rm that live processes still use: a new cache under its name is refused, so its users
+# are never split silently.  A `shmc top` in the
 # background is the attached process; it is stopped by its PID.
 . "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
@@ -49,15 +50,16 @@ total_after=$("$SHMC" stats a --json | $py -c 'import json,sys; print(json.load(
 [ "$total_after" -eq $((total_before + 1)) ] && pass "ls does not attach" \
     || fail "ls attached: total_connections $total_before -> $total_after"
 
-# attached: ls counts it, rm refuses
+# attached: ls counts it, rm removes it and tells it
 hold a
 expect_status 0 "$SHMC" ls --json
 $py -c 'import json,sys; d={c["name"]: c for c in json.load(open(sys.argv[1]))}; assert d["a"]["attached"]==1 and d["b"]["attached"]==0' "$OUT" \
     && pass "ls counts the attached process" || fail "attached: $(cat "$OUT")"
-expect_status 6 "$SHMC" rm a
-expect_err_has "1 process is attached"
-[ -e "$SHMC_DIR/a" ] && pass "refused rm leaves the cache" || fail "rm removed an attached cache"
+expect_status 0 "$SHMC" rm a -v
+expect_err_has "1 attached process is told"
+[ ! -e "$SHMC_DIR/a" ] && pass "rm removes an attached cache" || fail "a is still there"
 stop_holder TERM
+expect_status 0 "$SHMC" create a -m 4
 expect_status 0 "$SHMC" rm a
 [ ! -e "$SHMC_DIR/a" ] && pass "rm removes an idle cache" || fail "a is still there"
 expect_status 4 "$SHMC" rm a
@@ -86,11 +88,10 @@ expect_err_has "removed while process $holder still uses it"
 [ ! -e "$SHMC_DIR/b" ] && pass "no split cache was made" || fail "a new b was made"
 stop_holder TERM
 expect_status 0 "$SHMC" create b
-# rm --force under a live user: the same protection afterwards
+# shmc rm under a live user: it was told, so a new cache under the name splits nobody (its
+# next call uses the new one)
 hold b
-expect_status 0 "$SHMC" rm b --force
-expect_status 3 "$SHMC" create b
-expect_err_has "still uses it"
-stop_holder TERM
+expect_status 0 "$SHMC" rm b
 expect_status 0 "$SHMC" create b
+stop_holder TERM
 finish

@@ -6,6 +6,7 @@
 #include "env.h"
 #include "outbuf.h"
 #include "request.h"
+#include "slab_class.h"
 
 typedef enum proto_status {
     PROTO_DONE,    /* the reply is complete */
@@ -23,11 +24,19 @@ proto_status proto_execute(proto_env *env, proto_request *req, const char *data,
 /* Continue a retrieval that returned PROTO_PAUSED. */
 proto_status proto_resume(proto_env *env, proto_request *req, proto_out *out);
 
-/* Whether a request's data block must be refused without reading it (longer than the cache
- * takes); proto_execute(req, NULL) then answers and returns PROTO_SWALLOW. */
+/* Whether a value is larger than the item size limit, counted as memcached counts it: the
+ * whole item (header, key, flags, value, cas), so the refusal comes at memcached's length. */
+static inline bool proto_too_large(const proto_env *env, const proto_request *req)
+{
+    uint32_t flags = req->cmd == PROTO_MS ? req->meta.client_flags : req->flags;
+    return proto_item_total(req->nkey, flags, req->vlen) > env->item_size_max;
+}
+
+/* Whether a request's data block must be refused without reading it (too large, or the line
+ * was refused); proto_execute(req, NULL) then answers and returns PROTO_SWALLOW. */
 static inline bool proto_value_refused(const proto_env *env, const proto_request *req)
 {
-    return req->has_value && (req->cmd == PROTO_ERROR || req->vlen > env->item_size_max);
+    return req->has_value && (req->cmd == PROTO_ERROR || proto_too_large(env, req));
 }
 
 /* "stats cachedump <class> <limit>" (args: what follows "cachedump"), in inspect.c. */

@@ -256,6 +256,10 @@ void proto_parse(const char *line, size_t len, proto_request *req)
     tokenize(line, len, &t);
     if (t.n < 1 || t.len[0] < 2) return fail(req, "ERROR");
     const proto_command *command = proto_command_find(t.tok[0], t.len[0]);
+    if (!command && t.len[t.n - 1] >= 5 && memcmp(t.tok[t.n - 1], "HTTP/", 5) == 0) {
+        req->cmd = PROTO_QUIT; /* memcached closes on an HTTP request line */
+        return;
+    }
     if (!command) return fail(req, "ERROR");
     command->parse(&t, req, command);
 }

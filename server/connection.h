@@ -35,6 +35,7 @@ typedef struct conn {
     size_t rpos, rlen, rcap;
     size_t want;              /* bytes needed at rpos before the line is parsed again */
     uint64_t swallow;         /* bytes of a refused data block still to discard */
+    size_t held;              /* reply bytes ending `out` that wait for that block's end */
     size_t resume_consume;    /* input bytes to consume when a paused retrieval finishes */
     conn_state resume_state;  /* state to return to then */
     proto_out out;

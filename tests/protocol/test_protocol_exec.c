@@ -212,6 +212,13 @@ static void test_other_commands(void)
     EXPECT("set fa 0 0 1\r\nx\r\nflush_all 100\r\nget fa\r\n", "STORED\r\nOK\r\nVALUE fa 0 1\r\nx\r\nEND\r\n");
     EXPECT("flush_all 0 noreply\r\nget fa\r\n", "END\r\n");
     EXPECT("flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+    /* deliberate differences from memcached 1.6.18 (docs/shmcd.md): a flush at an absolute
+     * time in the past flushes now (memcached ignores it, and drops a pending one), and an
+     * exptime beyond 32 bits is a time that far away (memcached keeps its low 32 bits, so
+     * 4294967297 would be one second) */
+    EXPECT("set fa 0 0 1\r\nx\r\nflush_all 1000000000\r\nget fa\r\n", "STORED\r\nOK\r\nEND\r\n");
+    EXPECT("set fa 0 4294967297 1\r\nx\r\nmg fa t\r\n", "STORED\r\nHD t#\r\n");
+    EXPECT("set fa 0 -2147483649 1\r\nx\r\nget fa\r\n", "STORED\r\nEND\r\n");
 }
 
 static void test_stats(void)

@@ -117,6 +117,37 @@ static void add_sized(tcase *out, size_t *n, const char *name, const char *cmd, 
     out[(*n)++] = (tcase){name, p, len, NULL, false};
 }
 
+/* One counter of "stats", or -1. */
+static long long stat_of(int fd, const char *name)
+{
+    static char reply[65536];
+    h_roundtrip(fd, "stats\r\n", 7, "END\r\n", reply, sizeof reply);
+    char pat[64];
+    snprintf(pat, sizeof pat, "STAT %s ", name);
+    const char *at = strstr(reply, pat);
+    return at ? atoll(at + strlen(pat)) : -1;
+}
+
+/* `me` is no get to memcached: cmd_get, get_hits and get_misses stay as they were. */
+static void check_me_uncounted(int port, const shmcd_proc *s, const char *who)
+{
+    int fd = s ? h_connect(s) : h_connect_tcp(port);
+    char buf[256];
+    h_roundtrip(fd, "set mec 0 0 1\r\nx\r\n", 18, "\r\n", buf, sizeof buf);
+    static const char *const names[] = {"cmd_get", "get_hits", "get_misses", "get_expired"};
+    long long before[4], after[4];
+    for (int i = 0; i < 4; i++) before[i] = stat_of(fd, names[i]);
+    h_roundtrip(fd, "me mec\r\nme zz\r\nmn\r\n", 19, "MN\r\n", buf, sizeof buf);
+    for (int i = 0; i < 4; i++) after[i] = stat_of(fd, names[i]);
+    for (int i = 0; i < 4; i++) {
+        CHECK(before[i] >= 0 && after[i] == before[i]);
+        if (before[i] < 0 || after[i] != before[i])
+            fprintf(stderr, "%s: me changed %s from %lld to %lld\n", who, names[i], before[i],
+                    after[i]);
+    }
+    close(fd);
+}
+
 int main(void)
 {
     t_setup("text_diff");
@@ -179,6 +210,8 @@ int main(void)
                             cases[i].name, split ? " (split)" : "", want, got);
             }
         }
+        check_me_uncounted(mc_port, NULL, "memcached");
+        check_me_uncounted(0, &s, "shmcd");
         h_stop(&s);
         t_check_file(t_path("cache"));
     }

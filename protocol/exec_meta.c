@@ -14,7 +14,7 @@
 #include "slab_class.h"
 
 static const char BINARY_KEY_REFUSED[] =
-    "CLIENT_ERROR binary key holds bytes a shmc key cannot (space, control, DEL)";
+    "CLIENT_ERROR binary key holds bytes a shmc key cannot (NUL, newline, space)";
 
 /* " <flag><token>" for O, or the key for k (base64 again, plus " b", for binary keys). */
 static void echo_opaque_or_key(proto_out *out, const proto_request *req, const proto_mflag *f)

@@ -43,6 +43,13 @@ static inline bool proto_value_refused(const proto_env *env, const proto_request
 void proto_stats_cachedump(proto_env *env, const proto_request *req, const char *args,
                            size_t n, proto_out *out);
 
+/* "stats items" and "stats slabs": memcached's per-class view, in stats_class.c. */
+void proto_stats_items(proto_env *env, proto_out *out);
+void proto_stats_slabs(proto_env *env, proto_out *out);
+
+/* The cache's counters less those the last "stats reset" recorded (stats.c). */
+shmc_rc proto_cache_stats(proto_env *env, shmc_stats_t *st);
+
 /* The reply line for an unexpected library error: "SERVER_ERROR <why>". */
 void proto_reply_server_error(proto_out *out, shmc_rc rc);
 

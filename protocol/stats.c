@@ -14,13 +14,6 @@
 
 #include "command.h"
 
-static void stat_u64(proto_out *out, const char *name, uint64_t v)
-{
-    char line[128];
-    int n = snprintf(line, sizeof line, "STAT %s %" PRIu64 "\r\n", name, v);
-    proto_out_add(out, line, (size_t)n);
-}
-
 static void stat_str(proto_out *out, const char *name, const char *v)
 {
     char line[512];
@@ -38,7 +31,7 @@ static void server_stats(proto_env *env, proto_server_stats *s)
 }
 
 /* The library's counters less those recorded by the last "stats reset". */
-static shmc_rc cache_stats(proto_env *env, shmc_stats_t *st)
+shmc_rc proto_cache_stats(proto_env *env, shmc_stats_t *st)
 {
     shmc_rc rc = shmc_stats(env->cache, st);
     if (rc != SHMC_OK) return rc;
@@ -173,7 +166,7 @@ static void list_memcached_rest(stat_list *l)
 static void general(proto_env *env, proto_out *out)
 {
     shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
+    shmc_rc rc = proto_cache_stats(env, &st);
     if (rc != SHMC_OK) {
         proto_reply_server_error(out, rc);
         return;
@@ -273,52 +266,6 @@ static void settings(proto_env *env, proto_out *out)
     proto_out_add(out, "END\r\n", 5);
 }
 
-static void items(proto_env *env, proto_out *out)
-{
-    shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
-    }
-    if (st.curr_items > 0) {
-        stat_u64(out, "items:1:number", st.curr_items);
-        stat_u64(out, "items:1:mem_requested", st.bytes);
-        stat_u64(out, "items:1:evicted", st.evictions);
-        stat_u64(out, "items:1:evicted_unfetched", st.evicted_unfetched);
-        stat_u64(out, "items:1:expired_unfetched", st.expired_unfetched);
-        stat_u64(out, "items:1:reclaimed", st.reclaimed);
-    }
-    proto_out_add(out, "END\r\n", 5);
-}
-
-/* One "slab class": the cache's segments, which hold items of every size. */
-static void slabs(proto_env *env, proto_out *out)
-{
-    shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
-    }
-    uint64_t used = st.segments >= st.segments_free ? st.segments - st.segments_free : 0;
-    stat_u64(out, "1:chunk_size", st.segment_size);
-    stat_u64(out, "1:total_pages", st.segments);
-    stat_u64(out, "1:used_chunks", used);
-    stat_u64(out, "1:free_chunks", st.segments_free);
-    stat_u64(out, "1:get_hits", st.get_hits);
-    stat_u64(out, "1:cmd_set", st.cmd_set);
-    stat_u64(out, "1:delete_hits", st.delete_hits);
-    stat_u64(out, "1:incr_hits", st.incr_hits);
-    stat_u64(out, "1:decr_hits", st.decr_hits);
-    stat_u64(out, "1:cas_hits", st.cas_hits);
-    stat_u64(out, "1:cas_badval", st.cas_badval);
-    stat_u64(out, "1:touch_hits", st.touch_hits);
-    stat_u64(out, "active_slabs", 1);
-    stat_u64(out, "total_malloced", st.segments * st.segment_size);
-    proto_out_add(out, "END\r\n", 5);
-}
-
 static void reset(proto_env *env, proto_out *out)
 {
     shmc_stats_t st;
@@ -347,8 +294,8 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
 #define IS(w) (word == sizeof(w) - 1 && memcmp(a, w, sizeof(w) - 1) == 0)
     if (n == 0) general(env, out);
     else if (IS("settings")) settings(env, out);
-    else if (IS("items")) items(env, out);
-    else if (IS("slabs")) slabs(env, out);
+    else if (IS("items")) proto_stats_items(env, out);
+    else if (IS("slabs")) proto_stats_slabs(env, out);
     else if (IS("sizes")) proto_out_str(out, "STAT sizes_status disabled\r\nEND\r\n");
     else if (IS("reset")) reset(env, out);
     else if (IS("detail")) {

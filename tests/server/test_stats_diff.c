@@ -21,6 +21,70 @@ static size_t stat_names(int fd, const char *req, char names[][64], size_t cap)
     return k;
 }
 
+/* The value of line `name` in a stats reply, or -1. */
+static long long value_of(const char *reply, const char *name)
+{
+    char pat[96];
+    snprintf(pat, sizeof pat, "STAT %s ", name);
+    const char *at = strstr(reply, pat);
+    return at ? atoll(at + strlen(pat)) : -1;
+}
+
+/* "stats items" and "stats slabs" after the same two items on both servers: the same lines
+ * (classes 1 and 7, memcached's names) and the same counts, sizes and chunks. */
+static void compare_classes(int mcfd, int shfd)
+{
+    static const char set[] = "set a 0 0 1\r\nx\r\nset b 0 100 300\r\n"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyy\r\nmn\r\n";
+    static char mc[16384], sh[16384];
+    static const char *const reqs[] = {"stats items\r\n", "stats slabs\r\n"};
+    char buf[256];
+    h_roundtrip(mcfd, set, strlen(set), "MN\r\n", buf, sizeof buf);
+    h_roundtrip(shfd, set, strlen(set), "MN\r\n", buf, sizeof buf);
+    for (int r = 0; r < 2; r++) {
+        h_roundtrip(mcfd, reqs[r], strlen(reqs[r]), "END\r\n", mc, sizeof mc);
+        h_roundtrip(shfd, reqs[r], strlen(reqs[r]), "END\r\n", sh, sizeof sh);
+        /* every line name memcached prints, shmcd prints, in the same order */
+        char a[256][64], b[256][64];
+        size_t na = 0, nb = 0;
+        static char copy[16384];
+        snprintf(copy, sizeof copy, "%s", mc);
+        for (char *l = strtok(copy, "\r\n"); l && na < 256; l = strtok(NULL, "\r\n"))
+            if (sscanf(l, "STAT %63s", a[na]) == 1) na++;
+        snprintf(copy, sizeof copy, "%s", sh);
+        for (char *l = strtok(copy, "\r\n"); l && nb < 256; l = strtok(NULL, "\r\n"))
+            if (sscanf(l, "STAT %63s", b[nb]) == 1) nb++;
+        bool same = na == nb && na > 10;
+        for (size_t i = 0; same && i < na; i++) same = !strcmp(a[i], b[i]);
+        CHECK(same);
+        if (!same) fprintf(stderr, "%s  memcached:\n%s\n  shmcd:\n%s\n", reqs[r], mc, sh);
+    }
+    static const char *const items[] = {"items:1:number", "items:7:number",
+                                        "items:1:mem_requested", "items:7:mem_requested"};
+    h_roundtrip(mcfd, reqs[0], strlen(reqs[0]), "END\r\n", mc, sizeof mc);
+    h_roundtrip(shfd, reqs[0], strlen(reqs[0]), "END\r\n", sh, sizeof sh);
+    for (size_t i = 0; i < 4; i++) {
+        CHECK(value_of(mc, items[i]) > 0 && value_of(mc, items[i]) == value_of(sh, items[i]));
+        if (value_of(mc, items[i]) != value_of(sh, items[i]))
+            fprintf(stderr, "%s: memcached %lld, shmcd %lld\n", items[i], value_of(mc, items[i]),
+                    value_of(sh, items[i]));
+    }
+    static const char *const slabs[] = {"1:chunk_size", "7:chunk_size", "1:chunks_per_page",
+                                        "7:chunks_per_page", "1:used_chunks", "7:used_chunks",
+                                        "1:total_pages", "active_slabs"};
+    h_roundtrip(mcfd, reqs[1], strlen(reqs[1]), "END\r\n", mc, sizeof mc);
+    h_roundtrip(shfd, reqs[1], strlen(reqs[1]), "END\r\n", sh, sizeof sh);
+    for (size_t i = 0; i < sizeof slabs / sizeof slabs[0]; i++) {
+        CHECK(value_of(mc, slabs[i]) > 0 && value_of(mc, slabs[i]) == value_of(sh, slabs[i]));
+        if (value_of(mc, slabs[i]) != value_of(sh, slabs[i]))
+            fprintf(stderr, "%s: memcached %lld, shmcd %lld\n", slabs[i], value_of(mc, slabs[i]),
+                    value_of(sh, slabs[i]));
+    }
+}
+
 static long index_of(char names[][64], size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -51,6 +115,11 @@ int main(void)
         if (fd >= 0) {
             nsh = stat_names(fd, "stats\r\n", sh, MAX_NAMES);
             nshset = stat_names(fd, "stats settings\r\n", shset, MAX_NAMES);
+            int mcfd = h_connect_tcp(mc_port);
+            if (mcfd >= 0) {
+                compare_classes(mcfd, fd);
+                close(mcfd);
+            }
             close(fd);
         }
         h_stop(&s);

@@ -35,6 +35,8 @@ typedef struct proto_hooks {
      * before any emit.  Without it the reply has no settings (only the server has them). */
     shmc_rc (*settings)(void *arg, proto_setting_fn emit, void *ctx);
     void (*set_verbosity)(void *arg, unsigned level);
+    /* "stats conns": emit(ctx, name, value) per line; without it the reply is empty */
+    void (*conns)(void *arg, proto_setting_fn emit, void *ctx);
     void *arg;
 } proto_hooks;
 

@@ -231,6 +231,11 @@ static const struct {
 };
 #define NSETTINGS (sizeof memcached_settings / sizeof memcached_settings[0])
 
+static void emit_conn(void *ctx, const char *name, const char *value)
+{
+    stat_str(ctx, name, value);
+}
+
 typedef struct settings_ctx {
     proto_out *out;
     bool made[NSETTINGS];
@@ -298,6 +303,10 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
     else if (IS("slabs")) proto_stats_slabs(env, out);
     else if (IS("sizes")) proto_out_str(out, "STAT sizes_status disabled\r\nEND\r\n");
     else if (IS("reset")) reset(env, out);
+    else if (IS("conns")) {
+        if (env->hooks.conns) env->hooks.conns(env->hooks.arg, emit_conn, out);
+        proto_out_add(out, "END\r\n", 5);
+    }
     else if (IS("detail")) {
         const char *sub = a + word;
         size_t nsub = n - word;

@@ -39,7 +39,9 @@ conn_t *conn_new(struct worker *w, int fd)
     c->worker = w;
     c->state = CONN_READ_CMD;
     c->auth.authenticated = w->srv->auth == NULL;
+    conn_table_join(&c->entry, fd, false);
     if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+        conn_table_leave(&c->entry);
         free(c);
         return NULL;
     }
@@ -49,6 +51,7 @@ conn_t *conn_new(struct worker *w, int fd)
 void conn_free(conn_t *c)
 {
     if (!c) return;
+    conn_table_leave(&c->entry); /* before the descriptor can be reused */
     tls_conn_free(c->tls);
     close(c->fd);
     free(c->rbuf);
@@ -335,6 +338,8 @@ bool conn_on_events(conn_t *c, uint32_t events)
     proto_env *env = env_of(c);
     if (events & EPOLLERR) return false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
+    conn_table_busy(&c->entry, true);
+    if (events & EPOLLIN) conn_table_touch(&c->entry);
     conn_process(c); /* a paused retrieval or buffered requests may go on now */
     /* a TLS session may hold decrypted input the socket no longer signals, or wait to
      * write a handshake message before it can read */
@@ -360,6 +365,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
             if (!full) break;
         }
     }
+    conn_table_busy(&c->entry, false);
     if (c->dead || !conn_flush(c)) return false;
     bool pending = sendable(c) > 0;
     if (c->closing && !pending) return false;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "conn_table.h"
 #include "protocol/outbuf.h"
 #include "protocol/request.h"
 
@@ -42,6 +43,7 @@ typedef struct conn {
     proto_request req;        /* the paused or streamed retrieval */
     struct tls_conn *tls;     /* TLS session (tls.h), or NULL: plain read/send */
     auth_session auth;        /* -Y: where the connection is in authenticating */
+    conn_entry entry;         /* its row in "stats conns" */
 } conn_t;
 
 conn_t *conn_new(struct worker *w, int fd);

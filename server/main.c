@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "perm.h"
 #include "server.h"
+#include "conn_table.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -216,7 +217,8 @@ int main(int argc, char **argv)
         return 1;
     }
     proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
-                         .set_verbosity = hook_verbosity, .arg = &srv};
+                         .set_verbosity = hook_verbosity, .conns = conn_table_list, .arg = &srv};
+    for (size_t i = 0; i < ls.n; i++) conn_table_add_listener(ls.fds[i]);
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));

@@ -85,6 +85,53 @@ static void compare_classes(int mcfd, int shfd)
     }
 }
 
+/* A "stats conns" reply as memcached's reads with descriptors, ports and seconds masked:
+ * per line its name after "<fd>:", and the state (an idle client's as "idle"), or the
+ * address up to its port. */
+static void conns_shape(const char *reply, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (const char *l = reply; (l = strstr(l, "STAT ")) != NULL; l += 5) {
+        char name[64], value[160];
+        if (sscanf(l, "STAT %*d:%63s %159s", name, value) != 2) continue;
+        if (!strcmp(name, "state") && strcmp(value, "conn_listening") != 0 &&
+            strcmp(value, "conn_parse_cmd") != 0)
+            strcpy(value, "idle"); /* memcached's idle client is in any of several states */
+        if (strcmp(name, "state") != 0) {
+            char *colon = strrchr(value, ':'); /* tcp:127.0.0.1:PORT -> tcp:127.0.0.1 */
+            if (!strcmp(name, "secs_since_last_cmd")) value[0] = 0;
+            else if (colon) *colon = 0;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s=%s\n", name, value);
+        if (n >= cap) break;
+    }
+}
+
+/* "stats conns" with one other client connected: memcached's lines for the listener, the
+ * idle client and the asking one, in memcached's form. */
+static void compare_conns(int port, const shmcd_proc *s)
+{
+    char mc[4096], sh[4096];
+    /* asked again while the servers may still be closing the clients of earlier checks */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        for (int i = 0; i < 2; i++) {
+            int idle = i ? h_connect(s) : h_connect_tcp(port);
+            int fd = i ? h_connect(s) : h_connect_tcp(port);
+            char buf[4096];
+            h_roundtrip(idle, "version\r\n", 9, "\r\n", buf, sizeof buf);
+            h_roundtrip(fd, "stats conns\r\n", 13, "END\r\n", buf, sizeof buf);
+            conns_shape(buf, i ? sh : mc, sizeof mc);
+            close(idle);
+            close(fd);
+        }
+        if (strcmp(mc, sh) == 0) break;
+        h_sleep_ms(100);
+    }
+    CHECK(strlen(mc) > 50 && strcmp(mc, sh) == 0);
+    if (strcmp(mc, sh) != 0) fprintf(stderr, "stats conns:\n  memcached:\n%s  shmcd:\n%s", mc, sh);
+}
+
 static long index_of(char names[][64], size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -111,6 +158,7 @@ int main(void)
     if (!h_start(&s, t_path("cache"), true, NULL)) {
         t_failed++;
     } else {
+        compare_conns(mc_port, &s);
         fd = h_connect(&s);
         if (fd >= 0) {
             nsh = stat_names(fd, "stats\r\n", sh, MAX_NAMES);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define PROTO_SLAB_CLASSES 64 /* memcached's MAX_NUMBER_OF_SLAB_CLASSES: ids 1..63 */
+#define PROTO_SLAB_LARGEST 39 /* memcached's largest class under its defaults (-I 1m) */
 
 /* memcached's ITEM_ntotal: its 48-byte header, the key and its NUL, the flags when not 0, the
  * value with its "\r\n", the cas. */

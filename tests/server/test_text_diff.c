@@ -2,7 +2,8 @@
  * memcached 1.6.18, byte for byte: incr/decr on padded and signed values, keys with TAB, DEL
  * and other control bytes, over-size values (refused at memcached's length, answered only
  * after the block), a multi-get holding a long key, HTTP request lines and long lines (the
- * connection closes), `ma ... N q`, and errors on meta lines.
+ * connection closes), `ma ... N q`, errors on meta lines, and `slabs`, `cache_memlimit` and
+ * `verbosity`.
  *
  * Each case runs on a fresh connection after a flush_all, twice per server: pipelined (one
  * send) and split (a few bytes per send, so that lines and data blocks arrive in pieces).
@@ -67,6 +68,16 @@ static const struct {
     {"PUT HTTP", "PUT /x HTTP/1.1\r\n", NULL},
     {"DELETE HTTP", "DELETE /k HTTP/1.1\r\n", NULL},
     {"unknown, not HTTP", "FOO / HTTP\r\nFOO bar\r\n", NULL},
+    /* slabs, cache_memlimit and verbosity: memcached's own answers (no slab page to move,
+     * no size change) */
+    {"slabs and limits",
+     "slabs reassign 1 2\r\nslabs reassign 1 1\r\nslabs reassign 0 2\r\nslabs reassign 99 2\r\n"
+     "slabs reassign x 2\r\nslabs reassign -1 2\r\nslabs reassign 39 1\r\nslabs reassign 40 1\r\n"
+     "slabs reassign 4294967297 1\r\nslabs automove 0\r\nslabs automove 2\r\nslabs automove 3\r\n"
+     "slabs automove x\r\nslabs foo\r\nslabs\r\nslabs reassign 1\r\nslabs automove\r\n"
+     "slabs automove 1 noreply\r\nslabs reassign 1 2 3\r\ncache_memlimit 0\r\n"
+     "cache_memlimit x\r\ncache_memlimit 7\r\ncache_memlimit\r\nverbosity 0\r\nverbosity\r\n"
+     "verbosity x\r\nverbosity 0 noreply\r\n", NULL},
     /* ma N q prints HD only when it creates */
     {"ma N q",
      "ma x N0 q\r\nma x q\r\nma x N0 q\r\nma y N0 J5 q v\r\nma y q v\r\nma zz q\r\n"

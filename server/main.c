@@ -226,6 +226,7 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
+    srv.env.dump_disabled = srv.opt.no_dump;
     if (!drop_privileges(srv.opt.user)) return 1;
     if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
         fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));

@@ -34,6 +34,7 @@ typedef struct shmcd_options {
     const char *pidfile;      /* -P */
     const char *user;         /* -u */
     bool daemonize;           /* -d */
+    bool no_dump;             /* -X: no stats cachedump, no lru_crawler metadump */
     shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
 } shmcd_options;
 

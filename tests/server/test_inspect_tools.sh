@@ -2,7 +2,9 @@
 # test_inspect_tools.sh — the tools that list a memcached's items, against shmcd: Debian's
 # memcached-tool (keys, keys with a limit, dump, whose output stores the same items again)
 # reads `lru_crawler metadump all`, and libmemcached's memcdump reads `stats cachedump`
-# class by class; memcached-tool display, stats and settings; -X refuses both dumps.  Every run is under `timeout`: a hang fails.
+# class by class; memcached-tool display, stats and settings; -X refuses both dumps.
+# Every run is under `timeout`: a hang fails.  The timeouts are generous: memcdump walks the
+# cache once per class, which a sanitizer build on a loaded machine does slowly.
 . "$(dirname "$0")/lib.sh"
 require_tool memcdump libmemcached-tools
 MCTOOL=${MEMCACHED_TOOL:-/usr/share/memcached/scripts/memcached-tool}
@@ -36,7 +38,7 @@ cd "$TMP"
 # an empty cache: nothing listed, no hang
 out=$(timeout 20 perl "$MCTOOL" "127.0.0.1:$PORT" keys 2>/dev/null); rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "memcached-tool keys, empty cache"; else fail "keys empty: rc $rc: $out"; fi
-out=$(timeout 20 memcdump "$S"); rc=$?
+out=$(timeout 120 memcdump "$S"); rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "memcdump, empty cache"; else fail "memcdump empty: rc $rc: $out"; fi
 
 big=$(head -c 300 /dev/zero | tr '\0' y)
@@ -59,7 +61,7 @@ if [ "$rc" -eq 0 ] && grep -q $'^add foo 5 0 3\r$' dump.txt && grep -q $'^bar\r$
     pass "memcached-tool dump"
 else fail "dump: rc $rc"; cat -A dump.txt; fi
 exp=$(sed -n 's/^add a%20b 0 \([0-9]*\) 1\r$/\1/p' dump.txt)
-if [ -n "$exp" ] && [ "$exp" -ge $((now + 99)) ] && [ "$exp" -le $((now + 102)) ]; then
+if [ -n "$exp" ] && [ "$exp" -ge $((now + 99)) ] && [ "$exp" -le $((now + 130)) ]; then
     pass "memcached-tool dump: the absolute expiry"
 else fail "dump expiry '$exp' (now $now)"; fi
 # the dump stores the same items again, in a flushed cache
@@ -70,7 +72,7 @@ if [ "$restored" -eq 3 ] && [ "$got" = "$(printf 'VALUE foo 5 3\nbar\nVALUE a%%2
     pass "memcached-tool dump restores"
 else fail "restore: $restored stored; $got"; fi
 
-out=$(timeout 20 memcdump "$S"); rc=$?
+out=$(timeout 120 memcdump "$S"); rc=$?
 if [ "$rc" -eq 0 ] && [ "$(sort <<<"$out" | tr '\n' ' ')" = "a%20b big foo " ]; then pass "memcdump"; else fail "memcdump: rc $rc: $out"; fi
 
 # 2000 items of several sizes: every key listed once by each tool
@@ -85,7 +87,7 @@ while not out.endswith(b"MN\r\n"):
 PY
 n=$(timeout 60 perl "$MCTOOL" "127.0.0.1:$PORT" keys 2>/dev/null | grep -c '^key=k')
 if [ "$n" -eq 2000 ]; then pass "memcached-tool keys: 2000 items"; else fail "keys listed $n of 2000"; fi
-n=$(timeout 60 memcdump "$S" | grep '^k' | sort -u | wc -l)
+n=$(timeout 120 memcdump "$S" | grep '^k' | sort -u | wc -l)
 if [ "$n" -eq 2000 ]; then pass "memcdump: 2000 items"; else fail "memcdump listed $n of 2000"; fi
 # memcached-tool's other views: display (stats items + stats slabs, one row per class),
 # stats, settings

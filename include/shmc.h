@@ -6,8 +6,10 @@
  * process killed at any instant never blocks or corrupts the others.
  *
  * Conventions for every call:
- *  - Keys are 1..250 bytes with no space (0x20), control byte (< 0x20) or DEL (0x7f), so
- *    that every key also works over memcached's text protocol.  Anything else: SHMC_BAD_KEY.
+ *  - Keys are 1..250 bytes with no NUL (0x00), newline (0x0a) or space (0x20): the bytes
+ *    memcached's text protocol takes in a key (TAB, DEL, other control bytes and a '\r'
+ *    before the key's end included), so that every key also works over it.  Anything else:
+ *    SHMC_BAD_KEY.
  *  - The library copies and validates every input before it touches the cache, and copies
  *    every result out; it never hands out a pointer into the cache.
  *  - exptime follows memcached: 0 never expires; 1..2592000 (30 days) is relative seconds;
@@ -228,6 +230,7 @@ typedef struct shmc_item_meta {
 #define SHMC_GET_VIVIFY_AFTER_TOUCH 0x20u  /* a created item gets vivify_exptime, not exptime */
 #define SHMC_GET_RECACHE_AFTER_TOUCH 0x40u /* RECACHE compares the expiry TOUCH set, not the
                                             * one before */
+#define SHMC_GET_NO_COUNT 0x80u /* counted in no get or touch statistic (memcached's me) */
 typedef struct shmc_get_opts {
     unsigned what;          /* SHMC_GET_* */
     uint32_t recache;       /* seconds */

@@ -61,6 +61,7 @@ static const proto_command commands[] = {
     ROW("shutdown", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_shutdown, proto_exec_error),
     ROW("cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_cache_memlimit,
         proto_exec_error),
+    ROW("slabs", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_slabs, proto_exec_error),
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -35,6 +35,8 @@ typedef struct proto_hooks {
      * before any emit.  Without it the reply has no settings (only the server has them). */
     shmc_rc (*settings)(void *arg, proto_setting_fn emit, void *ctx);
     void (*set_verbosity)(void *arg, unsigned level);
+    /* "stats conns": emit(ctx, name, value) per line; without it the reply is empty */
+    void (*conns)(void *arg, proto_setting_fn emit, void *ctx);
     void *arg;
 } proto_hooks;
 
@@ -46,6 +48,7 @@ typedef struct proto_env {
     proto_hooks hooks;
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
+    bool dump_disabled;           /* -X: cachedump and metadump refused, as memcached's */
     /* "stats reset": the library's counters at the last reset, subtracted when shown */
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;

@@ -14,7 +14,7 @@
 #include "slab_class.h"
 
 static const char BINARY_KEY_REFUSED[] =
-    "CLIENT_ERROR binary key holds bytes a shmc key cannot (space, control, DEL)";
+    "CLIENT_ERROR binary key holds bytes a shmc key cannot (NUL, newline, space)";
 
 /* " <flag><token>" for O, or the key for k (base64 again, plus " b", for binary keys). */
 static void echo_opaque_or_key(proto_out *out, const proto_request *req, const proto_mflag *f)
@@ -336,7 +336,7 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     default:
         return library_error(out, req, rc);
     }
-    if (m->quiet) return PROTO_DONE;
+    if (m->quiet && !im.created) return PROTO_DONE; /* memcached: q hides a change, not a creation */
 
     char num[24];
     size_t nnum = proto_u64_to_text(value, num);
@@ -379,7 +379,7 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
 
 static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
 {
-    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN};
+    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN | SHMC_GET_NO_COUNT};
     shmc_item_meta im;
     size_t nvalue = 0;
     shmc_rc rc = shmc_get_meta(env->cache, req->key, req->nkey, &peek, NULL, 0, &nvalue, &im);
@@ -427,7 +427,7 @@ proto_status proto_exec_meta(proto_env *env, proto_request *req, const char *dat
         atomic_fetch_add_explicit(&env->meta_cmds, 1, memory_order_relaxed);
     switch (req->cmd) {
     case PROTO_MG: return exec_mg(env, req, out);
-    case PROTO_MS: return exec_ms(env, req, req->vlen > env->item_size_max ? NULL : data, out);
+    case PROTO_MS: return exec_ms(env, req, proto_too_large(env, req) ? NULL : data, out);
     case PROTO_MD: return exec_md(env, req, out);
     case PROTO_MA: return exec_ma(env, req, out);
     case PROTO_ME: return exec_me(env, req, out);

@@ -242,7 +242,7 @@ static const char *storage_reply(shmc_rc rc)
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
-    if (req->vlen > env->item_size_max) data = NULL;
+    if (proto_too_large(env, req)) data = NULL;
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         reply(out, req, "SERVER_ERROR object too large for cache");

@@ -32,7 +32,9 @@ proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size
     if (i > 100) return PROTO_FRAME_TOO_LONG;
     const char *p = buf + i;
     size_t n = len - i;
-    return retrieval_at(p, n) ? PROTO_FRAME_LONG_GET : PROTO_FRAME_TOO_LONG;
+    /* memcached takes only "get " and "gets " lines this long (not gat, gats or bget) */
+    bool multiget = (n >= 4 && memcmp(p, "get ", 4) == 0) || (n >= 5 && memcmp(p, "gets ", 5) == 0);
+    return multiget ? PROTO_FRAME_LONG_GET : PROTO_FRAME_TOO_LONG;
 }
 
 bool proto_parse_get_prefix(const char *buf, size_t len, proto_request *req, size_t *keys_off)

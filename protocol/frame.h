@@ -15,8 +15,8 @@
 typedef enum proto_frame {
     PROTO_FRAME_NEED_MORE, /* no complete line yet */
     PROTO_FRAME_LINE,      /* a line: *line_len bytes, *consumed with its "\r\n" */
-    PROTO_FRAME_TOO_LONG,  /* no '\n' within PROTO_LINE_MAX bytes: refuse and close */
-    PROTO_FRAME_LONG_GET,  /* a retrieval line longer than PROTO_LINE_MAX: stream its keys */
+    PROTO_FRAME_TOO_LONG,  /* no '\n' within PROTO_LINE_MAX bytes: close, no reply */
+    PROTO_FRAME_LONG_GET,  /* a get/gets line longer than PROTO_LINE_MAX: stream its keys */
 } proto_frame;
 
 proto_frame proto_frame_line(const char *buf, size_t len, size_t *line_len, size_t *consumed);

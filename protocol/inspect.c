@@ -158,6 +158,10 @@ proto_status proto_exec_lru_crawler(proto_env *env, proto_request *req, const ch
         proto_out_line(out, "CLIENT_ERROR lru crawler disabled");
         return PROTO_DONE;
     }
+    if (req->crawler == PROTO_CRAWLER_METADUMP && env->dump_disabled) { /* -X */
+        proto_out_line(out, "ERROR metadump not allowed");
+        return PROTO_DONE;
+    }
     walk_ctx w = {.metadump = req->crawler == PROTO_CRAWLER_METADUMP};
     const char *bad = parse_classes(req, &w);
     if (bad) proto_out_line(out, bad);
@@ -169,6 +173,10 @@ proto_status proto_exec_lru_crawler(proto_env *env, proto_request *req, const ch
 void proto_stats_cachedump(proto_env *env, const proto_request *req, const char *args,
                            size_t n, proto_out *out)
 {
+    if (env->dump_disabled) { /* -X */
+        proto_out_line(out, "CLIENT_ERROR stats cachedump not allowed");
+        return;
+    }
     /* args: "<class> <limit> ..." (memcached: fewer than two is "bad command line") */
     const char *tok[2];
     size_t len[2], ntok = 0;

@@ -76,7 +76,8 @@ const char *proto_parse_meta_flags(proto_request *req, const char *const *tokens
             m->quiet = true;
             break;
         case 'F':
-            if (!proto_parse_u32(tok, ntok, &m->client_flags))
+            /* memcached marks the error but keeps an earlier flag's message */
+            if (!proto_parse_u32(tok, ntok, &m->client_flags) && !err)
                 err = "CLIENT_ERROR bad command line format";
             break;
         case 'C':

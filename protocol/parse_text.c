@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "number.h"
+#include "slab_class.h"
 
 typedef proto_tokens tokens_t;
 
@@ -186,13 +187,45 @@ void proto_parse_shutdown(const tokens_t *t, proto_request *req, const proto_com
     fail(req, "ERROR: shutdown not enabled");
 }
 
+/* memcached's process_memlimit_command(): below 8 MB is too small; shmc's cache cannot
+ * change its size while it is open, which memcached answers as a failed adjustment */
 void proto_parse_cache_memlimit(const tokens_t *t, proto_request *req,
                                 const proto_command *command)
 {
     (void)command;
     if (t->n != 2 && t->n != 3) return fail(req, "ERROR");
     req->noreply = last_is_noreply(t);
+    uint32_t mb;
+    if (!proto_parse_u32(t->tok[1], t->len[1], &mb)) return fail(req, "ERROR");
+    if (mb < 8) return fail(req, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
     fail(req, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
+}
+
+/* memcached 1.6.18's process_slabs_command(): shmc has no slab pages to move, so a valid
+ * reassign finds no spare page in the source class, and automove is accepted (its levels
+ * are 0..2) and has nothing to do. */
+void proto_parse_slabs(const tokens_t *t, proto_request *req, const proto_command *command)
+{
+    (void)command;
+    if (t->n == 4 && tok_is(t, 1, "reassign")) {
+        int64_t src, dst;
+        if (!proto_parse_i64(t->tok[2], t->len[2], &src) ||
+            !proto_parse_i64(t->tok[3], t->len[3], &dst))
+            return fail(req, BAD_FORMAT);
+        src = (int32_t)src, dst = (int32_t)dst; /* memcached keeps the low 32 bits */
+        if (src == dst) return fail(req, "SAME src and dst class are identical");
+        /* -1: any source with a spare page, of which there is none */
+        if (src < 0 || src > PROTO_SLAB_LARGEST || dst < 0 || dst > PROTO_SLAB_LARGEST)
+            return fail(req, "BADCLASS invalid src or dst class id");
+        return fail(req, "NOSPARE source class has no spare pages");
+    }
+    if (t->n >= 3 && tok_is(t, 1, "automove")) {
+        req->noreply = last_is_noreply(t);
+        uint32_t level;
+        if (!proto_parse_u32(t->tok[2], t->len[2], &level)) return fail(req, BAD_FORMAT);
+        return fail(req, level <= 2 ? "OK" : "ERROR");
+    }
+    fail(req, "ERROR");
 }
 
 /* ---- meta commands: the key, the length (ms), then flags for parse_meta.c ---- */
@@ -256,6 +289,10 @@ void proto_parse(const char *line, size_t len, proto_request *req)
     tokenize(line, len, &t);
     if (t.n < 1 || t.len[0] < 2) return fail(req, "ERROR");
     const proto_command *command = proto_command_find(t.tok[0], t.len[0]);
+    if (!command && t.len[t.n - 1] >= 5 && memcmp(t.tok[t.n - 1], "HTTP/", 5) == 0) {
+        req->cmd = PROTO_QUIT; /* memcached closes on an HTTP request line */
+        return;
+    }
     if (!command) return fail(req, "ERROR");
     command->parse(&t, req, command);
 }

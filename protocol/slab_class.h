@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define PROTO_SLAB_CLASSES 64 /* memcached's MAX_NUMBER_OF_SLAB_CLASSES: ids 1..63 */
+#define PROTO_SLAB_LARGEST 39 /* memcached's largest class under its defaults (-I 1m) */
 
 /* memcached's ITEM_ntotal: its 48-byte header, the key and its NUL, the flags when not 0, the
  * value with its "\r\n", the cas. */
@@ -17,17 +18,33 @@ static inline uint64_t proto_item_total(size_t nkey, uint32_t flags, uint64_t nv
     return 48 + nkey + 1 + (flags ? 4 : 0) + nvalue + 2 + 8;
 }
 
+/* The next class's chunk size after one of `size` bytes. */
+static inline uint64_t proto_slab_next_size(uint64_t size)
+{
+    size = (uint64_t)((double)size * 1.25);
+    if (size % 8) size += 8 - size % 8;
+    return size;
+}
+
 /* The class an item of `total` bytes falls in. */
 static inline unsigned proto_slab_class(uint64_t total)
 {
     unsigned cls = 1;
     uint64_t size = 96;
     while (size < total && size < 512 * 1024) {
-        size = (uint64_t)((double)size * 1.25);
-        if (size % 8) size += 8 - size % 8;
+        size = proto_slab_next_size(size);
         cls++;
     }
     return cls;
+}
+
+/* A class's chunk size (memcached's "chunk_size" in stats slabs; the largest class holds
+ * the 512 KiB chunks that larger items are made of). */
+static inline uint64_t proto_slab_class_size(unsigned cls)
+{
+    uint64_t size = 96;
+    for (unsigned c = 1; c < cls && size < 512 * 1024; c++) size = proto_slab_next_size(size);
+    return size < 512 * 1024 ? size : 512 * 1024;
 }
 
 #endif

@@ -14,13 +14,6 @@
 
 #include "command.h"
 
-static void stat_u64(proto_out *out, const char *name, uint64_t v)
-{
-    char line[128];
-    int n = snprintf(line, sizeof line, "STAT %s %" PRIu64 "\r\n", name, v);
-    proto_out_add(out, line, (size_t)n);
-}
-
 static void stat_str(proto_out *out, const char *name, const char *v)
 {
     char line[512];
@@ -38,7 +31,7 @@ static void server_stats(proto_env *env, proto_server_stats *s)
 }
 
 /* The library's counters less those recorded by the last "stats reset". */
-static shmc_rc cache_stats(proto_env *env, shmc_stats_t *st)
+shmc_rc proto_cache_stats(proto_env *env, shmc_stats_t *st)
 {
     shmc_rc rc = shmc_stats(env->cache, st);
     if (rc != SHMC_OK) return rc;
@@ -134,10 +127,46 @@ static void list_put(const stat_list *l, proto_out *out)
         if (!done[i]) stat_str(out, l->line[i].name, l->line[i].value);
 }
 
+/* memcached 1.6.18's "stats" lines for what shmc does not have (its slab mover, LRU crawler
+ * and maintainer, segmented LRU, logger, response objects, read buffers): always 0.  Lines
+ * whose concept shmcd has are made where the value is known: listen_disabled_num and
+ * time_in_listen_disabled_us are 0 because shmcd never stops listening (past -c it refuses
+ * each new connection, counted in rejected_connections), hash_is_expanding because its index
+ * never grows; conn_yields until a server counter (-R) makes it.  docs/shmcd.md lists which
+ * is which. */
+static const char *const memcached_zeros[] = {
+    "response_obj_oom", "response_obj_count", "response_obj_bytes", "read_buf_count",
+    "read_buf_bytes", "read_buf_bytes_free", "read_buf_oom", "reserved_fds",
+    "listen_disabled_num", "time_in_listen_disabled_us", "conn_yields", "hash_is_expanding",
+    "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
+    "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+    "slab_reassign_running", "slabs_moved", "lru_crawler_running", "lru_crawler_starts",
+    "lru_maintainer_juggles", "malloc_fails", "log_worker_dropped", "log_worker_written",
+    "log_watcher_skipped", "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
+    "round_robin_fallback", "slab_global_page_pool", "evicted_active", "crawler_reclaimed",
+    "crawler_items_checked", "lrutail_reflocked", "moves_to_cold", "moves_to_warm",
+    "moves_within_lru", "direct_reclaims", "lru_bumps_dropped",
+};
+
+/* memcached's lines that no other part of the reply made: the zeros above, and "libevent"
+ * (shmcd has none: "none"); a line made elsewhere (a server counter) wins. */
+static void list_memcached_rest(stat_list *l)
+{
+    size_t made = l->n;
+    bool have_libevent = false;
+    for (size_t i = 0; i < made; i++) have_libevent |= !strcmp(l->line[i].name, "libevent");
+    if (!have_libevent) list_str(l, "libevent", "none");
+    for (size_t k = 0; k < sizeof memcached_zeros / sizeof memcached_zeros[0]; k++) {
+        bool have = false;
+        for (size_t i = 0; i < made && !have; i++) have = !strcmp(l->line[i].name, memcached_zeros[k]);
+        if (!have) list_u64(l, memcached_zeros[k], 0);
+    }
+}
+
 static void general(proto_env *env, proto_out *out)
 {
     shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
+    shmc_rc rc = proto_cache_stats(env, &st);
     if (rc != SHMC_OK) {
         proto_reply_server_error(out, rc);
         return;
@@ -172,71 +201,73 @@ static void general(proto_env *env, proto_out *out)
 #define LINE(kind, name, wire, reset, meaning) if (wire[0]) list_u64(&l, wire, st.name);
     SHMC_STATS(LINE)
 #undef LINE
+    list_memcached_rest(&l);
     list_put(&l, out);
     proto_out_add(out, "END\r\n", 5);
 }
 
-static void emit_setting(void *ctx, const char *name, const char *value)
+/* memcached 1.6.18's "stats settings" lines that no shmcd flag makes, with the value
+ * memcached shows by default: they tune memcached's slab allocator, LRU, crawler, logger and
+ * extstore, which shmc does not have (lru_crawler shows "lru_crawler enable|disable").  A
+ * line the server's flag table makes wins over its row here. */
+static const struct {
+    const char *name, *value;
+} memcached_settings[] = {
+    {"oldest", "0"}, {"growth_factor", "1.25"}, {"chunk_size", "48"},
+    {"num_threads_per_udp", "4"}, {"stat_key_prefix", ":"}, {"detail_enabled", "no"},
+    {"slab_reassign", "yes"}, {"slab_automove", "1"}, {"slab_automove_ratio", "0.80"},
+    {"slab_automove_window", "30"}, {"slab_chunk_max", "524288"}, {"lru_crawler", "yes"},
+    {"lru_crawler_sleep", "100"}, {"lru_crawler_tocrawl", "0"}, {"tail_repair_time", "0"},
+    {"hash_algorithm", "murmur3"}, {"lru_maintainer_thread", "yes"}, {"lru_segmented", "yes"},
+    {"hot_lru_pct", "20"}, {"warm_lru_pct", "40"}, {"hot_max_factor", "0.20"},
+    {"warm_max_factor", "2.00"}, {"temp_lru", "no"}, {"temporary_ttl", "61"},
+    {"idle_timeout", "0"}, {"watcher_logbuf_size", "262144"}, {"worker_logbuf_size", "65536"},
+    {"read_buf_mem_limit", "0"}, {"track_sizes", "no"}, {"inline_ascii_response", "no"},
+    {"ext_item_size", "512"}, {"ext_item_age", "4294967295"}, {"ext_low_ttl", "0"},
+    {"ext_recache_rate", "2000"}, {"ext_wbuf_size", "4194304"}, {"ext_compact_under", "0"},
+    {"ext_drop_under", "0"}, {"ext_max_sleep", "1000000"}, {"ext_max_frag", "0.80"},
+    {"slab_automove_freeratio", "0.010"}, {"ext_drop_unread", "no"}, {"num_napi_ids", "(null)"},
+    {"memory_file", "(null)"},
+};
+#define NSETTINGS (sizeof memcached_settings / sizeof memcached_settings[0])
+
+static void emit_conn(void *ctx, const char *name, const char *value)
 {
     stat_str(ctx, name, value);
 }
 
-/* The server's flag table makes the lines; the protocol only frames them. */
+typedef struct settings_ctx {
+    proto_out *out;
+    bool made[NSETTINGS];
+} settings_ctx;
+
+static void emit_setting(void *ctx, const char *name, const char *value)
+{
+    settings_ctx *sc = ctx;
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (!strcmp(name, memcached_settings[i].name)) sc->made[i] = true;
+    stat_str(sc->out, name, value);
+}
+
+/* The server's flag table makes the lines; the protocol frames them and adds memcached's
+ * lines that no flag made. */
 static void settings(proto_env *env, proto_out *out)
 {
+    settings_ctx sc = {.out = out};
     if (env->hooks.settings) {
-        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, out);
+        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, &sc);
         if (rc != SHMC_OK) {
             proto_reply_server_error(out, rc);
             return;
         }
     }
-    proto_out_add(out, "END\r\n", 5);
-}
-
-static void items(proto_env *env, proto_out *out)
-{
-    shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (sc.made[i]) continue;
+        const char *v = memcached_settings[i].value;
+        if (!strcmp(memcached_settings[i].name, "lru_crawler") && atomic_load(&env->lru_crawler_off))
+            v = "no";
+        stat_str(out, memcached_settings[i].name, v);
     }
-    if (st.curr_items > 0) {
-        stat_u64(out, "items:1:number", st.curr_items);
-        stat_u64(out, "items:1:mem_requested", st.bytes);
-        stat_u64(out, "items:1:evicted", st.evictions);
-        stat_u64(out, "items:1:evicted_unfetched", st.evicted_unfetched);
-        stat_u64(out, "items:1:expired_unfetched", st.expired_unfetched);
-        stat_u64(out, "items:1:reclaimed", st.reclaimed);
-    }
-    proto_out_add(out, "END\r\n", 5);
-}
-
-/* One "slab class": the cache's segments, which hold items of every size. */
-static void slabs(proto_env *env, proto_out *out)
-{
-    shmc_stats_t st;
-    shmc_rc rc = cache_stats(env, &st);
-    if (rc != SHMC_OK) {
-        proto_reply_server_error(out, rc);
-        return;
-    }
-    uint64_t used = st.segments >= st.segments_free ? st.segments - st.segments_free : 0;
-    stat_u64(out, "1:chunk_size", st.segment_size);
-    stat_u64(out, "1:total_pages", st.segments);
-    stat_u64(out, "1:used_chunks", used);
-    stat_u64(out, "1:free_chunks", st.segments_free);
-    stat_u64(out, "1:get_hits", st.get_hits);
-    stat_u64(out, "1:cmd_set", st.cmd_set);
-    stat_u64(out, "1:delete_hits", st.delete_hits);
-    stat_u64(out, "1:incr_hits", st.incr_hits);
-    stat_u64(out, "1:decr_hits", st.decr_hits);
-    stat_u64(out, "1:cas_hits", st.cas_hits);
-    stat_u64(out, "1:cas_badval", st.cas_badval);
-    stat_u64(out, "1:touch_hits", st.touch_hits);
-    stat_u64(out, "active_slabs", 1);
-    stat_u64(out, "total_malloced", st.segments * st.segment_size);
     proto_out_add(out, "END\r\n", 5);
 }
 
@@ -268,10 +299,14 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
 #define IS(w) (word == sizeof(w) - 1 && memcmp(a, w, sizeof(w) - 1) == 0)
     if (n == 0) general(env, out);
     else if (IS("settings")) settings(env, out);
-    else if (IS("items")) items(env, out);
-    else if (IS("slabs")) slabs(env, out);
+    else if (IS("items")) proto_stats_items(env, out);
+    else if (IS("slabs")) proto_stats_slabs(env, out);
     else if (IS("sizes")) proto_out_str(out, "STAT sizes_status disabled\r\nEND\r\n");
     else if (IS("reset")) reset(env, out);
+    else if (IS("conns")) {
+        if (env->hooks.conns) env->hooks.conns(env->hooks.arg, emit_conn, out);
+        proto_out_add(out, "END\r\n", 5);
+    }
     else if (IS("detail")) {
         const char *sub = a + word;
         size_t nsub = n - word;

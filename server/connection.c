@@ -3,8 +3,8 @@
  * Input is read into rbuf and consumed request by request: a command line, then (for
  * storage commands) its data block, which stays in rbuf so the value reaches libshmc without
  * a copy.  Limits, each answered the way memcached answers it:
- *  - a line with no '\n' in PROTO_LINE_MAX bytes: "CLIENT_ERROR line too long", then close;
- *    a long multi-get line is instead streamed key by key, never buffered whole;
+ *  - a line with no '\n' in PROTO_LINE_MAX bytes: closed without a reply; a long get/gets
+ *    line is instead streamed key by key, never buffered whole;
  *  - a data block longer than the cache's item limit is refused from its length alone and
  *    discarded as it arrives (a "2 GB" length costs no memory);
  *  - replies waiting unsent above the high-water mark stop both reading and running
@@ -47,8 +47,10 @@ conn_t *conn_new(struct worker *w, int fd)
             return NULL;
         }
     }
+    conn_table_join(&c->entry, fd, false);
     if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
         shmcd_sasl_conn_free(c->bin.sasl_conn);
+        conn_table_leave(&c->entry);
         free(c);
         return NULL;
     }
@@ -58,6 +60,7 @@ conn_t *conn_new(struct worker *w, int fd)
 void conn_free(conn_t *c)
 {
     if (!c) return;
+    conn_table_leave(&c->entry); /* before the descriptor can be reused */
     tls_conn_free(c->tls);
     shmcd_sasl_conn_free(c->bin.sasl_conn);
     close(c->fd);
@@ -137,8 +140,7 @@ static bool read_cmd(conn_t *c)
     switch (proto_frame_line(p, avail, &line_len, &consumed)) {
     case PROTO_FRAME_NEED_MORE:
         return false;
-    case PROTO_FRAME_TOO_LONG:
-        proto_out_line(&c->out, "CLIENT_ERROR line too long");
+    case PROTO_FRAME_TOO_LONG: /* as memcached: closed without a reply */
         c->closing = true;
         return false;
     case PROTO_FRAME_LONG_GET: {
@@ -149,7 +151,6 @@ static bool read_cmd(conn_t *c)
                 c->state = CONN_DISCARD_LINE;
                 return true;
             }
-            proto_out_line(&c->out, "CLIENT_ERROR line too long");
             c->closing = true;
             return false;
         }
@@ -166,8 +167,10 @@ static bool read_cmd(conn_t *c)
         server_log(c->worker->srv, 3, "<%d %.*s", c->fd, (int)(line_len > 200 ? 200 : line_len), p);
     proto_parse(p, line_len, req);
     if (req->has_value) {
-        if (proto_value_refused(env, req)) {
+        if (proto_value_refused(env, req)) { /* answered, as memcached, after the block */
+            size_t before = c->out.len;
             proto_execute(env, req, NULL, &c->out);
+            c->held = c->out.len - before;
             c->rpos += consumed;
             c->want = 0;
             c->swallow = (uint64_t)req->vlen + 2;
@@ -293,6 +296,7 @@ static void conn_process(conn_t *c)
             c->rpos += n;
             c->swallow -= n;
             if (c->swallow) return;
+            c->held = 0;
             c->state = CONN_READ_CMD;
             continue;
         }
@@ -327,13 +331,19 @@ static void conn_process(conn_t *c)
     }
 }
 
+/* Reply bytes that may be sent now. */
+static size_t sendable(const conn_t *c)
+{
+    return proto_out_pending(&c->out) - c->held;
+}
+
 /* Send what waits; false when the peer is gone. */
 static bool conn_flush(conn_t *c)
 {
-    while (proto_out_pending(&c->out) > 0) {
+    while (sendable(c) > 0) {
         const char *p = c->out.buf + c->out.sent;
-        ssize_t n = c->tls ? tls_write(c->tls, p, proto_out_pending(&c->out))
-                           : send(c->fd, p, proto_out_pending(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = c->tls ? tls_write(c->tls, p, sendable(c))
+                           : send(c->fd, p, sendable(c), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             atomic_fetch_add_explicit(&c->worker->bytes_written, (uint64_t)n,
                                       memory_order_relaxed);
@@ -358,6 +368,8 @@ bool conn_on_events(conn_t *c, uint32_t events)
     proto_env *env = env_of(c);
     if (events & EPOLLERR) return false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
+    conn_table_busy(&c->entry, true);
+    if (events & EPOLLIN) conn_table_touch(&c->entry);
     conn_process(c); /* a paused retrieval or buffered requests may go on now */
     /* a TLS session may hold decrypted input the socket no longer signals, or wait to
      * write a handshake message before it can read */
@@ -383,12 +395,12 @@ bool conn_on_events(conn_t *c, uint32_t events)
             if (!full) break;
         }
     }
+    conn_table_busy(&c->entry, false);
     if (c->dead || !conn_flush(c)) return false;
-    bool pending = proto_out_pending(&c->out) > 0;
+    bool pending = sendable(c) > 0;
     if (c->closing && !pending) return false;
     uint32_t want;
-    if (c->closing || c->state == CONN_PAUSED ||
-        proto_out_pending(&c->out) > env->out_high_water)
+    if (c->closing || c->state == CONN_PAUSED || sendable(c) > env->out_high_water)
         want = EPOLLOUT;
     else if (c->blocked) /* replies drained at once: go on with the requests read (writable) */
         want = EPOLLIN | EPOLLOUT;

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "protocol/binary.h"
+#include "conn_table.h"
 #include "protocol/outbuf.h"
 #include "protocol/request.h"
 
@@ -37,6 +38,7 @@ typedef struct conn {
     size_t rpos, rlen, rcap;
     size_t want;              /* bytes needed at rpos before the line is parsed again */
     uint64_t swallow;         /* bytes of a refused data block still to discard */
+    size_t held;              /* reply bytes ending `out` that wait for that block's end */
     size_t resume_consume;    /* input bytes to consume when a paused retrieval finishes */
     conn_state resume_state;  /* state to return to then */
     proto_out out;
@@ -45,6 +47,7 @@ typedef struct conn {
     auth_session auth;        /* -Y: where the connection is in authenticating */
     int protocol;             /* SHMCD_PROTO_*: AUTO until the first byte decides */
     proto_bin_session bin;    /* the binary protocol's state */
+    conn_entry entry;         /* its row in "stats conns" */
 } conn_t;
 
 conn_t *conn_new(struct worker *w, int fd);

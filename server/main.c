@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "perm.h"
 #include "server.h"
+#include "conn_table.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -257,7 +258,8 @@ int main(int argc, char **argv)
         return 1;
     }
     proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
-                         .set_verbosity = hook_verbosity, .arg = &srv};
+                         .set_verbosity = hook_verbosity, .conns = conn_table_list, .arg = &srv};
+    for (size_t i = 0; i < ls.n; i++) conn_table_add_listener(ls.fds[i]);
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));
@@ -265,6 +267,7 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
+    srv.env.dump_disabled = srv.opt.no_dump;
     if (!drop_privileges(srv.opt.user)) return 1;
     if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
         fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));

@@ -248,6 +248,19 @@ static flag_rc set_verbose(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_no_dump(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->no_dump = true;
+    return FLAG_OK;
+}
+
+static void show_dump(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->no_dump ? "no" : "yes");
+}
+
 static flag_rc set_version(shmcd_options *opt, const char *arg)
 {
     (void)opt, (void)arg;
@@ -508,7 +521,10 @@ static const flag flags[] = {
     {.setting = "maxconns_fast", .fixed = "yes"},
     {.setting = "hashpower_init", .show = show_hashpower},
     {.setting = "flush_enabled", .fixed = "yes"},
-    {.setting = "dump_enabled", .fixed = "no"},
+    {.short_name = 'X', .long_name = "disable-dumping",
+     .help = "refuse stats cachedump and lru_crawler metadump",
+     .set = set_no_dump,
+     .setting = "dump_enabled", .show = show_dump},
     {.short_name = 'Z', .long_name = "enable-ssl",
      .help = "TLS on the TCP listeners (OpenSSL); set with -o ssl_*",
      .set = set_enable_ssl,

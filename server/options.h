@@ -35,6 +35,7 @@ typedef struct shmcd_options {
     const char *user;         /* -u */
     bool daemonize;           /* -d */
     bool resize;              /* --resize: an existing cache of another -m/-I is resized */
+    bool no_dump;             /* -X: no stats cachedump, no lru_crawler metadump */
     shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
     bool sasl;                /* -S: binary-protocol clients must authenticate (SASL) */
     int protocol;             /* -B: SHMCD_PROTO_* */

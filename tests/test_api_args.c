@@ -348,12 +348,9 @@ static void test_bad_keys(void)
     } bad[] = {
         {"a b", 3, "a space"},       {" ab", 3, "a leading space"},
         {"ab ", 3, "a trailing space"}, {"a\nb", 3, "a newline"},
-        {"a\rb", 3, "a carriage return"}, {"a\tb", 3, "a tab"},
         {"a\0b", 3, "a NUL"},        {"ab\0", 3, "a trailing NUL"},
-        {"a\x7f", 2, "DEL"},          {"\x01x", 2, "0x01"},
-        {"x\x1f", 2, "0x1f"},         {"\x1b[0m", 4, "an escape"},
         {"\r\n", 2, "only CRLF"},     {" ", 1, "only a space"},
-        {"\0", 1, "only a NUL"},
+        {"\0", 1, "only a NUL"},     {"\n", 1, "only a newline"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_every_op(cache, bad[i].key, bad[i].nkey, SHMC_BAD_KEY, bad[i].what);
@@ -362,8 +359,8 @@ static void test_bad_keys(void)
     memset(k, 'k', SHMC_KEY_MAX);
     k[SHMC_KEY_MAX - 1] = ' ';
     expect_every_op(cache, k, SHMC_KEY_MAX, SHMC_BAD_KEY, "a 250-byte key ending in space");
-    k[SHMC_KEY_MAX - 1] = 0x7f;
-    expect_every_op(cache, k, SHMC_KEY_MAX, SHMC_BAD_KEY, "a 250-byte key ending in DEL");
+    k[SHMC_KEY_MAX - 1] = '\n';
+    expect_every_op(cache, k, SHMC_KEY_MAX, SHMC_BAD_KEY, "a 250-byte key ending in newline");
 
     CHECK(curr_items() == before);
     SENTINEL_UNCHANGED();
@@ -409,14 +406,23 @@ static void test_good_keys(void)
     CHECK_RC(shmc_get(cache, "x", 1, buf, sizeof buf, &n, NULL, NULL), SHMC_OK);
     CHECK(n == 3 && memcmp(buf, "one", 3) == 0);
 
-    size_t nall = 0;
-    for (int b = 0x21; b <= 0xff; b++)
-        if (b != 0x7f) k[nall++] = (char)b;
-    CHECK(nall == 222);
-    CHECK_RC(shmc_set(cache, k, nall, "all", 3, 0, 0), SHMC_OK);
-    CHECK_RC(shmc_get(cache, k, nall, buf, sizeof buf, &n, NULL, NULL), SHMC_OK);
-    CHECK(n == 3 && memcmp(buf, "all", 3) == 0);
-    CHECK_RC(shmc_delete(cache, k, nall), SHMC_OK);
+    /* as memcached's text protocol: TAB, CR, DEL and the other control bytes are key bytes;
+     * every allowed byte, in two keys (253 of them) */
+    for (int half = 0; half < 2; half++) {
+        size_t nall = 0;
+        for (int b = half ? 0x80 : 0x01; b <= (half ? 0xff : 0x7f); b++)
+            if (b != '\n' && b != ' ') k[nall++] = (char)b;
+        CHECK(nall == (half ? 128u : 125u));
+        CHECK_RC(shmc_set(cache, k, nall, "all", 3, 0, 0), SHMC_OK);
+        CHECK_RC(shmc_get(cache, k, nall, buf, sizeof buf, &n, NULL, NULL), SHMC_OK);
+        CHECK(n == 3 && memcmp(buf, "all", 3) == 0);
+        CHECK_RC(shmc_delete(cache, k, nall), SHMC_OK);
+    }
+    CHECK_RC(shmc_set(cache, "a\tb\x7f", 4, "tab", 3, 0, 0), SHMC_OK);
+    CHECK_RC(shmc_get(cache, "a\tb", 3, buf, sizeof buf, &n, NULL, NULL), SHMC_NOT_FOUND);
+    CHECK_RC(shmc_get(cache, "a\tb\x7f", 4, buf, sizeof buf, &n, NULL, NULL), SHMC_OK);
+    CHECK(n == 3 && memcmp(buf, "tab", 3) == 0);
+    CHECK_RC(shmc_delete(cache, "a\tb\x7f", 4), SHMC_OK);
     CHECK_RC(shmc_delete(cache, high, sizeof high - 1), SHMC_OK);
     CHECK_RC(shmc_delete(cache, "\xf8", 1), SHMC_OK);
     SENTINEL_UNCHANGED();

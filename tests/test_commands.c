@@ -203,6 +203,16 @@ static void test_delete(void)
     CHECK_RC(shmc_touch(cache, "gone", 4, 0), SHMC_NOT_FOUND);
 }
 
+/* text, padded with spaces to width, in buf (which may be text); returns buf */
+static const char *padded(char *buf, const char *text, size_t width)
+{
+    size_t n = strlen(text);
+    memmove(buf, text, n);
+    memset(buf + n, ' ', width - n);
+    buf[width] = 0;
+    return buf;
+}
+
 /* incr/decr expecting success: the stored text is exactly `text` and *result matches */
 static void delta_ok_at(int line, int incr, const char *key, uint64_t delta, uint64_t want,
                         const char *text)
@@ -243,62 +253,86 @@ static void test_incr_decr(void)
     CHECK_RC(shmc_decr(cache, "n", 1, 1, NULL), SHMC_NOT_FOUND);
     EXPECT_MISSING("n"); /* incr does not create */
 
+    /* as memcached: a result no longer than the old value is padded with spaces to its
+     * length (memcached rewrites the number in place), a longer one has its own length */
     CHECK_RC(SET("n", "99", 42), SHMC_OK);
     INCR_OK("n", 1, 100, "100");
-    DECR_OK("n", 1, 99, "99");
-    DECR_OK("n", 90, 9, "9");
-    INCR_OK("n", 0, 9, "9"); /* a zero delta is still a store: new cas */
-    DECR_OK("n", 1000, 0, "0");
-    DECR_OK("n", 1, 0, "0");
-    DECR_OK("n", UINT64_MAX, 0, "0");
+    DECR_OK("n", 1, 99, "99 ");
+    DECR_OK("n", 90, 9, "9  ");
+    INCR_OK("n", 0, 9, "9  "); /* a zero delta is still a store: new cas */
+    DECR_OK("n", 1000, 0, "0  ");
+    DECR_OK("n", 1, 0, "0  ");
+    DECR_OK("n", UINT64_MAX, 0, "0  ");
     INCR_OK("n", 12345678901234567890u, 12345678901234567890u, "12345678901234567890");
     EXPECT_VALUE("n", "12345678901234567890", 42); /* flags kept all along */
 
     /* wrapping at 2^64 */
+    char pad[32];
     CHECK_RC(SET("n", "18446744073709551615", 0), SHMC_OK);
-    INCR_OK("n", 1, 0, "0");
+    INCR_OK("n", 1, 0, padded(pad, "0", 20));
     CHECK_RC(SET("n", "18446744073709551615", 0), SHMC_OK);
-    INCR_OK("n", 2, 1, "1");
+    INCR_OK("n", 2, 1, padded(pad, "1", 20));
     CHECK_RC(SET("n", "18446744073709551614", 0), SHMC_OK);
     INCR_OK("n", 1, UINT64_MAX, "18446744073709551615");
     CHECK_RC(SET("n", "1", 0), SHMC_OK);
     INCR_OK("n", UINT64_MAX, 0, "0");
     CHECK_RC(SET("n", "18446744073709551615", 0), SHMC_OK);
-    DECR_OK("n", UINT64_MAX, 0, "0");
+    DECR_OK("n", UINT64_MAX, 0, padded(pad, "0", 20));
     CHECK_RC(SET("n", "18446744073709551615", 0), SHMC_OK);
-    DECR_OK("n", 18446744073709551614u, 1, "1");
-    /* leading zeros are digits too (20 at most); the result has none */
+    DECR_OK("n", 18446744073709551614u, 1, padded(pad, "1", 20));
+    /* leading zeros are digits too, any number of them */
     CHECK_RC(SET("n", "00000000000000000007", 0), SHMC_OK);
-    INCR_OK("n", 1, 8, "8");
+    INCR_OK("n", 1, 8, padded(pad, "8", 20));
+    CHECK_RC(SET("n", "000000000000000000001", 0), SHMC_OK);
+    INCR_OK("n", 1, 2, padded(pad, "2", 21));
     CHECK_RC(SET("n", "007", 0), SHMC_OK);
-    DECR_OK("n", 1, 6, "6");
+    DECR_OK("n", 1, 6, "6  ");
     CHECK_RC(SET("n", "0", 0), SHMC_OK);
     INCR_OK("n", 0, 0, "0");
 
-    /* anything that is not 1..20 decimal digits <= UINT64_MAX */
+    /* what memcached's strtoull reads: blanks and a sign before the digits, then a blank
+     * (anything after it ignored) or the value's end */
+    static const struct {
+        const char *v;
+        size_t n;
+        uint64_t was;
+    } good[] = {
+        {" 1", 2, 1},   {"1 ", 2, 1},     {"1 2", 3, 1},   {"+1", 2, 1},
+        {"\t5\t", 3, 5}, {"  +7  ", 6, 7}, {"-0", 2, 0},    {"1\0", 2, 1},
+        {"1\r\n", 3, 1}, {"12 abc", 6, 12}, {"\v\f9", 3, 9},
+        /* strtoull negates: what is not negative as a signed number is taken */
+        {"-18446744073709551615", 21, 1}, {"-9223372036854775809", 20, 9223372036854775807u},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK_RC(shmc_set(cache, "ng", 2, good[i].v, good[i].n, 0, 0), SHMC_OK);
+        char want[32];
+        int nw = snprintf(want, sizeof want, "%" PRIu64, good[i].was + 1);
+        if ((size_t)nw < good[i].n) padded(want, want, good[i].n);
+        INCR_OK("ng", 1, good[i].was + 1, want);
+    }
+
+    /* not a number to memcached */
     static const struct {
         const char *v;
         size_t n;
     } bad[] = {
         {"", 0},
         {"abc", 3},
-        {" 1", 2},
-        {"1 ", 2},
-        {"1 2", 3},
+        {" ", 1},
+        {"+", 1},
+        {"-", 1},
+        {"- 1", 3},
         {"-1", 2},
-        {"+1", 2},
         {"1a", 2},
         {"a1", 2},
         {"1.5", 3},
         {"0x10", 4},
         {"1e3", 3},
-        {"1\0", 2},
         {"\0", 1},
-        {"1\r\n", 3},
+        {"\0001", 2},
         {"\xef\xbc\x91", 3}, /* a full-width 1 */
         {"18446744073709551616", 20},
         {"99999999999999999999", 20},
-        {"000000000000000000001", 21},
         {"123456789012345678901", 21},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -130,6 +130,9 @@ int main(void)
         const char *text;
         const char *says;
     } bad[] = {
+#define K251 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" \
+             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" \
+             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
         {"add a 0 0 3\r\nabc\r\nadd b 0 0 5\r\nab", "value of b cut short"},
         {"add a 0 0 3\r\nabcdef\r\n", "not ended by \\r\\n"},
         {"get a\r\n", "expected \"add KEY FLAGS EXPTIME BYTES\""},
@@ -140,7 +143,7 @@ int main(void)
         {"add a 0 0 1\nx\n", "not a line of a dump"},
         {"add a 0 0 99999999999999999999\r\n", "expected"},
         {"add a 0 0 1000000000000\r\n", "value of a cut short"},
-        {"add bad\x01key 0 0 1\r\nx\r\n", "bad key"},
+        {"add " K251 " 0 0 1\r\nx\r\n", "bad key"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(dump, bad[i].text, strlen(bad[i].text));

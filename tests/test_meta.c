@@ -122,7 +122,7 @@ static void test_fetch_meta(void)
     CHECK(m.ttl == -1);
     /* bad arguments */
     CHECK_RC(shmc_get_meta(c, K("f"), NULL, buf, sizeof buf, &n, NULL), SHMC_INVALID);
-    shmc_get_opts bad = {.what = 0x80};
+    shmc_get_opts bad = {.what = 0x100};
     CHECK_RC(meta_get("f", &bad, &m), SHMC_INVALID);
     CHECK_RC(meta_get("bad\nkey", NULL, &m), SHMC_BAD_KEY);
 }
@@ -353,7 +353,7 @@ static void test_order_and_stale_arith(void)
     CHECK_RC(shmc_set(c, K("o7"), "7", 1, 0, 0), SHMC_OK);
     CHECK_RC(meta_get("o7", NULL, &m), SHMC_OK);
     CHECK(m.stale == 0 && m.win == SHMC_WIN_NONE);
-    shmc_get_opts bad = {.what = 0x80};
+    shmc_get_opts bad = {.what = 0x100};
     CHECK_RC(meta_get("o7", &bad, &m), SHMC_INVALID);
 }
 

@@ -123,10 +123,10 @@ static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t
         return error_set(SHMC_BAD_KEY, "key length %zu is not in 1..%u", nkey, SHMC_KEY_MAX);
     memcpy(dst, key, nkey);
     int bad = 0; /* without a branch per byte, so that the compiler can vectorise it */
-    for (size_t i = 0; i < nkey; i++) bad |= (dst[i] <= 0x20) | (dst[i] == 0x7f);
+    for (size_t i = 0; i < nkey; i++) bad |= (dst[i] == 0) | (dst[i] == '\n') | (dst[i] == ' ');
     for (size_t i = 0; bad && i < nkey; i++)
-        if (dst[i] <= 0x20 || dst[i] == 0x7f)
-            return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (space or control)", dst[i], i);
+        if (dst[i] == 0 || dst[i] == '\n' || dst[i] == ' ')
+            return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (NUL, newline or space)", dst[i], i);
     return SHMC_OK;
 }
 
@@ -269,7 +269,7 @@ API const char *shmc_strerror(shmc_rc rc)
         [SHMC_NOT_FOUND] = "not found",
         [SHMC_NOT_STORED] = "not stored",
         [SHMC_EXISTS] = "exists: the item changed since its cas value was read",
-        [SHMC_BAD_KEY] = "bad key: empty, longer than 250 bytes, or holds space/control bytes",
+        [SHMC_BAD_KEY] = "bad key: empty, longer than 250 bytes, or holds a NUL, newline or space",
         [SHMC_TOO_LARGE] = "value larger than the cache's item size limit",
         [SHMC_NO_MEMORY] = "out of memory: nothing could be evicted",
         [SHMC_NOT_NUMERIC] = "cannot increment or decrement a non-numeric value",
@@ -317,7 +317,7 @@ static shmc_rc get_once(shmc_t *h, const char *key, size_t nkey, bool touch, int
         o = *mreq; /* copied before the cache is opened */
         if (o.what & ~(SHMC_GET_TOUCH | SHMC_GET_VIVIFY | SHMC_GET_RECACHE | SHMC_GET_NO_BUMP |
                        SHMC_GET_NO_WIN | SHMC_GET_VIVIFY_AFTER_TOUCH |
-                       SHMC_GET_RECACHE_AFTER_TOUCH))
+                       SHMC_GET_RECACHE_AFTER_TOUCH | SHMC_GET_NO_COUNT))
             return invalid("unknown bits in shmc_get_opts.what");
     }
     struct call cl;

@@ -287,7 +287,7 @@ static shmc_rc get_meta_locked(const region_t *r, op_ctx_t *ctx, const keyref_t 
         out->flags = 0;
         out->cas = it->cas;
     } else if (!u) {
-        count_dead_get(ctx, why);
+        if (!(req->what & SHMC_GET_NO_COUNT)) count_dead_get(ctx, why);
         rc = SHMC_NOT_FOUND;
     } else {
         item_t *it = item_at(r, u);
@@ -361,6 +361,7 @@ shmc_rc store_get_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *ke
     }
     if (rc == SHMC_BUFFER_TOO_SMALL) return rc;
 count:
+    if (req->what & SHMC_GET_NO_COUNT) return rc;
     /* as memcached's mg counts: a touch, or a get; a vivified miss is a hit */
     if (req->what & SHMC_GET_TOUCH) {
         CTR(ctx, C_cmd_touch);
@@ -651,17 +652,35 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     return u ? SHMC_OK : SHMC_NOT_FOUND;
 }
 
-/* A value memcached accepts for incr/decr: 1..20 decimal digits, at most 2^64-1. */
+/* A value memcached accepts for incr/decr, as its safe_strtoull() reads the item's data:
+ * strtoull's [blanks][+|-]digits (no overflow), then a blank or the value's end; a '-' is
+ * refused only when the result reads as negative ("-0" is 0).  So "  5 ", "+12\t" and
+ * "12 abc" are numbers, as in memcached. */
+/* Room reserved for an incr/decr result: the 20 digits of a uint64, or an old value up to
+ * this long that the result is padded to. */
+#define ARITH_ROOM 256
+
+static bool is_c_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 static bool parse_u64(const unsigned char *p, uint32_t n, uint64_t *out)
 {
-    if (n == 0 || n > 20) return false;
+    uint32_t i = 0;
+    while (i < n && is_c_space(p[i])) i++;
+    bool neg = false;
+    if (i < n && (p[i] == '+' || p[i] == '-')) neg = p[i++] == '-';
+    uint32_t first = i;
     uint64_t v = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = p[i] - '0';
         if (v > (UINT64_MAX - d) / 10) return false;
         v = v * 10 + d;
     }
+    if (i == first || (i < n && !is_c_space(p[i]) && p[i] != 0)) return false;
+    if (neg) v = (uint64_t)0 - v;
+    if (neg && (int64_t)v < 0) return false;
     *out = v;
     return true;
 }
@@ -673,7 +692,7 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
     int hi = seg_head_lock(r, ctx);
     if (hi < 0) return SHMC_BAD_FILE;
     uint64_t unit;
-    shmc_rc rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, 20), &unit);
+    shmc_rc rc = seg_reserve(r, ctx, hi, (uint32_t)item_footprint(nkey, ARITH_ROOM), &unit);
     if (rc == SHMC_OK && !lock_key(r, ctx, &k)) rc = lock_failed(ctx);
     if (rc != SHMC_OK) {
         seg_head_unlock(r, hi);
@@ -698,8 +717,18 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
         v = req->incr ? v + req->delta : (req->delta > v ? 0 : v - req->delta);
     }
     if (rc == SHMC_OK) {
-        char text[24];
-        int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+        char digits[24];
+        int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+        /* memcached rewrites a number no longer than the old value in place, padded with
+         * spaces to the old length; a longer one gets its own length */
+        char padded[ARITH_ROOM];
+        const char *text = digits;
+        if (o && (uint32_t)n < o->nvalue && o->nvalue <= sizeof padded) {
+            memcpy(padded, digits, (size_t)n);
+            memset(padded + n, ' ', o->nvalue - (uint32_t)n);
+            text = padded;
+            n = (int)o->nvalue;
+        }
         uint32_t size = (uint32_t)item_footprint(nkey, (size_t)n);
         uint32_t before = created ? 0 : atomic_load(&o->exptime);
         uint32_t exptime = created ? req->vivify_exptime : before;

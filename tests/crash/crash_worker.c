@@ -201,6 +201,11 @@ static void one_op(void)
             v = strtoull(text, NULL, 10);
             v = incr ? v + delta : (delta > v ? 0 : v - delta);
             nx->len = (uint32_t)snprintf((char *)nx->v, sizeof nx->v, "%llu", (unsigned long long)v);
+            /* a shorter number keeps the old length, padded with spaces, as memcached's */
+            if (nx->len < cur->len && cur->len <= 256) {
+                memset(nx->v + nx->len, ' ', cur->len - nx->len);
+                nx->len = cur->len;
+            }
         }
         begin(k);
         shmc_rc want = cur->present ? SHMC_OK : SHMC_NOT_FOUND;

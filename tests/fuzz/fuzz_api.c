@@ -91,8 +91,8 @@ static void keys_init(void)
         valid_nkey[NSMALL + i] = strlen(bulk_keys[i]);
     }
     static const struct { const char *k; size_t n; } bad[NINVALID] = {
-        {"", 0}, {NULL, SHMC_KEY_MAX + 1}, {"a b", 3}, {"ab\x01", 3}, {"del\x7f", 4},
-        {"\0ab", 3}, {"tab\there", 8}, {"nl\n", 3}};
+        {"", 0}, {NULL, SHMC_KEY_MAX + 1}, {"a b", 3}, {"ab\n", 3}, {"sp ", 3},
+        {"\0ab", 3}, {"nul\0x", 5}, {"nl\n", 3}};
     for (int i = 0; i < NINVALID; i++) {
         invalid_key[i] = bad[i].k ? bad[i].k : too_long_key;
         invalid_nkey[i] = bad[i].n;
@@ -610,19 +610,39 @@ static void do_delete(reader_t *r)
     m->present = false;
 }
 
-/* The rule the library promises: 1..20 ASCII digits, at most 2^64-1. */
+/* The rule the library promises, memcached's strtoull: blanks, a sign, digits (at most
+ * 2^64-1), then a blank, a NUL or the end; '-' only when the result is not negative. */
 static bool parse_counter(const uint8_t *p, size_t n, uint64_t *out)
 {
-    if (n == 0 || n > 20) return false;
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
+    bool neg = false;
+    if (i < n && (p[i] == '+' || p[i] == '-')) neg = p[i++] == '-';
+    size_t first = i;
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = p[i] - '0';
         if (v > (UINT64_MAX - d) / 10) return false;
         v = v * 10 + d;
     }
+    if (i == first) return false;
+    if (i < n && p[i] != 0 && p[i] != ' ' && !(p[i] >= '\t' && p[i] <= '\r')) return false;
+    if (neg) v = 0 - v;
+    if (neg && (int64_t)v < 0) return false;
     *out = v;
     return true;
+}
+
+/* A counter's new text: the number, padded with spaces to the old length when no longer
+ * (old values up to 256 bytes), as memcached rewrites it in place. */
+static size_t counter_text(char *text, uint64_t v, size_t old_n)
+{
+    size_t n = (size_t)snprintf(text, 24, "%llu", (unsigned long long)v);
+    if (n < old_n && old_n <= 256) {
+        memset(text + n, ' ', old_n - n);
+        n = old_n;
+    }
+    return n;
 }
 
 static void do_arith(reader_t *r, bool incr)
@@ -654,10 +674,10 @@ static void do_arith(reader_t *r, bool incr)
     v = incr ? v + delta : (delta > v ? 0 : v - delta);
     if (want_result && result != v)
         fail("result %llu, want %llu", (unsigned long long)result, (unsigned long long)v);
-    char text[24];
-    int tn = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+    char text[260];
+    size_t tn = counter_text(text, v, m->n);
     bool stale = m->stale, win = m->win; /* a counter keeps them, as memcached's */
-    model_store(k, text, (size_t)tn, NULL, 0, m->flags, false);
+    model_store(k, text, tn, NULL, 0, m->flags, false);
     m->stale = stale;
     m->win = win;
 }
@@ -1001,12 +1021,12 @@ static void do_arith_meta(reader_t *r)
     if (im.created != created) fail("created %u, want %u", im.created, created);
     v = created ? o.initial : incr ? v + delta : (delta > v ? 0 : v - delta);
     if (result != v) fail("result %llu, want %llu", (unsigned long long)result, (unsigned long long)v);
-    char text[24];
-    int tn = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
-    if (im.nvalue != (uint64_t)tn) fail("meta nvalue %llu, want %d", (unsigned long long)im.nvalue, tn);
+    char text[260];
+    size_t tn = counter_text(text, v, created ? 0 : m->n);
+    if (im.nvalue != (uint64_t)tn) fail("meta nvalue %llu, want %zu", (unsigned long long)im.nvalue, tn);
     bool stale = created ? false : m->stale, win = created ? false : m->win;
     time_t win_at = m->win_at;
-    model_store(k, text, (size_t)tn, NULL, 0, created ? 0 : m->flags, false);
+    model_store(k, text, tn, NULL, 0, created ? 0 : m->flags, false);
     m->stale = stale; /* a counter stays stale and keeps its win, as memcached's */
     m->win = win;
     m->win_at = win_at;

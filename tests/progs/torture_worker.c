@@ -63,10 +63,13 @@ static void verify(const char *key, unsigned k, const unsigned char *v, size_t n
     if (record_check(v, n, k, &at) < 0) note_corrupt(key, n, at);
 }
 
+/* 1..20 digits, then the spaces that pad a number that shrank to its old length */
 static void verify_counter(const char *key, const unsigned char *v, size_t n)
 {
-    bool ok = n >= 1 && n <= 20;
-    for (size_t i = 0; ok && i < n; i++) ok = v[i] >= '0' && v[i] <= '9';
+    size_t digits = 0;
+    while (digits < n && v[digits] >= '0' && v[digits] <= '9') digits++;
+    bool ok = digits >= 1 && digits <= 20;
+    for (size_t i = digits; ok && i < n; i++) ok = v[i] == ' ';
     if (!ok) note_corrupt(key, n, 0);
 }
 

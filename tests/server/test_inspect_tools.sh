@@ -2,7 +2,9 @@
 # test_inspect_tools.sh — the tools that list a memcached's items, against shmcd: Debian's
 # memcached-tool (keys, keys with a limit, dump, whose output stores the same items again)
 # reads `lru_crawler metadump all`, and libmemcached's memcdump reads `stats cachedump`
-# class by class.  Every run is under `timeout`: a hang fails.
+# class by class; memcached-tool display, stats and settings; -X refuses both dumps.
+# Every run is under `timeout`: a hang fails.  The timeouts are generous: memcdump walks the
+# cache once per class, which a sanitizer build on a loaded machine does slowly.
 . "$(dirname "$0")/lib.sh"
 require_tool memcdump libmemcached-tools
 MCTOOL=${MEMCACHED_TOOL:-/usr/share/memcached/scripts/memcached-tool}
@@ -36,7 +38,7 @@ cd "$TMP"
 # an empty cache: nothing listed, no hang
 out=$(timeout 20 perl "$MCTOOL" "127.0.0.1:$PORT" keys 2>/dev/null); rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "memcached-tool keys, empty cache"; else fail "keys empty: rc $rc: $out"; fi
-out=$(timeout 20 memcdump "$S"); rc=$?
+out=$(timeout 120 memcdump "$S"); rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "memcdump, empty cache"; else fail "memcdump empty: rc $rc: $out"; fi
 
 big=$(head -c 300 /dev/zero | tr '\0' y)
@@ -71,7 +73,7 @@ if [ "$restored" -eq 3 ] && [ "$got" = "$(printf 'VALUE foo 5 3\nbar\nVALUE a%%2
     pass "memcached-tool dump restores"
 else fail "restore: $restored stored; $got"; fi
 
-out=$(timeout 20 memcdump "$S"); rc=$?
+out=$(timeout 120 memcdump "$S"); rc=$?
 if [ "$rc" -eq 0 ] && [ "$(sort <<<"$out" | tr '\n' ' ')" = "a%20b big foo " ]; then pass "memcdump"; else fail "memcdump: rc $rc: $out"; fi
 
 # 2000 items of several sizes: every key listed once by each tool
@@ -86,7 +88,33 @@ while not out.endswith(b"MN\r\n"):
 PY
 n=$(timeout 60 perl "$MCTOOL" "127.0.0.1:$PORT" keys 2>/dev/null | grep -c '^key=k')
 if [ "$n" -eq 2000 ]; then pass "memcached-tool keys: 2000 items"; else fail "keys listed $n of 2000"; fi
-n=$(timeout 60 memcdump "$S" | grep '^k' | sort -u | wc -l)
+n=$(timeout 120 memcdump "$S" | grep '^k' | sort -u | wc -l)
 if [ "$n" -eq 2000 ]; then pass "memcdump: 2000 items"; else fail "memcdump listed $n of 2000"; fi
+# memcached-tool's other views: display (stats items + stats slabs, one row per class),
+# stats, settings
+out=$(timeout 20 perl "$MCTOOL" "127.0.0.1:$PORT" display 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'Item_Size' <<<"$out" && [ "$(grep -c 'B ' <<<"$out")" -ge 3 ]; then
+    pass "memcached-tool display: a row per class"
+else fail "display: rc $rc: $out"; fi
+out=$(timeout 20 perl "$MCTOOL" "127.0.0.1:$PORT" stats 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'curr_items *20[0-9][0-9]' <<<"$out" && grep -q 'hash_power_level' <<<"$out"; then
+    pass "memcached-tool stats"
+else fail "stats: rc $rc: $out"; fi
+out=$(timeout 20 perl "$MCTOOL" "127.0.0.1:$PORT" settings 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'item_size_max *1048576' <<<"$out" && grep -q 'dump_enabled *yes' <<<"$out"; then
+    pass "memcached-tool settings"
+else fail "settings: rc $rc: $out"; fi
+stop_shmcd
+
+# -X: no dumping, with memcached -X's replies (memcached-tool keys then waits forever, with
+# memcached -X as with shmcd -X: not run)
+start_shmcd -X
+got=$(mc_send "$PORT" - 'stats cachedump 1 0\r\nlru_crawler metadump all\r\n' | tr -d '\r')
+if [ "$got" = "$(printf 'CLIENT_ERROR stats cachedump not allowed\nERROR metadump not allowed\nMN')" ]; then
+    pass "-X refuses cachedump and metadump as memcached -X"
+else fail "-X: $got"; fi
+if [ "$(mc_send "$PORT" - 'stats settings\r\n' | grep -c 'dump_enabled no')" -eq 1 ]; then
+    pass "-X: dump_enabled no"
+else fail "-X: stats settings"; fi
 stop_shmcd
 finish

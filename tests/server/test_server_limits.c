@@ -60,7 +60,7 @@ static void test_line_without_end(void)
     char buf[256];
     bool closed = false;
     h_recv_until(fd, buf, sizeof buf, NULL, 1u << 20, 5000, &closed);
-    CHECK(strcmp(buf, "CLIENT_ERROR line too long\r\n") == 0 && closed);
+    CHECK(buf[0] == 0 && closed); /* as memcached: closed without a reply */
     close(fd);
     CHECK(server_answers());
 }
@@ -69,17 +69,18 @@ static void test_huge_length(void)
 {
     long before = rss_anon_kib(srv.pid);
     int fd = h_connect(&srv);
-    CHECK(h_send_str(fd, "set huge 0 0 2000000000\r\n"));
-    char buf[256];
-    h_recv_until(fd, buf, sizeof buf, "\r\n", 0, 5000, NULL);
-    CHECK(strcmp(buf, "SERVER_ERROR object too large for cache\r\n") == 0);
-    /* the server discards the block as it comes: 32 MB of it costs it nothing */
+    CHECK(h_send_str(fd, "set huge 0 0 33554432\r\n"));
+    /* the server discards the block as it comes: 32 MB of it costs it nothing; as memcached,
+     * it answers once the whole block is read */
     char *chunk = malloc(1 << 20);
     memset(chunk, 'x', 1 << 20);
     bool sent = true;
     for (int i = 0; i < 32 && sent; i++) sent = h_send_all(fd, chunk, 1 << 20);
-    CHECK(sent);
+    CHECK(sent && h_send_str(fd, "\r\n"));
     free(chunk);
+    char buf[256];
+    h_recv_until(fd, buf, sizeof buf, "\r\n", 0, 20000, NULL);
+    CHECK(strcmp(buf, "SERVER_ERROR object too large for cache\r\n") == 0);
     CHECK(server_answers());
     close(fd);
     check_growth(before, rss_anon_kib(srv.pid), 16 * 1024, "32 MB swallowed");
@@ -172,7 +173,9 @@ static void test_never_reading_client(void)
 static void test_large_values_and_pipeline(void)
 {
     int fd = h_connect(&srv);
-    size_t vlen = 1 << 20; /* the default item size limit exactly */
+    /* the largest value memcached takes under its default -I 1m: the item's 48-byte header,
+     * key + NUL, flags, value + CRLF and cas count */
+    size_t vlen = (1 << 20) - (48 + 8 + 4 + 2 + 8);
     char *req = malloc(vlen + 64);
     int h = snprintf(req, 64, "set one_mib 1 0 %zu\r\n", vlen);
     for (size_t i = 0; i < vlen; i++) req[h + i] = (char)('a' + i % 26);

@@ -163,11 +163,12 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group", "  --resize"};
+        "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group", "  --resize",
+        "-X, --disable-dumping"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 26 + 15); /* title, usage, 26 flags, 15 continuation lines */
+    CHECK(lines == 2 + 27 + 15); /* title, usage, 27 flags, 15 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }
@@ -197,7 +198,7 @@ static void test_settings(void)
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
-                       "flush_enabled yes\ndump_enabled no\nssl_enabled no\n"
+                       "flush_enabled yes\ndump_enabled yes\nssl_enabled no\n"
                        "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"

@@ -244,7 +244,7 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
     CHECK_RC(shmc_stats(c, &st), SHMC_OK);
     shmc_close(c);
     for (unsigned verbosity = 0; verbosity < 2; verbosity++) {
-        char want[2048], buf[2048];
+        char want[2048], buf[8192];
         snprintf(want, sizeof want,
                  "STAT maxbytes %llu\r\nSTAT maxconns 1024\r\nSTAT tcpport %d\r\n"
                  "STAT udpport 0\r\nSTAT inter 127.0.0.1\r\nSTAT verbosity %u\r\n"
@@ -254,12 +254,12 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
                  "STAT binding_protocol auto-negotiate\r\nSTAT auth_enabled_sasl no\r\n"
                  "STAT auth_enabled_ascii no\r\nSTAT item_size_max 65536\r\n"
                  "STAT maxconns_fast yes\r\nSTAT hashpower_init %u\r\n"
-                 "STAT flush_enabled yes\r\nSTAT dump_enabled no\r\nSTAT ssl_enabled no\r\n"
+                 "STAT flush_enabled yes\r\nSTAT dump_enabled yes\r\nSTAT ssl_enabled no\r\n"
                  "STAT ssl_chain_cert NULL\r\nSTAT ssl_key NULL\r\nSTAT ssl_verify_mode 0\r\n"
                  "STAT ssl_keyformat 1\r\nSTAT ssl_ciphers NULL\r\nSTAT ssl_ca_cert NULL\r\n"
                  "STAT ssl_wbuf_size 16384\r\nSTAT ssl_session_cache no\r\n"
                  "STAT ssl_kernel_tls no\r\nSTAT ssl_min_version tlsv1.2\r\n"
-                 "STAT shmc_cache %s\r\nEND\r\n",
+                 "STAT shmc_cache %s\r\n",
                  (unsigned long long)st.limit_maxbytes, s->port, verbosity, s->unix_path,
                  log2_floor(st.hash_buckets), cache_path);
         int fd = h_connect(s);
@@ -267,8 +267,12 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
         int n = snprintf(cmd, sizeof cmd, "verbosity %u\r\n", verbosity);
         h_roundtrip(fd, cmd, (size_t)n, "OK\r\n", buf, sizeof buf);
         h_roundtrip(fd, "stats settings\r\n", 16, "END\r\n", buf, sizeof buf);
-        if (strcmp(buf, want) != 0) fprintf(stderr, "FAIL: stats settings:\n%s", buf);
-        CHECK(strcmp(buf, want) == 0);
+        /* the flag table's lines, then memcached's settings no flag makes (stats_diff) */
+        bool ok = strncmp(buf, want, strlen(want)) == 0 &&
+                  strstr(buf, "STAT growth_factor 1.25\r\n") &&
+                  strstr(buf, "STAT memory_file (null)\r\nEND\r\n");
+        if (!ok) fprintf(stderr, "FAIL: stats settings:\n%s", buf);
+        CHECK(ok);
         h_roundtrip(fd, "verbosity 0\r\n", 13, "OK\r\n", buf, sizeof buf);
         close(fd);
     }

@@ -40,13 +40,14 @@ if [ "$rc" -eq 1 ] && grep -q "cannot open cache" "$TMP/err"; then pass "bad cac
 # different limits than the existing file's: refused
 "$SHMCD" -p 0 -s "$TMP/y.sock" -m 128 --cache="$TMP/cache" 2>"$TMP/err"; rc=$?
 if [ "$rc" -eq 1 ]; then pass "mismatched -m refused"; else fail "mismatched -m: exit $rc"; fi
-# memcached's sizes for big objects: -m 64 -I 16m stores and serves a 16 MiB value; -m 3 runs
+# memcached's sizes for big objects: -m 64 -I 16m stores and serves a 16 MiB item; -m 3 runs
 rm -f "$TMP/cache"
 start_shmcd -t 1 -m 64 -I 16m
 if python3 - "$PORT" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-v = bytes(i * 7 % 251 for i in range(1 << 20)) * 16
+# the largest value of key "big" under -I 16m: memcached counts its 62 bytes of item overhead
+v = (bytes(i * 7 % 251 for i in range(1 << 20)) * 16)[:(16 << 20) - 62]
 def reply(end):
     data = b""
     while not data.endswith(end):
@@ -61,7 +62,7 @@ assert reply(b"\r\n").startswith(b"SERVER_ERROR")
 s.sendall(b"get big\r\n")
 assert reply(b"END\r\n") == b"VALUE big 0 %d\r\n" % len(v) + v + b"\r\nEND\r\n"
 PY
-then pass "-m 64 -I 16m: a 16 MiB value stored and read back"; else fail "-m 64 -I 16m"; fi
+then pass "-m 64 -I 16m: a 16 MiB item stored and read back"; else fail "-m 64 -I 16m"; fi
 stop_shmcd
 rm -f "$TMP/cache"
 start_shmcd -t 1 -m 3

@@ -24,6 +24,7 @@ typedef struct proto_server_stats {
     uint64_t bytes_read, bytes_written;
     uint64_t threads;
     uint64_t auth_cmds, auth_errors; /* ASCII authentication attempts, failures */
+    uint64_t conn_yields;            /* turns a connection gave up at -R requests */
 } proto_server_stats;
 
 /* One "stats settings" line: its name and its value as text. */
@@ -35,6 +36,8 @@ typedef struct proto_hooks {
      * before any emit.  Without it the reply has no settings (only the server has them). */
     shmc_rc (*settings)(void *arg, proto_setting_fn emit, void *ctx);
     void (*set_verbosity)(void *arg, unsigned level);
+    /* "shutdown" (graceful: "shutdown graceful"), where the server enabled it */
+    void (*shutdown)(void *arg, bool graceful);
     void *arg;
 } proto_hooks;
 
@@ -44,12 +47,25 @@ typedef struct proto_env {
     uint64_t limit_maxbytes;
     size_t out_high_water;  /* a retrieval pauses when this many reply bytes wait unsent */
     proto_hooks hooks;
+    bool flush_disabled;    /* memcached -F: flush_all is refused */
+    bool cas_disabled;      /* memcached -C: cas values show as 0, a cas compare fails */
+    bool shutdown_enabled;  /* memcached -A */
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     /* "stats reset": the library's counters at the last reset, subtracted when shown */
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;
 } proto_env;
+
+/* A cas value as a reply shows it: 0 under -C, as memcached reports it. */
+static inline uint64_t proto_cas_shown(const proto_env *env, uint64_t cas)
+{
+    return env->cas_disabled ? 0 : cas;
+}
+
+/* Under -C memcached compares a request's cas with 0; a store's compare always fails.  The
+ * library's counter never reaches this value, so a compare with it fails. */
+#define PROTO_CAS_NEVER UINT64_MAX
 
 /* Set up env for `cache` (reads its limits through shmc_stats).  SHMC_OK or the error. */
 shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks);

@@ -84,7 +84,8 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
             proto_reply_server_error(out, rc);
             return false;
         }
-        size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas, cas);
+        size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas,
+                                   proto_cas_shown(env, cas));
         char *p = base + hlen;
         memmove(p, vbuf, nvalue);
         p[nvalue] = '\r';
@@ -104,7 +105,7 @@ typedef struct mget_batch {
     size_t end[MGET_BATCH]; /* where key i ends in the request's key list */
     size_t n, next;         /* keys; the first key a found value may still be */
     size_t done;            /* keys answered before the reply reached its high-water mark */
-    bool with_cas, broken;
+    bool with_cas, no_cas, broken;
     proto_out *out;
     size_t high_water;
 } mget_batch;
@@ -124,7 +125,7 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
         return;
     }
     char *p = out->buf + out->len;
-    p += value_header(p, key, nkey, flags, nvalue, b->with_cas, cas);
+    p += value_header(p, key, nkey, flags, nvalue, b->with_cas, b->no_cas ? 0 : cas);
     memcpy(p, value, nvalue);
     p[nvalue] = '\r';
     p[nvalue + 1] = '\n';
@@ -136,8 +137,8 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
 /* Answer up to MGET_BATCH keys from req->key_pos on; false when the reply is broken off. */
 static bool append_values(proto_env *env, proto_request *req, proto_out *out, bool *more)
 {
-    mget_batch b = {.with_cas = req->cmd == PROTO_GETS, .out = out,
-                    .high_water = env->out_high_water};
+    mget_batch b = {.with_cas = req->cmd == PROTO_GETS, .no_cas = env->cas_disabled,
+                    .out = out, .high_water = env->out_high_water};
     size_t pos = req->key_pos;
     while (b.n < MGET_BATCH &&
            proto_next_key(req->keys, req->keys_len, &pos, &b.key[b.n], &b.nkey[b.n]))
@@ -264,7 +265,10 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     case PROTO_REPLACE: rc = shmc_replace(c, k, nk, data, nv, req->flags, req->exptime); break;
     case PROTO_APPEND: rc = shmc_append(c, k, nk, data, nv, req->flags, req->exptime); break;
     case PROTO_PREPEND: rc = shmc_prepend(c, k, nk, data, nv, req->flags, req->exptime); break;
-    default: rc = shmc_cas(c, k, nk, data, nv, req->flags, req->exptime, req->cas); break;
+    default: /* -C: memcached's cas never matches an item */
+        rc = shmc_cas(c, k, nk, data, nv, req->flags, req->exptime,
+                      env->cas_disabled ? PROTO_CAS_NEVER : req->cas);
+        break;
     }
     count_refusal(env, rc);
     const char *line = storage_reply(rc);
@@ -335,6 +339,10 @@ proto_status proto_exec_flush_all(proto_env *env, proto_request *req, const char
                                   proto_out *out)
 {
     (void)data;
+    if (env->flush_disabled) {
+        reply(out, req, "CLIENT_ERROR flush_all not allowed");
+        return PROTO_DONE;
+    }
     /* like memcached's realtime(): a delay over 30 days is an absolute Unix time */
     int64_t delay = req->exptime;
     if (delay > SHMC_EXPTIME_RELATIVE_MAX) {
@@ -363,6 +371,24 @@ proto_status proto_exec_verbosity(proto_env *env, proto_request *req, const char
     if (env->hooks.set_verbosity) env->hooks.set_verbosity(env->hooks.arg, (unsigned)req->exptime);
     reply(out, req, "OK");
     return PROTO_DONE;
+}
+
+/* memcached's process_shutdown_command: refused without -A; else the server stops (the
+ * connection closes with no reply). */
+proto_status proto_exec_shutdown(proto_env *env, proto_request *req, const char *data,
+                                 proto_out *out)
+{
+    (void)data;
+    if (!env->shutdown_enabled || !env->hooks.shutdown) {
+        proto_out_line(out, "ERROR: shutdown not enabled");
+        return PROTO_DONE;
+    }
+    if (req->exptime < 0) {
+        proto_out_line(out, "CLIENT_ERROR invalid shutdown mode");
+        return PROTO_DONE;
+    }
+    env->hooks.shutdown(env->hooks.arg, req->exptime == 1);
+    return PROTO_CLOSE;
 }
 
 proto_status proto_exec_quit(proto_env *env, proto_request *req, const char *data,

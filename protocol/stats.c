@@ -166,6 +166,7 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "bytes_written", s.bytes_written);
     list_u64(&l, "accepting_conns", 1);
     list_u64(&l, "threads", s.threads);
+    list_u64(&l, "conn_yields", s.conn_yields);
     list_u64(&l, "hash_power_level", log2_floor(st.hash_buckets));
     list_u64(&l, "hash_bytes", st.hash_buckets * 8);
     /* the cache's own rows, by their wire names */

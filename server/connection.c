@@ -10,7 +10,9 @@
  *  - replies waiting unsent above the high-water mark stop both reading and running
  *    retrievals (the socket's EPOLLIN interest is dropped), so a client that never reads
  *    holds at most that much plus one value.
- * Pipelined requests are all answered with one send() when the batch is done. */
+ * Pipelined requests are all answered with one send() when the batch is done.  As memcached,
+ * a connection runs at most -R requests (plus the one that finds the budget spent) per turn,
+ * then yields (stats: conn_yields) and asks for EPOLLOUT, which fires at once, to go on. */
 #include "connection.h"
 
 #include <errno.h>
@@ -292,6 +294,11 @@ static void conn_process(conn_t *c)
                 continue;
             }
             if (!read_cmd(c)) return;
+            if (++c->turn_reqs > c->worker->srv->opt.reqs_per_event) {
+                c->yielded = true;
+                atomic_fetch_add_explicit(&c->worker->conn_yields, 1, memory_order_relaxed);
+                return;
+            }
             continue;
         }
     }
@@ -327,6 +334,8 @@ bool conn_on_events(conn_t *c, uint32_t events)
 {
     proto_env *env = env_of(c);
     if (events & EPOLLERR) return false;
+    c->turn_reqs = 0;
+    c->yielded = false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
     conn_process(c); /* a paused retrieval or buffered requests may go on now */
     /* a TLS session may hold decrypted input the socket no longer signals, or wait to
@@ -334,13 +343,13 @@ bool conn_on_events(conn_t *c, uint32_t events)
     bool tls_input = c->tls && (tls_pending(c->tls) || (tls_extra_events(c->tls) & EPOLLOUT));
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) || tls_input) {
         for (int i = 0; (i < READS_PER_EVENT || (c->tls && tls_pending(c->tls))) &&
-                        !c->closing && !c->dead; i++) {
+                        !c->closing && !c->dead && !c->yielded; i++) {
             if (proto_out_pending(&c->out) > env->out_high_water || c->state == CONN_PAUSED) break;
             bool full;
             ssize_t n = conn_read(c, &full);
             if (n == 0) { /* the client is done sending: answer what it sent, then close */
                 conn_process(c);
-                c->closing = true;
+                if (!c->yielded) c->closing = true; /* else the next turn reads the end again */
                 break;
             }
             if (n < 0) {
@@ -361,7 +370,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
         proto_out_pending(&c->out) > env->out_high_water)
         want = EPOLLOUT;
     else
-        want = EPOLLIN | (pending ? EPOLLOUT : 0);
+        want = EPOLLIN | (pending || c->yielded ? EPOLLOUT : 0);
     if (c->tls) want |= tls_extra_events(c->tls);
     return worker_watch(c->worker, c, want);
 }

@@ -30,6 +30,8 @@ typedef struct conn {
     conn_state state;
     bool closing;             /* close once `out` is sent */
     bool dead;                /* close now */
+    bool yielded;             /* this turn ran -R requests: the rest waits for the next */
+    unsigned turn_reqs;       /* requests run in this turn */
     uint32_t events;          /* epoll interest now registered */
     char *rbuf;               /* unconsumed input is rbuf[rpos..rlen) */
     size_t rpos, rlen, rcap;

@@ -2,8 +2,11 @@
  * and meta protocols, so network clients and local library users share the same items.
  *
  * The main thread binds the listeners, starts the workers, then accepts connections and
- * waits for SIGTERM/SIGINT (through a signalfd); on either it stops accepting, closes every
- * connection, detaches from the cache (whose items stay in the file) and exits 0. */
+ * waits for signals (through a signalfd), as memcached 1.6 handles them: SIGTERM and SIGINT
+ * stop the server, SIGUSR1 stops it gracefully ("shutdown graceful" raises it; the cache
+ * file keeps its items either way, so both stops are the same here), SIGHUP is ignored.  On
+ * a stop it closes the listeners and every connection, detaches from the cache, removes the
+ * pid file and exits 0. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -52,6 +55,7 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->bytes_read += atomic_load_explicit(&w->bytes_read, memory_order_relaxed);
         s->bytes_written += atomic_load_explicit(&w->bytes_written, memory_order_relaxed);
         s->connection_structures += atomic_load(&w->conn_structures);
+        s->conn_yields += atomic_load_explicit(&w->conn_yields, memory_order_relaxed);
     }
     s->threads = srv->nworkers;
     if (srv->auth) {
@@ -98,6 +102,15 @@ static void hook_verbosity(void *arg, unsigned level)
 {
     server_t *srv = arg;
     atomic_store(&srv->verbosity, level);
+}
+
+/* "shutdown" (-A): the signal memcached raises, sent to the process, so that the main
+ * thread's signalfd reads it (each thread has every handled signal blocked). */
+static void hook_shutdown(void *arg, bool graceful)
+{
+    server_t *srv = arg;
+    server_log(srv, 1, "shmcd: shutdown%s command received", graceful ? " graceful" : "");
+    kill(getpid(), graceful ? SIGUSR1 : SIGINT);
 }
 
 static shmc_t *open_cache(const shmcd_options *opt)
@@ -147,7 +160,7 @@ static bool write_pidfile(const char *path)
     return true;
 }
 
-/* Accept connections until SIGTERM or SIGINT arrives. */
+/* Accept connections until SIGTERM, SIGINT or SIGUSR1 arrives. */
 static void serve(server_t *srv, listeners_t *ls, int sigfd)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -172,8 +185,13 @@ static void serve(server_t *srv, listeners_t *ls, int sigfd)
         for (int i = 0; i < n; i++) {
             if (events[i].data.fd == sigfd) {
                 struct signalfd_siginfo si;
-                if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-                    server_log(srv, 1, "shmcd: signal %u received, shutting down", si.ssi_signo);
+                if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+                if (si.ssi_signo == SIGHUP) {
+                    server_log(srv, 1, "shmcd: SIGHUP received and ignored, as memcached does");
+                    continue;
+                }
+                if (si.ssi_signo == SIGUSR1) server_log(srv, 1, "Gracefully stopping");
+                else server_log(srv, 1, "Signal handled: %s.", strsignal((int)si.ssi_signo));
                 close(ep);
                 return;
             }
@@ -194,11 +212,13 @@ int main(int argc, char **argv)
     atomic_store(&srv.verbosity, srv.opt.verbosity);
     srv.started = time(NULL);
 
-    /* SIGTERM/SIGINT go to the signalfd; every thread inherits the mask. */
+    /* SIGTERM/SIGINT/SIGUSR1/SIGHUP go to the signalfd; every thread inherits the mask. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
@@ -216,7 +236,7 @@ int main(int argc, char **argv)
         return 1;
     }
     proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
-                         .set_verbosity = hook_verbosity, .arg = &srv};
+                         .set_verbosity = hook_verbosity, .shutdown = hook_shutdown, .arg = &srv};
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
         fprintf(stderr, "shmcd: cannot read the cache's settings: %s\n", shmc_strerror(rc));
@@ -224,6 +244,9 @@ int main(int argc, char **argv)
         listeners_close(&ls);
         return 1;
     }
+    srv.env.flush_disabled = srv.opt.flush_disabled;
+    srv.env.cas_disabled = srv.opt.cas_disabled;
+    srv.env.shutdown_enabled = srv.opt.shutdown_enabled;
     if (!drop_privileges(srv.opt.user)) return 1;
     if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
         fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));
@@ -235,12 +258,14 @@ int main(int argc, char **argv)
     srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
     if (!srv.workers) {
         fprintf(stderr, "shmcd: out of memory\n");
+        if (srv.opt.pidfile) unlink(srv.opt.pidfile);
         return 1;
     }
     for (unsigned i = 0; i < srv.nworkers; i++) {
         if (!worker_start(&srv.workers[i], &srv, i)) {
             fprintf(stderr, "shmcd: cannot start worker %u: %s\n", i, strerror(errno));
             for (unsigned j = 0; j < i; j++) worker_stop(&srv.workers[j]);
+            if (srv.opt.pidfile) unlink(srv.opt.pidfile);
             return 1;
         }
     }

@@ -171,6 +171,27 @@ static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_disable_flush(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->flush_disabled = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_disable_cas(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->cas_disabled = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_enable_shutdown(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->shutdown_enabled = true;
+    return FLAG_OK;
+}
+
 static flag_rc set_backlog(shmcd_options *opt, const char *arg)
 {
     unsigned long v;
@@ -317,6 +338,24 @@ static void show_reqs_per_event(const shmcd_options *opt, const shmcd_live *live
     snprintf(buf, n, "%u", opt->reqs_per_event);
 }
 
+static void show_shutdown(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->shutdown_enabled ? "yes" : "no");
+}
+
+static void show_cas(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->cas_disabled ? "no" : "yes");
+}
+
+static void show_flush(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->flush_disabled ? "no" : "yes");
+}
+
 static void show_backlog(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
 {
     (void)live;
@@ -445,17 +484,22 @@ static const flag flags[] = {
      .help = "UNIX socket mode, octal",
      .set = set_unix_mask, .bad = "not an octal mode",
      .setting = "umask", .show = show_umask},
-    {.setting = "shutdown_command", .fixed = "no"},
+    {.short_name = 'A', .long_name = "enable-shutdown",
+     .help = "enable the shutdown command (and shutdown graceful)",
+     .set = set_enable_shutdown,
+     .setting = "shutdown_command", .show = show_shutdown},
     {.short_name = 't', .long_name = "threads", .arg = "NUM", .dflt = "4",
      .help = "worker threads, one epoll loop each",
      .set = set_threads, .bad = "not a thread count (1..256)",
      .setting = "num_threads", .show = show_threads},
     {.short_name = 'R', .long_name = "max-reqs-per-event", .arg = "NUM", .dflt = "20",
-     .help = "requests per connection per turn",
-     .note = "accepted and shown\nin stats settings, not used yet: a connection gets 8 reads a turn",
+     .help = "requests per connection per turn; then other\nconnections get a turn (stats: conn_yields)",
      .set = set_reqs_per_event, .bad = "not a positive count",
      .setting = "reqs_per_event", .show = show_reqs_per_event},
-    {.setting = "cas_enabled", .fixed = "yes"},
+    {.short_name = 'C', .long_name = "disable-cas",
+     .help = "no CAS: cas values are 0, cas compares fail",
+     .set = set_disable_cas,
+     .setting = "cas_enabled", .show = show_cas},
     {.short_name = 'b', .long_name = "listen-backlog", .arg = "NUM", .dflt = "1024",
      .help = "listen backlog",
      .set = set_backlog, .bad = "not a positive count",
@@ -475,7 +519,10 @@ static const flag flags[] = {
      .setting = "item_size_max", .show = show_item_size_max},
     {.setting = "maxconns_fast", .fixed = "yes"},
     {.setting = "hashpower_init", .show = show_hashpower},
-    {.setting = "flush_enabled", .fixed = "yes"},
+    {.short_name = 'F', .long_name = "disable-flush-all",
+     .help = "refuse flush_all",
+     .set = set_disable_flush,
+     .setting = "flush_enabled", .show = show_flush},
     {.setting = "dump_enabled", .fixed = "no"},
     {.short_name = 'Z', .long_name = "enable-ssl",
      .help = "TLS on the TCP listeners (OpenSSL); set with -o ssl_*",

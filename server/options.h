@@ -26,6 +26,9 @@ typedef struct shmcd_options {
     unsigned threads;         /* -t */
     unsigned verbosity;       /* -v, -vv, -vvv */
     unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
+    bool flush_disabled;      /* -F: flush_all is refused */
+    bool cas_disabled;        /* -C: cas values are 0 and a cas compare never matches */
+    bool shutdown_enabled;    /* -A: the shutdown command stops the server */
     int backlog;              /* -b */
     const char *cache;        /* --cache NAME|PATH */
     unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */

@@ -24,6 +24,7 @@ typedef struct worker {
     bool stop;
     struct conn *conns;       /* every connection this worker owns */
     _Atomic uint64_t bytes_read, bytes_written, conn_structures;
+    _Atomic uint64_t conn_yields; /* turns given up at -R requests */
 } worker_t;
 
 bool worker_start(worker_t *w, server_t *srv, unsigned id);

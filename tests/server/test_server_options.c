@@ -24,6 +24,12 @@ static shmcd_opt_result parse(shmcd_options *opt, const char *const *args)
     return r;
 }
 
+static void collect(void *ctx, const char *name, const char *value)
+{
+    FILE *f = ctx;
+    fprintf(f, "%s %s\n", name, value);
+}
+
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_defaults(void)
@@ -37,6 +43,29 @@ static void test_defaults(void)
     CHECK(o.max_conns == 1024 && o.threads == 4 && o.reqs_per_event == 20 && o.backlog == 1024);
     CHECK(strcmp(o.cache, "shmcd") == 0);
     CHECK(o.verbosity == 0 && !o.daemonize && !o.pidfile && !o.user);
+    CHECK(!o.flush_disabled && !o.cas_disabled && !o.shutdown_enabled);
+    shmcd_free_options(&o);
+}
+
+/* memcached's switches: -F, -C, -A, each also by its long name, and in stats settings. */
+static void test_switches(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-F", "-C", "-A")) == SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("--disable-flush-all", "--disable-cas", "--enable-shutdown")) ==
+          SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled);
+    shmcd_live live = {.limit_maxbytes = 4 << 20, .item_size_max = 65536, .hash_buckets = 1 << 16};
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nshutdown_command yes\n") && strstr(text, "\ncas_enabled no\n") &&
+          strstr(text, "\nflush_enabled no\n"));
+    free(text);
     shmcd_free_options(&o);
 }
 
@@ -126,8 +155,8 @@ static void test_help(void)
         "\n  --mode=MODE",
         "\n  --group=GROUP",
         "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n",
-        "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn (default: 20; "
-        "accepted and shown\n                           in stats settings, not used yet",
+        "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn; then other\n"
+        "                           connections get a turn (stats: conn_yields) (default: 20)\n",
         "\n  -v, --verbose            more messages",
         "\n  -h, --help               print this help and exit\n",
     };
@@ -141,20 +170,16 @@ static void test_help(void)
         "-t, --threads", "-R, --max-reqs-per-event", "-b, --listen-backlog", "-U, --udp-port",
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
-        "-Y, --auth-file", "  --mode", "  --group"};
+        "-Y, --auth-file", "  --mode", "  --group", "-A, --enable-shutdown", "-C, --disable-cas",
+        "-F, --disable-flush-all"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 24 + 14); /* title, usage, 24 flags, 14 continuation lines */
+    CHECK(lines == 2 + 27 + 14); /* title, usage, 27 flags, 14 continuation lines */
     CHECK(strstr(text, "evictions") == NULL);
     free(text);
 }
 
-static void collect(void *ctx, const char *name, const char *value)
-{
-    FILE *f = ctx;
-    fprintf(f, "%s %s\n", name, value);
-}
 
 static void test_settings(void)
 {
@@ -200,6 +225,7 @@ int main(void)
 {
     test_defaults();
     test_every_flag();
+    test_switches();
     test_refused();
     test_unix_socket_and_port();
     test_help();

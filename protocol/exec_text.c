@@ -271,6 +271,8 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
         break;
     }
     count_refusal(env, rc);
+    /* memcached drops the old value of a set it had no memory for */
+    if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) shmc_delete(c, k, nk);
     const char *line = storage_reply(rc);
     if (line) reply(out, req, line);
     else if (!req->noreply) proto_reply_server_error(out, rc);

@@ -121,6 +121,7 @@ static shmc_t *open_cache(const shmcd_options *opt)
     cfg.memory_limit = opt->memory_mib ? opt->memory_mib << 20 : 0;
     cfg.item_size_max = opt->item_size_max;
     if (opt->cache_mode) cfg.mode = opt->cache_mode;
+    if (opt->no_evict) cfg.flags |= SHMC_OPEN_NO_EVICT;
     shmc_t *cache = NULL;
     shmc_rc rc = perm_open(&cache, opt->cache, &cfg,
                            opt->cache_group_given ? opt->cache_gid : (gid_t)-1, NULL);

@@ -171,6 +171,13 @@ static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_disable_evictions(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->no_evict = true;
+    return FLAG_OK;
+}
+
 static flag_rc set_disable_flush(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -338,6 +345,12 @@ static void show_reqs_per_event(const shmcd_options *opt, const shmcd_live *live
     snprintf(buf, n, "%u", opt->reqs_per_event);
 }
 
+static void show_evictions(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->no_evict ? "off" : "on");
+}
+
 static void show_shutdown(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
 {
     (void)live;
@@ -475,7 +488,10 @@ static const flag flags[] = {
      .help = "more messages on stderr (-vv: connections, -vvv: commands)",
      .set = set_verbose,
      .setting = "verbosity", .show = show_verbosity},
-    {.setting = "evictions", .fixed = "on"},
+    {.short_name = 'M', .long_name = "disable-evictions",
+     .help = "when full, refuse stores (SERVER_ERROR out of memory\nstoring object) instead of evicting",
+     .set = set_disable_evictions,
+     .setting = "evictions", .show = show_evictions},
     {.short_name = 's', .long_name = "unix-socket", .arg = "PATH",
      .help = "UNIX socket (then no TCP unless -p is given too)",
      .set = set_unix_socket, .bad = "empty, or a path longer than 107 bytes",

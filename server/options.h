@@ -29,6 +29,7 @@ typedef struct shmcd_options {
     bool flush_disabled;      /* -F: flush_all is refused */
     bool cas_disabled;        /* -C: cas values are 0 and a cas compare never matches */
     bool shutdown_enabled;    /* -A: the shutdown command stops the server */
+    bool no_evict;            /* -M: stores fail when full instead of evicting */
     int backlog;              /* -b */
     const char *cache;        /* --cache NAME|PATH */
     unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */

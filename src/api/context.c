@@ -226,5 +226,6 @@ void handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     ctx->head_hint = e->slot;
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;
+    ctx->no_evict = c->no_evict;
     store_ctx_begin(&c->r, ctx);
 }

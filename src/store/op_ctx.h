@@ -19,6 +19,7 @@ typedef struct op_ctx {
     uint32_t now;         /* Unix seconds */
     uint32_t epoch;       /* current flush epoch */
     uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
+    bool no_evict;        /* the handle's SHMC_OPEN_NO_EVICT: never evict a live item */
 } op_ctx_t;
 
 static inline void ctr_add(op_ctx_t *c, int idx, uint64_t n)

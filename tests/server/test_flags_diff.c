@@ -1,6 +1,7 @@
 /* test_flags_diff.c — shmcd's memcached flags against the real memcached 1.6.18 started with
  * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
- * -R (requests per turn, counted in conn_yields).  Each case is sent on a fresh connection to
+ * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
+ * evicted).  Each case is sent on a fresh connection to
  * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
  * closes the connection must close it on both, and stop both servers.  Skipped (77) where
  * memcached 1.6.18 is missing. */
@@ -43,7 +44,10 @@ static bool both_up(shmcd_proc *s, const char *const *flags, bool *have_ref)
     mc_extra = flags;
     *have_ref = reference_up();
     if (!*have_ref) return false;
-    if (!h_start_argv(s, t_path("cache"), true, NULL, flags)) {
+    static int caches;
+    char name[32];
+    snprintf(name, sizeof name, "cache%d", caches++); /* each with its own -m */
+    if (!h_start_argv(s, t_path(name), true, NULL, flags)) {
         t_failed++;
         reference_down();
         return false;
@@ -186,6 +190,90 @@ static bool test_reqs_per_event(void)
     return true;
 }
 
+/* Stores of 1000-byte values k0, k1, ... on port until the first reply that is not STORED
+ * (into first, cap 128); how many were stored. */
+static unsigned fill(int port, char *first)
+{
+    static char value[1000], reply[256];
+    memset(value, 'v', sizeof value);
+    first[0] = 0;
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    unsigned i;
+    for (i = 0; i < 20000; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "set k%u 0 0 %zu\r\n", i, sizeof value);
+        if (!h_send_all(fd, line, (size_t)n) || !h_send_all(fd, value, sizeof value) ||
+            !h_send_str(fd, "\r\n"))
+            break;
+        h_recv_until(fd, reply, sizeof reply, "\r\n", 0, 10000, NULL);
+        if (strcmp(reply, "STORED\r\n") != 0) {
+            snprintf(first, 128, "%.100s", reply);
+            break;
+        }
+    }
+    close(fd);
+    return i;
+}
+
+/* How many of k1..k(n-1) port still holds (mg, pipelined 100 at a time). */
+static unsigned held(int port, unsigned n)
+{
+    static char req[4096], reply[4096];
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    unsigned hits = 0;
+    for (unsigned i = 1; i < n; i += 100) {
+        size_t len = 0;
+        for (unsigned k = i; k < n && k < i + 100; k++)
+            len += (size_t)snprintf(req + len, sizeof req - len, "mg k%u\r\n", k);
+        len += (size_t)snprintf(req + len, sizeof req - len, "mn\r\n");
+        h_roundtrip(fd, req, len, "MN\r\n", reply, sizeof reply);
+        for (const char *p = reply; (p = strstr(p, "HD\r\n")); p += 4) hits++;
+    }
+    close(fd);
+    return hits;
+}
+
+/* -M on a 2 MiB cache: stores run until memcached's error, and nothing stored was evicted.
+ * (Where the error comes differs: memcached's slab classes fill at other points than shmc's
+ * segments.) */
+static bool test_no_evictions(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-M", "-m", "2", NULL}, &ref)) return ref;
+    char mc_err[128], sh_err[128];
+    unsigned mc_n = fill(mc_port, mc_err), sh_n = fill(s.port, sh_err);
+    printf("-M -m 2: memcached stored %u, shmcd %u values of 1000 bytes before refusing\n",
+           mc_n, sh_n);
+    CHECK(mc_n > 0 && sh_n > 0 && mc_n < 20000 && sh_n < 20000);
+    CHECK_STR(sh_err, "SERVER_ERROR out of memory storing object\r\n");
+    compare("-M: the first refused store", mc_err, sh_err);
+    /* the same again, on a stored key: refused again, and (as memcached) its old value is
+     * dropped; nothing else is */
+    static char again[1100];
+    int n = snprintf(again, sizeof again, "set k0 0 0 1000\r\n");
+    memset(again + n, 'w', 1000);
+    memcpy(again + n + 1000, "\r\n", 3);
+    run_case(&s, again);
+    run_case(&s, "mg k0 v\r\n");
+    unsigned mc_kept = held(mc_port, mc_n), sh_kept = held(s.port, sh_n);
+    if (mc_kept != mc_n - 1 || sh_kept != sh_n - 1)
+        fprintf(stderr, "FAIL -M kept: memcached %u of %u, shmcd %u of %u\n", mc_kept, mc_n - 1,
+                sh_kept, sh_n - 1);
+    CHECK(mc_kept == mc_n - 1 && sh_kept == sh_n - 1);
+    char mc[128], sh[128];
+    stat_line(mc_port, "stats\r\n", "evictions", mc);
+    stat_line(s.port, "stats\r\n", "evictions", sh);
+    compare("-M: evictions", mc, sh);
+    CHECK_STR(sh, "STAT evictions 0");
+    compare_setting(&s, "evictions");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 int main(void)
 {
     t_setup("flags_diff");
@@ -197,5 +285,6 @@ int main(void)
     test_shutdown("shutdown\r\n");
     test_shutdown("shutdown graceful\r\n");
     test_reqs_per_event();
+    test_no_evictions();
     return t_finish();
 }

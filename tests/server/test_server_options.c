@@ -51,12 +51,12 @@ static void test_defaults(void)
 static void test_switches(void)
 {
     shmcd_options o;
-    CHECK(parse(&o, ARGS("-F", "-C", "-A")) == SHMCD_OPT_RUN);
-    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled);
+    CHECK(parse(&o, ARGS("-F", "-C", "-A", "-M")) == SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled && o.no_evict);
     shmcd_free_options(&o);
-    CHECK(parse(&o, ARGS("--disable-flush-all", "--disable-cas", "--enable-shutdown")) ==
-          SHMCD_OPT_RUN);
-    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled);
+    CHECK(parse(&o, ARGS("--disable-flush-all", "--disable-cas", "--enable-shutdown",
+                         "--disable-evictions")) == SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled && o.no_evict);
     shmcd_live live = {.limit_maxbytes = 4 << 20, .item_size_max = 65536, .hash_buckets = 1 << 16};
     char *text = NULL;
     size_t n = 0;
@@ -64,7 +64,7 @@ static void test_switches(void)
     shmcd_settings(&o, &live, collect, f);
     fclose(f);
     CHECK(strstr(text, "\nshutdown_command yes\n") && strstr(text, "\ncas_enabled no\n") &&
-          strstr(text, "\nflush_enabled no\n"));
+          strstr(text, "\nflush_enabled no\n") && strstr(text, "\nevictions off\n"));
     free(text);
     shmcd_free_options(&o);
 }
@@ -171,12 +171,12 @@ static void test_help(void)
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
         "-Y, --auth-file", "  --mode", "  --group", "-A, --enable-shutdown", "-C, --disable-cas",
-        "-F, --disable-flush-all"};
+        "-F, --disable-flush-all", "-M, --disable-evictions"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 27 + 14); /* title, usage, 27 flags, 14 continuation lines */
-    CHECK(strstr(text, "evictions") == NULL);
+    CHECK(lines == 2 + 28 + 15); /* title, usage, 28 flags, 15 continuation lines */
+    CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
 

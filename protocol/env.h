@@ -25,6 +25,8 @@ typedef struct proto_server_stats {
     uint64_t threads;
     uint64_t auth_cmds, auth_errors; /* ASCII authentication attempts, failures */
     uint64_t conn_yields;            /* turns a connection gave up at -R requests */
+    bool idle_timeout_on;            /* -o idle_timeout: idle_kicks is shown */
+    uint64_t idle_kicks;             /* connections it closed */
 } proto_server_stats;
 
 /* One "stats settings" line: its name and its value as text. */

@@ -73,7 +73,7 @@ static const char *const memcached_order[] = {
     "get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses", "delete_hits",
     "incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses", "cas_hits",
     "cas_badval", "touch_hits", "touch_misses", "store_too_large", "store_no_memory",
-    "auth_cmds", "auth_errors", "bytes_read", "bytes_written", "limit_maxbytes",
+    "auth_cmds", "auth_errors", "idle_kicks", "bytes_read", "bytes_written", "limit_maxbytes",
     "accepting_conns", "listen_disabled_num", "time_in_listen_disabled_us", "threads",
     "conn_yields", "hash_power_level", "hash_bytes", "hash_is_expanding",
     "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
@@ -162,6 +162,7 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "store_no_memory", atomic_load(&env->store_no_memory));
     list_u64(&l, "auth_cmds", s.auth_cmds);
     list_u64(&l, "auth_errors", s.auth_errors);
+    if (s.idle_timeout_on) list_u64(&l, "idle_kicks", s.idle_kicks);
     list_u64(&l, "bytes_read", s.bytes_read);
     list_u64(&l, "bytes_written", s.bytes_written);
     list_u64(&l, "accepting_conns", 1);

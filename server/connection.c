@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "protocol/command.h"
@@ -33,15 +34,16 @@
 #define READ_MIN_ROOM 4096    /* compact the input buffer when less room is left */
 #define READS_PER_EVENT 8     /* full reads before other connections get a turn */
 
-conn_t *conn_new(struct worker *w, int fd)
+conn_t *conn_new(struct worker *w, int fd, bool plain)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->fd = fd;
     c->worker = w;
     c->state = CONN_READ_CMD;
+    c->last_active = conn_now();
     c->auth.authenticated = w->srv->auth == NULL;
-    if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+    if (w->srv->tls && !plain && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
         free(c);
         return NULL;
     }
@@ -95,6 +97,7 @@ static ssize_t conn_read(conn_t *c, bool *full)
     ssize_t n = c->tls ? tls_read(c->tls, c->rbuf + c->rlen, room)
                        : read(c->fd, c->rbuf + c->rlen, room);
     if (n > 0) {
+        c->last_active = conn_now();
         c->rlen += (size_t)n;
         *full = (size_t)n == room;
         atomic_fetch_add_explicit(&c->worker->bytes_read, (uint64_t)n, memory_order_relaxed);
@@ -328,6 +331,19 @@ static bool conn_flush(conn_t *c)
         c->rcap = c->rpos = c->rlen = 0;
     }
     return true;
+}
+
+int64_t conn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+bool conn_idle(const conn_t *c)
+{
+    return c->state == CONN_READ_CMD && c->rpos == c->rlen && proto_out_pending(&c->out) == 0 &&
+           !c->closing;
 }
 
 bool conn_on_events(conn_t *c, uint32_t events)

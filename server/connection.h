@@ -32,6 +32,7 @@ typedef struct conn {
     bool dead;                /* close now */
     bool yielded;             /* this turn ran -R requests: the rest waits for the next */
     unsigned turn_reqs;       /* requests run in this turn */
+    int64_t last_active;      /* monotonic seconds of its last input (-o idle_timeout) */
     uint32_t events;          /* epoll interest now registered */
     char *rbuf;               /* unconsumed input is rbuf[rpos..rlen) */
     size_t rpos, rlen, rcap;
@@ -45,8 +46,16 @@ typedef struct conn {
     auth_session auth;        /* -Y: where the connection is in authenticating */
 } conn_t;
 
-conn_t *conn_new(struct worker *w, int fd);
+/* plain: from a notls: listener, no TLS even under -Z */
+conn_t *conn_new(struct worker *w, int fd, bool plain);
 void conn_free(conn_t *c);
+
+/* Whether the connection waits for a new request with nothing unsent (-o idle_timeout closes
+ * only such a connection, as memcached kicks only one waiting for a command). */
+bool conn_idle(const conn_t *c);
+
+/* Monotonic seconds. */
+int64_t conn_now(void);
 
 /* Handle epoll events; returns false when the connection is to be closed. */
 bool conn_on_events(conn_t *c, uint32_t events);

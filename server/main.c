@@ -56,8 +56,10 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->bytes_written += atomic_load_explicit(&w->bytes_written, memory_order_relaxed);
         s->connection_structures += atomic_load(&w->conn_structures);
         s->conn_yields += atomic_load_explicit(&w->conn_yields, memory_order_relaxed);
+        s->idle_kicks += atomic_load_explicit(&w->idle_kicks, memory_order_relaxed);
     }
     s->threads = srv->nworkers;
+    s->idle_timeout_on = srv->opt.idle_timeout > 0;
     if (srv->auth) {
         s->auth_cmds = atomic_load(&srv->auth->cmds);
         s->auth_errors = atomic_load(&srv->auth->errors);
@@ -122,6 +124,7 @@ static shmc_t *open_cache(const shmcd_options *opt)
     cfg.item_size_max = opt->item_size_max;
     if (opt->cache_mode) cfg.mode = opt->cache_mode;
     if (opt->no_evict) cfg.flags |= SHMC_OPEN_NO_EVICT;
+    cfg.hash_power = opt->hash_power; /* a new cache's; an existing one keeps its own */
     shmc_t *cache = NULL;
     shmc_rc rc = perm_open(&cache, opt->cache, &cfg,
                            opt->cache_group_given ? opt->cache_gid : (gid_t)-1, NULL);
@@ -196,7 +199,9 @@ static void serve(server_t *srv, listeners_t *ls, int sigfd)
                 close(ep);
                 return;
             }
-            listener_accept(srv, events[i].data.fd);
+            for (size_t k = 0; k < ls->n; k++)
+                if (ls->fds[k] == events[i].data.fd)
+                    listener_accept(srv, ls->fds[k], ls->plain[k]);
         }
     }
     close(ep);
@@ -208,6 +213,7 @@ int main(int argc, char **argv)
     switch (shmcd_parse_options(argc, argv, &srv.opt)) {
     case SHMCD_OPT_EXIT: return 0;
     case SHMCD_OPT_ERROR: shmcd_free_options(&srv.opt); return 64;
+    case SHMCD_OPT_FATAL: shmcd_free_options(&srv.opt); return 1;
     case SHMCD_OPT_RUN: break;
     }
     atomic_store(&srv.verbosity, srv.opt.verbosity);
@@ -230,7 +236,8 @@ int main(int argc, char **argv)
 
     if (!security_start(&srv)) return 1;
     listeners_t ls;
-    if (!listeners_open(&ls, &srv.opt)) return 1;
+    int lrc = listeners_open(&ls, &srv.opt);
+    if (lrc) return lrc;
     shmc_t *cache = open_cache(&srv.opt);
     if (!cache) {
         listeners_close(&ls);

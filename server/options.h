@@ -12,10 +12,20 @@
 #include "security_options.h"
 
 #define SHMCD_MAX_LISTEN 16
+#define SHMCD_MAX_IGNORED 32
+#define SHMCD_MAX_SUBOPT_COPIES 16
+
+/* A memcached flag or -o setting accepted with no effect here, as given. */
+typedef struct shmcd_ignored {
+    char flag;         /* 'o', or the flag: k r L f n e */
+    const char *key;   /* -o: the setting's name; else NULL */
+    const char *value; /* its value, or NULL */
+} shmcd_ignored;
 
 typedef struct shmcd_options {
     int port;                 /* -p: TCP port; 0: no TCP */
     bool port_given;
+    bool listen_port_given;   /* an -l entry names its own port */
     char *listen[SHMCD_MAX_LISTEN]; /* -l: addresses (comma-separated on the command line) */
     size_t nlisten;
     const char *unix_path;    /* -s: UNIX socket path, or NULL */
@@ -39,12 +49,21 @@ typedef struct shmcd_options {
     const char *user;         /* -u */
     bool daemonize;           /* -d */
     shmcd_security_options sec; /* -Z, -o ssl_*, -Y */
+    unsigned hash_power;      /* -o hashpower: log2 of a new cache's index buckets; 0: default */
+    unsigned idle_timeout;    /* -o idle_timeout: seconds; 0: never */
+    unsigned long read_buf_mem_limit_mb; /* -o read_buf_mem_limit: MiB; 0: unlimited */
+    bool maxconns_slow;       /* -o no_maxconns_fast */
+    shmcd_ignored ignored[SHMCD_MAX_IGNORED]; /* -k -r -L -f -n -e and slab/LRU -o settings */
+    size_t nignored;
+    char *subopt_copies[SHMCD_MAX_SUBOPT_COPIES]; /* the -o strings ignored[] points into */
+    size_t nsubopt_copies;
 } shmcd_options;
 
 typedef enum shmcd_opt_result {
     SHMCD_OPT_RUN,   /* start the server */
     SHMCD_OPT_EXIT,  /* -h / -V printed: exit 0 */
     SHMCD_OPT_ERROR, /* a message was printed: exit 64 (EX_USAGE) */
+    SHMCD_OPT_FATAL, /* a message was printed: exit 1 (memcached's status for a bad -o) */
 } shmcd_opt_result;
 
 shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt);

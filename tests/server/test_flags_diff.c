@@ -1,7 +1,7 @@
 /* test_flags_diff.c — shmcd's memcached flags against the real memcached 1.6.18 started with
  * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
  * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
- * evicted).  Each case is sent on a fresh connection to
+ * evicted), -o idle_timeout (idle connections closed, idle_kicks).  Each case is sent on a fresh connection to
  * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
  * closes the connection must close it on both, and stop both servers.  Skipped (77) where
  * memcached 1.6.18 is missing. */
@@ -274,6 +274,35 @@ static bool test_no_evictions(void)
     return true;
 }
 
+/* -o idle_timeout=1: a connection that sends nothing is closed, silently, and counted in
+ * idle_kicks (memcached looks once a second or so: up to 15 s are allowed). */
+static bool test_idle_timeout(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-o", "idle_timeout=1", NULL}, &ref)) return ref;
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    int ports[2] = {mc_port, s.port};
+    char *replies[2] = {mc, sh};
+    for (int i = 0; i < 2; i++) {
+        int fd = h_connect_tcp(ports[i]);
+        bool closed = false;
+        size_t n = fd >= 0 ? h_recv_until(fd, replies[i], REPLY_MAX - 16, NULL, 1, 15000, &closed) : 0;
+        snprintf(replies[i] + n, 16, "%s", closed ? "<closed>" : "<open>");
+        if (fd >= 0) close(fd);
+    }
+    compare("an idle connection", mc, sh);
+    CHECK_STR(sh, "<closed>");
+    char mcl[128], shl[128];
+    stat_line(mc_port, "stats\r\n", "idle_kicks", mcl);
+    stat_line(s.port, "stats\r\n", "idle_kicks", shl);
+    compare("idle_kicks", mcl, shl);
+    compare_setting(&s, "idle_timeout");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 int main(void)
 {
     t_setup("flags_diff");
@@ -286,5 +315,6 @@ int main(void)
     test_shutdown("shutdown graceful\r\n");
     test_reqs_per_event();
     test_no_evictions();
+    test_idle_timeout();
     return t_finish();
 }

@@ -150,11 +150,13 @@ static void test_help(void)
         "\n  --cache=NAME|PATH        cache to serve, created if missing (default: shmcd;\n"
         "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n",
         "\n  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n",
-        "\n  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n",
+        "\n  -l, --listen=ADDR[,ADDR] addresses to listen on, comma-separated or repeated:\n"
+        "                           ADDR, ADDR:PORT, [IPV6]:PORT (default port: -p);\n"
+        "                           notls:ADDR...: no TLS there under -Z (default: 127.0.0.1)\n",
         "\n  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n",
         "\n  --mode=MODE",
         "\n  --group=GROUP",
-        "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n",
+        "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m, 16m (1k to 1024m) (default: 1m)\n",
         "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn; then other\n"
         "                           connections get a turn (stats: conn_yields) (default: 20)\n",
         "\n  -v, --verbose            more messages",
@@ -171,11 +173,13 @@ static void test_help(void)
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
         "-Y, --auth-file", "  --mode", "  --group", "-A, --enable-shutdown", "-C, --disable-cas",
-        "-F, --disable-flush-all", "-M, --disable-evictions"};
+        "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
+        "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
+        "-L, --enable-largepages", "-e, --memory-file"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 28 + 15); /* title, usage, 28 flags, 15 continuation lines */
+    CHECK(lines == 2 + 34 + 25); /* title, usage, 34 flags, 25 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
@@ -195,16 +199,19 @@ static void test_settings(void)
     shmcd_settings(&o, &live, collect, f);
     fclose(f);
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
-                       "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
-                       "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
+                       "inter 10.0.0.1,::1\nverbosity 2\nevictions on\n"
+                       "domain_socket /tmp/x.sock\numask 755\nshutdown_command no\n"
+                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
-                       "flush_enabled yes\ndump_enabled no\nssl_enabled no\n"
+                       "slab_automove 1\nlru_crawler yes\n"
+                       "flush_enabled yes\ndump_enabled no\nhot_lru_pct 20\nidle_timeout 0\n"
+                       "read_buf_mem_limit 0\nssl_enabled no\n"
                        "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
-                       "shmc_cache c1\n";
+                       "shmc_cache c1\nshmc_no_effect none\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);

@@ -262,17 +262,20 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
                  "STAT maxbytes %llu\r\nSTAT maxconns 1024\r\nSTAT tcpport %d\r\n"
                  "STAT udpport 0\r\nSTAT inter 127.0.0.1\r\nSTAT verbosity %u\r\n"
                  "STAT evictions on\r\nSTAT domain_socket %s\r\nSTAT umask 700\r\n"
-                 "STAT shutdown_command no\r\nSTAT num_threads 2\r\nSTAT reqs_per_event 20\r\n"
+                 "STAT shutdown_command no\r\nSTAT growth_factor 1.25\r\nSTAT chunk_size 48\r\n"
+                 "STAT num_threads 2\r\nSTAT reqs_per_event 20\r\n"
                  "STAT cas_enabled yes\r\nSTAT tcp_backlog 1024\r\n"
                  "STAT binding_protocol ascii\r\nSTAT auth_enabled_sasl no\r\n"
                  "STAT auth_enabled_ascii no\r\nSTAT item_size_max 65536\r\n"
                  "STAT maxconns_fast yes\r\nSTAT hashpower_init %u\r\n"
-                 "STAT flush_enabled yes\r\nSTAT dump_enabled no\r\nSTAT ssl_enabled no\r\n"
+                 "STAT slab_automove 1\r\nSTAT lru_crawler yes\r\n"
+                 "STAT flush_enabled yes\r\nSTAT dump_enabled no\r\nSTAT hot_lru_pct 20\r\n"
+                 "STAT idle_timeout 0\r\nSTAT read_buf_mem_limit 0\r\nSTAT ssl_enabled no\r\n"
                  "STAT ssl_chain_cert NULL\r\nSTAT ssl_key NULL\r\nSTAT ssl_verify_mode 0\r\n"
                  "STAT ssl_keyformat 1\r\nSTAT ssl_ciphers NULL\r\nSTAT ssl_ca_cert NULL\r\n"
                  "STAT ssl_wbuf_size 16384\r\nSTAT ssl_session_cache no\r\n"
                  "STAT ssl_kernel_tls no\r\nSTAT ssl_min_version tlsv1.2\r\n"
-                 "STAT shmc_cache %s\r\nEND\r\n",
+                 "STAT shmc_cache %s\r\nSTAT shmc_no_effect none\r\nEND\r\n",
                  (unsigned long long)st.limit_maxbytes, s->port, verbosity, s->unix_path,
                  log2_floor(st.hash_buckets), cache_path);
         int fd = h_connect(s);

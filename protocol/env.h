@@ -43,6 +43,9 @@ typedef struct proto_hooks {
     void *arg;
 } proto_hooks;
 
+#define PROTO_DETAIL_BUCKETS 256 /* memcached's PREFIX_HASH_SIZE */
+struct proto_prefix;
+
 typedef struct proto_env {
     shmc_t *cache;
     size_t item_size_max;   /* values above this are refused before they are read */
@@ -52,6 +55,11 @@ typedef struct proto_env {
     bool flush_disabled;    /* memcached -F: flush_all is refused */
     bool cas_disabled;      /* memcached -C: cas values show as 0, a cas compare fails */
     bool shutdown_enabled;  /* memcached -A */
+    /* "stats detail" (memcached -D): prefix statistics, detail.h */
+    _Atomic bool detail_enabled;
+    char prefix_delimiter;  /* ':' unless -D says otherwise */
+    pthread_mutex_t detail_lock;
+    struct proto_prefix *detail[PROTO_DETAIL_BUCKETS];
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     /* "stats reset": the library's counters at the last reset, subtracted when shown */

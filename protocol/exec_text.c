@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "command.h"
+#include "detail.h"
 #include "frame.h"
 #include "number.h"
 
@@ -79,11 +80,15 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
             room = nvalue;
             continue;
         }
-        if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) return true; /* a miss */
+        if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) { /* a miss */
+            proto_detail_get(env, key, nkey, false);
+            return true;
+        }
         if (rc != SHMC_OK) {
             proto_reply_server_error(out, rc);
             return false;
         }
+        proto_detail_get(env, key, nkey, true);
         size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas,
                                    proto_cas_shown(env, cas));
         char *p = base + hlen;
@@ -106,6 +111,7 @@ typedef struct mget_batch {
     size_t n, next;         /* keys; the first key a found value may still be */
     size_t done;            /* keys answered before the reply reached its high-water mark */
     bool with_cas, no_cas, broken;
+    bool found[MGET_BATCH];
     proto_out *out;
     size_t high_water;
 } mget_batch;
@@ -130,6 +136,7 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
     p[nvalue] = '\r';
     p[nvalue + 1] = '\n';
     out->len = (size_t)(p - out->buf) + nvalue + 2;
+    b->found[b->next] = true;
     b->next++;
     if (proto_out_pending(out) > b->high_water) b->done = b->next; /* pause after this one */
 }
@@ -163,6 +170,8 @@ static bool append_values(proto_env *env, proto_request *req, proto_out *out, bo
         return false;
     }
     req->key_pos = b.end[b.done - 1];
+    if (atomic_load_explicit(&env->detail_enabled, memory_order_relaxed))
+        for (size_t i = 0; i < b.done; i++) proto_detail_get(env, b.key[i], b.nkey[i], b.found[i]);
     return true;
 }
 
@@ -243,6 +252,7 @@ static const char *storage_reply(shmc_rc rc)
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
+    proto_detail_set(env, req->key, req->nkey); /* memcached counts it before its checks */
     if (req->vlen > env->item_size_max) data = NULL;
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
@@ -319,6 +329,7 @@ proto_status proto_exec_delete(proto_env *env, proto_request *req, const char *d
                                proto_out *out)
 {
     (void)data;
+    proto_detail_delete(env, req->key, req->nkey);
     shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
     if (rc == SHMC_OK) reply(out, req, "DELETED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");

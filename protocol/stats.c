@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "detail.h"
 
 static void stat_u64(proto_out *out, const char *name, uint64_t v)
 {
@@ -278,11 +279,17 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
         const char *sub = a + word;
         size_t nsub = n - word;
         while (nsub && *sub == ' ') sub++, nsub--;
-        bool known = (nsub == 2 && memcmp(sub, "on", 2) == 0) ||
-                     (nsub == 3 && memcmp(sub, "off", 3) == 0) ||
-                     (nsub == 4 && memcmp(sub, "dump", 4) == 0);
-        proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
-                                  : "CLIENT_ERROR usage: stats detail on|off|dump");
+        if (nsub == 2 && memcmp(sub, "on", 2) == 0) {
+            atomic_store(&env->detail_enabled, true);
+            proto_out_line(out, "OK");
+        } else if (nsub == 3 && memcmp(sub, "off", 3) == 0) {
+            atomic_store(&env->detail_enabled, false);
+            proto_out_line(out, "OK");
+        } else if (nsub == 4 && memcmp(sub, "dump", 4) == 0) {
+            proto_detail_dump(env, out);
+        } else {
+            proto_out_line(out, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
     }
     else if (IS("cachedump")) proto_stats_cachedump(env, req, a + word, n - word, out);
     else proto_out_line(out, "ERROR");

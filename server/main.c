@@ -95,7 +95,8 @@ static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)
     shmcd_live live = {.verbosity = atomic_load(&srv->verbosity),
                        .limit_maxbytes = st.limit_maxbytes,
                        .item_size_max = st.item_size_max,
-                       .hash_buckets = st.hash_buckets};
+                       .hash_buckets = st.hash_buckets,
+                       .detail_enabled = atomic_load(&srv->env.detail_enabled)};
     shmcd_settings(&srv->opt, &live, emit, ctx);
     return SHMC_OK;
 }
@@ -255,6 +256,10 @@ int main(int argc, char **argv)
     srv.env.flush_disabled = srv.opt.flush_disabled;
     srv.env.cas_disabled = srv.opt.cas_disabled;
     srv.env.shutdown_enabled = srv.opt.shutdown_enabled;
+    if (srv.opt.prefix_delimiter) {
+        srv.env.prefix_delimiter = srv.opt.prefix_delimiter;
+        atomic_store(&srv.env.detail_enabled, true);
+    }
     if (!drop_privileges(srv.opt.user)) return 1;
     if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
         fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));

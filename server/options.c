@@ -186,6 +186,13 @@ static flag_rc set_disable_evictions(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_prefix_delimiter(shmcd_options *opt, const char *arg)
+{
+    if (!arg[0]) return FLAG_BAD;
+    opt->prefix_delimiter = arg[0]; /* memcached takes the first character */
+    return FLAG_OK;
+}
+
 static flag_rc set_disable_flush(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -406,6 +413,20 @@ static void show_reqs_per_event(const shmcd_options *opt, const shmcd_live *live
 {
     (void)live;
     snprintf(buf, n, "%u", opt->reqs_per_event);
+}
+
+static void show_stat_key_prefix(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                 size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%c", opt->prefix_delimiter ? opt->prefix_delimiter : ':');
+}
+
+static void show_detail_enabled(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%s", live->detail_enabled ? "yes" : "no");
 }
 
 static void show_evictions(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
@@ -663,6 +684,12 @@ static const flag flags[] = {
      .help = "worker threads, one epoll loop each",
      .set = set_threads, .bad = "not a thread count (1..256)",
      .setting = "num_threads", .show = show_threads},
+    {.short_name = 'D', .long_name = "prefix-delimiter", .arg = "CHAR",
+     .help = "count gets, hits, sets and deletes per key prefix up to\nCHAR (stats detail dump); "
+             "also stats detail on",
+     .set = set_prefix_delimiter, .bad = "not a character",
+     .setting = "stat_key_prefix", .show = show_stat_key_prefix},
+    {.setting = "detail_enabled", .show = show_detail_enabled},
     {.short_name = 'R', .long_name = "max-reqs-per-event", .arg = "NUM", .dflt = "20",
      .help = "requests per connection per turn; then other\nconnections get a turn (stats: conn_yields)",
      .set = set_reqs_per_event, .bad = "not a positive count",

@@ -40,6 +40,7 @@ typedef struct shmcd_options {
     bool cas_disabled;        /* -C: cas values are 0 and a cas compare never matches */
     bool shutdown_enabled;    /* -A: the shutdown command stops the server */
     bool no_evict;            /* -M: stores fail when full instead of evicting */
+    char prefix_delimiter;    /* -D: turns "stats detail" on with this delimiter; 0: off, ':' */
     int backlog;              /* -b */
     const char *cache;        /* --cache NAME|PATH */
     unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */
@@ -78,6 +79,7 @@ typedef struct shmcd_live {
     uint64_t limit_maxbytes; /* the cache's own limits (its file may predate -m and -I) */
     uint64_t item_size_max;
     uint64_t hash_buckets;
+    bool detail_enabled;     /* "stats detail on|off" (or -D) */
 } shmcd_live;
 
 /* Calls emit once per "stats settings" line, in memcached's order, with the value as text. */

@@ -87,8 +87,9 @@ static void kick_idle(worker_t *w)
         next = c->next;
         if (conn_idle(c) && now - c->last_active > (int64_t)timeout) {
             server_log(w->srv, 2, "<%d idle for %u s: closing", c->fd, timeout);
+            atomic_fetch_add_explicit(&w->idle_kicks, 1, memory_order_relaxed); /* before the
+                                                                     client can see the close */
             close_conn(w, c);
-            atomic_fetch_add_explicit(&w->idle_kicks, 1, memory_order_relaxed);
         }
     }
 }

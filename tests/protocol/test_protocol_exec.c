@@ -259,7 +259,15 @@ static void test_stats(void)
     EXPECT("stats bogus\r\n", "ERROR\r\n");
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
-    EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
+    EXPECT("stats detail dump\r\n", "END\r\n");
+    /* memcached's prefix statistics: text get/gets/gat, storage commands, delete; keys
+     * without the delimiter and meta commands are not counted */
+    EXPECT("stats detail on\r\nset p:1 0 0 1\r\nx\r\nget p:1 p:2 nodelim\r\nmg p:1 v\r\n"
+           "delete p:1\r\nadd q:1 0 0 1\r\ny\r\ngat 0 q:1\r\nstats detail off\r\n"
+           "get p:1\r\nstats detail dump\r\n",
+           "OK\r\nSTORED\r\nVALUE p:1 0 1\r\nx\r\nEND\r\nVA 1\r\nx\r\nDELETED\r\nSTORED\r\n"
+           "VALUE q:1 0 1\r\ny\r\nEND\r\nOK\r\nEND\r\n"
+           "PREFIX p get 2 hit 1 set 1 del 1\r\nPREFIX q get 1 hit 1 set 1 del 0\r\nEND\r\n");
     EXPECT("stats cachedump 64 1\r\n", "CLIENT_ERROR Illegal slab id\r\n");
     EXPECT("stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
     EXPECT("stats cachedump 0 0\r\n", "END\r\n");

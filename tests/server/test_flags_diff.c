@@ -1,7 +1,7 @@
 /* test_flags_diff.c — shmcd's memcached flags against the real memcached 1.6.18 started with
  * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
  * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
- * evicted), -o idle_timeout (idle connections closed, idle_kicks).  Each case is sent on a fresh connection to
+ * evicted), -o idle_timeout (idle connections closed, idle_kicks), -D with "stats detail".  Each case is sent on a fresh connection to
  * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
  * closes the connection must close it on both, and stop both servers.  Skipped (77) where
  * memcached 1.6.18 is missing. */
@@ -303,6 +303,27 @@ static bool test_idle_timeout(void)
     return true;
 }
 
+/* -D and "stats detail": memcached's prefix statistics, its lines in its order. */
+static bool test_stats_detail(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-D", "/", NULL}, &ref)) return ref;
+    compare_setting(&s, "stat_key_prefix");
+    compare_setting(&s, "detail_enabled");
+    run_case(&s, "set a/1 0 0 1\r\nx\r\nset user/7 0 0 1\r\nx\r\nset zz/3 0 0 1\r\nx\r\n"
+                 "get a/1 a/2 user/7 zz/3 zz/4 plain\r\ngets user/7\r\ngat 0 zz/3\r\n"
+                 "add a/1 0 0 1\r\ny\r\nappend b/1 0 0 1\r\ny\r\ndelete a/1\r\n"
+                 "delete q/1\r\nmg user/7 v\r\nms m/1 1\r\nz\r\nincr user/7 1\r\n"
+                 "stats detail dump\r\nstats detail off\r\nget a/1\r\nstats detail dump\r\n"
+                 "stats detail on\r\nget a/1\r\nstats detail dump\r\nstats detail\r\n"
+                 "stats detail x\r\n");
+    compare_setting(&s, "detail_enabled");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 int main(void)
 {
     t_setup("flags_diff");
@@ -316,5 +337,6 @@ int main(void)
     test_reqs_per_event();
     test_no_evictions();
     test_idle_timeout();
+    test_stats_detail();
     return t_finish();
 }

@@ -175,11 +175,11 @@ static void test_help(void)
         "-Y, --auth-file", "  --mode", "  --group", "-A, --enable-shutdown", "-C, --disable-cas",
         "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
         "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
-        "-L, --enable-largepages", "-e, --memory-file"};
+        "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 34 + 25); /* title, usage, 34 flags, 25 continuation lines */
+    CHECK(lines == 2 + 35 + 26); /* title, usage, 35 flags, 26 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
@@ -201,7 +201,8 @@ static void test_settings(void)
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
                        "inter 10.0.0.1,::1\nverbosity 2\nevictions on\n"
                        "domain_socket /tmp/x.sock\numask 755\nshutdown_command no\n"
-                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\nreqs_per_event 5\n"
+                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\n"
+                       "stat_key_prefix :\ndetail_enabled no\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol ascii\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"

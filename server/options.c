@@ -628,6 +628,28 @@ static void show_no_effect(const shmcd_options *opt, const shmcd_live *live, cha
     if (!used) snprintf(buf, n, "none");
 }
 
+/* Two instances on two ports (or sockets) must not share a cache, as two memcached do not
+ * share memory: the default cache is named after the TCP port (-p, else the first -l entry
+ * with its own port), else after the socket path. */
+static void default_cache(shmcd_options *opt)
+{
+    int port = opt->port;
+    for (size_t i = 0; i < opt->nlisten && !port; i++)
+        if (names_port(opt->listen[i])) port = atoi(strrchr(opt->listen[i], ':') + 1);
+    char *d = opt->default_cache;
+    size_t cap = sizeof opt->default_cache;
+    if (port > 0 || !opt->unix_path) {
+        snprintf(d, cap, "shmcd-%d", port);
+    } else {
+        const char *p = opt->unix_path;
+        while (*p == '/') p++;
+        int n = snprintf(d, cap, "shmcd-%s", p);
+        for (int i = 6; i < n && i < (int)cap; i++)
+            if (d[i] == '/') d[i] = '-';
+    }
+    opt->cache = d;
+}
+
 /* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
 static const flag flags[] = {
     {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
@@ -741,9 +763,11 @@ static const flag flags[] = {
     {.setting = "ssl_session_cache", .show = show_ssl_session_cache},
     {.setting = "ssl_kernel_tls", .show = show_ssl_kernel_tls},
     {.setting = "ssl_min_version", .show = show_ssl_min_version},
-    {.long_name = "cache", .arg = "NAME|PATH", .dflt = "shmcd",
-     .note = "\na NAME lives in $SHMC_DIR, default /dev/shm",
-     .help = "cache to serve, created if missing",
+    {.long_name = "cache", .arg = "NAME|PATH",
+     .help = "cache to serve, created if missing; a NAME lives in\n$SHMC_DIR, default /dev/shm "
+             "(default: one per instance,\nas memcached's: shmcd-PORT, e.g. shmcd-11211; with "
+             "-s\nalone, shmcd- and the socket's path with / as -,\n"
+             "e.g. shmcd-run-shmcd.sock)",
      .set = set_cache, .bad = "empty name",
      .setting = "shmc_cache", .show = show_cache},
     {.setting = "shmc_no_effect", .show = show_no_effect},
@@ -944,6 +968,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         fprintf(stderr, "shmcd: nothing to listen on: -p 0 and no -s\n");
         return SHMCD_OPT_ERROR;
     }
+    if (!opt->cache) default_cache(opt);
     return SHMCD_OPT_RUN;
 }
 

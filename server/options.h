@@ -42,7 +42,8 @@ typedef struct shmcd_options {
     bool no_evict;            /* -M: stores fail when full instead of evicting */
     char prefix_delimiter;    /* -D: turns "stats detail" on with this delimiter; 0: off, ':' */
     int backlog;              /* -b */
-    const char *cache;        /* --cache NAME|PATH */
+    const char *cache;        /* --cache NAME|PATH; default: default_cache */
+    char default_cache[160];  /* "shmcd-PORT", or "shmcd-" and the socket path, '/' as '-' */
     unsigned cache_mode;      /* --mode: a new cache file's mode; 0: the library's 0600 */
     bool cache_group_given;   /* --group: */
     gid_t cache_gid;          /* a new cache file's group */

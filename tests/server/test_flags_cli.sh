@@ -3,7 +3,8 @@
 # refuses are refused with memcached's own message and exit status (an unknown -o, -I out of
 # range or over half of -m, a bad -o hashpower/read_buf_mem_limit/slab_automove, -f, -l with a
 # bad port); memcached's slab/LRU flags and -o settings are accepted and listed in
-# "stats settings"; -l takes ADDR:PORT, [IPV6]:PORT, comma-separated and repeated entries.
+# "stats settings"; -l takes ADDR:PORT, [IPV6]:PORT, comma-separated and repeated entries;
+# two instances with no --cache get a cache each.
 . "$(dirname "$0")/lib.sh"
 require_tool memcached memcached
 MEMCACHED=$(command -v memcached)
@@ -103,4 +104,20 @@ for want in "STAT inter 127.0.0.1,127.0.0.2:$P1,[::1]:$P2,127.0.0.1:$P3" "STAT g
     if grep -qxF "$want" <<<"$settings"; then pass "stats settings: $want"; else fail "stats settings lacks '$want'"; fi
 done
 stop_shmcd
+
+# two instances on two ports with no --cache: two caches, named after the ports
+read -r Q1 Q2 <<<"$(free_ports 2)"
+mkdir -p "$TMP/dir"
+SHMC_DIR="$TMP/dir" "$SHMCD" -p "$Q1" -l 127.0.0.1 -t 1 2>"$TMP/q1.err" & PID1=$!
+SHMC_DIR="$TMP/dir" "$SHMCD" -p "$Q2" -l 127.0.0.1 -t 1 2>"$TMP/q2.err" & PID2=$!
+for i in $(seq 200); do is_shmcd "$Q1" && is_shmcd "$Q2" && break; sleep 0.05; done
+mc_line "$Q1" 'set only1 0 0 1\r\nx\r\n' >/dev/null
+if [ "$(mc_line "$Q2" 'get only1\r\n')" = END ] && [ "$(mc_line "$Q1" 'get only1\r\n')" = "VALUE only1 0 1" ]; then
+    pass "two instances without --cache do not share a cache"
+else
+    fail "two instances without --cache share a cache"
+fi
+if [ -e "$TMP/dir/shmcd-$Q1" ] && [ -e "$TMP/dir/shmcd-$Q2" ]; then pass "default caches shmcd-$Q1 and shmcd-$Q2"; else fail "default cache names: $(ls "$TMP/dir")"; fi
+kill -TERM "$PID1" "$PID2"; wait "$PID1"; rc1=$?; wait "$PID2"; rc2=$?
+if [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]; then pass "both stop cleanly"; else fail "exit statuses $rc1 $rc2"; fi
 finish

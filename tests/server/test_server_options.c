@@ -41,7 +41,7 @@ static void test_defaults(void)
     CHECK(o.unix_path == NULL && o.unix_mode == 0700);
     CHECK(o.memory_mib == 0 && o.item_size_max == 0); /* the cache file's own, or the library's */
     CHECK(o.max_conns == 1024 && o.threads == 4 && o.reqs_per_event == 20 && o.backlog == 1024);
-    CHECK(strcmp(o.cache, "shmcd") == 0);
+    CHECK(strcmp(o.cache, "shmcd-11211") == 0); /* one cache per instance, by its port */
     CHECK(o.verbosity == 0 && !o.daemonize && !o.pidfile && !o.user);
     CHECK(!o.flush_disabled && !o.cas_disabled && !o.shutdown_enabled);
     shmcd_free_options(&o);
@@ -67,6 +67,30 @@ static void test_switches(void)
           strstr(text, "\nflush_enabled no\n") && strstr(text, "\nevictions off\n"));
     free(text);
     shmcd_free_options(&o);
+}
+
+/* Two instances never share a default cache: it is named after the port, else the socket. */
+static void test_default_cache(void)
+{
+    static const struct {
+        const char *args[7];
+        const char *cache;
+    } cases[] = {
+        {{"-p", "11212"}, "shmcd-11212"},
+        {{"-p", "0", "-l", "127.0.0.1:11300"}, "shmcd-11300"},
+        {{"-p", "0", "-l", "[::1]:11301,127.0.0.1:11302"}, "shmcd-11301"},
+        {{"-s", "/run/shmcd/a.sock"}, "shmcd-run-shmcd-a.sock"},
+        {{"-s", "/run/shmcd/a.sock", "-p", "11213"}, "shmcd-11213"},
+        {{"-p", "11214", "--cache=mine"}, "mine"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shmcd_options o;
+        CHECK(parse(&o, cases[i].args) == SHMCD_OPT_RUN);
+        if (strcmp(o.cache, cases[i].cache) != 0)
+            fprintf(stderr, "FAIL: default cache %s, want %s\n", o.cache, cases[i].cache);
+        CHECK(strcmp(o.cache, cases[i].cache) == 0);
+        shmcd_free_options(&o);
+    }
 }
 
 static void check_all_set(const shmcd_options *o)
@@ -147,8 +171,9 @@ static void test_help(void)
     fclose(f);
     static const char *const want[] = {
         "usage: shmcd [options]\n",
-        "\n  --cache=NAME|PATH        cache to serve, created if missing (default: shmcd;\n"
-        "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n",
+        "\n  --cache=NAME|PATH        cache to serve, created if missing; a NAME lives in\n"
+        "                           $SHMC_DIR, default /dev/shm (default: one per instance,\n"
+        "                           as memcached's: shmcd-PORT, e.g. shmcd-11211; with -s\n",
         "\n  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n",
         "\n  -l, --listen=ADDR[,ADDR] addresses to listen on, comma-separated or repeated:\n"
         "                           ADDR, ADDR:PORT, [IPV6]:PORT (default port: -p);\n"
@@ -179,7 +204,7 @@ static void test_help(void)
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 35 + 26); /* title, usage, 35 flags, 26 continuation lines */
+    CHECK(lines == 2 + 35 + 29); /* title, usage, 35 flags, 29 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
@@ -224,7 +249,7 @@ static void test_settings(void)
     shmcd_settings(&o, &live, collect, f);
     fclose(f);
     CHECK(strstr(text, "\ntcpport 0\nudpport 0\ninter NULL\n") && strstr(text, "\ndomain_socket /tmp/y\n") &&
-          strstr(text, "\numask 700\n") && strstr(text, "\nshmc_cache shmcd\n"));
+          strstr(text, "\numask 700\n") && strstr(text, "\nshmc_cache shmcd-tmp-y\n"));
     free(text);
     shmcd_free_options(&o);
 }
@@ -234,6 +259,7 @@ int main(void)
     test_defaults();
     test_every_flag();
     test_switches();
+    test_default_cache();
     test_refused();
     test_unix_socket_and_port();
     test_help();

@@ -84,14 +84,19 @@ typedef struct shmc_config {
     int protect;           /* enum shmc_protect */
     unsigned hash_power;   /* log2 of hash buckets (4..36); 0: sized from memory_limit for
                             * the smallest items (memory_limit / 48 buckets, rounded down) */
-    unsigned flags;        /* SHMC_OPEN_* below; 0: open the cache, creating it if missing */
+    unsigned flags;        /* SHMC_OPEN_* below; 0: open the cache, creating it if missing,
+                            * as a handle whose stores evict when the cache is full */
     unsigned reserved[6];  /* zero; room to grow without breaking the ABI */
 } shmc_config;
 
-/* shmc_config.flags (at most one of them): */
+/* shmc_config.flags (at most one of the first two): */
 #define SHMC_OPEN_EXISTING 1u /* never create: a missing cache is SHMC_NOT_FOUND (a tool that
                                * only reads must not leave a new cache behind a typo) */
 #define SHMC_OPEN_CREATE 2u   /* only create: an existing cache is SHMC_EXISTS */
+#define SHMC_OPEN_NO_EVICT 4u /* this handle's stores never evict a live item to make room
+                               * (memcached -M): when the cache is full of live items they
+                               * fail with SHMC_NO_MEMORY; expired, flushed and deleted items'
+                               * room is still reused.  Other handles are not affected. */
 
 /* Fill *cfg with the defaults above. */
 void shmc_config_init(shmc_config *cfg);

@@ -56,9 +56,10 @@ static const proto_command commands[] = {
     [PROTO_ME] = ROW("me", PROTO_ME, PROTO_KIND_META, proto_parse_meta, proto_exec_meta),
     [PROTO_LRU_CRAWLER] = ROW("lru_crawler", PROTO_LRU_CRAWLER, PROTO_KIND_OTHER,
                               proto_parse_lru_crawler, proto_exec_lru_crawler),
+    [PROTO_SHUTDOWN] = ROW("shutdown", PROTO_SHUTDOWN, PROTO_KIND_OTHER, proto_parse_shutdown,
+                           proto_exec_shutdown),
     /* aliases and refusals */
     ROW("bget", PROTO_GET, PROTO_KIND_RETRIEVAL, proto_parse_retrieval, proto_exec_retrieval),
-    ROW("shutdown", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_shutdown, proto_exec_error),
     ROW("cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_cache_memlimit,
         proto_exec_error),
     ROW("slabs", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_slabs, proto_exec_error),

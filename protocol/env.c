@@ -2,6 +2,8 @@
  * items themselves: shmc_get_meta.) */
 #include "env.h"
 
+#include "detail.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +19,14 @@ shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks)
     env->out_high_water = 256 * 1024;
     if (hooks) env->hooks = *hooks;
     pthread_mutex_init(&env->reset_lock, NULL);
+    pthread_mutex_init(&env->detail_lock, NULL);
+    env->prefix_delimiter = ':';
     return SHMC_OK;
 }
 
 void proto_env_destroy(proto_env *env)
 {
     pthread_mutex_destroy(&env->reset_lock);
+    proto_detail_free(env);
+    pthread_mutex_destroy(&env->detail_lock);
 }

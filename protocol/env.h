@@ -24,6 +24,9 @@ typedef struct proto_server_stats {
     uint64_t bytes_read, bytes_written;
     uint64_t threads;
     uint64_t auth_cmds, auth_errors; /* ASCII authentication attempts, failures */
+    uint64_t conn_yields;            /* turns a connection gave up at -R requests */
+    bool idle_timeout_on;            /* -o idle_timeout: idle_kicks is shown */
+    uint64_t idle_kicks;             /* connections it closed */
 } proto_server_stats;
 
 /* One "stats settings" line: its name and its value as text. */
@@ -37,8 +40,13 @@ typedef struct proto_hooks {
     void (*set_verbosity)(void *arg, unsigned level);
     /* "stats conns": emit(ctx, name, value) per line; without it the reply is empty */
     void (*conns)(void *arg, proto_setting_fn emit, void *ctx);
+    /* "shutdown" (graceful: "shutdown graceful"), where the server enabled it */
+    void (*shutdown)(void *arg, bool graceful);
     void *arg;
 } proto_hooks;
+
+#define PROTO_DETAIL_BUCKETS 256 /* memcached's PREFIX_HASH_SIZE */
+struct proto_prefix;
 
 typedef struct proto_env {
     shmc_t *cache;
@@ -46,6 +54,14 @@ typedef struct proto_env {
     uint64_t limit_maxbytes;
     size_t out_high_water;  /* a retrieval pauses when this many reply bytes wait unsent */
     proto_hooks hooks;
+    bool flush_disabled;    /* memcached -F: flush_all is refused */
+    bool cas_disabled;      /* memcached -C: cas values show as 0, a cas compare fails */
+    bool shutdown_enabled;  /* memcached -A */
+    /* "stats detail" (memcached -D): prefix statistics, detail.h */
+    _Atomic bool detail_enabled;
+    char prefix_delimiter;  /* ':' unless -D says otherwise */
+    pthread_mutex_t detail_lock;
+    struct proto_prefix *detail[PROTO_DETAIL_BUCKETS];
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     bool dump_disabled;           /* -X: cachedump and metadump refused, as memcached's */
@@ -53,6 +69,16 @@ typedef struct proto_env {
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;
 } proto_env;
+
+/* A cas value as a reply shows it: 0 under -C, as memcached reports it. */
+static inline uint64_t proto_cas_shown(const proto_env *env, uint64_t cas)
+{
+    return env->cas_disabled ? 0 : cas;
+}
+
+/* Under -C memcached compares a request's cas with 0; a store's compare always fails.  The
+ * library's counter never reaches this value, so a compare with it fails. */
+#define PROTO_CAS_NEVER UINT64_MAX
 
 /* Set up env for `cache` (reads its limits through shmc_stats).  SHMC_OK or the error. */
 shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks);

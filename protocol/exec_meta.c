@@ -173,7 +173,7 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
             break;
         case 's': echo_u64(out, 's', f.nvalue); break;
         case 't': echo_i64(out, 't', ttl); break;
-        case 'c': echo_u64(out, 'c', im->cas); break;
+        case 'c': echo_u64(out, 'c', proto_cas_shown(env, im->cas)); break;
         case 'f': echo_u64(out, 'f', im->flags); break;
         case 'l': echo_u64(out, 'l', im->last_access); break;
         case 'h': echo_u64(out, 'h', im->fetched); break;
@@ -226,7 +226,7 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     shmc_store_opts o = {0};
     if (m->has_cas) {
         o.what = SHMC_STORE_CAS | (m->invalidate ? SHMC_STORE_INVALIDATE : 0);
-        o.cas = m->cas;
+        o.cas = env->cas_disabled ? PROTO_CAS_NEVER : m->cas;
     }
     uint64_t cas = 0; /* the stored item's, as linked; 0 when nothing was stored */
     shmc_rc rc = shmc_store_meta(c, mode, k, nk, data, nv, m->client_flags, m->ttl, &o, &cas);
@@ -241,8 +241,9 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         proto_out_line(out, "SERVER_ERROR object too large for cache");
         return PROTO_DONE;
-    case SHMC_NO_MEMORY:
+    case SHMC_NO_MEMORY: /* memcached drops the old value, whatever the mode */
         atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
+        shmc_delete(c, k, nk);
         proto_out_line(out, "SERVER_ERROR out of memory storing object");
         return PROTO_DONE;
     default:
@@ -252,7 +253,7 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     proto_out_str(out, code);
     for (unsigned i = 0; i < m->nflags; i++) {
         const proto_mflag *fl = &m->flags[i];
-        if (fl->flag == 'c') echo_u64(out, 'c', cas);
+        if (fl->flag == 'c') echo_u64(out, 'c', proto_cas_shown(env, cas));
         else echo_opaque_or_key(out, req, fl);
     }
     proto_out_add(out, "\r\n", 2);
@@ -265,9 +266,9 @@ static proto_status exec_md(proto_env *env, proto_request *req, proto_out *out)
 {
     const proto_meta *m = &req->meta;
     shmc_delete_opts o = {0};
-    if (m->has_cas) {
+    if (m->has_cas && !(env->cas_disabled && m->cas == 0)) { /* -C: items' cas is 0 */
         o.what |= SHMC_DELETE_CAS;
-        o.cas = m->cas;
+        o.cas = env->cas_disabled ? PROTO_CAS_NEVER : m->cas;
     }
     if (m->invalidate) o.what |= SHMC_DELETE_INVALIDATE;
     if (m->has_ttl) {
@@ -295,9 +296,9 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     shmc_t *c = env->cache;
     bool incr = m->mode == 0 || m->mode == 'I' || m->mode == '+';
     shmc_arith_opts o = {0};
-    if (m->has_cas) {
+    if (m->has_cas && !(env->cas_disabled && m->cas == 0)) { /* -C: items' cas is 0 */
         o.what |= SHMC_ARITH_CAS;
-        o.cas = m->cas;
+        o.cas = env->cas_disabled ? PROTO_CAS_NEVER : m->cas;
     }
     if (m->has_ttl) {
         o.what |= SHMC_ARITH_TOUCH;
@@ -360,7 +361,7 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
             if (im.created)
                 ttl = m->has_ttl && !t_before_n ? token_ttl(m->vivify_ttl, im.ttl) : im.ttl;
             break;
-        case 'c': echo_u64(out, 'c', im.cas); break;
+        case 'c': echo_u64(out, 'c', proto_cas_shown(env, im.cas)); break;
         case 't': echo_i64(out, 't', ttl); break;
         case 'O':
         case 'k': echo_opaque_or_key(out, req, fl); break;
@@ -409,7 +410,7 @@ static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
     proto_out_str(out, " la=");
     proto_out_add(out, num, proto_u64_to_text(im.last_access, num));
     proto_out_str(out, " cas=");
-    proto_out_add(out, num, proto_u64_to_text(im.cas, num));
+    proto_out_add(out, num, proto_u64_to_text(proto_cas_shown(env, im.cas), num));
     proto_out_str(out, im.fetched ? " fetch=yes" : " fetch=no");
     uint64_t total = proto_item_total(req->nkey, im.flags, im.nvalue);
     proto_out_str(out, " cls=");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "command.h"
+#include "detail.h"
 #include "frame.h"
 #include "number.h"
 
@@ -79,12 +80,17 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
             room = nvalue;
             continue;
         }
-        if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) return true; /* a miss */
+        if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) { /* a miss */
+            proto_detail_get(env, key, nkey, false);
+            return true;
+        }
         if (rc != SHMC_OK) {
             proto_reply_server_error(out, rc);
             return false;
         }
-        size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas, cas);
+        proto_detail_get(env, key, nkey, true);
+        size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas,
+                                   proto_cas_shown(env, cas));
         char *p = base + hlen;
         memmove(p, vbuf, nvalue);
         p[nvalue] = '\r';
@@ -104,7 +110,8 @@ typedef struct mget_batch {
     size_t end[MGET_BATCH]; /* where key i ends in the request's key list */
     size_t n, next;         /* keys; the first key a found value may still be */
     size_t done;            /* keys answered before the reply reached its high-water mark */
-    bool with_cas, broken;
+    bool with_cas, no_cas, broken;
+    bool found[MGET_BATCH];
     proto_out *out;
     size_t high_water;
 } mget_batch;
@@ -124,11 +131,12 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
         return;
     }
     char *p = out->buf + out->len;
-    p += value_header(p, key, nkey, flags, nvalue, b->with_cas, cas);
+    p += value_header(p, key, nkey, flags, nvalue, b->with_cas, b->no_cas ? 0 : cas);
     memcpy(p, value, nvalue);
     p[nvalue] = '\r';
     p[nvalue + 1] = '\n';
     out->len = (size_t)(p - out->buf) + nvalue + 2;
+    b->found[b->next] = true;
     b->next++;
     if (proto_out_pending(out) > b->high_water) b->done = b->next; /* pause after this one */
 }
@@ -136,8 +144,8 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
 /* Answer up to MGET_BATCH keys from req->key_pos on; false when the reply is broken off. */
 static bool append_values(proto_env *env, proto_request *req, proto_out *out, bool *more)
 {
-    mget_batch b = {.with_cas = req->cmd == PROTO_GETS, .out = out,
-                    .high_water = env->out_high_water};
+    mget_batch b = {.with_cas = req->cmd == PROTO_GETS, .no_cas = env->cas_disabled,
+                    .out = out, .high_water = env->out_high_water};
     size_t pos = req->key_pos;
     while (b.n < MGET_BATCH &&
            proto_next_key(req->keys, req->keys_len, &pos, &b.key[b.n], &b.nkey[b.n]))
@@ -162,6 +170,8 @@ static bool append_values(proto_env *env, proto_request *req, proto_out *out, bo
         return false;
     }
     req->key_pos = b.end[b.done - 1];
+    if (atomic_load_explicit(&env->detail_enabled, memory_order_relaxed))
+        for (size_t i = 0; i < b.done; i++) proto_detail_get(env, b.key[i], b.nkey[i], b.found[i]);
     return true;
 }
 
@@ -242,6 +252,7 @@ static const char *storage_reply(shmc_rc rc)
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
+    proto_detail_set(env, req->key, req->nkey); /* memcached counts it before its checks */
     if (proto_too_large(env, req)) data = NULL;
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
@@ -264,9 +275,14 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     case PROTO_REPLACE: rc = shmc_replace(c, k, nk, data, nv, req->flags, req->exptime); break;
     case PROTO_APPEND: rc = shmc_append(c, k, nk, data, nv, req->flags, req->exptime); break;
     case PROTO_PREPEND: rc = shmc_prepend(c, k, nk, data, nv, req->flags, req->exptime); break;
-    default: rc = shmc_cas(c, k, nk, data, nv, req->flags, req->exptime, req->cas); break;
+    default: /* -C: memcached's cas never matches an item */
+        rc = shmc_cas(c, k, nk, data, nv, req->flags, req->exptime,
+                      env->cas_disabled ? PROTO_CAS_NEVER : req->cas);
+        break;
     }
     count_refusal(env, rc);
+    /* memcached drops the old value of a set it had no memory for */
+    if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) shmc_delete(c, k, nk);
     const char *line = storage_reply(rc);
     if (line) reply(out, req, line);
     else if (!req->noreply) proto_reply_server_error(out, rc);
@@ -313,6 +329,7 @@ proto_status proto_exec_delete(proto_env *env, proto_request *req, const char *d
                                proto_out *out)
 {
     (void)data;
+    proto_detail_delete(env, req->key, req->nkey);
     shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
     if (rc == SHMC_OK) reply(out, req, "DELETED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
@@ -335,6 +352,10 @@ proto_status proto_exec_flush_all(proto_env *env, proto_request *req, const char
                                   proto_out *out)
 {
     (void)data;
+    if (env->flush_disabled) {
+        reply(out, req, "CLIENT_ERROR flush_all not allowed");
+        return PROTO_DONE;
+    }
     /* like memcached's realtime(): a delay over 30 days is an absolute Unix time */
     int64_t delay = req->exptime;
     if (delay > SHMC_EXPTIME_RELATIVE_MAX) {
@@ -363,6 +384,24 @@ proto_status proto_exec_verbosity(proto_env *env, proto_request *req, const char
     if (env->hooks.set_verbosity) env->hooks.set_verbosity(env->hooks.arg, (unsigned)req->exptime);
     reply(out, req, "OK");
     return PROTO_DONE;
+}
+
+/* memcached's process_shutdown_command: refused without -A; else the server stops (the
+ * connection closes with no reply). */
+proto_status proto_exec_shutdown(proto_env *env, proto_request *req, const char *data,
+                                 proto_out *out)
+{
+    (void)data;
+    if (!env->shutdown_enabled || !env->hooks.shutdown) {
+        proto_out_line(out, "ERROR: shutdown not enabled");
+        return PROTO_DONE;
+    }
+    if (req->exptime < 0) {
+        proto_out_line(out, "CLIENT_ERROR invalid shutdown mode");
+        return PROTO_DONE;
+    }
+    env->hooks.shutdown(env->hooks.arg, req->exptime == 1);
+    return PROTO_CLOSE;
 }
 
 proto_status proto_exec_quit(proto_env *env, proto_request *req, const char *data,

@@ -16,6 +16,7 @@ typedef struct walk_ctx {
     proto_out *out;
     int64_t now;
     bool metadump;
+    bool no_cas;                      /* -C: cas shows as 0 */
     bool classes[PROTO_SLAB_CLASSES]; /* the classes listed (all true for "all", "hash") */
     uint32_t limit;                   /* cachedump: items to show, 0 for all */
     uint32_t shown;
@@ -93,7 +94,7 @@ static int item_cb(void *ctx, const char *key, size_t nkey, const void *value, s
         proto_out_add(out, " la=", 4);
         proto_out_add(out, num, proto_i64_to_text(w->now - (int64_t)meta->last_access, num));
         proto_out_add(out, " cas=", 5);
-        proto_out_add(out, num, proto_u64_to_text(meta->cas, num));
+        proto_out_add(out, num, proto_u64_to_text(w->no_cas ? 0 : meta->cas, num));
         proto_out_str(out, meta->fetched ? " fetch=yes" : " fetch=no");
         proto_out_add(out, " cls=", 5);
         proto_out_add(out, num, proto_u64_to_text(cls, num));
@@ -162,7 +163,8 @@ proto_status proto_exec_lru_crawler(proto_env *env, proto_request *req, const ch
         proto_out_line(out, "ERROR metadump not allowed");
         return PROTO_DONE;
     }
-    walk_ctx w = {.metadump = req->crawler == PROTO_CRAWLER_METADUMP};
+    walk_ctx w = {.metadump = req->crawler == PROTO_CRAWLER_METADUMP,
+                  .no_cas = env->cas_disabled};
     const char *bad = parse_classes(req, &w);
     if (bad) proto_out_line(out, bad);
     else if (!w.metadump) proto_out_line(out, "OK"); /* expired items: shmc reclaims them */

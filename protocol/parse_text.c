@@ -181,10 +181,13 @@ void proto_parse_bare(const tokens_t *t, proto_request *req, const proto_command
     req->cmd = command->cmd;
 }
 
+/* shutdown [graceful]: whether it is enabled is the executor's to say (memcached -A) */
 void proto_parse_shutdown(const tokens_t *t, proto_request *req, const proto_command *command)
 {
-    (void)t, (void)command;
-    fail(req, "ERROR: shutdown not enabled");
+    req->cmd = command->cmd;
+    if (t->n == 1) req->exptime = 0;
+    else if (t->n == 2 && tok_is(t, 1, "graceful")) req->exptime = 1;
+    else req->exptime = -1;
 }
 
 /* memcached's process_memlimit_command(): below 8 MB is too small; shmc's cache cannot

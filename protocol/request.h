@@ -45,6 +45,7 @@ typedef enum proto_cmd {
     PROTO_MN,
     PROTO_ME,
     PROTO_LRU_CRAWLER, /* lru_crawler crawl|metadump|enable|disable|sleep|tocrawl */
+    PROTO_SHUTDOWN,    /* exptime: 0 now, 1 graceful, -1 an unknown mode */
     PROTO_CMD_COUNT /* not a command: how many codes there are */
 } proto_cmd;
 
@@ -103,7 +104,8 @@ typedef struct proto_request {
     size_t key_pos; /* where execution of the keys resumes after a pause */
     bool partial;   /* a streamed chunk of a long key list: more keys follow, no "END" yet */
     uint32_t flags;
-    int64_t exptime; /* storage/touch/gat exptime; flush_all delay; verbosity level */
+    int64_t exptime; /* storage/touch/gat exptime; flush_all delay; verbosity level;
+                        shutdown mode */
     uint64_t cas;    /* cas command's <cas unique> */
     uint64_t delta;  /* incr/decr */
     /* A data block of `vlen` bytes plus "\r\n" follows the line (storage commands, ms, and

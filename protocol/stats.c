@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "detail.h"
 
 static void stat_str(proto_out *out, const char *name, const char *v)
 {
@@ -66,7 +67,7 @@ static const char *const memcached_order[] = {
     "get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses", "delete_hits",
     "incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses", "cas_hits",
     "cas_badval", "touch_hits", "touch_misses", "store_too_large", "store_no_memory",
-    "auth_cmds", "auth_errors", "bytes_read", "bytes_written", "limit_maxbytes",
+    "auth_cmds", "auth_errors", "idle_kicks", "bytes_read", "bytes_written", "limit_maxbytes",
     "accepting_conns", "listen_disabled_num", "time_in_listen_disabled_us", "threads",
     "conn_yields", "hash_power_level", "hash_bytes", "hash_is_expanding",
     "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
@@ -191,10 +192,12 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "store_no_memory", atomic_load(&env->store_no_memory));
     list_u64(&l, "auth_cmds", s.auth_cmds);
     list_u64(&l, "auth_errors", s.auth_errors);
+    if (s.idle_timeout_on) list_u64(&l, "idle_kicks", s.idle_kicks);
     list_u64(&l, "bytes_read", s.bytes_read);
     list_u64(&l, "bytes_written", s.bytes_written);
     list_u64(&l, "accepting_conns", 1);
     list_u64(&l, "threads", s.threads);
+    list_u64(&l, "conn_yields", s.conn_yields);
     list_u64(&l, "hash_power_level", log2_floor(st.hash_buckets));
     list_u64(&l, "hash_bytes", st.hash_buckets * 8);
     /* the cache's own rows, by their wire names */
@@ -311,11 +314,17 @@ proto_status proto_exec_stats(proto_env *env, proto_request *req, const char *da
         const char *sub = a + word;
         size_t nsub = n - word;
         while (nsub && *sub == ' ') sub++, nsub--;
-        bool known = (nsub == 2 && memcmp(sub, "on", 2) == 0) ||
-                     (nsub == 3 && memcmp(sub, "off", 3) == 0) ||
-                     (nsub == 4 && memcmp(sub, "dump", 4) == 0);
-        proto_out_line(out, known ? "CLIENT_ERROR stats detail not supported by shmcd"
-                                  : "CLIENT_ERROR usage: stats detail on|off|dump");
+        if (nsub == 2 && memcmp(sub, "on", 2) == 0) {
+            atomic_store(&env->detail_enabled, true);
+            proto_out_line(out, "OK");
+        } else if (nsub == 3 && memcmp(sub, "off", 3) == 0) {
+            atomic_store(&env->detail_enabled, false);
+            proto_out_line(out, "OK");
+        } else if (nsub == 4 && memcmp(sub, "dump", 4) == 0) {
+            proto_detail_dump(env, out);
+        } else {
+            proto_out_line(out, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
     }
     else if (IS("cachedump")) proto_stats_cachedump(env, req, a + word, n - word, out);
     else proto_out_line(out, "ERROR");

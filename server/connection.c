@@ -10,7 +10,9 @@
  *  - replies waiting unsent above the high-water mark stop both reading and running
  *    retrievals (the socket's EPOLLIN interest is dropped), so a client that never reads
  *    holds at most that much plus one value.
- * Pipelined requests are all answered with one send() when the batch is done. */
+ * Pipelined requests are all answered with one send() when the batch is done.  As memcached,
+ * a connection runs at most -R requests (plus the one that finds the budget spent) per turn,
+ * then yields (stats: conn_yields) and asks for EPOLLOUT, which fires at once, to go on. */
 #include "connection.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "protocol/command.h"
@@ -31,13 +34,14 @@
 #define READ_MIN_ROOM 4096    /* compact the input buffer when less room is left */
 #define READS_PER_EVENT 8     /* full reads before other connections get a turn */
 
-conn_t *conn_new(struct worker *w, int fd)
+conn_t *conn_new(struct worker *w, int fd, bool plain)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->fd = fd;
     c->worker = w;
     c->state = CONN_READ_CMD;
+    c->last_active = conn_now();
     c->auth.authenticated = w->srv->auth == NULL;
     c->protocol = w->srv->opt.protocol;
     if (w->srv->opt.sasl) {
@@ -48,7 +52,7 @@ conn_t *conn_new(struct worker *w, int fd)
         }
     }
     conn_table_join(&c->entry, fd, false);
-    if (w->srv->tls && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
+    if (w->srv->tls && !plain && tls_wanted(fd) && !(c->tls = tls_conn_new(w->srv->tls, fd))) {
         shmcd_sasl_conn_free(c->bin.sasl_conn);
         conn_table_leave(&c->entry);
         free(c);
@@ -106,6 +110,7 @@ static ssize_t conn_read(conn_t *c, bool *full)
     ssize_t n = c->tls ? tls_read(c->tls, c->rbuf + c->rlen, room)
                        : read(c->fd, c->rbuf + c->rlen, room);
     if (n > 0) {
+        c->last_active = conn_now();
         c->rlen += (size_t)n;
         *full = (size_t)n == room;
         atomic_fetch_add_explicit(&c->worker->bytes_read, (uint64_t)n, memory_order_relaxed);
@@ -326,6 +331,11 @@ static void conn_process(conn_t *c)
                 continue;
             }
             if (!read_cmd(c)) return;
+            if (++c->turn_reqs > c->worker->srv->opt.reqs_per_event) {
+                c->yielded = true;
+                atomic_fetch_add_explicit(&c->worker->conn_yields, 1, memory_order_relaxed);
+                return;
+            }
             continue;
         }
     }
@@ -363,10 +373,25 @@ static bool conn_flush(conn_t *c)
     return true;
 }
 
+int64_t conn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+bool conn_idle(const conn_t *c)
+{
+    return c->state == CONN_READ_CMD && c->rpos == c->rlen && proto_out_pending(&c->out) == 0 &&
+           !c->closing;
+}
+
 bool conn_on_events(conn_t *c, uint32_t events)
 {
     proto_env *env = env_of(c);
     if (events & EPOLLERR) return false;
+    c->turn_reqs = 0;
+    c->yielded = false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
     conn_table_busy(&c->entry, true);
     if (events & EPOLLIN) conn_table_touch(&c->entry);
@@ -376,13 +401,13 @@ bool conn_on_events(conn_t *c, uint32_t events)
     bool tls_input = c->tls && (tls_pending(c->tls) || (tls_extra_events(c->tls) & EPOLLOUT));
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) || tls_input) {
         for (int i = 0; (i < READS_PER_EVENT || (c->tls && tls_pending(c->tls))) &&
-                        !c->closing && !c->dead; i++) {
+                        !c->closing && !c->dead && !c->yielded; i++) {
             if (proto_out_pending(&c->out) > env->out_high_water || c->state == CONN_PAUSED) break;
             bool full;
             ssize_t n = conn_read(c, &full);
             if (n == 0) { /* the client is done sending: answer what it sent, then close */
                 conn_process(c);
-                c->closing = true;
+                if (!c->yielded) c->closing = true; /* else the next turn reads the end again */
                 break;
             }
             if (n < 0) {
@@ -405,7 +430,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
     else if (c->blocked) /* replies drained at once: go on with the requests read (writable) */
         want = EPOLLIN | EPOLLOUT;
     else
-        want = EPOLLIN | (pending ? EPOLLOUT : 0);
+        want = EPOLLIN | (pending || c->yielded ? EPOLLOUT : 0);
     if (c->tls) want |= tls_extra_events(c->tls);
     return worker_watch(c->worker, c, want);
 }

@@ -33,6 +33,9 @@ typedef struct conn {
     bool closing;             /* close once `out` is sent */
     bool dead;                /* close now */
     bool blocked;             /* requests wait in rbuf for replies to drain (high-water) */
+    bool yielded;             /* this turn ran -R requests: the rest waits for the next */
+    unsigned turn_reqs;       /* requests run in this turn */
+    int64_t last_active;      /* monotonic seconds of its last input (-o idle_timeout) */
     uint32_t events;          /* epoll interest now registered */
     char *rbuf;               /* unconsumed input is rbuf[rpos..rlen) */
     size_t rpos, rlen, rcap;
@@ -50,8 +53,16 @@ typedef struct conn {
     conn_entry entry;         /* its row in "stats conns" */
 } conn_t;
 
-conn_t *conn_new(struct worker *w, int fd);
+/* plain: from a notls: listener, no TLS even under -Z */
+conn_t *conn_new(struct worker *w, int fd, bool plain);
 void conn_free(conn_t *c);
+
+/* Whether the connection waits for a new request with nothing unsent (-o idle_timeout closes
+ * only such a connection, as memcached kicks only one waiting for a command). */
+bool conn_idle(const conn_t *c);
+
+/* Monotonic seconds. */
+int64_t conn_now(void);
 
 /* Handle epoll events; returns false when the connection is to be closed. */
 bool conn_on_events(conn_t *c, uint32_t events);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,18 +16,61 @@
 
 #include "worker.h"
 
-static bool add_fd(listeners_t *ls, int fd)
+static bool add_fd(listeners_t *ls, int fd, bool plain)
 {
     if (ls->n == SHMCD_MAX_LISTENERS) {
         fprintf(stderr, "shmcd: too many listening sockets\n");
         close(fd);
         return false;
     }
+    ls->plain[ls->n] = plain;
     ls->fds[ls->n++] = fd;
     return true;
 }
 
-static bool open_tcp(listeners_t *ls, const char *addr, int port, int backlog)
+/* memcached's reading of an -l entry (server_sockets() in memcached.c) */
+bool listener_parse(const char *entry, int dflt, char *host, size_t cap, int *port, bool *plain)
+{
+    *plain = strncmp(entry, "notls:", 6) == 0;
+    if (*plain) entry += 6;
+    const char *h = entry, *p = NULL;
+    size_t hlen;
+    if (*entry == '[') { /* [IPv6]:port, RFC 3986 */
+        const char *e = strchr(entry, ']');
+        if (!e) {
+            fprintf(stderr, "Invalid IPV6 address: \"%s\"\n", entry);
+            return false;
+        }
+        h = entry + 1;
+        hlen = (size_t)(e - h);
+        p = strchr(e + 1, ':');
+    } else {
+        const char *colon = strchr(entry, ':');
+        /* one colon: host:port; more: a bare IPv6 address without a port */
+        if (colon && !strchr(colon + 1, ':')) p = colon;
+        hlen = p ? (size_t)(p - entry) : strlen(entry);
+    }
+    if (hlen + 1 > cap) {
+        fprintf(stderr, "shmcd: listen address too long: %s\n", entry);
+        return false;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = dflt;
+    if (p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p + 1, &end, 10);
+        if (!p[1] || *end || errno || v < 0 || v > 65535) {
+            fprintf(stderr, "Invalid port number: \"%s\"\n", p + 1);
+            return false;
+        }
+        *port = (int)v;
+    }
+    return true;
+}
+
+static bool open_tcp(listeners_t *ls, const char *addr, int port, int backlog, bool plain)
 {
     char service[16];
     snprintf(service, sizeof service, "%d", port);
@@ -58,7 +102,7 @@ static bool open_tcp(listeners_t *ls, const char *addr, int port, int backlog)
             ok = false;
             break;
         }
-        ok = add_fd(ls, fd);
+        ok = add_fd(ls, fd, plain);
     }
     freeaddrinfo(res);
     return ok;
@@ -106,19 +150,30 @@ static bool open_unix(listeners_t *ls, const char *path, unsigned mode, int back
         return false;
     }
     ls->unix_path = path;
-    return add_fd(ls, fd);
+    return add_fd(ls, fd, true);
 }
 
-bool listeners_open(listeners_t *ls, const shmcd_options *opt)
+int listeners_open(listeners_t *ls, const shmcd_options *opt)
 {
     memset(ls, 0, sizeof *ls);
     bool ok = true;
-    if (opt->port > 0)
-        for (size_t i = 0; i < opt->nlisten && ok; i++)
-            ok = open_tcp(ls, opt->listen[i], opt->port, opt->backlog);
+    for (size_t i = 0; i < opt->nlisten && ok; i++) {
+        char host[256];
+        int port;
+        bool plain;
+        if (!listener_parse(opt->listen[i], opt->port, host, sizeof host, &port, &plain)) {
+            fprintf(stderr, "failed to listen on one of interface(s) ");
+            for (size_t k = 0; k < opt->nlisten; k++)
+                fprintf(stderr, "%s%s", k ? "," : "", opt->listen[k]);
+            fprintf(stderr, ": Success\n"); /* memcached's words, errno 0 included */
+            listeners_close(ls);
+            return 71;
+        }
+        if (port > 0) ok = open_tcp(ls, host[0] ? host : NULL, port, opt->backlog, plain);
+    }
     if (ok && opt->unix_path) ok = open_unix(ls, opt->unix_path, opt->unix_mode, opt->backlog);
     if (!ok) listeners_close(ls);
-    return ok;
+    return ok ? 0 : 1;
 }
 
 void listeners_close(listeners_t *ls)
@@ -129,7 +184,7 @@ void listeners_close(listeners_t *ls)
     ls->unix_path = NULL;
 }
 
-void listener_accept(server_t *srv, int lfd)
+void listener_accept(server_t *srv, int lfd, bool plain)
 {
     static const char too_many[] = "ERROR Too many open connections\r\n";
     static unsigned next_worker;
@@ -157,7 +212,7 @@ void listener_accept(server_t *srv, int lfd)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         worker_t *w = &srv->workers[next_worker++ % srv->nworkers];
-        if (!worker_hand_over(w, fd)) {
+        if (!worker_hand_over(w, fd, plain)) {
             close(fd);
             atomic_fetch_sub(&srv->curr_conns, 1);
         }

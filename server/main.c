@@ -2,8 +2,11 @@
  * and meta protocols, so network clients and local library users share the same items.
  *
  * The main thread binds the listeners, starts the workers, then accepts connections and
- * waits for SIGTERM/SIGINT (through a signalfd); on either it stops accepting, closes every
- * connection, detaches from the cache (whose items stay in the file) and exits 0. */
+ * waits for signals (through a signalfd), as memcached 1.6 handles them: SIGTERM and SIGINT
+ * stop the server, SIGUSR1 stops it gracefully ("shutdown graceful" raises it; the cache
+ * file keeps its items either way, so both stops are the same here), SIGHUP is ignored.  On
+ * a stop it closes the listeners and every connection, detaches from the cache, removes the
+ * pid file and exits 0. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -53,8 +56,11 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->bytes_read += atomic_load_explicit(&w->bytes_read, memory_order_relaxed);
         s->bytes_written += atomic_load_explicit(&w->bytes_written, memory_order_relaxed);
         s->connection_structures += atomic_load(&w->conn_structures);
+        s->conn_yields += atomic_load_explicit(&w->conn_yields, memory_order_relaxed);
+        s->idle_kicks += atomic_load_explicit(&w->idle_kicks, memory_order_relaxed);
     }
     s->threads = srv->nworkers;
+    s->idle_timeout_on = srv->opt.idle_timeout > 0;
     if (srv->auth) {
         s->auth_cmds = atomic_load(&srv->auth->cmds);
         s->auth_errors = atomic_load(&srv->auth->errors);
@@ -94,7 +100,8 @@ static shmc_rc hook_settings(void *arg, proto_setting_fn emit, void *ctx)
     shmcd_live live = {.verbosity = atomic_load(&srv->verbosity),
                        .limit_maxbytes = st.limit_maxbytes,
                        .item_size_max = st.item_size_max,
-                       .hash_buckets = st.hash_buckets};
+                       .hash_buckets = st.hash_buckets,
+                       .detail_enabled = atomic_load(&srv->env.detail_enabled)};
     shmcd_settings(&srv->opt, &live, emit, ctx);
     return SHMC_OK;
 }
@@ -141,6 +148,15 @@ static bool resize_if_asked(const shmcd_options *opt)
     return true;
 }
 
+/* "shutdown" (-A): the signal memcached raises, sent to the process, so that the main
+ * thread's signalfd reads it (each thread has every handled signal blocked). */
+static void hook_shutdown(void *arg, bool graceful)
+{
+    server_t *srv = arg;
+    server_log(srv, 1, "shmcd: shutdown%s command received", graceful ? " graceful" : "");
+    kill(getpid(), graceful ? SIGUSR1 : SIGINT);
+}
+
 static shmc_t *open_cache(const shmcd_options *opt)
 {
     if (!resize_if_asked(opt)) return NULL;
@@ -150,6 +166,8 @@ static shmc_t *open_cache(const shmcd_options *opt)
     cfg.memory_limit = opt->memory_mib ? opt->memory_mib << 20 : 0;
     cfg.item_size_max = opt->item_size_max;
     if (opt->cache_mode) cfg.mode = opt->cache_mode;
+    if (opt->no_evict) cfg.flags |= SHMC_OPEN_NO_EVICT;
+    cfg.hash_power = opt->hash_power; /* a new cache's; an existing one keeps its own */
     shmc_t *cache = NULL;
     shmc_rc rc = perm_open(&cache, opt->cache, &cfg,
                            opt->cache_group_given ? opt->cache_gid : (gid_t)-1, NULL);
@@ -189,7 +207,7 @@ static bool write_pidfile(const char *path)
     return true;
 }
 
-/* Accept connections until SIGTERM or SIGINT arrives. */
+/* Accept connections until SIGTERM, SIGINT or SIGUSR1 arrives. */
 static void serve(server_t *srv, listeners_t *ls, int sigfd)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -214,12 +232,19 @@ static void serve(server_t *srv, listeners_t *ls, int sigfd)
         for (int i = 0; i < n; i++) {
             if (events[i].data.fd == sigfd) {
                 struct signalfd_siginfo si;
-                if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-                    server_log(srv, 1, "shmcd: signal %u received, shutting down", si.ssi_signo);
+                if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+                if (si.ssi_signo == SIGHUP) {
+                    server_log(srv, 1, "shmcd: SIGHUP received and ignored, as memcached does");
+                    continue;
+                }
+                if (si.ssi_signo == SIGUSR1) server_log(srv, 1, "Gracefully stopping");
+                else server_log(srv, 1, "Signal handled: %s.", strsignal((int)si.ssi_signo));
                 close(ep);
                 return;
             }
-            listener_accept(srv, events[i].data.fd);
+            for (size_t k = 0; k < ls->n; k++)
+                if (ls->fds[k] == events[i].data.fd)
+                    listener_accept(srv, ls->fds[k], ls->plain[k]);
         }
     }
     close(ep);
@@ -231,16 +256,19 @@ int main(int argc, char **argv)
     switch (shmcd_parse_options(argc, argv, &srv.opt)) {
     case SHMCD_OPT_EXIT: return 0;
     case SHMCD_OPT_ERROR: shmcd_free_options(&srv.opt); return 64;
+    case SHMCD_OPT_FATAL: shmcd_free_options(&srv.opt); return 1;
     case SHMCD_OPT_RUN: break;
     }
     atomic_store(&srv.verbosity, srv.opt.verbosity);
     srv.started = time(NULL);
 
-    /* SIGTERM/SIGINT go to the signalfd; every thread inherits the mask. */
+    /* SIGTERM/SIGINT/SIGUSR1/SIGHUP go to the signalfd; every thread inherits the mask. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
@@ -251,14 +279,16 @@ int main(int argc, char **argv)
 
     if (!security_start(&srv)) return 1;
     listeners_t ls;
-    if (!listeners_open(&ls, &srv.opt)) return 1;
+    int lrc = listeners_open(&ls, &srv.opt);
+    if (lrc) return lrc;
     shmc_t *cache = open_cache(&srv.opt);
     if (!cache) {
         listeners_close(&ls);
         return 1;
     }
     proto_hooks hooks = {.server_stats = hook_stats, .settings = hook_settings,
-                         .set_verbosity = hook_verbosity, .conns = conn_table_list, .arg = &srv};
+                         .set_verbosity = hook_verbosity, .conns = conn_table_list,
+                         .shutdown = hook_shutdown, .arg = &srv};
     for (size_t i = 0; i < ls.n; i++) conn_table_add_listener(ls.fds[i]);
     shmc_rc rc = proto_env_init(&srv.env, cache, &hooks);
     if (rc != SHMC_OK) {
@@ -268,6 +298,13 @@ int main(int argc, char **argv)
         return 1;
     }
     srv.env.dump_disabled = srv.opt.no_dump;
+    srv.env.flush_disabled = srv.opt.flush_disabled;
+    srv.env.cas_disabled = srv.opt.cas_disabled;
+    srv.env.shutdown_enabled = srv.opt.shutdown_enabled;
+    if (srv.opt.prefix_delimiter) {
+        srv.env.prefix_delimiter = srv.opt.prefix_delimiter;
+        atomic_store(&srv.env.detail_enabled, true);
+    }
     if (!drop_privileges(srv.opt.user)) return 1;
     if (srv.opt.daemonize && daemon(1, srv.opt.verbosity > 0) != 0) {
         fprintf(stderr, "shmcd: daemon: %s\n", strerror(errno));
@@ -279,12 +316,14 @@ int main(int argc, char **argv)
     srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
     if (!srv.workers) {
         fprintf(stderr, "shmcd: out of memory\n");
+        if (srv.opt.pidfile) unlink(srv.opt.pidfile);
         return 1;
     }
     for (unsigned i = 0; i < srv.nworkers; i++) {
         if (!worker_start(&srv.workers[i], &srv, i)) {
             fprintf(stderr, "shmcd: cannot start worker %u: %s\n", i, strerror(errno));
             for (unsigned j = 0; j < i; j++) worker_stop(&srv.workers[j]);
+            if (srv.opt.pidfile) unlink(srv.opt.pidfile);
             return 1;
         }
     }

@@ -16,8 +16,10 @@
 #include "perm.h"
 #include "protocol/env.h"
 #include "size.h"
+#include "suboptions.h"
 
-typedef enum flag_rc { FLAG_OK, FLAG_BAD, FLAG_EXIT } flag_rc;
+/* FLAG_FATAL: the setter printed memcached's message; exit 1 */
+typedef enum flag_rc { FLAG_OK, FLAG_BAD, FLAG_EXIT, FLAG_FATAL } flag_rc;
 
 /* A row's setter checks a value and stores it in opt; FLAG_BAD: the row's `bad` says why. */
 typedef flag_rc flag_set(shmcd_options *opt, const char *arg);
@@ -139,11 +141,17 @@ static flag_rc set_group(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+/* Read as memcached reads it: a number with an optional k or m, else what atoi makes of it
+ * (so "1g" is 1 byte); its range is checked once every flag is read, with memcached's
+ * messages. */
 static flag_rc set_max_item_size(shmcd_options *opt, const char *arg)
 {
-    size_t size;
-    if (!shmcd_parse_size(arg, &size) || size < 1024 || size > (1u << 30)) return FLAG_BAD;
-    opt->item_size_max = size;
+    size_t n = strlen(arg);
+    char unit = n ? arg[n - 1] : 0;
+    long long v = atoll(arg);
+    if (unit == 'k' || unit == 'K') v *= 1024;
+    if (unit == 'm' || unit == 'M') v *= 1024 * 1024;
+    opt->item_size_max = v > 0 ? (size_t)v : 1;
     return FLAG_OK;
 }
 
@@ -168,6 +176,41 @@ static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
     unsigned long v;
     if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
     opt->reqs_per_event = (unsigned)v;
+    return FLAG_OK;
+}
+
+static flag_rc set_disable_evictions(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->no_evict = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_prefix_delimiter(shmcd_options *opt, const char *arg)
+{
+    if (!arg[0]) return FLAG_BAD;
+    opt->prefix_delimiter = arg[0]; /* memcached takes the first character */
+    return FLAG_OK;
+}
+
+static flag_rc set_disable_flush(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->flush_disabled = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_disable_cas(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->cas_disabled = true;
+    return FLAG_OK;
+}
+
+static flag_rc set_enable_shutdown(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->shutdown_enabled = true;
     return FLAG_OK;
 }
 
@@ -293,7 +336,45 @@ static flag_rc set_auth_file(shmcd_options *opt, const char *arg)
 
 static flag_rc set_extended(shmcd_options *opt, const char *arg)
 {
+    if (!shmcd_suboptions(opt, arg)) return FLAG_FATAL;
     return set_security(opt, 'o', arg);
+}
+
+/* memcached's flags for its memory and process setup that mean nothing here: accepted, and
+ * listed in "stats settings" (shmc_no_effect). */
+static flag_rc ignore(shmcd_options *opt, char flag, const char *arg)
+{
+    if (opt->nignored < SHMCD_MAX_IGNORED)
+        opt->ignored[opt->nignored++] = (shmcd_ignored){.flag = flag, .value = arg};
+    return FLAG_OK;
+}
+
+#define IGNORED_FLAG(name, letter)                                                           \
+    static flag_rc set_##name(shmcd_options *opt, const char *arg)                           \
+    {                                                                                        \
+        return ignore(opt, letter, arg);                                                     \
+    }
+IGNORED_FLAG(lock_memory, 'k')
+IGNORED_FLAG(enable_coredumps, 'r')
+IGNORED_FLAG(enable_largepages, 'L')
+IGNORED_FLAG(memory_file, 'e')
+
+static flag_rc set_slab_min_size(shmcd_options *opt, const char *arg)
+{
+    if (atoi(arg) <= 0) {
+        fprintf(stderr, "Chunk size must be greater than 0\n");
+        return FLAG_FATAL;
+    }
+    return ignore(opt, 'n', arg);
+}
+
+static flag_rc set_slab_growth_factor(shmcd_options *opt, const char *arg)
+{
+    if (atof(arg) <= 1.0) {
+        fprintf(stderr, "Factor must be greater than 1\n");
+        return FLAG_FATAL;
+    }
+    return ignore(opt, 'f', arg);
 }
 
 static unsigned log2_floor(uint64_t v)
@@ -321,11 +402,28 @@ static void show_tcpport(const shmcd_options *opt, const shmcd_live *live, char 
     snprintf(buf, n, "%d", opt->port);
 }
 
-/* memcached prints its -l argument; shmcd prints the first address it listens on. */
+/* memcached prints its -l arguments, joined with commas (NULL: none and no TCP) */
 static void show_inter(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
 {
     (void)live;
-    snprintf(buf, n, "%s", opt->port > 0 && opt->nlisten ? opt->listen[0] : "NULL");
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < opt->nlisten && used + 1 < n; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? "," : "", opt->listen[i]);
+        if (w < 0) break;
+        used += (size_t)w < n - used ? (size_t)w : n - used - 1;
+    }
+    if (!used || (opt->port == 0 && !opt->listen_port_given)) snprintf(buf, n, "NULL");
+}
+
+/* Whether an -l entry names its own port: [v6]:P, or ADDR:P with one colon. */
+static bool names_port(const char *entry)
+{
+    if (!strncmp(entry, "notls:", 6)) entry += 6;
+    const char *e = entry[0] == '[' ? strchr(entry, ']') : NULL;
+    if (e) return e[1] == ':';
+    const char *colon = strchr(entry, ':');
+    return colon && !strchr(colon + 1, ':');
 }
 
 static void show_verbosity(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
@@ -358,6 +456,44 @@ static void show_reqs_per_event(const shmcd_options *opt, const shmcd_live *live
 {
     (void)live;
     snprintf(buf, n, "%u", opt->reqs_per_event);
+}
+
+static void show_stat_key_prefix(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                 size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%c", opt->prefix_delimiter ? opt->prefix_delimiter : ':');
+}
+
+static void show_detail_enabled(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                size_t n)
+{
+    (void)opt;
+    snprintf(buf, n, "%s", live->detail_enabled ? "yes" : "no");
+}
+
+static void show_evictions(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->no_evict ? "off" : "on");
+}
+
+static void show_shutdown(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->shutdown_enabled ? "yes" : "no");
+}
+
+static void show_cas(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->cas_disabled ? "no" : "yes");
+}
+
+static void show_flush(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->flush_disabled ? "no" : "yes");
 }
 
 static void show_backlog(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
@@ -453,6 +589,110 @@ static void show_ssl_min_version(const shmcd_options *opt, const shmcd_live *liv
     snprintf(buf, n, "tlsv1.%u", opt->sec.ssl_min_version);
 }
 
+/* A no-effect setting as memcached shows it: the value given, else memcached's default. */
+static const char *ignored_or(const shmcd_options *opt, char flag, const char *key,
+                              const char *dflt)
+{
+    const char *v = shmcd_ignored_value(opt, flag, key);
+    return v && *v ? v : dflt;
+}
+
+static void show_growth_factor(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    const char *v = shmcd_ignored_value(opt, 'f', NULL);
+    snprintf(buf, n, "%.2f", v ? atof(v) : 1.25);
+}
+
+static void show_chunk_size(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", ignored_or(opt, 'n', NULL, "48"));
+}
+
+static void show_maxconns_fast(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", opt->maxconns_slow ? "no" : "yes");
+}
+
+static void show_slab_automove(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                               size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", ignored_or(opt, 'o', "slab_automove", "1"));
+}
+
+static void show_lru_crawler(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                             size_t n)
+{
+    (void)live;
+    bool off = shmcd_ignored_value(opt, 'o', "no_lru_crawler") != NULL;
+    snprintf(buf, n, "%s", off ? "no" : "yes");
+}
+
+static void show_hot_lru_pct(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                             size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", ignored_or(opt, 'o', "hot_lru_pct", "20"));
+}
+
+static void show_idle_timeout(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                              size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%u", opt->idle_timeout);
+}
+
+static void show_read_buf_mem_limit(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                                    size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%lu", opt->read_buf_mem_limit_mb << 20);
+}
+
+/* Every flag and -o setting accepted with no effect, as given ("-k -o modern -f 1.5"). */
+static void show_no_effect(const shmcd_options *opt, const shmcd_live *live, char *buf, size_t n)
+{
+    (void)live;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < opt->nignored && used + 1 < n; i++) {
+        const shmcd_ignored *g = &opt->ignored[i];
+        int w = snprintf(buf + used, n - used, "%s-%c%s%s%s%s", used ? " " : "", g->flag,
+                         g->key || g->value ? " " : "", g->key ? g->key : "",
+                         g->key && g->value ? "=" : "", g->value ? g->value : "");
+        if (w < 0) break;
+        used += (size_t)w < n - used ? (size_t)w : n - used - 1;
+    }
+    if (!used) snprintf(buf, n, "none");
+}
+
+/* Two instances on two ports (or sockets) must not share a cache, as two memcached do not
+ * share memory: the default cache is named after the TCP port (-p, else the first -l entry
+ * with its own port), else after the socket path. */
+static void default_cache(shmcd_options *opt)
+{
+    int port = opt->port;
+    for (size_t i = 0; i < opt->nlisten && !port; i++)
+        if (names_port(opt->listen[i])) port = atoi(strrchr(opt->listen[i], ':') + 1);
+    char *d = opt->default_cache;
+    size_t cap = sizeof opt->default_cache;
+    if (port > 0 || !opt->unix_path) {
+        snprintf(d, cap, "shmcd-%d", port);
+    } else {
+        const char *p = opt->unix_path;
+        while (*p == '/') p++;
+        int n = snprintf(d, cap, "shmcd-%s", p);
+        for (int i = 6; i < n && i < (int)cap; i++)
+            if (d[i] == '/') d[i] = '-';
+    }
+    opt->cache = d;
+}
+
 /* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
 static const flag flags[] = {
     {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
@@ -472,14 +712,19 @@ static const flag flags[] = {
      .set = set_udp_port, .bad = "UDP is not supported; use -U 0",
      .setting = "udpport", .fixed = "0"},
     {.short_name = 'l', .long_name = "listen", .arg = "ADDR[,ADDR]", .dflt = "127.0.0.1",
-     .help = "addresses to listen on",
+     .help = "addresses to listen on, comma-separated or repeated:\n"
+             "ADDR, ADDR:PORT, [IPV6]:PORT (default port: -p);\n"
+             "notls:ADDR...: no TLS there under -Z",
      .set = set_listen, .bad = "bad address list",
      .setting = "inter", .show = show_inter},
     {.short_name = 'v', .long_name = "verbose",
      .help = "more messages on stderr (-vv: connections, -vvv: commands)",
      .set = set_verbose,
      .setting = "verbosity", .show = show_verbosity},
-    {.setting = "evictions", .fixed = "on"},
+    {.short_name = 'M', .long_name = "disable-evictions",
+     .help = "when full, refuse stores (SERVER_ERROR out of memory\nstoring object) instead of evicting",
+     .set = set_disable_evictions,
+     .setting = "evictions", .show = show_evictions},
     {.short_name = 's', .long_name = "unix-socket", .arg = "PATH",
      .help = "UNIX socket (then no TCP unless -p is given too)",
      .set = set_unix_socket, .bad = "empty, or a path longer than 107 bytes",
@@ -488,17 +733,36 @@ static const flag flags[] = {
      .help = "UNIX socket mode, octal",
      .set = set_unix_mask, .bad = "not an octal mode",
      .setting = "umask", .show = show_umask},
-    {.setting = "shutdown_command", .fixed = "no"},
+    {.short_name = 'A', .long_name = "enable-shutdown",
+     .help = "enable the shutdown command (and shutdown graceful)",
+     .set = set_enable_shutdown,
+     .setting = "shutdown_command", .show = show_shutdown},
+    {.short_name = 'f', .long_name = "slab-growth-factor", .arg = "NUM",
+     .help = "accepted, no effect: shmc has no slab classes",
+     .set = set_slab_growth_factor,
+     .setting = "growth_factor", .show = show_growth_factor},
+    {.short_name = 'n', .long_name = "slab-min-size", .arg = "BYTES",
+     .help = "accepted, no effect: shmc has no slab classes",
+     .set = set_slab_min_size,
+     .setting = "chunk_size", .show = show_chunk_size},
     {.short_name = 't', .long_name = "threads", .arg = "NUM", .dflt = "4",
      .help = "worker threads, one epoll loop each",
      .set = set_threads, .bad = "not a thread count (1..256)",
      .setting = "num_threads", .show = show_threads},
+    {.short_name = 'D', .long_name = "prefix-delimiter", .arg = "CHAR",
+     .help = "count gets, hits, sets and deletes per key prefix up to\nCHAR (stats detail dump); "
+             "also stats detail on",
+     .set = set_prefix_delimiter, .bad = "not a character",
+     .setting = "stat_key_prefix", .show = show_stat_key_prefix},
+    {.setting = "detail_enabled", .show = show_detail_enabled},
     {.short_name = 'R', .long_name = "max-reqs-per-event", .arg = "NUM", .dflt = "20",
-     .help = "requests per connection per turn",
-     .note = "accepted and shown\nin stats settings, not used yet: a connection gets 8 reads a turn",
+     .help = "requests per connection per turn; then other\nconnections get a turn (stats: conn_yields)",
      .set = set_reqs_per_event, .bad = "not a positive count",
      .setting = "reqs_per_event", .show = show_reqs_per_event},
-    {.setting = "cas_enabled", .fixed = "yes"},
+    {.short_name = 'C', .long_name = "disable-cas",
+     .help = "no CAS: cas values are 0, cas compares fail",
+     .set = set_disable_cas,
+     .setting = "cas_enabled", .show = show_cas},
     {.short_name = 'b', .long_name = "listen-backlog", .arg = "NUM", .dflt = "1024",
      .help = "listen backlog",
      .set = set_backlog, .bad = "not a positive count",
@@ -515,16 +779,24 @@ static const flag flags[] = {
      .set = set_auth_file, .bad = "see above",
      .setting = "auth_enabled_ascii", .show = show_auth_ascii},
     {.short_name = 'I', .long_name = "max-item-size", .arg = "SIZE", .dflt = "1m",
-     .dflt_from_cache = true, .help = "largest value, e.g. 512k, 1m",
-     .set = set_max_item_size, .bad = "not a size from 1k to 1g",
+     .dflt_from_cache = true, .help = "largest value, e.g. 512k, 1m, 16m (1k to 1024m)",
+     .set = set_max_item_size,
      .setting = "item_size_max", .show = show_item_size_max},
-    {.setting = "maxconns_fast", .fixed = "yes"},
+    {.setting = "maxconns_fast", .show = show_maxconns_fast},
     {.setting = "hashpower_init", .show = show_hashpower},
-    {.setting = "flush_enabled", .fixed = "yes"},
+    {.setting = "slab_automove", .show = show_slab_automove},
+    {.setting = "lru_crawler", .show = show_lru_crawler},
+    {.short_name = 'F', .long_name = "disable-flush-all",
+     .help = "refuse flush_all",
+     .set = set_disable_flush,
+     .setting = "flush_enabled", .show = show_flush},
     {.short_name = 'X', .long_name = "disable-dumping",
      .help = "refuse stats cachedump and lru_crawler metadump",
      .set = set_no_dump,
      .setting = "dump_enabled", .show = show_dump},
+    {.setting = "hot_lru_pct", .show = show_hot_lru_pct},
+    {.setting = "idle_timeout", .show = show_idle_timeout},
+    {.setting = "read_buf_mem_limit", .show = show_read_buf_mem_limit},
     {.short_name = 'Z', .long_name = "enable-ssl",
      .help = "TLS on the TCP listeners (OpenSSL); set with -o ssl_*",
      .set = set_enable_ssl,
@@ -539,11 +811,25 @@ static const flag flags[] = {
     {.setting = "ssl_session_cache", .show = show_ssl_session_cache},
     {.setting = "ssl_kernel_tls", .show = show_ssl_kernel_tls},
     {.setting = "ssl_min_version", .show = show_ssl_min_version},
-    {.long_name = "cache", .arg = "NAME|PATH", .dflt = "shmcd",
-     .note = "\na NAME lives in $SHMC_DIR, default /dev/shm",
-     .help = "cache to serve, created if missing",
+    {.long_name = "cache", .arg = "NAME|PATH",
+     .help = "cache to serve, created if missing; a NAME lives in\n$SHMC_DIR, default /dev/shm "
+             "(default: one per instance,\nas memcached's: shmcd-PORT, e.g. shmcd-11211; with "
+             "-s\nalone, shmcd- and the socket's path with / as -,\n"
+             "e.g. shmcd-run-shmcd.sock)",
      .set = set_cache, .bad = "empty name",
      .setting = "shmc_cache", .show = show_cache},
+    {.setting = "shmc_no_effect", .show = show_no_effect},
+    {.short_name = 'k', .long_name = "lock-memory",
+     .help = "accepted, no effect: the cache file's memory is reserved\nwhen it is created",
+     .set = set_lock_memory},
+    {.short_name = 'r', .long_name = "enable-coredumps",
+     .help = "accepted, no effect", .set = set_enable_coredumps},
+    {.short_name = 'L', .long_name = "enable-largepages",
+     .help = "accepted, no effect",
+     .set = set_enable_largepages},
+    {.short_name = 'e', .long_name = "memory-file", .arg = "FILE",
+     .help = "accepted, no effect: the cache file (--cache) always\nkeeps the items",
+     .set = set_memory_file},
     {.long_name = "mode", .arg = "MODE", .dflt = "0600",
      .help = "file mode of a cache it creates, octal, e.g. 0660",
      .set = set_mode, .bad = "not an octal mode up to 0777"},
@@ -559,8 +845,14 @@ static const flag flags[] = {
     {.short_name = 'u', .long_name = "user", .arg = "USER",
      .help = "run as USER (when started as root)", .set = set_user},
     {.short_name = 'o', .long_name = "extended", .arg = "OPTS",
-     .help = "memcached's TLS settings, comma-separated (others are accepted\n"
-             "and ignored):\n"
+     .help = "memcached's settings, comma-separated:\n"
+             "hashpower=N          log2 of a new cache's index buckets (12..64)\n"
+             "idle_timeout=S       close connections idle S seconds (0: never)\n"
+             "read_buf_mem_limit=M accepted and shown, not enforced yet\n"
+             "maxconns_fast        (default) over -c, refuse at once\n"
+             "memcached's slab, LRU and extstore settings (modern,\n"
+             "lru_crawler, slab_automove, hot_lru_pct, ext_*, ...): accepted,\n"
+             "no effect; an unknown one is refused.  TLS:\n"
              "ssl_chain_cert=FILE  certificate chain, PEM (needed by -Z)\n"
              "ssl_key=FILE         private key, if not in the chain file\n"
              "ssl_keyformat=N      1: PEM (default), 2: DER\n"
@@ -691,6 +983,7 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         case FLAG_OK: break;
         case FLAG_BAD: return bad(fl, optarg);
         case FLAG_EXIT: return SHMCD_OPT_EXIT;
+        case FLAG_FATAL: return SHMCD_OPT_FATAL;
         }
     }
     if (optind < argc) {
@@ -727,24 +1020,36 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
         }
         opt->protocol = SHMCD_PROTO_ASCII;
     }
-    /* memcached's rule: the largest item is at most half the memory (-I defaults to 1m) */
+    /* memcached's checks of -I, in its order and words (-I 1m and -m 64 by default) */
     size_t item_max = opt->item_size_max ? opt->item_size_max : 1u << 20;
-    if (opt->memory_mib && item_max > (opt->memory_mib << 20) / 2) {
-        fprintf(stderr, "shmcd: cannot set the item size limit (-I %zu) higher than half of the "
-                        "memory limit (-m %lu)\n", item_max, (unsigned long)opt->memory_mib);
-        return SHMCD_OPT_ERROR;
+    size_t memory = (opt->memory_mib ? opt->memory_mib : 64) << 20;
+    if (opt->memory_mib || opt->item_size_max) {
+        const char *why = NULL;
+        if (item_max < 1024) why = "Item max size cannot be less than 1024 bytes.";
+        else if (item_max > memory / 2)
+            why = "Cannot set item size limit higher than 1/2 of memory max.";
+        else if (item_max > (1u << 30)) why = "Cannot set item size limit higher than a gigabyte.";
+        if (why) {
+            fprintf(stderr, "%s\n", why);
+            return SHMCD_OPT_ERROR;
+        }
     }
     if (!shmcd_security_check(&opt->sec)) return SHMCD_OPT_ERROR;
     if (opt->unix_path && !opt->port_given) opt->port = 0;
-    if (opt->port == 0 && !opt->unix_path) {
+    for (size_t i = 0; i < opt->nlisten; i++)
+        if (names_port(opt->listen[i])) opt->listen_port_given = true;
+    if (opt->port == 0 && !opt->unix_path && !opt->listen_port_given) {
         fprintf(stderr, "shmcd: nothing to listen on: -p 0 and no -s\n");
         return SHMCD_OPT_ERROR;
     }
+    if (!opt->cache) default_cache(opt);
     return SHMCD_OPT_RUN;
 }
 
 void shmcd_free_options(shmcd_options *opt)
 {
+    for (size_t i = 0; i < opt->nsubopt_copies; i++) free(opt->subopt_copies[i]);
+    opt->nsubopt_copies = opt->nignored = 0;
     for (size_t i = 0; i < opt->nlisten; i++) free(opt->listen[i]);
     opt->nlisten = 0;
     shmcd_security_free(&opt->sec);

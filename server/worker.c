@@ -35,9 +35,9 @@ static void close_conn(worker_t *w, conn_t *c)
     atomic_fetch_sub(&w->srv->curr_conns, 1);
 }
 
-static void adopt(worker_t *w, int fd)
+static void adopt(worker_t *w, int fd, bool plain)
 {
-    conn_t *c = conn_new(w, fd);
+    conn_t *c = conn_new(w, fd, plain);
     if (!c || !worker_watch(w, c, EPOLLIN)) {
         if (c) conn_free(c);
         else close(fd);
@@ -57,7 +57,7 @@ static bool drain_queue(worker_t *w)
     uint64_t tick;
     if (read(w->evfd, &tick, sizeof tick) < 0 && errno != EAGAIN) return false;
     pthread_mutex_lock(&w->lock);
-    int *fds = w->queue;
+    struct worker_queued *fds = w->queue;
     size_t n = w->nqueue;
     bool stop = w->stop;
     w->queue = NULL;
@@ -65,22 +65,43 @@ static bool drain_queue(worker_t *w)
     pthread_mutex_unlock(&w->lock);
     for (size_t i = 0; i < n; i++) {
         if (stop) {
-            close(fds[i]);
+            close(fds[i].fd);
             atomic_fetch_sub(&w->srv->curr_conns, 1);
         } else {
-            adopt(w, fds[i]);
+            adopt(w, fds[i].fd, fds[i].plain);
         }
     }
     free(fds);
     return stop;
 }
 
+/* -o idle_timeout: close the connections that waited for a request longer than it, as
+ * memcached's connection timeout thread does (once a second; silently; idle_kicks). */
+static void kick_idle(worker_t *w)
+{
+    unsigned timeout = w->srv->opt.idle_timeout;
+    int64_t now = conn_now();
+    if (!timeout || now == w->last_sweep) return;
+    w->last_sweep = now;
+    for (conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (conn_idle(c) && now - c->last_active > (int64_t)timeout) {
+            server_log(w->srv, 2, "<%d idle for %u s: closing", c->fd, timeout);
+            atomic_fetch_add_explicit(&w->idle_kicks, 1, memory_order_relaxed); /* before the
+                                                                     client can see the close */
+            close_conn(w, c);
+        }
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     struct epoll_event events[EVENTS_PER_WAIT];
+    int wait_ms = w->srv->opt.idle_timeout ? 1000 : -1;
     for (;;) {
-        int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, -1);
+        kick_idle(w);
+        int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, wait_ms);
         if (n < 0) {
             if (errno == EINTR) continue;
             server_log(w->srv, 0, "shmcd: worker %u: epoll_wait: %s", w->id, strerror(errno));
@@ -130,12 +151,12 @@ static void wake(worker_t *w)
     (void)r; /* EAGAIN: the counter is already non-zero, so the worker wakes anyway */
 }
 
-bool worker_hand_over(worker_t *w, int fd)
+bool worker_hand_over(worker_t *w, int fd, bool plain)
 {
     pthread_mutex_lock(&w->lock);
     if (w->nqueue == w->qcap) {
         size_t cap = w->qcap ? w->qcap * 2 : 16;
-        int *q = realloc(w->queue, cap * sizeof *q);
+        struct worker_queued *q = realloc(w->queue, cap * sizeof *q);
         if (!q) {
             pthread_mutex_unlock(&w->lock);
             return false;
@@ -143,7 +164,7 @@ bool worker_hand_over(worker_t *w, int fd)
         w->queue = q;
         w->qcap = cap;
     }
-    w->queue[w->nqueue++] = fd;
+    w->queue[w->nqueue++] = (struct worker_queued){fd, plain};
     pthread_mutex_unlock(&w->lock);
     wake(w);
     return true;

@@ -81,7 +81,7 @@ static void test_bad_flags(void)
     shmc_t *c;
     cfg.flags = SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE;
     CHECK_RC(shmc_open(&c, t_path("bad"), &cfg), SHMC_INVALID);
-    cfg.flags = 4;
+    cfg.flags = 8; /* the first unknown bit (4 is SHMC_OPEN_NO_EVICT) */
     CHECK_RC(shmc_open(&c, t_path("bad"), &cfg), SHMC_INVALID);
     CHECK(access(t_path("bad"), F_OK) != 0);
 }

@@ -70,14 +70,14 @@ shmc_rc perm_open(shmc_t **out, const char *name_or_path, const shmc_config *cfg
     /* first as a creator, so that we know whether the file is ours to give a group */
     unsigned asked = c.flags;
     for (int attempt = 0; attempt < 10; attempt++) {
-        c.flags = SHMC_OPEN_CREATE;
+        c.flags = SHMC_OPEN_CREATE | (asked & SHMC_OPEN_NO_EVICT);
         rc = shmc_open(out, name_or_path, &c);
         if (rc == SHMC_OK) {
             made = true;
             break;
         }
-        if (rc != SHMC_EXISTS || asked == SHMC_OPEN_CREATE) break;
-        c.flags = SHMC_OPEN_EXISTING;
+        if (rc != SHMC_EXISTS || (asked & SHMC_OPEN_CREATE)) break;
+        c.flags = SHMC_OPEN_EXISTING | (asked & SHMC_OPEN_NO_EVICT);
         rc = shmc_open(out, name_or_path, &c);
         if (rc != SHMC_NOT_FOUND) break; /* removed in between: create it again */
     }

@@ -12,7 +12,8 @@ bool perm_parse_mode(const char *s, unsigned *mode);
 /* A group name or number; false with a message on stderr when there is no such group. */
 bool perm_parse_group(const char *s, gid_t *gid);
 
-/* Open name_or_path with cfg (its flags: 0 or SHMC_OPEN_CREATE); if this call creates the
+/* Open name_or_path with cfg (its flags: 0 or SHMC_OPEN_CREATE, with or without
+ * SHMC_OPEN_NO_EVICT); if this call creates the
  * file and gid is not (gid_t)-1, the file gets that group (from its creation where the
  * process may take that filesystem gid, as root may; else by chown right after).  *created (may be NULL) says
  * whether it did.  A failed chown closes the handle, removes the new file and is SHMC_SYSTEM

@@ -226,6 +226,7 @@ shmc_rc handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     ctx->head_hint = e->slot;
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;
+    ctx->no_evict = c->no_evict;
     store_ctx_begin(&c->r, ctx);
     /* frozen by a live resizer: reads go on in the old file, writes meet the freeze under
      * their stripe; frozen by a dead one, or moved: follow */

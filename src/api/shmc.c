@@ -172,9 +172,11 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     if (cfg->protect < SHMC_PROTECT_AUTO || cfg->protect > SHMC_PROTECT_SEALED)
         return invalid("config: protect is not an enum shmc_protect value");
     if (cfg->mode & ~07777u) return invalid("config: mode has bits beyond 07777");
-    if (cfg->flags & ~(SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE) ||
-        cfg->flags == (SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE))
-        return invalid("config: flags must be 0, SHMC_OPEN_EXISTING or SHMC_OPEN_CREATE");
+    unsigned open_how = cfg->flags & (SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE);
+    if (cfg->flags & ~(SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE | SHMC_OPEN_NO_EVICT) ||
+        open_how == (SHMC_OPEN_EXISTING | SHMC_OPEN_CREATE))
+        return invalid("config: flags must be 0, SHMC_OPEN_EXISTING or SHMC_OPEN_CREATE, "
+                       "with or without SHMC_OPEN_NO_EVICT");
     int protect = cfg->protect;
     const char *env = getenv("SHMC_PROTECT");
     if (protect == SHMC_PROTECT_AUTO && env && *env) {
@@ -215,9 +217,9 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     else snprintf(c->path, sizeof c->path, "%s", path);
     if (rc == SHMC_OK) {
         rc = region_open(&c->r, path, memory_limit, item_size_max, hash_power, mode,
-                         cfg->flags == SHMC_OPEN_EXISTING ? REGION_OPEN_ONLY
-                         : cfg->flags == SHMC_OPEN_CREATE ? REGION_CREATE_ONLY
-                                                          : REGION_OPEN_OR_CREATE);
+                         open_how == SHMC_OPEN_EXISTING ? REGION_OPEN_ONLY
+                         : open_how == SHMC_OPEN_CREATE ? REGION_CREATE_ONLY
+                                                        : REGION_OPEN_OR_CREATE);
         opened = rc == SHMC_OK;
     }
     if (rc == SHMC_OK && prot) rc = protect_tag_cache(c->r.base, c->r.size, PROT_READ | PROT_WRITE);
@@ -228,6 +230,7 @@ API shmc_rc shmc_open(shmc_t **out, const char *name_or_path, const shmc_config 
     if (rc == SHMC_OK) rc = region_attach_done(&c->r);
     if (rc == SHMC_OK) {
         c->protect = protect;
+        c->no_evict = (cfg->flags & SHMC_OPEN_NO_EVICT) != 0;
         token = handle_register(c);
         if (!token) rc = error_set(SHMC_SYSTEM, "too many open cache handles in this process");
     }

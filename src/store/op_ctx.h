@@ -21,6 +21,7 @@ typedef struct op_ctx {
     bool retired;         /* the file is frozen or moved (layout.h's FLUSH_DUE_*): the
                            * call must start again (STORE_RETRY) */
     uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
+    bool no_evict;        /* the handle's SHMC_OPEN_NO_EVICT: never evict a live item */
 } op_ctx_t;
 
 static inline void ctr_add(op_ctx_t *c, int idx, uint64_t n)

@@ -215,7 +215,7 @@ static bool must_evict(const region_t *r)
 /* Clean head's victim from its recorded progress on; then it becomes the head's segment. */
 static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_evict)
 {
-    const bool evict_cold = force_evict || must_evict(r);
+    const bool evict_cold = !ctx->no_evict && (force_evict || must_evict(r));
     head_t *hd = &r->heads[hi];
     uint32_t seg = hd->victim - 1;
     unsigned char *base = region_segment(r, seg);
@@ -398,6 +398,9 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
     head_t *hd = &r->heads[hi];
     header_t *h = r->hdr;
     if (size > r->segment_size) return SHMC_TOO_LARGE;
+    /* SHMC_OPEN_NO_EVICT on a cache full of live items: one victim is cleaned (it may hold
+     * expired items), then the store fails rather than evict */
+    bool full_tried = false;
     for (uint32_t attempt = 0; attempt < 2 * r->nsegments + 4; attempt++) {
         if (hd->seg && (hd->seg > r->nsegments ||
                         atomic_load_explicit(&r->segs[hd->seg - 1].state, memory_order_relaxed) != SEG_OPEN ||
@@ -443,6 +446,10 @@ shmc_rc seg_reserve(const region_t *r, op_ctx_t *ctx, int hi, uint32_t size, uin
             continue;
         }
         uint32_t count = atomic_load(&h->fifo_count);
+        if (ctx->no_evict && must_evict(r)) {
+            if (full_tried) count = 0;
+            full_tried = true;
+        }
         if (!count) {
             seg_global_unlock(r);
             return SHMC_NO_MEMORY;

@@ -100,6 +100,24 @@ def main():
                  "stats settings' ssl_* lines match memcached's:\n  ours   %s\n  theirs %s"
                  % (ours, theirs))
 
+        # -l notls:ADDR:PORT: one listener without TLS beside the TLS ones, as memcached's
+        for name, start in (("memcached", lambda p: wd.memcached("-Z", "-o", opts, "-l", p)),
+                            ("shmcd", lambda p: wd.shmcd("notls", "-Z", "-o", opts, "-l", p))):
+            plain_port = fl.free_port()
+            srv = start("notls:127.0.0.1:%d" % plain_port)
+            fl.wait_port(plain_port, srv.p)
+            plain = socket.create_connection(("127.0.0.1", plain_port), timeout=5)
+            r = fl.request(plain, b"set n 0 0 1\r\nx\r\nget n\r\n", until=b"END\r\n")
+            fl.check(r == b"STORED\r\nVALUE n 0 1\r\nx\r\nEND\r\n",
+                     "%s: plain TCP on the notls: listener: %r" % (name, r[:60]))
+            plain.close()
+            s = tls_client(srv.port, ca[1], good)
+            r = fl.request(s, b"get n\r\n", until=b"END\r\n")
+            fl.check(r == b"VALUE n 0 1\r\nx\r\nEND\r\n",
+                     "%s: TLS still on the other listener: %r" % (name, r[:60]))
+            s.close()
+            fl.check(srv.stop() == 0, "%s with a notls: listener exits cleanly" % name)
+
         # ssl_verify_mode=0: no client certificate needed; TLS 1.3 minimum is honoured
         node2 = wd.shmcd("tls2", "-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s,ssl_min_version=3"
                          % (server[1], server[0]))

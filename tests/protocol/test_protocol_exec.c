@@ -32,6 +32,15 @@ static shmc_rc fake_settings(void *arg, proto_setting_fn emit, void *ctx)
     return SHMC_OK;
 }
 
+static int shutdowns = 0, graceful_shutdowns = 0;
+
+static void fake_shutdown(void *arg, bool graceful)
+{
+    (void)arg;
+    if (graceful) graceful_shutdowns++;
+    else shutdowns++;
+}
+
 static void fake_verbosity(void *arg, unsigned level)
 {
     (void)arg;
@@ -251,7 +260,15 @@ static void test_stats(void)
     EXPECT("stats bogus\r\n", "ERROR\r\n");
     EXPECT("stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     EXPECT("stats detail dum\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
-    EXPECT("stats detail dump\r\n", "CLIENT_ERROR stats detail not supported by shmcd\r\n");
+    EXPECT("stats detail dump\r\n", "END\r\n");
+    /* memcached's prefix statistics: text get/gets/gat, storage commands, delete; keys
+     * without the delimiter and meta commands are not counted */
+    EXPECT("stats detail on\r\nset p:1 0 0 1\r\nx\r\nget p:1 p:2 nodelim\r\nmg p:1 v\r\n"
+           "delete p:1\r\nadd q:1 0 0 1\r\ny\r\ngat 0 q:1\r\nstats detail off\r\n"
+           "get p:1\r\nstats detail dump\r\n",
+           "OK\r\nSTORED\r\nVALUE p:1 0 1\r\nx\r\nEND\r\nVA 1\r\nx\r\nDELETED\r\nSTORED\r\n"
+           "VALUE q:1 0 1\r\ny\r\nEND\r\nOK\r\nEND\r\n"
+           "PREFIX p get 2 hit 1 set 1 del 1\r\nPREFIX q get 1 hit 1 set 1 del 0\r\nEND\r\n");
     EXPECT("stats cachedump 64 1\r\n", "CLIENT_ERROR Illegal slab id\r\n");
     EXPECT("stats cachedump 1\r\n", "CLIENT_ERROR bad command line\r\n");
     EXPECT("stats cachedump 0 0\r\n", "END\r\n");
@@ -431,6 +448,45 @@ static void test_batched_get(void)
     free(value);
 }
 
+/* memcached -F, -C and -A (each reply as memcached 1.6.18 gives it; tests/server's
+ * flags_diff compares them with the real one). */
+static void test_flag_switches(void)
+{
+    env.flush_disabled = true;
+    EXPECT("set fd 0 0 1\r\nx\r\nflush_all\r\nflush_all noreply\r\nflush_all 0\r\nget fd\r\n",
+           "STORED\r\nCLIENT_ERROR flush_all not allowed\r\n"
+           "CLIENT_ERROR flush_all not allowed\r\nVALUE fd 0 1\r\nx\r\nEND\r\n");
+    env.flush_disabled = false;
+
+    env.cas_disabled = true;
+    EXPECT("set c 3 0 1\r\nx\r\ngets c\r\ngets c nope c\r\ngats 0 c\r\n",
+           "STORED\r\nVALUE c 3 1 0\r\nx\r\nEND\r\n"
+           "VALUE c 3 1 0\r\nx\r\nVALUE c 3 1 0\r\nx\r\nEND\r\nVALUE c 3 1 0\r\nx\r\nEND\r\n");
+    /* a cas compare never matches an item; an absent one is still NOT_FOUND */
+    EXPECT("cas c 0 0 1 0\r\ny\r\ncas nope 0 0 1 0\r\ny\r\nget c\r\n",
+           "EXISTS\r\nNOT_FOUND\r\nVALUE c 3 1\r\nx\r\nEND\r\n");
+    EXPECT("ms c 1 C0\r\nz\r\nms c 1 c\r\nz\r\nmg c c v\r\n",
+           "EX\r\nHD c0\r\nVA 1 c0\r\nz\r\n");
+    /* md and ma compare with 0, the cas every item has under -C */
+    EXPECT("md c C5\r\nmd c C0\r\nmd c C0\r\n", "EX\r\nHD\r\nNF\r\n");
+    EXPECT("set n 0 0 1\r\n1\r\nma n C7\r\nma n C0 v c\r\n", "STORED\r\nEX\r\nVA 1 c0\r\n2\r\n");
+    env.cas_disabled = false;
+    EXPECT("gets n\r\n", "VALUE n 0 1 #\r\n2\r\nEND\r\n");
+    char *real = run("gets n\r\n");
+    CHECK(!strstr(real, " 0\r\n"));
+    free(real);
+
+    EXPECT("shutdown\r\nshutdown graceful\r\n",
+           "ERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\n");
+    env.shutdown_enabled = true;
+    EXPECT("shutdown now\r\nshutdown graceful x\r\n",
+           "CLIENT_ERROR invalid shutdown mode\r\nCLIENT_ERROR invalid shutdown mode\r\n");
+    EXPECT("shutdown\r\nget n\r\n", "<closed>");
+    EXPECT("shutdown graceful\r\n", "<closed>");
+    CHECK(shutdowns == 1 && graceful_shutdowns == 1);
+    env.shutdown_enabled = false;
+}
+
 int main(void)
 {
     t_setup("protocol_exec");
@@ -441,7 +497,7 @@ int main(void)
     CHECK_RC(shmc_open(&cache, t_path("cache"), &cfg), SHMC_OK);
     if (!cache) return t_finish();
     proto_hooks hooks = {.server_stats = fake_server_stats, .settings = fake_settings,
-                         .set_verbosity = fake_verbosity};
+                         .set_verbosity = fake_verbosity, .shutdown = fake_shutdown};
     CHECK_RC(proto_env_init(&env, cache, &hooks), SHMC_OK);
     CHECK(env.item_size_max == 64u << 10);
 
@@ -452,6 +508,7 @@ int main(void)
     test_meta_commands();
     test_pause();
     test_batched_get();
+    test_flag_switches();
 
     proto_env_destroy(&env);
     shmc_close(cache);

@@ -188,7 +188,7 @@ static void test_command_table(void)
         {"flush_all", PROTO_FLUSH_ALL, PROTO_KIND_OTHER}, {"stats", PROTO_STATS, PROTO_KIND_OTHER},
         {"version", PROTO_VERSION, PROTO_KIND_OTHER},
         {"verbosity", PROTO_VERBOSITY, PROTO_KIND_OTHER}, {"quit", PROTO_QUIT, PROTO_KIND_OTHER},
-        {"shutdown", PROTO_ERROR, PROTO_KIND_OTHER},
+        {"shutdown", PROTO_SHUTDOWN, PROTO_KIND_OTHER},
         {"cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER},
         {"mg", PROTO_MG, PROTO_KIND_META}, {"ms", PROTO_MS, PROTO_KIND_META},
         {"md", PROTO_MD, PROTO_KIND_META}, {"ma", PROTO_MA, PROTO_KIND_META},
@@ -319,7 +319,10 @@ static void test_text_commands(void)
     parse("stats  items ");
     CHECK(req.cmd == PROTO_STATS && req.nargs == 5 && memcmp(req.args, "items", 5) == 0);
     CHECK(parse("stats")->cmd == PROTO_STATS && req.nargs == 0);
-    CHECK_STR(err_of("shutdown"), "ERROR: shutdown not enabled");
+    CHECK(parse("shutdown")->cmd == PROTO_SHUTDOWN && req.exptime == 0);
+    CHECK(parse("shutdown graceful")->cmd == PROTO_SHUTDOWN && req.exptime == 1);
+    CHECK(parse("shutdown now")->cmd == PROTO_SHUTDOWN && req.exptime == -1);
+    CHECK(parse("shutdown graceful x")->cmd == PROTO_SHUTDOWN && req.exptime == -1);
     CHECK_STR(err_of("cache_memlimit 100"), "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
     /* lru_crawler: memcached's token counts and settings checks */
     parse("lru_crawler metadump 1,2");

@@ -8,6 +8,8 @@
 
 static pid_t mc_pid;
 static int mc_port;
+/* More memcached flags for the next start (NULL-terminated), e.g. {"-F", NULL}; NULL: none. */
+static const char *const *mc_extra;
 
 /* Start memcached on a free port; false when it cannot run here. */
 static bool start_memcached(const char *bin)
@@ -20,12 +22,12 @@ static bool start_memcached(const char *bin)
         if (pid == 0) {
             int devnull = open("/dev/null", O_WRONLY);
             if (devnull >= 0) dup2(devnull, 2);
-            if (geteuid() == 0)
-                execl(bin, bin, "-p", portarg, "-U", "0", "-l", "127.0.0.1", "-m", "16", "-u",
-                      "nobody", (char *)NULL);
-            else
-                execl(bin, bin, "-p", portarg, "-U", "0", "-l", "127.0.0.1", "-m", "16",
-                      (char *)NULL);
+            const char *argv[40] = {bin, "-p", portarg, "-U", "0", "-l", "127.0.0.1", "-m", "16"};
+            int a = 9;
+            if (geteuid() == 0) argv[a++] = "-u", argv[a++] = "nobody";
+            for (int i = 0; mc_extra && mc_extra[i] && a < 39; i++) argv[a++] = mc_extra[i];
+            argv[a] = NULL;
+            execv(bin, (char *const *)argv);
             _exit(127);
         }
         for (int wait = 0; wait < 200; wait++) {

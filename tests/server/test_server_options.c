@@ -24,6 +24,12 @@ static shmcd_opt_result parse(shmcd_options *opt, const char *const *args)
     return r;
 }
 
+static void collect(void *ctx, const char *name, const char *value)
+{
+    FILE *f = ctx;
+    fprintf(f, "%s %s\n", name, value);
+}
+
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_defaults(void)
@@ -35,9 +41,56 @@ static void test_defaults(void)
     CHECK(o.unix_path == NULL && o.unix_mode == 0700);
     CHECK(o.memory_mib == 0 && o.item_size_max == 0); /* the cache file's own, or the library's */
     CHECK(o.max_conns == 1024 && o.threads == 4 && o.reqs_per_event == 20 && o.backlog == 1024);
-    CHECK(strcmp(o.cache, "shmcd") == 0);
+    CHECK(strcmp(o.cache, "shmcd-11211") == 0); /* one cache per instance, by its port */
     CHECK(o.verbosity == 0 && !o.daemonize && !o.pidfile && !o.user);
+    CHECK(!o.flush_disabled && !o.cas_disabled && !o.shutdown_enabled);
     shmcd_free_options(&o);
+}
+
+/* memcached's switches: -F, -C, -A, each also by its long name, and in stats settings. */
+static void test_switches(void)
+{
+    shmcd_options o;
+    CHECK(parse(&o, ARGS("-F", "-C", "-A", "-M")) == SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled && o.no_evict);
+    shmcd_free_options(&o);
+    CHECK(parse(&o, ARGS("--disable-flush-all", "--disable-cas", "--enable-shutdown",
+                         "--disable-evictions")) == SHMCD_OPT_RUN);
+    CHECK(o.flush_disabled && o.cas_disabled && o.shutdown_enabled && o.no_evict);
+    shmcd_live live = {.limit_maxbytes = 4 << 20, .item_size_max = 65536, .hash_buckets = 1 << 16};
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    shmcd_settings(&o, &live, collect, f);
+    fclose(f);
+    CHECK(strstr(text, "\nshutdown_command yes\n") && strstr(text, "\ncas_enabled no\n") &&
+          strstr(text, "\nflush_enabled no\n") && strstr(text, "\nevictions off\n"));
+    free(text);
+    shmcd_free_options(&o);
+}
+
+/* Two instances never share a default cache: it is named after the port, else the socket. */
+static void test_default_cache(void)
+{
+    static const struct {
+        const char *args[7];
+        const char *cache;
+    } cases[] = {
+        {{"-p", "11212"}, "shmcd-11212"},
+        {{"-p", "0", "-l", "127.0.0.1:11300"}, "shmcd-11300"},
+        {{"-p", "0", "-l", "[::1]:11301,127.0.0.1:11302"}, "shmcd-11301"},
+        {{"-s", "/run/shmcd/a.sock"}, "shmcd-run-shmcd-a.sock"},
+        {{"-s", "/run/shmcd/a.sock", "-p", "11213"}, "shmcd-11213"},
+        {{"-p", "11214", "--cache=mine"}, "mine"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shmcd_options o;
+        CHECK(parse(&o, cases[i].args) == SHMCD_OPT_RUN);
+        if (strcmp(o.cache, cases[i].cache) != 0)
+            fprintf(stderr, "FAIL: default cache %s, want %s\n", o.cache, cases[i].cache);
+        CHECK(strcmp(o.cache, cases[i].cache) == 0);
+        shmcd_free_options(&o);
+    }
 }
 
 static void check_all_set(const shmcd_options *o)
@@ -140,16 +193,19 @@ static void test_help(void)
     fclose(f);
     static const char *const want[] = {
         "usage: shmcd [options]\n",
-        "\n  --cache=NAME|PATH        cache to serve, created if missing (default: shmcd;\n"
-        "                           a NAME lives in $SHMC_DIR, default /dev/shm)\n",
+        "\n  --cache=NAME|PATH        cache to serve, created if missing; a NAME lives in\n"
+        "                           $SHMC_DIR, default /dev/shm (default: one per instance,\n"
+        "                           as memcached's: shmcd-PORT, e.g. shmcd-11211; with -s\n",
         "\n  -p, --port=NUM           TCP port (default: 11211; 0: no TCP)\n",
-        "\n  -l, --listen=ADDR[,ADDR] addresses to listen on (default: 127.0.0.1)\n",
+        "\n  -l, --listen=ADDR[,ADDR] addresses to listen on, comma-separated or repeated:\n"
+        "                           ADDR, ADDR:PORT, [IPV6]:PORT (default port: -p);\n"
+        "                           notls:ADDR...: no TLS there under -Z (default: 127.0.0.1)\n",
         "\n  -m, --memory-limit=SIZE  cache memory when creating it, e.g. 64 (MiB), 2g (default: 64)\n",
         "\n  --mode=MODE",
         "\n  --group=GROUP",
-        "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m (default: 1m)\n",
-        "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn (default: 20; "
-        "accepted and shown\n                           in stats settings, not used yet",
+        "\n  -I, --max-item-size=SIZE largest value, e.g. 512k, 1m, 16m (1k to 1024m) (default: 1m)\n",
+        "\n  -R, --max-reqs-per-event=NUM  requests per connection per turn; then other\n"
+        "                           connections get a turn (stats: conn_yields) (default: 20)\n",
         "\n  -v, --verbose            more messages",
         "\n  -h, --help               print this help and exit\n",
     };
@@ -164,20 +220,18 @@ static void test_help(void)
         "-B, --protocol", "-d, --daemon", "-P, --pidfile", "-u, --user", "-o, --extended",
         "-v, --verbose", "-V, --version", "-h, --help", "  --cache", "-Z, --enable-ssl",
         "-Y, --auth-file", "-S, --enable-sasl", "  --mode", "  --group", "  --resize",
-        "-X, --disable-dumping"};
+        "-X, --disable-dumping", "-A, --enable-shutdown", "-C, --disable-cas",
+        "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
+        "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
+        "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 27 + 15); /* title, usage, 27 flags, 15 continuation lines */
-    CHECK(strstr(text, "evictions") == NULL);
+    CHECK(lines == 2 + 38 + 30); /* title, usage, 38 flags, 30 continuation lines */
+    CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
 
-static void collect(void *ctx, const char *name, const char *value)
-{
-    FILE *f = ctx;
-    fprintf(f, "%s %s\n", name, value);
-}
 
 static void test_settings(void)
 {
@@ -193,16 +247,20 @@ static void test_settings(void)
     shmcd_settings(&o, &live, collect, f);
     fclose(f);
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
-                       "inter 10.0.0.1\nverbosity 2\nevictions on\ndomain_socket /tmp/x.sock\n"
-                       "umask 755\nshutdown_command no\nnum_threads 3\nreqs_per_event 5\n"
+                       "inter 10.0.0.1,::1\nverbosity 2\nevictions on\n"
+                       "domain_socket /tmp/x.sock\numask 755\nshutdown_command no\n"
+                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\n"
+                       "stat_key_prefix :\ndetail_enabled no\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
                        "item_size_max 65536\nmaxconns_fast yes\nhashpower_init 16\n"
-                       "flush_enabled yes\ndump_enabled yes\nssl_enabled no\n"
+                       "slab_automove 1\nlru_crawler yes\n"
+                       "flush_enabled yes\ndump_enabled yes\nhot_lru_pct 20\nidle_timeout 0\n"
+                       "read_buf_mem_limit 0\nssl_enabled no\n"
                        "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
-                       "shmc_cache c1\n";
+                       "shmc_cache c1\nshmc_no_effect none\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);
@@ -230,7 +288,7 @@ static void test_settings(void)
     shmcd_settings(&o, &live, collect, f);
     fclose(f);
     CHECK(strstr(text, "\ntcpport 0\nudpport 0\ninter NULL\n") && strstr(text, "\ndomain_socket /tmp/y\n") &&
-          strstr(text, "\numask 700\n") && strstr(text, "\nshmc_cache shmcd\n"));
+          strstr(text, "\numask 700\n") && strstr(text, "\nshmc_cache shmcd-tmp-y\n"));
     free(text);
     shmcd_free_options(&o);
 }
@@ -239,6 +297,8 @@ int main(void)
 {
     test_defaults();
     test_every_flag();
+    test_switches();
+    test_default_cache();
     test_refused();
     test_protocol();
     test_unix_socket_and_port();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_signals.sh — shmcd's life cycle: SIGTERM and SIGINT stop it cleanly (exit 0, UNIX
 # socket and pid file removed) with clients connected, the cache stays in its file and a new
-# shmcd serves the same items; bad options (memcached's -m/-I rules too) and a cache it cannot
+# shmcd serves the same items; SIGHUP is ignored and SIGUSR1 stops it, as memcached (checked on
+# memcached too); bad options (memcached's -m/-I rules too) and a cache it cannot
 # open fail with a message; memcached's big-object sizes (-m 64 -I 16m) and -m 3 serve.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +24,23 @@ start_shmcd -t 1
 if [ "$(mc_line "$PORT" 'get persist\r\n')" = "VALUE persist 9 5" ]; then pass "items survive a restart"; else fail "items lost"; fi
 kill -INT "$SHMCD_PID"; wait "$SHMCD_PID"; rc=$?; SHMCD_PID=
 if [ "$rc" -eq 0 ]; then pass "SIGINT: clean exit"; else fail "SIGINT exit $rc"; fi
+
+# as memcached 1.6: SIGHUP is ignored, SIGUSR1 stops gracefully (exit 0, pid file removed)
+start_shmcd -t 1 -P "$TMP/usr1.pid"
+kill -HUP "$SHMCD_PID"; kill -HUP "$SHMCD_PID"
+if [ "$(mc_line "$PORT" 'get persist\r\n')" = "VALUE persist 9 5" ]; then pass "SIGHUP: still serving"; else fail "SIGHUP stopped shmcd"; fi
+kill -USR1 "$SHMCD_PID"; wait "$SHMCD_PID"; rc=$?; SHMCD_PID=
+if [ "$rc" -eq 0 ] && [ ! -e "$TMP/usr1.pid" ]; then pass "SIGUSR1: clean exit, pid file removed"; else fail "SIGUSR1: exit $rc"; fi
+if command -v memcached >/dev/null; then
+    mc_port=$(( 21000 + ($$ + 517) % 1000 ))
+    mc_user=(); [ "$(id -u)" -eq 0 ] && mc_user=(-u nobody)
+    memcached "${mc_user[@]}" -U 0 -l 127.0.0.1 -p "$mc_port" & MC=$!
+    for i in $(seq 100); do [ -n "$(mc_line "$mc_port" 'version\r\n')" ] && break; sleep 0.05; done
+    kill -HUP "$MC"; sleep 0.2
+    if kill -0 "$MC" 2>/dev/null; then pass "memcached too survives SIGHUP"; else fail "memcached died of SIGHUP here"; fi
+    kill -USR1 "$MC"; wait "$MC"; rc=$?
+    if [ "$rc" -eq 0 ]; then pass "memcached too exits 0 on SIGUSR1"; else fail "memcached SIGUSR1 exit $rc"; fi
+fi
 
 # bad command lines: a message and exit status 64
 for args in "-p abc" "-t 0" "-c -1" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B foo" "--bogus" "-a 999" "extra"; do

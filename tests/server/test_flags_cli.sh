@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test_flags_cli.sh — shmcd's command line against memcached 1.6.18's: the flags memcached
+# refuses are refused with memcached's own message and exit status (an unknown -o, -I out of
+# range or over half of -m, a bad -o hashpower/read_buf_mem_limit/slab_automove, -f, -l with a
+# bad port); memcached's slab/LRU flags and -o settings are accepted and listed in
+# "stats settings"; -l takes ADDR:PORT, [IPV6]:PORT, comma-separated and repeated entries;
+# two instances with no --cache get a cache each.
+. "$(dirname "$0")/lib.sh"
+require_tool memcached memcached
+MEMCACHED=$(command -v memcached)
+MC_USER=()
+[ "$(id -u)" -eq 0 ] && MC_USER=(-u nobody)
+
+# Run a command for at most 2 s; print its exit status and its output (stdout and stderr).
+outcome() {
+    local out rc
+    out=$(timeout 2 "$@" 2>&1)
+    rc=$?
+    printf '%s|%s' "$rc" "$out"
+}
+
+refusals=(
+    "-o bogus" "-o bogus=1" "-o modern,bogus" "-o hashpower=70" "-o hashpower=x"
+    "-o hashpower=11" "-o read_buf_mem_limit=x" "-o slab_automove=5" "-o hot_lru_pct=90"
+    "-I 512" "-I 1q" "-I 1g" "-I 2000m" "-m 64 -I 33m" "-m 1" "-f 0.5" "-f x" "-n 0"
+    "-l 127.0.0.1:x" "-l [::1]:99999x"
+)
+for args in "${refusals[@]}"; do
+    port=$(( 21000 + (RANDOM % 1000) ))
+    # shellcheck disable=SC2086
+    theirs=$(outcome "$MEMCACHED" "${MC_USER[@]}" -U 0 -p "$port" $args)
+    # shellcheck disable=SC2086
+    ours=$(outcome "$SHMCD" -p "$port" --cache="$TMP/refused" $args)
+    if [ "$ours" = "$theirs" ]; then
+        pass "$args: refused as memcached: ${ours//$'\n'/ }"
+    else
+        fail "$args: memcached '${theirs//$'\n'/ }', shmcd '${ours//$'\n'/ }'"
+    fi
+done
+[ ! -e "$TMP/refused" ] && pass "no cache made by a refused command line" || fail "a refused command line made a cache"
+
+# Free ports for the listeners beyond the harness's (checked on 127.0.0.1 and ::1).
+free_ports() { # count
+    python3 - "$1" <<'PY'
+import random, socket, sys
+found = []
+for p in random.sample(range(21000, 22000), 1000):
+    ok = True
+    for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "127.0.0.2"), (socket.AF_INET6, "::1")):
+        s = socket.socket(fam)
+        try:
+            s.bind((addr, p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+    if ok:
+        found.append(p)
+    if len(found) == int(sys.argv[1]):
+        break
+print(" ".join(map(str, found)))
+PY
+}
+
+# version over TCP to HOST PORT (IPv6 too); prints the reply's first line.
+version_at() { # host port
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+    s.sendall(b"version\r\n")
+    print(s.recv(200).split(b"\r\n")[0].decode())
+except OSError as e:
+    print("no answer: %s" % e)
+PY
+}
+
+read -r P1 P2 P3 <<<"$(free_ports 3)"
+start_shmcd -l "127.0.0.2:$P1,[::1]:$P2" -l "127.0.0.1:$P3" -o modern,no_lru_crawler,slab_automove=2,hot_lru_pct=30,ext_path=/x:1G -k -L -f 1.5 -n 96 -o idle_timeout=30,hashpower=16
+for at in "127.0.0.1 $PORT" "127.0.0.2 $P1" "::1 $P2" "127.0.0.1 $P3"; do
+    # shellcheck disable=SC2086
+    case "$(version_at $at)" in
+        VERSION*shmc*) pass "-l: listening on $at" ;;
+        *) fail "-l: nothing on $at" ;;
+    esac
+done
+settings=$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+s.sendall(b"stats settings\r\n")
+data = b""
+while not data.endswith(b"END\r\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode().replace("\r", ""))
+PY
+)
+for want in "STAT inter 127.0.0.1,127.0.0.2:$P1,[::1]:$P2,127.0.0.1:$P3" "STAT growth_factor 1.50" \
+            "STAT chunk_size 96" "STAT slab_automove 2" "STAT lru_crawler no" "STAT hot_lru_pct 30" \
+            "STAT idle_timeout 30" "STAT hashpower_init 16" \
+            "STAT shmc_no_effect -o modern -o no_lru_crawler -o slab_automove=2 -o hot_lru_pct=30 -o ext_path=/x:1G -k -L -f 1.5 -n 96"; do
+    if grep -qxF "$want" <<<"$settings"; then pass "stats settings: $want"; else fail "stats settings lacks '$want'"; fi
+done
+stop_shmcd
+
+# two instances on two ports with no --cache: two caches, named after the ports
+read -r Q1 Q2 <<<"$(free_ports 2)"
+mkdir -p "$TMP/dir"
+SHMC_DIR="$TMP/dir" "$SHMCD" -p "$Q1" -l 127.0.0.1 -t 1 2>"$TMP/q1.err" & PID1=$!
+SHMC_DIR="$TMP/dir" "$SHMCD" -p "$Q2" -l 127.0.0.1 -t 1 2>"$TMP/q2.err" & PID2=$!
+for i in $(seq 200); do is_shmcd "$Q1" && is_shmcd "$Q2" && break; sleep 0.05; done
+mc_line "$Q1" 'set only1 0 0 1\r\nx\r\n' >/dev/null
+if [ "$(mc_line "$Q2" 'get only1\r\n')" = END ] && [ "$(mc_line "$Q1" 'get only1\r\n')" = "VALUE only1 0 1" ]; then
+    pass "two instances without --cache do not share a cache"
+else
+    fail "two instances without --cache share a cache"
+fi
+if [ -e "$TMP/dir/shmcd-$Q1" ] && [ -e "$TMP/dir/shmcd-$Q2" ]; then pass "default caches shmcd-$Q1 and shmcd-$Q2"; else fail "default cache names: $(ls "$TMP/dir")"; fi
+kill -TERM "$PID1" "$PID2"; wait "$PID1"; rc1=$?; wait "$PID2"; rc2=$?
+if [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]; then pass "both stop cleanly"; else fail "exit statuses $rc1 $rc2"; fi
+finish

@@ -1,0 +1,342 @@
+/* test_flags_diff.c — shmcd's memcached flags against the real memcached 1.6.18 started with
+ * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
+ * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
+ * evicted), -o idle_timeout (idle connections closed, idle_kicks), -D with "stats detail".  Each case is sent on a fresh connection to
+ * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
+ * closes the connection must close it on both, and stop both servers.  Skipped (77) where
+ * memcached 1.6.18 is missing. */
+#include "memcached_ref.h"
+
+#define REPLY_MAX 65536
+
+/* Send `req` (and "mn\r\n" unless it closes) to port; the reply, "<closed>" appended when the
+ * peer closed.  reply holds REPLY_MAX bytes. */
+static void exchange(int port, const char *req, bool closes, char *reply)
+{
+    int fd = h_connect_tcp(port);
+    reply[0] = 0;
+    if (fd < 0) {
+        snprintf(reply, REPLY_MAX, "<no connection>");
+        return;
+    }
+    h_send_str(fd, req);
+    if (!closes) h_send_str(fd, "mn\r\n");
+    bool closed = false;
+    size_t n = h_recv_until(fd, reply, REPLY_MAX - 16, closes ? NULL : "MN\r\n",
+                            closes ? REPLY_MAX : 0, 10000, &closed);
+    if (closed) snprintf(reply + n, 16, "<closed>");
+    close(fd);
+}
+
+static void compare(const char *what, const char *mc, const char *sh)
+{
+    if (!strcmp(mc, sh)) {
+        t_passed++;
+        return;
+    }
+    t_failed++;
+    fprintf(stderr, "FAIL %s\n  memcached: %s\n  shmcd:     %s\n", what, mc, sh);
+}
+
+/* Both servers up with `flags`; false (having said why) when either could not start. */
+static bool both_up(shmcd_proc *s, const char *const *flags, bool *have_ref)
+{
+    mc_extra = flags;
+    *have_ref = reference_up();
+    if (!*have_ref) return false;
+    static int caches;
+    char name[32];
+    snprintf(name, sizeof name, "cache%d", caches++); /* each with its own -m */
+    if (!h_start_argv(s, t_path(name), true, NULL, flags)) {
+        t_failed++;
+        reference_down();
+        return false;
+    }
+    return true;
+}
+
+static void run_case(const shmcd_proc *s, const char *req)
+{
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    exchange(mc_port, req, false, mc);
+    exchange(s->port, req, false, sh);
+    compare(req, mc, sh);
+}
+
+/* The "STAT <name> ..." line of a "stats [sub]" reply from port, into line (cap 128). */
+static void stat_line(int port, const char *cmd, const char *name, char *line)
+{
+    static char reply[REPLY_MAX];
+    int fd = h_connect_tcp(port);
+    line[0] = 0;
+    if (fd < 0) return;
+    h_roundtrip(fd, cmd, strlen(cmd), "END\r\n", reply, sizeof reply);
+    close(fd);
+    char want[80];
+    snprintf(want, sizeof want, "STAT %s ", name);
+    const char *p = strstr(reply, want);
+    if (!p) return;
+    size_t n = strcspn(p, "\r\n");
+    snprintf(line, 128, "%.*s", (int)(n < 127 ? n : 127), p);
+}
+
+static void compare_setting(const shmcd_proc *s, const char *name)
+{
+    char mc[128], sh[128];
+    stat_line(mc_port, "stats settings\r\n", name, mc);
+    stat_line(s->port, "stats settings\r\n", name, sh);
+    CHECK(mc[0] != 0);
+    compare(name, mc, sh);
+}
+
+/* -F and -C together (memcached_ref's -m 16 on both). */
+static bool test_no_flush_no_cas(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-F", "-C", NULL}, &ref)) return ref;
+    run_case(&s, "flush_all\r\nflush_all noreply\r\nflush_all 0\r\nflush_all -1\r\n"
+                 "flush_all 0 noreply\r\nflush_all 1 2 3\r\n");
+    run_case(&s, "set a 0 0 1\r\nx\r\ngets a\r\ngets a nope a\r\ngats 100 a\r\n");
+    run_case(&s, "cas a 0 0 1 0\r\ny\r\ncas a 0 0 1 5\r\ny\r\ncas nope 0 0 1 5\r\ny\r\n"
+                 "cas a 0 0 1 0 noreply\r\ny\r\nget a\r\n");
+    run_case(&s, "ms a 1 C0\r\nz\r\nms a 1 C9\r\nz\r\nms a 1 c\r\nz\r\nmg a c v\r\n"
+                 "mg a s c\r\n");
+    run_case(&s, "md a C4\r\nmd a C0\r\nmd a C0\r\n");
+    run_case(&s, "set n 0 0 2\r\n10\r\nma n C3\r\nma n C0 v c\r\nma n c\r\nmg n v\r\n");
+    compare_setting(&s, "cas_enabled");
+    compare_setting(&s, "flush_enabled");
+    compare_setting(&s, "shutdown_command");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* Without -A: memcached's refusal. */
+static bool test_shutdown_refused(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, NULL, &ref)) return ref;
+    run_case(&s, "shutdown\r\nshutdown graceful\r\nshutdown now\r\n");
+    compare_setting(&s, "shutdown_command");
+    compare_setting(&s, "cas_enabled");
+    compare_setting(&s, "flush_enabled");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* Wait (10 s at most) for pid to exit; its exit status, or -1. */
+static int wait_exit(pid_t pid)
+{
+    for (int i = 0; i < 1000; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        h_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* -A: "shutdown [graceful]" closes the connection and stops the server, as memcached. */
+static bool test_shutdown(const char *cmd)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-A", NULL}, &ref)) return ref;
+    run_case(&s, "shutdown now\r\nshutdown graceful please\r\n");
+    compare_setting(&s, "shutdown_command");
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    exchange(mc_port, cmd, true, mc);
+    exchange(s.port, cmd, true, sh);
+    compare(cmd, mc, sh);
+    int mc_status = wait_exit(mc_pid), sh_status = wait_exit(s.pid);
+    if (mc_status != 0 || sh_status != 0)
+        fprintf(stderr, "FAIL %s: memcached exit %d, shmcd exit %d\n", cmd, mc_status, sh_status);
+    CHECK(mc_status == 0 && sh_status == 0);
+    return true;
+}
+
+/* The "conn_yields" of a "stats" reply from port. */
+static unsigned long conn_yields(int port)
+{
+    char line[128];
+    stat_line(port, "stats\r\n", "conn_yields", line);
+    unsigned long v = 0;
+    return sscanf(line, "STAT conn_yields %lu", &v) == 1 ? v : 0;
+}
+
+/* -R 2: 40 pipelined requests in one send are all answered, in order, and the connection
+ * yielded its turn (memcached counts each yield in conn_yields). */
+static bool test_reqs_per_event(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-R", "2", NULL}, &ref)) return ref;
+    char req[4096];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        n += (size_t)snprintf(req + n, sizeof req - n, "set k%d 0 0 2\r\n%02d\r\nget k%d\r\n", i,
+                              i, i);
+    run_case(&s, req);
+    unsigned long mc = conn_yields(mc_port), sh = conn_yields(s.port);
+    if (mc == 0 || sh == 0) fprintf(stderr, "FAIL conn_yields: memcached %lu, shmcd %lu\n", mc, sh);
+    CHECK(mc > 0 && sh > 0);
+    compare_setting(&s, "reqs_per_event");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* Stores of 1000-byte values k0, k1, ... on port until the first reply that is not STORED
+ * (into first, cap 128); how many were stored. */
+static unsigned fill(int port, char *first)
+{
+    static char value[1000], reply[256];
+    memset(value, 'v', sizeof value);
+    first[0] = 0;
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    unsigned i;
+    for (i = 0; i < 20000; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "set k%u 0 0 %zu\r\n", i, sizeof value);
+        if (!h_send_all(fd, line, (size_t)n) || !h_send_all(fd, value, sizeof value) ||
+            !h_send_str(fd, "\r\n"))
+            break;
+        h_recv_until(fd, reply, sizeof reply, "\r\n", 0, 10000, NULL);
+        if (strcmp(reply, "STORED\r\n") != 0) {
+            snprintf(first, 128, "%.100s", reply);
+            break;
+        }
+    }
+    close(fd);
+    return i;
+}
+
+/* How many of k1..k(n-1) port still holds (mg, pipelined 100 at a time). */
+static unsigned held(int port, unsigned n)
+{
+    static char req[4096], reply[4096];
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    unsigned hits = 0;
+    for (unsigned i = 1; i < n; i += 100) {
+        size_t len = 0;
+        for (unsigned k = i; k < n && k < i + 100; k++)
+            len += (size_t)snprintf(req + len, sizeof req - len, "mg k%u\r\n", k);
+        len += (size_t)snprintf(req + len, sizeof req - len, "mn\r\n");
+        h_roundtrip(fd, req, len, "MN\r\n", reply, sizeof reply);
+        for (const char *p = reply; (p = strstr(p, "HD\r\n")); p += 4) hits++;
+    }
+    close(fd);
+    return hits;
+}
+
+/* -M on a 2 MiB cache: stores run until memcached's error, and nothing stored was evicted.
+ * (Where the error comes differs: memcached's slab classes fill at other points than shmc's
+ * segments.) */
+static bool test_no_evictions(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-M", "-m", "2", NULL}, &ref)) return ref;
+    char mc_err[128], sh_err[128];
+    unsigned mc_n = fill(mc_port, mc_err), sh_n = fill(s.port, sh_err);
+    printf("-M -m 2: memcached stored %u, shmcd %u values of 1000 bytes before refusing\n",
+           mc_n, sh_n);
+    CHECK(mc_n > 0 && sh_n > 0 && mc_n < 20000 && sh_n < 20000);
+    CHECK_STR(sh_err, "SERVER_ERROR out of memory storing object\r\n");
+    compare("-M: the first refused store", mc_err, sh_err);
+    /* the same again, on a stored key: refused again, and (as memcached) its old value is
+     * dropped; nothing else is */
+    static char again[1100];
+    int n = snprintf(again, sizeof again, "set k0 0 0 1000\r\n");
+    memset(again + n, 'w', 1000);
+    memcpy(again + n + 1000, "\r\n", 3);
+    run_case(&s, again);
+    run_case(&s, "mg k0 v\r\n");
+    unsigned mc_kept = held(mc_port, mc_n), sh_kept = held(s.port, sh_n);
+    if (mc_kept != mc_n - 1 || sh_kept != sh_n - 1)
+        fprintf(stderr, "FAIL -M kept: memcached %u of %u, shmcd %u of %u\n", mc_kept, mc_n - 1,
+                sh_kept, sh_n - 1);
+    CHECK(mc_kept == mc_n - 1 && sh_kept == sh_n - 1);
+    char mc[128], sh[128];
+    stat_line(mc_port, "stats\r\n", "evictions", mc);
+    stat_line(s.port, "stats\r\n", "evictions", sh);
+    compare("-M: evictions", mc, sh);
+    CHECK_STR(sh, "STAT evictions 0");
+    compare_setting(&s, "evictions");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* -o idle_timeout=1: a connection that sends nothing is closed, silently, and counted in
+ * idle_kicks (memcached looks once a second or so: up to 15 s are allowed). */
+static bool test_idle_timeout(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-o", "idle_timeout=1", NULL}, &ref)) return ref;
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    int ports[2] = {mc_port, s.port};
+    char *replies[2] = {mc, sh};
+    for (int i = 0; i < 2; i++) {
+        int fd = h_connect_tcp(ports[i]);
+        bool closed = false;
+        size_t n = fd >= 0 ? h_recv_until(fd, replies[i], REPLY_MAX - 16, NULL, 1, 15000, &closed) : 0;
+        snprintf(replies[i] + n, 16, "%s", closed ? "<closed>" : "<open>");
+        if (fd >= 0) close(fd);
+    }
+    compare("an idle connection", mc, sh);
+    CHECK_STR(sh, "<closed>");
+    char mcl[128], shl[128];
+    stat_line(mc_port, "stats\r\n", "idle_kicks", mcl);
+    stat_line(s.port, "stats\r\n", "idle_kicks", shl);
+    compare("idle_kicks", mcl, shl);
+    compare_setting(&s, "idle_timeout");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* -D and "stats detail": memcached's prefix statistics, its lines in its order. */
+static bool test_stats_detail(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-D", "/", NULL}, &ref)) return ref;
+    compare_setting(&s, "stat_key_prefix");
+    compare_setting(&s, "detail_enabled");
+    run_case(&s, "set a/1 0 0 1\r\nx\r\nset user/7 0 0 1\r\nx\r\nset zz/3 0 0 1\r\nx\r\n"
+                 "get a/1 a/2 user/7 zz/3 zz/4 plain\r\ngets user/7\r\ngat 0 zz/3\r\n"
+                 "add a/1 0 0 1\r\ny\r\nappend b/1 0 0 1\r\ny\r\ndelete a/1\r\n"
+                 "delete q/1\r\nmg user/7 v\r\nms m/1 1\r\nz\r\nincr user/7 1\r\n"
+                 "stats detail dump\r\nstats detail off\r\nget a/1\r\nstats detail dump\r\n"
+                 "stats detail on\r\nget a/1\r\nstats detail dump\r\nstats detail\r\n"
+                 "stats detail x\r\n");
+    compare_setting(&s, "detail_enabled");
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+int main(void)
+{
+    t_setup("flags_diff");
+    if (!test_no_flush_no_cas()) {
+        t_finish();
+        return 77;
+    }
+    test_shutdown_refused();
+    test_shutdown("shutdown\r\n");
+    test_shutdown("shutdown graceful\r\n");
+    test_reqs_per_event();
+    test_no_evictions();
+    test_idle_timeout();
+    test_stats_detail();
+    return t_finish();
+}

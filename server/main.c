@@ -4,9 +4,9 @@
  * The main thread binds the listeners, starts the workers, then accepts connections and
  * waits for signals (through a signalfd), as memcached 1.6 handles them: SIGTERM and SIGINT
  * stop the server, SIGUSR1 stops it gracefully ("shutdown graceful" raises it; the cache
- * file keeps its items either way, so both stops are the same here), SIGHUP is ignored.  On
- * a stop it closes the listeners and every connection, detaches from the cache, removes the
- * pid file and exits 0. */
+ * file keeps its items either way, so both stops are the same here), SIGHUP reloads the TLS
+ * certificates under -Z and is otherwise ignored.  On a stop it closes the listeners and
+ * every connection, detaches from the cache, removes the pid file and exits 0. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -207,6 +207,20 @@ static bool write_pidfile(const char *path)
     return true;
 }
 
+/* SIGHUP: memcached ignores it; shmcd stays up too, and under -Z loads its certificate, key
+ * and CA files again (systemd's ExecReload), as memcached's refresh_certs command does. */
+static void reload(server_t *srv)
+{
+    if (!srv->tls) {
+        server_log(srv, 1, "shmcd: SIGHUP received: nothing to reload");
+        return;
+    }
+    if (tls_server_reload(srv->tls))
+        fprintf(stderr, "shmcd: SIGHUP: TLS certificates reloaded\n");
+    else
+        fprintf(stderr, "shmcd: SIGHUP: TLS certificates not reloaded, the old ones stay in use\n");
+}
+
 /* Accept connections until SIGTERM, SIGINT or SIGUSR1 arrives. */
 static void serve(server_t *srv, listeners_t *ls, int sigfd)
 {
@@ -234,7 +248,7 @@ static void serve(server_t *srv, listeners_t *ls, int sigfd)
                 struct signalfd_siginfo si;
                 if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
                 if (si.ssi_signo == SIGHUP) {
-                    server_log(srv, 1, "shmcd: SIGHUP received and ignored, as memcached does");
+                    reload(srv);
                     continue;
                 }
                 if (si.ssi_signo == SIGUSR1) server_log(srv, 1, "Gracefully stopping");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include <sys/socket.h>
 
 struct tls_server {
+    pthread_mutex_t lock; /* guards ctx: workers start sessions while SIGHUP swaps it */
     SSL_CTX *ctx;
+    const shmcd_security_options *o;
 };
 
 struct tls_conn {
@@ -47,17 +50,14 @@ static int verify_flags(unsigned mode)
     }
 }
 
-tls_server *tls_server_new(const shmcd_security_options *o)
+/* A context from the settings' files as they are now; NULL after printing why. */
+static SSL_CTX *ctx_new(const shmcd_security_options *o)
 {
-    tls_server *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->ctx = SSL_CTX_new(TLS_server_method());
-    if (!t->ctx) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
         print_ssl_errors("cannot create a context", NULL);
-        free(t);
         return NULL;
     }
-    SSL_CTX *ctx = t->ctx;
     int filetype = o->ssl_keyformat == 2 ? SSL_FILETYPE_ASN1 : SSL_FILETYPE_PEM;
     const char *key = o->ssl_key ? o->ssl_key : o->ssl_chain_cert;
     if (!SSL_CTX_set_min_proto_version(ctx, min_versions[o->ssl_min_version])) {
@@ -109,17 +109,42 @@ tls_server *tls_server_new(const shmcd_security_options *o)
     /* a partial write may continue from a moved buffer (the reply buffer can grow) */
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_RELEASE_BUFFERS);
-    return t;
+    return ctx;
 fail:
     SSL_CTX_free(ctx);
-    free(t);
     return NULL;
+}
+
+tls_server *tls_server_new(const shmcd_security_options *o)
+{
+    tls_server *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    if (!(t->ctx = ctx_new(o))) {
+        free(t);
+        return NULL;
+    }
+    t->o = o;
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+bool tls_server_reload(tls_server *t)
+{
+    SSL_CTX *fresh = ctx_new(t->o);
+    if (!fresh) return false;
+    pthread_mutex_lock(&t->lock);
+    SSL_CTX *old = t->ctx;
+    t->ctx = fresh;
+    pthread_mutex_unlock(&t->lock);
+    SSL_CTX_free(old); /* sessions started from it hold their own reference */
+    return true;
 }
 
 void tls_server_free(tls_server *t)
 {
     if (!t) return;
     SSL_CTX_free(t->ctx);
+    pthread_mutex_destroy(&t->lock);
     free(t);
 }
 
@@ -135,7 +160,9 @@ tls_conn *tls_conn_new(tls_server *t, int fd)
 {
     tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    pthread_mutex_lock(&t->lock);
     c->ssl = SSL_new(t->ctx);
+    pthread_mutex_unlock(&t->lock);
     if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
         SSL_free(c->ssl);
         free(c);

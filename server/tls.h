@@ -18,6 +18,10 @@ typedef struct tls_conn tls_conn;     /* one connection's session (its worker's 
 /* Load certificates and settings; NULL after printing why. */
 tls_server *tls_server_new(const shmcd_security_options *o);
 void tls_server_free(tls_server *t);
+/* Load the certificate, key and CA files again (SIGHUP: renewed certificates, as memcached's
+ * refresh_certs): sessions started after it use them, running ones keep theirs.  false after
+ * printing why; the old context then stays in use.  o must outlive t. */
+bool tls_server_reload(tls_server *t);
 
 /* Whether fd is a TCP socket (TLS applies to TCP listeners, not to the UNIX socket). */
 bool tls_wanted(int fd);

@@ -6,8 +6,10 @@ a client with the right certificate stores and reads items; with ssl_verify_mode
 with the untrusted certificate, or with none, is refused; plain TCP to the TLS port is closed
 without a reply; a half-done handshake holds up no one (one worker thread serves a good
 client meanwhile); "stats settings" reports the ssl_* lines exactly as memcached 1.6.18 does
-with the same options; bad TLS settings stop shmcd at start with a message."""
+with the same options; SIGHUP loads renewed certificates for new connections (and broken
+files keep the old ones); bad TLS settings stop shmcd at start with a message."""
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -149,6 +151,48 @@ def main():
                  "-Y over -Z: refused until authenticated, then served: %r %r" % (r1, r2))
         s.close()
 
+        # SIGHUP loads renewed certificates for new connections; open ones keep theirs, and
+        # files that do not load leave the old context in use
+        live_crt, live_key = wd.file("live.pem"), wd.file("live.key")
+        renewed = fl.make_cert(wd, "renewed", ca, server=True)
+
+        def install(cert):
+            for src, dst in ((cert[1], live_crt), (cert[0], live_key)):
+                with open(src, "rb") as f, open(dst + ".tmp", "wb") as g:
+                    g.write(f.read())
+                os.replace(dst + ".tmp", dst)
+
+        def peer_cn(s):
+            return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+        install(server)
+        node4 = wd.shmcd("tls4", "-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (live_crt, live_key))
+        before = tls_client(node4.port, ca[1])
+        fl.check(peer_cn(before) == "server", "before SIGHUP: the first certificate")
+        install(renewed)
+        node4.p.send_signal(signal.SIGHUP)
+        cn = None
+        for _ in range(100):  # the main thread reloads when it reads the signal
+            s = tls_client(node4.port, ca[1])
+            cn = peer_cn(s)
+            s.close()
+            if cn == "renewed":
+                break
+            time.sleep(0.05)
+        fl.check(cn == "renewed", "after SIGHUP, new connections get the renewed certificate: %r" % cn)
+        fl.check(fl.request(before, b"version\r\n", until=b"\r\n").startswith(b"VERSION"),
+                 "a connection opened before SIGHUP still works")
+        before.close()
+        with open(live_crt, "w") as f:
+            f.write("not a certificate\n")
+        node4.p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        s = tls_client(node4.port, ca[1])
+        fl.check(node4.p.poll() is None and peer_cn(s) == "renewed" and
+                 fl.request(s, b"version\r\n", until=b"\r\n").startswith(b"VERSION"),
+                 "a SIGHUP with broken files keeps shmcd up with the certificate it had")
+        s.close()
+
         # bad settings: a clear message and no server
         bad = [
             (["-Z"], 64, "ssl_chain_cert"),
@@ -166,7 +210,7 @@ def main():
             fl.check(p.returncode == rc and word in p.stderr,
                      "shmcd %s: exit %d, says %r (%s)" % (" ".join(args)[-60:], p.returncode,
                                                           word, p.stderr.strip()[:100]))
-        fl.check_clean_exits([node, node2, node3])
+        fl.check_clean_exits([node, node2, node3, node4])
     finally:
         wd.close()
     fl.finish()

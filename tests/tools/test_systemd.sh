@@ -11,7 +11,7 @@ sed -e "s|^ExecStart=[^ ]*|ExecStart=$SHMCD|" -e "s|^EnvironmentFile=.*|Environm
     "$build/systemd/shmcd.service" >"$unit"
 grep -q "^ExecStart=$SHMCD \$SHMCD_OPTS" "$unit" && pass "unit configured" || fail "unit: $(grep Exec "$unit")"
 for want in "User=shmcd" "ProtectSystem=strict" "NoNewPrivileges=yes" "PrivateTmp=yes" \
-            "CapabilityBoundingSet=" "EnvironmentFile="; do
+            "CapabilityBoundingSet=" "EnvironmentFile=" "ExecReload=/bin/kill -HUP"; do
     grep -q "^$want" "$unit" && pass "unit has $want" || fail "unit lacks $want"
 done
 

@@ -100,10 +100,12 @@ static void error(proto_out *out, const proto_bin_request *r, uint16_t status)
     error_with(out, r, status, error_text(status));
 }
 
-/* A library error memcached has no status for: EINVAL with the library's reason. */
+/* A library error memcached has no status for: EINVAL with the library's reason (a key the
+ * library refuses: memcached's own "Invalid arguments"). */
 static void library_error(proto_out *out, const proto_bin_request *r, shmc_rc rc)
 {
     if (rc == SHMC_NO_MEMORY) error(out, r, PROTO_BIN_ENOMEM);
+    else if (rc == SHMC_BAD_KEY) error(out, r, PROTO_BIN_EINVAL);
     else error_with(out, r, PROTO_BIN_EINVAL, shmc_strerror(rc));
 }
 

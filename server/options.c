@@ -155,9 +155,19 @@ static flag_rc set_max_item_size(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+/* memcached's check of -c, -t and -R: a number that is not above 0 gets its message (and
+ * exit 1); other bad values get the row's own message. */
+static bool memcached_positive(const char *arg, const char *message)
+{
+    if (atol(arg) > 0 || arg[strspn(arg, " -0123456789")] != '\0') return true;
+    fprintf(stderr, "%s\n", message);
+    return false;
+}
+
 static flag_rc set_conn_limit(shmcd_options *opt, const char *arg)
 {
     unsigned long v;
+    if (!memcached_positive(arg, "Maximum connections must be greater than 0")) return FLAG_FATAL;
     if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
     opt->max_conns = (unsigned)v;
     return FLAG_OK;
@@ -166,6 +176,7 @@ static flag_rc set_conn_limit(shmcd_options *opt, const char *arg)
 static flag_rc set_threads(shmcd_options *opt, const char *arg)
 {
     unsigned long v;
+    if (!memcached_positive(arg, "Number of threads must be greater than 0")) return FLAG_FATAL;
     if (!parse_uint(arg, 256, &v) || v == 0) return FLAG_BAD;
     opt->threads = (unsigned)v;
     return FLAG_OK;
@@ -174,6 +185,7 @@ static flag_rc set_threads(shmcd_options *opt, const char *arg)
 static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
 {
     unsigned long v;
+    if (!memcached_positive(arg, "Number of requests per event must be greater than 0")) return FLAG_FATAL;
     if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
     opt->reqs_per_event = (unsigned)v;
     return FLAG_OK;
@@ -676,9 +688,10 @@ static void show_no_effect(const shmcd_options *opt, const shmcd_live *live, cha
  * with its own port), else after the socket path. */
 static void default_cache(shmcd_options *opt)
 {
-    int port = opt->port;
+    int port = opt->port_given ? opt->port : 0;
     for (size_t i = 0; i < opt->nlisten && !port; i++)
         if (names_port(opt->listen[i])) port = atoi(strrchr(opt->listen[i], ':') + 1);
+    if (!port) port = opt->port; /* -p's default, or 0 under -s */
     char *d = opt->default_cache;
     size_t cap = sizeof opt->default_cache;
     if (port > 0 || !opt->unix_path) {

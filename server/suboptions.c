@@ -64,6 +64,8 @@ static const suboption suboptions[] = {
     {"no_hashexpand", SUB_NO_EFFECT, false},
     {"sock_cookie_id", SUB_NO_EFFECT, false},
     {"num_napi_ids", SUB_NO_EFFECT, false},
+    {"drop_privileges", SUB_NO_EFFECT, false},    /* memcached's seccomp sandbox */
+    {"no_drop_privileges", SUB_NO_EFFECT, false},
     {"ext_", SUB_NO_EFFECT, true},
 };
 

@@ -291,6 +291,18 @@ static void test_arith(void)
     CHECK_RC(shmc_arith_meta(c, K("t"), 1, 1, &o, &v, NULL), SHMC_NOT_NUMERIC);
     shmc_arith_opts bad = {.what = 0x10};
     CHECK_RC(shmc_arith_meta(c, K("n"), 1, 1, &bad, &v, NULL), SHMC_INVALID);
+    /* a fetched counter stays fetched through incr and decr (memcached changes it in place),
+     * and an unfetched one stays unfetched */
+    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP};
+    CHECK_RC(shmc_set(c, K("fx"), "10", 2, 0, 0), SHMC_OK);
+    CHECK_RC(shmc_incr(c, K("fx"), 1, &v), SHMC_OK);
+    CHECK_RC(meta_get("fx", &peek, &m), SHMC_OK);
+    CHECK(m.fetched == 0);
+    CHECK_RC(shmc_get(c, K("fx"), buf, sizeof buf, &n, NULL, NULL), SHMC_OK);
+    CHECK_RC(shmc_incr(c, K("fx"), 1, &v), SHMC_OK);
+    CHECK_RC(shmc_decr(c, K("fx"), 5, &v), SHMC_OK);
+    CHECK_RC(meta_get("fx", &peek, &m), SHMC_OK);
+    CHECK(v == 7 && m.fetched == 1);
 }
 
 /* memcached applies T, N and R in the request's order: the *_AFTER_TOUCH bits say T came

@@ -736,6 +736,7 @@ shmc_rc store_arith(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
         /* memcached changes a counter in place: it stays stale, its win stays out */
         item_t *it = write_item(r, ctx, unit, &k, text, (size_t)n, NULL, 0, o ? o->flags : 0,
                                 exptime, o ? atomic_load(&o->meta) : 0);
+        if (o && access_was_fetched(r, old, o->kind)) access_mark(r, unit); /* as in place */
         CRASHPOINT("arith.written");
         seg_commit(r, hi, size);
         index_replace_locked(r, k.stripe, k.bucket, unit, old, prev, created ? 1 : 0,

@@ -23,7 +23,7 @@ refusals=(
     "-o bogus" "-o bogus=1" "-o modern,bogus" "-o hashpower=70" "-o hashpower=x"
     "-o hashpower=11" "-o read_buf_mem_limit=x" "-o slab_automove=5" "-o hot_lru_pct=90"
     "-I 512" "-I 1q" "-I 1g" "-I 2000m" "-m 64 -I 33m" "-m 1" "-f 0.5" "-f x" "-n 0"
-    "-l 127.0.0.1:x" "-l [::1]:99999x"
+    "-l 127.0.0.1:x" "-l [::1]:99999x" "-c 0" "-t 0" "-R 0"
 )
 for args in "${refusals[@]}"; do
     port=$(( 21000 + (RANDOM % 1000) ))
@@ -76,7 +76,7 @@ PY
 }
 
 read -r P1 P2 P3 <<<"$(free_ports 3)"
-start_shmcd -l "127.0.0.2:$P1,[::1]:$P2" -l "127.0.0.1:$P3" -o modern,no_lru_crawler,slab_automove=2,hot_lru_pct=30,ext_path=/x:1G -k -L -f 1.5 -n 96 -o idle_timeout=30,hashpower=16
+start_shmcd -l "127.0.0.2:$P1,[::1]:$P2" -l "127.0.0.1:$P3" -o modern,no_lru_crawler,slab_automove=2,hot_lru_pct=30,ext_path=/x:1G,drop_privileges -k -L -f 1.5 -n 96 -o idle_timeout=30,hashpower=16
 for at in "127.0.0.1 $PORT" "127.0.0.2 $P1" "::1 $P2" "127.0.0.1 $P3"; do
     # shellcheck disable=SC2086
     case "$(version_at $at)" in
@@ -100,7 +100,7 @@ PY
 for want in "STAT inter 127.0.0.1,127.0.0.2:$P1,[::1]:$P2,127.0.0.1:$P3" "STAT growth_factor 1.50" \
             "STAT chunk_size 96" "STAT slab_automove 2" "STAT lru_crawler no" "STAT hot_lru_pct 30" \
             "STAT idle_timeout 30" "STAT hashpower_init 16" \
-            "STAT shmc_no_effect -o modern -o no_lru_crawler -o slab_automove=2 -o hot_lru_pct=30 -o ext_path=/x:1G -k -L -f 1.5 -n 96"; do
+            "STAT shmc_no_effect -o modern -o no_lru_crawler -o slab_automove=2 -o hot_lru_pct=30 -o ext_path=/x:1G -o drop_privileges -k -L -f 1.5 -n 96"; do
     if grep -qxF "$want" <<<"$settings"; then pass "stats settings: $want"; else fail "stats settings lacks '$want'"; fi
 done
 stop_shmcd
@@ -120,4 +120,19 @@ fi
 if [ -e "$TMP/dir/shmcd-$Q1" ] && [ -e "$TMP/dir/shmcd-$Q2" ]; then pass "default caches shmcd-$Q1 and shmcd-$Q2"; else fail "default cache names: $(ls "$TMP/dir")"; fi
 kill -TERM "$PID1" "$PID2"; wait "$PID1"; rc1=$?; wait "$PID2"; rc2=$?
 if [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]; then pass "both stop cleanly"; else fail "exit statuses $rc1 $rc2"; fi
+
+# the same with the ports given only by -l ADDR:PORT (no -p): named after those ports, not
+# after -p's default 11211
+read -r Q3 Q4 <<<"$(free_ports 2)"
+SHMC_DIR="$TMP/dir" "$SHMCD" -l "127.0.0.1:$Q3" -t 1 2>"$TMP/q3.err" & PID3=$!
+SHMC_DIR="$TMP/dir" "$SHMCD" -l "127.0.0.1:$Q4" -t 1 2>"$TMP/q4.err" & PID4=$!
+for i in $(seq 200); do is_shmcd "$Q3" && is_shmcd "$Q4" && break; sleep 0.05; done
+mc_line "$Q3" 'set only3 0 0 1\r\nx\r\n' >/dev/null
+if [ "$(mc_line "$Q4" 'get only3\r\n')" = END ] && [ -e "$TMP/dir/shmcd-$Q3" ] && [ -e "$TMP/dir/shmcd-$Q4" ] &&
+   [ ! -e "$TMP/dir/shmcd-11211" ]; then
+    pass "-l ADDR:PORT instances: caches shmcd-$Q3 and shmcd-$Q4, not shared"
+else
+    fail "-l ADDR:PORT default caches: $(ls "$TMP/dir")"
+fi
+kill -TERM "$PID3" "$PID4"; wait "$PID3"; wait "$PID4"
 finish

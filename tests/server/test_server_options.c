@@ -129,8 +129,8 @@ static void test_refused(void)
 {
     static const char *const bad[][5] = {
         {"-p", "65536"}, {"-p", "x"}, {"-p", "-1"}, {"-l", ""}, {"-s", ""}, {"-a", "8"},
-        {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"}, {"-c", "0"},
-        {"-t", "257"}, {"-R", "0"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "foo"},
+        {"-a", "1000"}, {"-m", "0"}, {"-I", "1023"}, {"-I", "2g"}, {"-I", "1q"},
+        {"-t", "257"}, {"-b", "0"}, {"-U", "11211"}, {"-B", "foo"},
         {"-Y", "/dev/null", "-B", "binary"}, {"-S", "-B", "auto"}, {"-S", "-B", "ascii"},
         {"-S", "-Y", "/dev/null"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
@@ -142,6 +142,13 @@ static void test_refused(void)
         if (r != SHMCD_OPT_ERROR)
             fprintf(stderr, "FAIL: %s %s accepted\n", bad[i][0], bad[i][1] ? bad[i][1] : "");
         CHECK(r == SHMCD_OPT_ERROR);
+        shmcd_free_options(&o);
+    }
+    /* memcached's own checks: its message, exit 1 (SHMCD_OPT_FATAL) */
+    static const char *const fatal[][3] = {{"-c", "0"}, {"-t", "0"}, {"-R", "0"}, {"-R", "-3"}};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+        shmcd_options o;
+        CHECK(parse(&o, fatal[i]) == SHMCD_OPT_FATAL);
         shmcd_free_options(&o);
     }
     char longpath[200];

@@ -140,7 +140,8 @@ shmc_rc handle_follow(const shmc_t *h)
         rc = region_open(&c2->r, c2->path, 0, 0, 0, 0600, REGION_OPEN_ONLY);
         if (rc == SHMC_NOT_FOUND)
             rc = error_set(SHMC_REMOVED, "cache %s was removed while this handle had it open "
-                                         "(shmc rm): close the handle",
+                                         "(shmc rm): calls fail until a cache is made under "
+                                         "the name again, which the handle then uses",
                            c2->path);
         opened = rc == SHMC_OK;
         bool prot = c2->protect == SHMC_PROTECT_PKU || c2->protect == SHMC_PROTECT_SEALED;

@@ -257,14 +257,16 @@ shmc_rc check_file(const char *path, FILE *report, size_t *violations)
         fprintf(report, "%s: %zu violation%s (%u segments of %u bytes, %llu buckets)\n", path,
                 k.violations, k.violations == 1 ? "" : "s", r.nsegments, r.segment_size,
                 (unsigned long long)r.bucket_mask + 1);
-    if (report && (k.pending || k.recovery))
+    if (report && k.pending)
         fprintf(report, "%s: %zu repair%s pending, left by a process that died in a call (not "
-                "damage): %s\n", path, k.pending, k.pending == 1 ? "" : "s",
-                k.recovery ? "nobody is attached and the last users died attached, so the next "
-                             "open re-creates every lock, finishes or undoes the changes in "
-                             "flight, rebuilds the segment lists and verifies every item"
-                           : "the next process to take each lock repairs what it guards (or, "
-                             "once nobody is attached, the next open recovers the whole cache)");
+                "damage)%s\n", path, k.pending, k.pending == 1 ? "" : "s",
+                k.recovery ? "" : ": the next process to take each lock repairs what it guards "
+                                  "(or, once nobody is attached, the next open recovers the "
+                                  "whole cache)");
+    if (report && k.recovery)
+        fprintf(report, "%s: nobody is attached and the last users died attached (not damage): "
+                "the next open re-creates every lock, finishes or undoes the changes in flight, "
+                "rebuilds the segment lists and verifies every item\n", path);
     if (violations) *violations = k.violations;
     region_close(&r);
     return SHMC_OK;

@@ -282,6 +282,9 @@ shmc_rc shmc_store_meta(shmc_t *c, int mode, const char *key, size_t nkey, const
 #define SHMC_DELETE_INVALIDATE 0x2u /* I: instead of removing it, mark the item stale, give it
                                      * a new cas and end its win: the next fetch wins */
 #define SHMC_DELETE_TOUCH 0x4u      /* T, with INVALIDATE: also set its expiry to `exptime` */
+#define SHMC_DELETE_NO_COUNT 0x8u   /* counted in no delete statistic: memcached drops the old
+                                     * value of a refused set (too large, out of memory)
+                                     * without counting a delete */
 typedef struct shmc_delete_opts {
     unsigned what; /* SHMC_DELETE_* */
     uint64_t cas;

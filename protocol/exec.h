@@ -50,6 +50,10 @@ void proto_stats_slabs(proto_env *env, proto_out *out);
 /* The cache's counters less those the last "stats reset" recorded (stats.c). */
 shmc_rc proto_cache_stats(proto_env *env, shmc_stats_t *st);
 
+/* Drop the old value of a set refused as too large or out of memory, as memcached does,
+ * counted in no delete statistic (exec_text.c). */
+void proto_drop_refused(shmc_t *c, const char *key, size_t nkey);
+
 /* The reply line for an unexpected library error: "SERVER_ERROR <why>". */
 void proto_reply_server_error(proto_out *out, shmc_rc rc);
 

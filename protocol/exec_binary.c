@@ -208,7 +208,7 @@ proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
             break;
         }
         /* memcached could not allocate it: too large, and a set drops the old value */
-        if (asked == SHMC_MODE_SET) shmc_delete(env->cache, r->key, r->h.keylen);
+        if (asked == SHMC_MODE_SET) proto_drop_refused(env->cache, r->key, r->h.keylen);
         error(out, r, PROTO_BIN_E2BIG);
         break;
     case SHMC_NOT_STORED:
@@ -451,7 +451,7 @@ static bool refuse_value(proto_env *env, proto_bin_session *s, const proto_bin_r
     if (nvalue <= env->item_size_max) return false;
     atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
     if (r->h.opcode == PROTO_BIN_SET || r->h.opcode == PROTO_BIN_SETQ)
-        shmc_delete(env->cache, r->key, r->h.keylen); /* memcached drops the old value */
+        proto_drop_refused(env->cache, r->key, r->h.keylen); /* memcached drops the old value */
     error(out, r, PROTO_BIN_E2BIG);
     return true;
 }

@@ -207,7 +207,7 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     size_t nk = req->nkey, nv = req->vlen;
     if (!data) { /* longer than the cache takes: memcached drops the old value too */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
-        shmc_delete(c, k, nk);
+        proto_drop_refused(c, k, nk);
         proto_out_line(out, "SERVER_ERROR object too large for cache");
         return PROTO_SWALLOW;
     }
@@ -243,7 +243,7 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
         return PROTO_DONE;
     case SHMC_NO_MEMORY: /* memcached drops the old value, whatever the mode */
         atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
-        shmc_delete(c, k, nk);
+        proto_drop_refused(c, k, nk);
         proto_out_line(out, "SERVER_ERROR out of memory storing object");
         return PROTO_DONE;
     default:

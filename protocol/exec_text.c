@@ -249,6 +249,12 @@ static const char *storage_reply(shmc_rc rc)
     }
 }
 
+void proto_drop_refused(shmc_t *c, const char *key, size_t nkey)
+{
+    shmc_delete_opts quiet = {.what = SHMC_DELETE_NO_COUNT};
+    (void)shmc_delete_meta(c, key, nkey, &quiet);
+}
+
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
@@ -258,7 +264,7 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         reply(out, req, "SERVER_ERROR object too large for cache");
         /* memcached drops the old value of a set that was too large */
-        if (req->cmd == PROTO_SET) shmc_delete(env->cache, req->key, req->nkey);
+        if (req->cmd == PROTO_SET) proto_drop_refused(env->cache, req->key, req->nkey);
         return PROTO_SWALLOW;
     }
     if (!proto_data_terminated(data, req->vlen)) {
@@ -282,7 +288,7 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     }
     count_refusal(env, rc);
     /* memcached drops the old value of a set it had no memory for */
-    if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) shmc_delete(c, k, nk);
+    if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) proto_drop_refused(c, k, nk);
     const char *line = storage_reply(rc);
     if (line) reply(out, req, line);
     else if (!req->noreply) proto_reply_server_error(out, rc);

@@ -214,6 +214,12 @@ static void test_counters(void)
     CHECK(b.win_tokens - a.win_tokens == 2u + (it != NULL) &&
           b.win_timeouts - a.win_timeouts == (it != NULL));
     CHECK(b.stale_hits - a.stale_hits == 2u + (it != NULL) && b.invalidations - a.invalidations == 1);
+    /* the drop of a refused set's old value counts no delete (memcached's) */
+    shmc_delete_opts quiet = {.what = SHMC_DELETE_NO_COUNT};
+    CHECK_RC(shmc_delete_meta(c, K("ctr"), &quiet), SHMC_OK);
+    CHECK_RC(shmc_delete_meta(c, K("ctr"), &quiet), SHMC_NOT_FOUND);
+    CHECK_RC(shmc_stats(c, &a), SHMC_OK);
+    CHECK(a.delete_hits == b.delete_hits && a.delete_misses == b.delete_misses);
 }
 
 static void test_recache_and_timeout(void)

@@ -778,7 +778,7 @@ static shmc_rc delete_meta_once(shmc_t *h, const char *key, size_t nkey,
     if (!h) return invalid("cache handle is NULL");
     shmc_delete_opts o = {0};
     if (opts) o = *opts; /* copied before the cache is opened */
-    if (o.what & ~(SHMC_DELETE_CAS | SHMC_DELETE_INVALIDATE | SHMC_DELETE_TOUCH))
+    if (o.what & ~(SHMC_DELETE_CAS | SHMC_DELETE_INVALIDATE | SHMC_DELETE_TOUCH | SHMC_DELETE_NO_COUNT))
         return invalid("unknown bits in shmc_delete_opts.what");
     struct call cl;
     op_ctx_t ctx;
@@ -787,7 +787,7 @@ static shmc_rc delete_meta_once(shmc_t *h, const char *key, size_t nkey,
     bool inval = o.what & SHMC_DELETE_INVALIDATE;
     rc = store_delete_meta(&cl.c->r, &ctx, cl.k, (uint32_t)nkey, o.what & SHMC_DELETE_CAS, o.cas,
                            inval, inval && (o.what & SHMC_DELETE_TOUCH),
-                           store_exptime_abs(o.exptime, ctx.now));
+                           store_exptime_abs(o.exptime, ctx.now), !(o.what & SHMC_DELETE_NO_COUNT));
     call_end(&cl);
     return rc;
 }

@@ -583,7 +583,7 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
 
 shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
                           uint32_t nkey, bool has_cas, uint64_t cas, bool invalidate,
-                          bool has_exptime, uint32_t exptime)
+                          bool has_exptime, uint32_t exptime, bool count)
 {
     keyref_t k = keyref(r, key, nkey);
     int hi = -1;
@@ -633,7 +633,8 @@ shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char 
         break;
     }
     if (hi >= 0) seg_head_unlock(r, hi);
-    if (!invalidate || rc != SHMC_OK) CTR(ctx, rc == SHMC_OK ? C_delete_hits : C_delete_misses);
+    if (count && (!invalidate || rc != SHMC_OK))
+        CTR(ctx, rc == SHMC_OK ? C_delete_hits : C_delete_misses);
     return rc;
 }
 

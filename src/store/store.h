@@ -104,7 +104,7 @@ shmc_rc store_delete(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
  * has_exptime), only when the item's cas is `cas` if has_cas: SHMC_EXISTS otherwise. */
 shmc_rc store_delete_meta(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
                           uint32_t nkey, bool has_cas, uint64_t cas, bool invalidate,
-                          bool has_exptime, uint32_t exptime);
+                          bool has_exptime, uint32_t exptime, bool count);
 
 /* incr/decr with memcached's ma options; *out gets the new cas, expiry and created. */
 typedef struct arith_req {

@@ -252,6 +252,13 @@ static void test_this_process(void)
     CHECK(s.limit_maxbytes == 4u << 20 && s.item_size_max == 64u << 10);
     CHECK_RC(shmc_set(c, "b", 1, "2", 1, 0, 0), SHMC_OK);
     CHECK_RC(shmc_resize(p, 3u << 20, 0, NULL), SHMC_OK);
+    /* the fetched mark moves with the item ("a" was read, "b" not) */
+    shmc_get_opts peek = {.what = SHMC_GET_NO_BUMP};
+    shmc_item_meta m;
+    CHECK_RC(shmc_get_meta(c, "a", 1, &peek, buf, sizeof buf, &n, &m), SHMC_OK);
+    CHECK(m.fetched == 1);
+    CHECK_RC(shmc_get_meta(c, "b", 1, &peek, buf, sizeof buf, &n, &m), SHMC_OK);
+    CHECK(m.fetched == 0);
     uint64_t v;
     CHECK_RC(shmc_set(c, "n", 1, "41", 2, 0, 0), SHMC_OK);
     CHECK_RC(shmc_resize(p, 5u << 20, 0, NULL), SHMC_OK);

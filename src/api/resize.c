@@ -245,7 +245,7 @@ static shmc_rc copy_items(const region_t *old, const region_t *new, shmc_resize_
                 info->too_large++;
             } else {
                 rc = store_put_copy(new, &cn, key, cc.nkey, key + cc.nkey, cc.nvalue, cc.flags,
-                                    cc.exptime, cc.cas, cc.atime, cc.meta);
+                                    cc.exptime, cc.cas, cc.atime, cc.meta, cc.fetched);
                 if (rc == SHMC_NO_MEMORY) { /* larger than the new cache can hold at all */
                     info->too_large++;
                     rc = SHMC_OK;

@@ -527,7 +527,8 @@ shmc_rc store_write(const region_t *r, op_ctx_t *ctx, enum store_mode mode,
 
 shmc_rc store_put_copy(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
                        uint32_t nkey, const void *value, uint32_t nvalue, uint32_t flags,
-                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta)
+                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta,
+                       bool fetched)
 {
     keyref_t k = keyref(r, key, nkey);
     int hi = seg_head_lock(r, ctx);
@@ -540,6 +541,7 @@ shmc_rc store_put_copy(const region_t *r, op_ctx_t *ctx, const unsigned char *ke
         it->cas = cas;
         atomic_store_explicit(&it->atime, atime, memory_order_relaxed);
         it->sum = item_sum(r, it);
+        if (fetched) access_mark(r, unit);
         if (!lock_key(r, ctx, &k)) {
             rc = lock_failed(ctx);
         } else {

@@ -125,10 +125,11 @@ shmc_rc store_touch(const region_t *r, op_ctx_t *ctx, const unsigned char *key, 
 shmc_rc store_flush_all(const region_t *r, op_ctx_t *ctx, int64_t delay);
 
 /* Link a copy of an item as it was in another cache, its cas, flags, absolute expiry, last
- * access and meta state kept (a resize's copy: nobody else writes the cache yet). */
+ * access, meta state and fetched mark kept (a resize's copy: nobody else writes the cache yet). */
 shmc_rc store_put_copy(const region_t *r, op_ctx_t *ctx, const unsigned char *key,
                        uint32_t nkey, const void *value, uint32_t nvalue, uint32_t flags,
-                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta);
+                       uint32_t exptime, uint64_t cas, uint32_t atime, uint32_t meta,
+                       bool fetched);
 
 /* ---- whole-cache ---- */
 /* Copy the live items of hash buckets [b0, b1) into buf (index.h's chain copies, their

@@ -227,13 +227,10 @@ static shmc_rc copy_items(const region_t *old, const region_t *new, shmc_resize_
         buf.full = false;
         uint64_t next = store_walk(old, &co, b, b + 1024, &buf);
         if (buf.full && next == b) {
-            unsigned char *p = realloc(buf.p, buf.cap * 2);
-            if (!p) {
+            if (!copy_buf_grow(&buf)) {
                 rc = error_set(SHMC_SYSTEM, "out of memory for the copy");
                 break;
             }
-            buf.p = p;
-            buf.cap *= 2;
             continue;
         }
         b = next;

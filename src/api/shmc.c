@@ -845,13 +845,10 @@ API shmc_rc shmc_walk(shmc_t *h, shmc_walk_cb cb, void *arg)
         uint64_t next = store_walk(&cl.c->r, &ctx, b, b + BUCKETS_PER_STEP, &buf);
         call_end(&cl);
         if (buf.full && next == b) { /* one chain larger than the buffer: grow, copy again */
-            unsigned char *p = buf.cap > SIZE_MAX / 2 ? NULL : realloc(buf.p, buf.cap * 2);
-            if (!p) {
+            if (!copy_buf_grow(&buf)) {
                 rc = error_set(SHMC_SYSTEM, "out of process memory for a walk");
                 break;
             }
-            buf.p = p;
-            buf.cap *= 2;
             continue;
         }
         b = next;

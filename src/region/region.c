@@ -310,17 +310,26 @@ static void remap_by_name(region_t *r, const char *path, const header_t *h)
     close(fd); /* the mapping holds the file */
 }
 
+/* A new file's header: its layout, a random hash seed, its creation time, its checksum. */
+static shmc_rc header_template(header_t *tmpl, uint64_t memory_limit, uint64_t item_size_max,
+                               unsigned hash_power)
+{
+    shmc_rc rc = layout_compute(tmpl, memory_limit, item_size_max, hash_power);
+    if (rc != SHMC_OK) return rc;
+    if (getrandom(&tmpl->hash_seed, sizeof tmpl->hash_seed, 0) != sizeof tmpl->hash_seed)
+        tmpl->hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    tmpl->create_time = (uint64_t)time(NULL);
+    tmpl->check = layout_checksum(tmpl);
+    return SHMC_OK;
+}
+
 static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
                            uint64_t item_size_max, unsigned hash_power, unsigned mode,
                            bool *lost_race)
 {
     header_t tmpl;
-    shmc_rc rc = layout_compute(&tmpl, memory_limit, item_size_max, hash_power);
+    shmc_rc rc = header_template(&tmpl, memory_limit, item_size_max, hash_power);
     if (rc != SHMC_OK) return rc;
-    if (getrandom(&tmpl.hash_seed, sizeof tmpl.hash_seed, 0) != sizeof tmpl.hash_seed)
-        tmpl.hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
-    tmpl.create_time = (uint64_t)time(NULL);
-    tmpl.check = layout_checksum(&tmpl);
 
     char tmp[4200];
     int fd = create_unlinked(path, mode, tmp, sizeof tmp);
@@ -551,12 +560,8 @@ shmc_rc region_build(region_t *r, const char *path, uint64_t memory_limit,
     memset(r, 0, sizeof *r);
     r->fd = -1;
     header_t tmpl;
-    shmc_rc rc = layout_compute(&tmpl, memory_limit, item_size_max, hash_power);
+    shmc_rc rc = header_template(&tmpl, memory_limit, item_size_max, hash_power);
     if (rc != SHMC_OK) return rc;
-    if (getrandom(&tmpl.hash_seed, sizeof tmpl.hash_seed, 0) != sizeof tmpl.hash_seed)
-        tmpl.hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
-    tmpl.create_time = (uint64_t)time(NULL);
-    tmpl.check = layout_checksum(&tmpl);
     struct stat like;
     if (fstat(like_fd, &like) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
     int fd = create_unlinked(path, like.st_mode & 07777, tmp, cap);

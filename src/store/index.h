@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "region/region.h"
 #include "store/item.h"
@@ -70,6 +71,16 @@ typedef struct copy_buf {
     size_t len, cap;
     bool full;
 } copy_buf_t;
+
+/* Double a full buffer, outside the library's gate; false when memory runs out. */
+static inline bool copy_buf_grow(copy_buf_t *b)
+{
+    unsigned char *p = b->cap > SIZE_MAX / 2 ? NULL : realloc(b->p, b->cap * 2);
+    if (!p) return false;
+    b->p = p;
+    b->cap *= 2;
+    return true;
+}
 
 /* Append a consistent copy of every item in bucket b's chain to buf (lock-free, validated by
  * the bucket's version as index_read is: retried until whole).  false, with buf as it was

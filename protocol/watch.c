@@ -79,8 +79,8 @@ proto_watcher *proto_watch_add(proto_watch *w, uint32_t flags, proto_watch_write
     x->next = w->list;
     w->list = x;
     w->count++;
+    recompute(w); /* before the "OK" goes out: the client may act on it at once */
     drain(x);
-    recompute(w);
     pthread_mutex_unlock(&w->lock);
     return x;
 }

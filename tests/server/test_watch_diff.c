@@ -51,7 +51,8 @@ static void exchange(int port, const char *req, char *reply)
 /* Mask what differs by nature: "ts=... gid=..." and "cfd=N". */
 static void mask(char *s)
 {
-    char *out = s;
+    static char masked[REPLY_MAX];
+    char *out = masked;
     for (const char *p = s; *p;) {
         if (!strncmp(p, "ts=", 3)) {
             out += sprintf(out, "ts=T gid=G");
@@ -68,6 +69,7 @@ static void mask(char *s)
         *out++ = *p++;
     }
     *out = 0;
+    strcpy(s, masked);
 }
 
 /* Start a watcher on port with `cmd`; its descriptor after "OK\r\n", or -1. */
@@ -94,8 +96,13 @@ static void read_stream(int fd, char *buf)
     for (;;) {
         char *m = strstr(buf, "key=" MARKER " ");
         if (m && strchr(m, '\n')) break;
-        size_t k = h_recv_until(fd, buf + n, REPLY_MAX - n, NULL, 1, 30000, NULL);
-        if (k == 0) break;
+        bool closed = false;
+        size_t k = h_recv_until(fd, buf + n, REPLY_MAX - n, NULL, 1, 30000, &closed);
+        if (k == 0) {
+            fprintf(stderr, "stream %s without its marker after %zu bytes:\n%s\n",
+                    closed ? "closed" : "silent for 30 s", n, buf);
+            break;
+        }
         n += k;
     }
     mask(buf);

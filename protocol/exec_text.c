@@ -272,8 +272,11 @@ static void watch_store(proto_env *env, const proto_request *req, shmc_rc rc)
         char one[1];
         shmc_get(env->cache, req->key, req->nkey, one, 0, &size, NULL, NULL); /* the result */
     }
-    proto_watch_item_store(&env->watch, req->key, req->nkey, status, cmds[req->cmd],
-                           (long long)req->exptime, size, req->cfd);
+    /* memcached shows the seconds left: an absolute exptime (past 30 days) counts from now */
+    long long ttl = (long long)req->exptime;
+    if (ttl > 60 * 60 * 24 * 30) ttl -= (long long)time(NULL);
+    proto_watch_item_store(&env->watch, req->key, req->nkey, status, cmds[req->cmd], ttl, size,
+                           req->cfd);
 }
 
 proto_status proto_exec_watch(proto_env *env, proto_request *req, const char *data,

@@ -122,6 +122,7 @@ static ssize_t conn_read(conn_t *c, bool *full)
 /* Run the retrieval in c->req; `consumed` input bytes belong to it. */
 static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
 {
+    c->req.cfd = c->fd;
     proto_status st = proto_execute(env_of(c), &c->req, NULL, &c->out);
     if (c->req.cmd == PROTO_ERROR && c->req.partial) next = CONN_DISCARD_LINE;
     if (st == PROTO_PAUSED) {

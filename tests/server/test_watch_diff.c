@@ -114,6 +114,7 @@ static const char SEQUENCE[] =
     "touch foo 10\r\ntouch nope 10\r\ngat 0 foo\r\ngats 0 foo nope\r\ndelete foo\r\n"
     "delete foo\r\ncas n 0 0 1 999\r\n1\r\nreplace zz 0 0 1\r\n1\r\nprepend n 0 0 1\r\n1\r\n"
     "append nope 0 0 1\r\n1\r\nset e 0 0 0\r\n\r\nget e\r\nset foo 0 0 1 noreply\r\nz\r\n"
+    "set t 0 100 1\r\n1\r\ntouch t 0\r\n"
     "get " MARKER "\r\n";
 
 static bool test_streams(void)

@@ -58,6 +58,8 @@ static const proto_command commands[] = {
                               proto_parse_lru_crawler, proto_exec_lru_crawler),
     [PROTO_SHUTDOWN] = ROW("shutdown", PROTO_SHUTDOWN, PROTO_KIND_OTHER, proto_parse_shutdown,
                            proto_exec_shutdown),
+    [PROTO_WATCH] = ROW("watch", PROTO_WATCH, PROTO_KIND_OTHER, proto_parse_watch,
+                        proto_exec_watch),
     /* aliases and refusals */
     ROW("bget", PROTO_GET, PROTO_KIND_RETRIEVAL, proto_parse_retrieval, proto_exec_retrieval),
     ROW("cache_memlimit", PROTO_ERROR, PROTO_KIND_OTHER, proto_parse_cache_memlimit,

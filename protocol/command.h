@@ -64,11 +64,11 @@ static inline proto_kind proto_cmd_kind(proto_cmd cmd)
 proto_parse_fn proto_parse_retrieval, proto_parse_storage, proto_parse_arithmetic,
     proto_parse_delete, proto_parse_touch, proto_parse_flush_all, proto_parse_stats,
     proto_parse_bare, proto_parse_verbosity, proto_parse_shutdown, proto_parse_cache_memlimit,
-    proto_parse_meta, proto_parse_lru_crawler, proto_parse_slabs;
+    proto_parse_meta, proto_parse_lru_crawler, proto_parse_slabs, proto_parse_watch;
 proto_exec_fn proto_exec_error, proto_exec_retrieval, proto_exec_storage,
     proto_exec_arithmetic, proto_exec_delete, proto_exec_touch, proto_exec_flush_all,
     proto_exec_stats, proto_exec_version, proto_exec_verbosity, proto_exec_quit,
-    proto_exec_meta, proto_exec_lru_crawler, proto_exec_shutdown;
+    proto_exec_meta, proto_exec_lru_crawler, proto_exec_shutdown, proto_exec_watch;
 
 /* The binary protocol's opcodes (binary.h), rows of their own table in command.c: each
  * with the extras/key/body lengths it takes, whether it is a quiet form, and its executor. */

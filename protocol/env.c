@@ -20,6 +20,7 @@ shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks)
     if (hooks) env->hooks = *hooks;
     pthread_mutex_init(&env->reset_lock, NULL);
     pthread_mutex_init(&env->detail_lock, NULL);
+    proto_watch_init(&env->watch);
     env->prefix_delimiter = ':';
     return SHMC_OK;
 }
@@ -29,4 +30,5 @@ void proto_env_destroy(proto_env *env)
     pthread_mutex_destroy(&env->reset_lock);
     proto_detail_free(env);
     pthread_mutex_destroy(&env->detail_lock);
+    proto_watch_destroy(&env->watch);
 }

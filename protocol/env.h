@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "watch.h"
+
 /* The server's own numbers for "stats". */
 typedef struct proto_server_stats {
     uint64_t pid;
@@ -65,6 +67,8 @@ typedef struct proto_env {
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     bool dump_disabled;           /* -X: cachedump and metadump refused, as memcached's */
+    bool watch_disabled;          /* -W: watch refused, as memcached's */
+    proto_watch watch;            /* the watchers (watch.h) */
     /* "stats reset": the library's counters at the last reset, subtracted when shown */
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "watch.h"
 #include "number.h"
 #include "slab_class.h"
 
@@ -188,6 +189,18 @@ void proto_parse_shutdown(const tokens_t *t, proto_request *req, const proto_com
     if (t->n == 1) req->exptime = 0;
     else if (t->n == 2 && tok_is(t, 1, "graceful")) req->exptime = 1;
     else req->exptime = -1;
+}
+
+/* watch [fetchers|mutations|evictions|...]: memcached 1.6.18's process_watch_command(); an
+ * unknown argument (and so "noreply", which only silences the reply) is refused, after the
+ * checks of -W and of pipelining, which the executor makes (exptime -1: bad arguments) */
+void proto_parse_watch(const tokens_t *t, proto_request *req, const proto_command *command)
+{
+    req->cmd = command->cmd;
+    req->noreply = last_is_noreply(t);
+    uint32_t f = 0;
+    req->exptime = proto_watch_parse_args(t->tok + 1, t->len + 1, t->n - 1, &f) ? 0 : -1;
+    req->flags = f;
 }
 
 /* memcached's process_memlimit_command(): below 8 MB is too small; shmc's cache cannot

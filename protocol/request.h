@@ -46,6 +46,7 @@ typedef enum proto_cmd {
     PROTO_ME,
     PROTO_LRU_CRAWLER, /* lru_crawler crawl|metadump|enable|disable|sleep|tocrawl */
     PROTO_SHUTDOWN,    /* exptime: 0 now, 1 graceful, -1 an unknown mode */
+    PROTO_WATCH,       /* flags: what to watch (watch.h's PROTO_WATCH_*) */
     PROTO_CMD_COUNT /* not a command: how many codes there are */
 } proto_cmd;
 
@@ -117,6 +118,10 @@ typedef struct proto_request {
     const char *args;
     size_t nargs;
     proto_crawler crawler; /* lru_crawler: which subcommand */
+    int cfd;               /* the client's descriptor, for watch lines (set by the server) */
+    bool watching;         /* watch: accepted, the connection becomes a log stream */
+    bool pipelined;        /* earlier requests of the same input batch wait for their replies
+                              (set by the server; memcached refuses a watch then) */
     /* Meta commands only (the parser clears it for them alone, keeping text commands cheap). */
     proto_meta meta;
     char keybuf[PROTO_KEY_MAX + 1];

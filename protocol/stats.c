@@ -198,6 +198,11 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "accepting_conns", 1);
     list_u64(&l, "threads", s.threads);
     list_u64(&l, "conn_yields", s.conn_yields);
+    pthread_mutex_lock(&env->watch.lock);
+    list_u64(&l, "log_watchers", env->watch.count);
+    pthread_mutex_unlock(&env->watch.lock);
+    list_u64(&l, "log_watcher_sent", atomic_load(&env->watch.sent));
+    list_u64(&l, "log_watcher_skipped", atomic_load(&env->watch.skipped));
     list_u64(&l, "hash_power_level", log2_floor(st.hash_buckets));
     list_u64(&l, "hash_bytes", st.hash_buckets * 8);
     /* the cache's own rows, by their wire names */

@@ -64,6 +64,7 @@ conn_t *conn_new(struct worker *w, int fd, bool plain)
 void conn_free(conn_t *c)
 {
     if (!c) return;
+    if (c->watcher) proto_watch_remove(&c->worker->srv->env.watch, c->watcher); /* before close */
     conn_table_leave(&c->entry); /* before the descriptor can be reused */
     tls_conn_free(c->tls);
     shmcd_sasl_conn_free(c->bin.sasl_conn);
@@ -121,6 +122,7 @@ static ssize_t conn_read(conn_t *c, bool *full)
 /* Run the retrieval in c->req; `consumed` input bytes belong to it. */
 static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
 {
+    c->req.cfd = c->fd;
     proto_status st = proto_execute(env_of(c), &c->req, NULL, &c->out);
     if (c->req.cmd == PROTO_ERROR && c->req.partial) next = CONN_DISCARD_LINE;
     if (st == PROTO_PAUSED) {
@@ -140,10 +142,12 @@ static bool read_cmd(conn_t *c)
     proto_env *env = env_of(c);
     const char *p = c->rbuf + c->rpos;
     size_t avail = c->rlen - c->rpos;
+    if (avail == 0) c->batch_reqs = 0;
     if (avail == 0 || avail < c->want) return false;
     size_t line_len, consumed;
     switch (proto_frame_line(p, avail, &line_len, &consumed)) {
     case PROTO_FRAME_NEED_MORE:
+        c->batch_reqs = 0; /* memcached sends the batch's replies when its input runs out */
         return false;
     case PROTO_FRAME_TOO_LONG: /* as memcached: closed without a reply */
         c->closing = true;
@@ -171,6 +175,8 @@ static bool read_cmd(conn_t *c)
     if (atomic_load_explicit(&c->worker->srv->verbosity, memory_order_relaxed) >= 3)
         server_log(c->worker->srv, 3, "<%d %.*s", c->fd, (int)(line_len > 200 ? 200 : line_len), p);
     proto_parse(p, line_len, req);
+    req->cfd = c->fd;
+    req->pipelined = c->batch_reqs++ > 0;
     if (req->has_value) {
         if (proto_value_refused(env, req)) { /* answered, as memcached, after the block */
             size_t before = c->out.len;
@@ -200,6 +206,10 @@ static bool read_cmd(conn_t *c)
     }
     proto_status st = proto_execute(env, req, NULL, &c->out);
     c->rpos += consumed;
+    if (req->watching) { /* the rest of the input is ignored, as memcached's conn_watch does */
+        c->start_watch = true;
+        return false;
+    }
     if (st == PROTO_CLOSE) {
         c->closing = true;
         return false;
@@ -221,6 +231,7 @@ static bool stream_keys(conn_t *c)
         req->keys_len = len;
         req->key_pos = 0;
         req->partial = false;
+        req->cfd = c->fd;
         start_retrieval(c, (size_t)(nl - p) + 1, CONN_READ_CMD);
         return true;
     }
@@ -277,7 +288,7 @@ static bool auth_step(conn_t *c)
 static void conn_process(conn_t *c)
 {
     proto_env *env = env_of(c);
-    while (!c->closing && !c->dead) {
+    while (!c->closing && !c->dead && !c->start_watch) {
         if (c->out.failed) {
             c->dead = true;
             return;
@@ -382,13 +393,71 @@ int64_t conn_now(void)
 
 bool conn_idle(const conn_t *c)
 {
-    return c->state == CONN_READ_CMD && c->rpos == c->rlen && proto_out_pending(&c->out) == 0 &&
+    return !c->watcher && c->state == CONN_READ_CMD && c->rpos == c->rlen && proto_out_pending(&c->out) == 0 &&
            !c->closing;
+}
+
+/* The watch hook (protocol/watch.h): called by any worker, under the watchers' lock. */
+static long watch_write(void *ctx, const char *p, size_t n)
+{
+    conn_t *c = ctx;
+    for (;;) {
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k >= 0) {
+            atomic_fetch_add_explicit(&c->worker->bytes_written, (uint64_t)k,
+                                      memory_order_relaxed);
+            return (long)k;
+        }
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+}
+
+/* `watch` was accepted: the connection becomes a log stream.  Edge-triggered, so that a
+ * stream that fills its socket wakes this worker once it drains. */
+static bool begin_watch(conn_t *c)
+{
+    proto_env *env = env_of(c);
+    c->start_watch = false;
+    if (c->tls) { /* another worker writes the stream: TLS sessions are not shared */
+        proto_out_line(&c->out, "SERVER_ERROR watch is not available over TLS");
+        return conn_flush(c) && worker_watch(c->worker, c, EPOLLIN | EPOLLOUT);
+    }
+    proto_out_line(&c->out, "OK");
+    c->watcher = proto_watch_add(&env->watch, c->req.flags, watch_write, c,
+                                 c->out.buf + c->out.sent, sendable(c));
+    if (!c->watcher) {
+        c->out.len -= 4;
+        proto_out_line(&c->out, "WATCHER_TOO_MANY log watcher limit reached");
+        return conn_flush(c) && worker_watch(c->worker, c, EPOLLIN | EPOLLOUT);
+    }
+    proto_out_consumed(&c->out, sendable(c));
+    c->rpos = c->rlen;
+    return worker_watch(c->worker, c, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+}
+
+/* A watching connection's events: input is read and ignored, the end closes it. */
+static bool watch_events(conn_t *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) return false;
+    if (events & EPOLLIN) {
+        char junk[4096];
+        for (;;) {
+            ssize_t n = read(c->fd, junk, sizeof junk);
+            if (n > 0) continue;
+            if (n == 0) return false;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return false;
+        }
+    }
+    return proto_watch_flush(&env_of(c)->watch, c->watcher);
 }
 
 bool conn_on_events(conn_t *c, uint32_t events)
 {
     proto_env *env = env_of(c);
+    if (c->watcher) return watch_events(c, events);
     if (events & EPOLLERR) return false;
     c->turn_reqs = 0;
     c->yielded = false;
@@ -401,7 +470,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
     bool tls_input = c->tls && (tls_pending(c->tls) || (tls_extra_events(c->tls) & EPOLLOUT));
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) || tls_input) {
         for (int i = 0; (i < READS_PER_EVENT || (c->tls && tls_pending(c->tls))) &&
-                        !c->closing && !c->dead && !c->yielded; i++) {
+                        !c->closing && !c->dead && !c->yielded && !c->start_watch; i++) {
             if (proto_out_pending(&c->out) > env->out_high_water || c->state == CONN_PAUSED) break;
             bool full;
             ssize_t n = conn_read(c, &full);
@@ -421,6 +490,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
         }
     }
     conn_table_busy(&c->entry, false);
+    if (c->start_watch && !c->dead) return begin_watch(c);
     if (c->dead || !conn_flush(c)) return false;
     bool pending = sendable(c) > 0;
     if (c->closing && !pending) return false;

@@ -33,6 +33,9 @@ typedef struct conn {
     bool closing;             /* close once `out` is sent */
     bool dead;                /* close now */
     bool blocked;             /* requests wait in rbuf for replies to drain (high-water) */
+    unsigned batch_reqs;      /* requests read since the input last ran out */
+    bool start_watch;         /* a watch was accepted: begin_watch() at the end of the turn */
+    struct proto_watcher *watcher; /* watching: the log stream (protocol/watch.h) */
     bool yielded;             /* this turn ran -R requests: the rest waits for the next */
     unsigned turn_reqs;       /* requests run in this turn */
     int64_t last_active;      /* monotonic seconds of its last input (-o idle_timeout) */

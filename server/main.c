@@ -313,6 +313,7 @@ int main(int argc, char **argv)
     }
     srv.env.dump_disabled = srv.opt.no_dump;
     srv.env.flush_disabled = srv.opt.flush_disabled;
+    srv.env.watch_disabled = srv.opt.watch_disabled;
     srv.env.cas_disabled = srv.opt.cas_disabled;
     srv.env.shutdown_enabled = srv.opt.shutdown_enabled;
     if (srv.opt.prefix_delimiter) {

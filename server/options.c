@@ -212,6 +212,13 @@ static flag_rc set_disable_flush(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
+static flag_rc set_disable_watch(shmcd_options *opt, const char *arg)
+{
+    (void)arg;
+    opt->watch_disabled = true;
+    return FLAG_OK;
+}
+
 static flag_rc set_disable_cas(shmcd_options *opt, const char *arg)
 {
     (void)arg;
@@ -807,6 +814,10 @@ static const flag flags[] = {
      .help = "refuse stats cachedump and lru_crawler metadump",
      .set = set_no_dump,
      .setting = "dump_enabled", .show = show_dump},
+    /* memcached 1.6.18 has no watch line in "stats settings" */
+    {.short_name = 'W', .long_name = "disable-watch",
+     .help = "refuse watch (live logging)",
+     .set = set_disable_watch},
     {.setting = "hot_lru_pct", .show = show_hot_lru_pct},
     {.setting = "idle_timeout", .show = show_idle_timeout},
     {.setting = "read_buf_mem_limit", .show = show_read_buf_mem_limit},

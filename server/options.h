@@ -37,6 +37,7 @@ typedef struct shmcd_options {
     unsigned verbosity;       /* -v, -vv, -vvv */
     unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
     bool flush_disabled;      /* -F: flush_all is refused */
+    bool watch_disabled;      /* -W: watch is refused */
     bool cas_disabled;        /* -C: cas values are 0 and a cas compare never matches */
     bool shutdown_enabled;    /* -A: the shutdown command stops the server */
     bool no_evict;            /* -M: stores fail when full instead of evicting */

@@ -230,11 +230,12 @@ static void test_help(void)
         "-X, --disable-dumping", "-A, --enable-shutdown", "-C, --disable-cas",
         "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
         "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
-        "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter"};
+        "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter",
+        "-W, --disable-watch"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 38 + 30); /* title, usage, 38 flags, 30 continuation lines */
+    CHECK(lines == 2 + 39 + 30); /* title, usage, 39 flags, 30 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }

@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 try:
     import pylibmc
@@ -19,18 +18,8 @@ except ImportError:
     print("FAIL: pylibmc is not installed (Debian package python3-pylibmc)")
     sys.exit(1)
 
-SHMCD = os.environ.get("SHMCD")
-failed = 0
-passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyharness import SHMCD, check, start_shmcd, summary  # noqa: E402
 
 
 def binary_version(port):
@@ -53,24 +42,7 @@ def binary_version(port):
 
 
 def start(tmp, extra=("-B", "binary"), offset=500):
-    base = os.getpid() % 1000
-    for attempt in range(40):
-        port = 21000 + (base + offset + attempt * 37) % 1000
-        proc = subprocess.Popen([SHMCD, "-p", str(port), "-l", "127.0.0.1", "-t", "2", *extra,
-                                 "--cache=" + os.path.join(tmp, "cache")],
-                                stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if proc.poll() is not None:
-                break
-            v = binary_version(port)
-            if v and b"shmc" in v:
-                return proc, port
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    print("FAIL: cannot start", SHMCD)
-    sys.exit(1)
+    return start_shmcd(tmp, extra, lambda port: b"shmc" in (binary_version(port) or b""), offset)
 
 
 def sasl(tmp):
@@ -173,8 +145,7 @@ def main():
         sasl(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

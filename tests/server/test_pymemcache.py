@@ -7,10 +7,8 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 try:
     from pymemcache.client.base import Client
@@ -19,18 +17,8 @@ except ImportError:
     print("FAIL: pymemcache is not installed (Debian package python3-pymemcache)")
     sys.exit(1)
 
-SHMCD = os.environ.get("SHMCD")
-failed = 0
-passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyharness import SHMCD, check, start_shmcd, summary  # noqa: E402
 
 
 def is_shmcd(port):
@@ -43,24 +31,9 @@ def is_shmcd(port):
 
 
 def start(tmp):
-    base = os.getpid() % 1000
-    for attempt in range(40):
-        port = 21000 + (base + attempt * 37) % 1000
-        sock = os.path.join(tmp, "shmcd.sock")
-        proc = subprocess.Popen([SHMCD, "-p", str(port), "-l", "127.0.0.1", "-s", sock,
-                                 "-t", "2", "--cache=" + os.path.join(tmp, "cache")],
-                                stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if proc.poll() is not None:
-                break
-            if is_shmcd(port):
-                return proc, port, sock
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    print("FAIL: cannot start shmcd")
-    sys.exit(1)
+    sock = os.path.join(tmp, "shmcd.sock")
+    proc, port = start_shmcd(tmp, ("-s", sock), is_shmcd)
+    return proc, port, sock
 
 
 def exercise(c, other, label):
@@ -147,8 +120,7 @@ def main():
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

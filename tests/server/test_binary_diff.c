@@ -10,55 +10,9 @@
  * Without memcached 1.6.18 the test says so and is skipped (77). */
 #include <stdint.h>
 
+#include "binary_packet.h"
 #include "harness.h"
 #include "memcached_ref.h"
-
-#define END_OPAQUE 0xe0d0c0b0u
-
-/* ---- building requests ---- */
-
-typedef struct buf {
-    unsigned char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 4096;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void be(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
-}
-
-/* A request packet with explicit lengths (bodylen may lie: malformed cases). */
-static void raw(buf *b, uint8_t magic, uint8_t op, uint16_t keylen, uint8_t extlen,
-                uint32_t bodylen, uint32_t opaque, uint64_t cas)
-{
-    unsigned char h[24] = {magic, op};
-    be(h + 2, keylen, 2);
-    h[4] = extlen;
-    be(h + 8, bodylen, 4);
-    be(h + 12, opaque, 4);
-    be(h + 16, cas, 8);
-    put(b, h, 24);
-}
-
-static void req(buf *b, uint8_t op, const void *ext, size_t next, const char *key,
-                const void *val, size_t nval, uint64_t cas, uint32_t opaque)
-{
-    size_t nkey = key ? strlen(key) : 0;
-    raw(b, 0x80, op, (uint16_t)nkey, (uint8_t)next, (uint32_t)(next + nkey + nval), opaque, cas);
-    if (next) put(b, ext, next);
-    if (nkey) put(b, key, nkey);
-    if (nval) put(b, val, nval);
-}
 
 static void store(buf *b, uint8_t op, const char *key, const char *val, uint32_t flags,
                   uint32_t exptime, uint64_t cas, uint32_t opaque)
@@ -391,30 +345,7 @@ static bool send_split(int fd, const unsigned char *p, size_t n, int split)
 
 /* Read reply packets until the end-marking NOOP's reply, or the peer closes (10 s of quiet
  * at most).  Returns the bytes read, "<closed>" appended when the peer closed. */
-static size_t read_replies(int fd, buf *got)
-{
-    got->n = 0;
-    for (;;) {
-        /* is the end marker's reply complete? */
-        size_t off = 0;
-        while (off + 24 <= got->n) {
-            const unsigned char *h = got->p + off;
-            uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
-            if (off + 24 + body > got->n) break;
-            if (h[1] == NOOP && memcmp(h + 12, "\xe0\xd0\xc0\xb0", 4) == 0) return got->n;
-            off += 24 + body;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 10000) <= 0) return got->n;
-        unsigned char tmp[65536];
-        ssize_t r = recv(fd, tmp, sizeof tmp, 0);
-        if (r <= 0) {
-            put(got, "<closed>", 8);
-            return got->n;
-        }
-        put(got, tmp, (size_t)r);
-    }
-}
+static size_t read_replies(int fd, buf *got) { return read_until_end(fd, got, false); }
 
 static void run(int port, const shmcd_proc *s, const struct bcase *c, buf *got)
 {
@@ -423,7 +354,7 @@ static void run(int port, const shmcd_proc *s, const struct bcase *c, buf *got)
     if (fd < 0) return;
     buf flush = {0};
     bare(&flush, FLUSH, 0);
-    bare(&flush, NOOP, END_OPAQUE);
+    bare(&flush, NOOP, BIN_END_OPAQUE);
     h_send_all(fd, flush.p, flush.n);
     read_replies(fd, got);
     free(flush.p);
@@ -433,7 +364,7 @@ static void run(int port, const shmcd_proc *s, const struct bcase *c, buf *got)
     if (fd < 0) return;
     buf b = {0};
     c->build(&b);
-    bare(&b, NOOP, END_OPAQUE);
+    bare(&b, NOOP, BIN_END_OPAQUE);
     send_split(fd, b.p, b.n, c->split);
     read_replies(fd, got);
     free(b.p);
@@ -447,7 +378,7 @@ static void mask(buf *g)
     while (off + 24 <= g->n) {
         unsigned char *h = g->p + off;
         if (h[0] != 0x81) break;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         if (off + 24 + body > g->n) break;
         bool nonzero = false;
         for (int i = 16; i < 24; i++) nonzero |= h[i] != 0;
@@ -470,7 +401,7 @@ static void dump(const char *who, const buf *g)
     size_t off = 0;
     while (off + 24 <= g->n) {
         const unsigned char *h = g->p + off;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         fprintf(stderr, "\n    op %02x status %02x%02x key %u ext %u body %u opaque %02x%02x%02x%02x cas %u",
                 h[1], h[6], h[7], h[2] << 8 | h[3], h[4], body, h[12], h[13], h[14], h[15], h[23]);
         if (body < 64 && off + 24 + body <= g->n) fprintf(stderr, " [%.*s]", (int)body, (const char *)h + 24);
@@ -488,7 +419,7 @@ static bool cas_exchange(int port, const shmcd_proc *s)
     if (fd < 0) return false;
     buf b = {0}, got = {0};
     store(&b, SET, "cx", "v1", 0, 0, 0, 1);
-    bare(&b, NOOP, END_OPAQUE);
+    bare(&b, NOOP, BIN_END_OPAQUE);
     h_send_all(fd, b.p, b.n);
     read_replies(fd, &got);
     bool ok = got.n >= 48 && got.p[7] == 0;
@@ -497,7 +428,7 @@ static bool cas_exchange(int port, const shmcd_proc *s)
     b.n = 0;
     store(&b, SET, "cx", "v2", 0, 0, cas, 2);
     store(&b, SET, "cx", "v3", 0, 0, cas, 3); /* the cas has moved on */
-    bare(&b, NOOP, END_OPAQUE);
+    bare(&b, NOOP, BIN_END_OPAQUE);
     h_send_all(fd, b.p, b.n);
     read_replies(fd, &got);
     ok = ok && got.n == 24 + 24 + 20 + 24 && got.p[7] == 0 && got.p[24 + 7] == 2;
@@ -514,7 +445,7 @@ static bool stat_shape(int port, const shmcd_proc *s, const char *group, const c
     if (fd < 0) return false;
     buf b = {0}, got = {0};
     req(&b, STAT, NULL, 0, group, NULL, 0, 0, 0x55);
-    bare(&b, NOOP, END_OPAQUE);
+    bare(&b, NOOP, BIN_END_OPAQUE);
     h_send_all(fd, b.p, b.n);
     read_replies(fd, &got);
     close(fd);
@@ -522,7 +453,7 @@ static bool stat_shape(int port, const shmcd_proc *s, const char *group, const c
     size_t off = 0;
     while (off + 24 <= got.n && !ended) {
         const unsigned char *h = got.p + off;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         unsigned klen = h[2] << 8 | h[3];
         ok &= h[0] == 0x81 && h[1] == STAT && h[6] == 0 && h[7] == 0 && h[15] == 0x55 &&
               klen <= body;
@@ -547,7 +478,7 @@ static bool binary_divergences(const shmcd_proc *s)
     unsigned char v[4] = {0, 0, 0, 1};
     req(&b, VERBOSITY, v, 4, NULL, NULL, 0, 0, 1);
     req(&b, 0x31, v, 4, "kk", "junk", 4, 0, 2);
-    bare(&b, NOOP, END_OPAQUE);
+    bare(&b, NOOP, BIN_END_OPAQUE);
     h_send_all(fd, b.p, b.n);
     read_replies(fd, &got);
     close(fd);
@@ -562,7 +493,7 @@ static bool binary_divergences(const shmcd_proc *s)
     memset(h, 0, sizeof h);
     h[0] = 0x81;
     h[1] = NOOP;
-    be(h + 12, END_OPAQUE, 4);
+    be(h + 12, BIN_END_OPAQUE, 4);
     put(&want, h, 24);
     bool ok = got.n == want.n && memcmp(got.p, want.p, got.n) == 0;
     if (!ok) dump("shmcd", &got);

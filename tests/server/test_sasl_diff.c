@@ -9,44 +9,8 @@
  * without that option).  Skipped (77), saying why, without memcached 1.6.18 or saslpasswd2. */
 #include <stdint.h>
 
+#include "binary_packet.h"
 #include "harness.h"
-
-#define END_OPAQUE 0xe0d0c0b0u
-
-typedef struct buf {
-    unsigned char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 4096;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void be(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
-}
-
-static void req(buf *b, uint8_t op, const void *ext, size_t next, const char *key,
-                const void *val, size_t nval, uint32_t opaque)
-{
-    size_t nkey = key ? strlen(key) : 0;
-    unsigned char h[24] = {0x80, op};
-    be(h + 2, nkey, 2);
-    h[4] = (unsigned char)next;
-    be(h + 8, next + nkey + nval, 4);
-    be(h + 12, opaque, 4);
-    put(b, h, 24);
-    if (next) put(b, ext, next);
-    if (nkey) put(b, key, nkey);
-    if (nval) put(b, val, nval);
-}
 
 enum { GET = 0x00, SET = 0x01, DELETE = 0x04, NOOP = 0x0a, VERSION = 0x0b, LIST = 0x20,
        AUTH = 0x21, STEP = 0x22 };
@@ -54,7 +18,7 @@ enum { GET = 0x00, SET = 0x01, DELETE = 0x04, NOOP = 0x0a, VERSION = 0x0b, LIST 
 static void set(buf *b, const char *key, const char *val, uint32_t opaque)
 {
     unsigned char ext[8] = {0};
-    req(b, SET, ext, 8, key, val, strlen(val), opaque);
+    req(b, SET, ext, 8, key, val, strlen(val), 0, opaque);
 }
 
 static void plain(buf *b, uint8_t op, const char *mech, const char *user, const char *pass,
@@ -66,7 +30,7 @@ static void plain(buf *b, uint8_t op, const char *mech, const char *user, const 
     memcpy(v + 1, user, nu);
     v[1 + nu] = 0;
     memcpy(v + 2 + nu, pass, np);
-    req(b, op, NULL, 0, mech, v, 2 + nu + np, opaque);
+    req(b, op, NULL, 0, mech, v, 2 + nu + np, 0, opaque);
 }
 
 /* ---- a server that speaks only the binary protocol ---- */
@@ -76,7 +40,7 @@ static bool binary_version(int port, char *out, size_t cap)
     int fd = h_connect_tcp(port);
     if (fd < 0) return false;
     buf b = {0};
-    req(&b, VERSION, NULL, 0, NULL, NULL, 0, 1);
+    req(&b, VERSION, NULL, 0, NULL, NULL, 0, 0, 1);
     h_send_all(fd, b.p, b.n);
     free(b.p);
     unsigned char r[128];
@@ -173,30 +137,10 @@ static void exchange(int port, const buf *b, buf *got)
     if (fd < 0) return;
     buf all = {0};
     put(&all, b->p, b->n);
-    req(&all, NOOP, NULL, 0, NULL, NULL, 0, END_OPAQUE);
+    req(&all, NOOP, NULL, 0, NULL, NULL, 0, 0, BIN_END_OPAQUE);
     h_send_all(fd, all.p, all.n);
     free(all.p);
-    for (;;) {
-        size_t off = 0;
-        bool done = false;
-        while (off + 24 <= got->n) {
-            const unsigned char *h = got->p + off;
-            uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
-            if (off + 24 + body > got->n) break;
-            if (h[1] == NOOP && h[7] == 0 && memcmp(h + 12, "\xe0\xd0\xc0\xb0", 4) == 0) done = true;
-            off += 24 + body;
-        }
-        if (done) break;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 10000) <= 0) break;
-        unsigned char tmp[4096];
-        ssize_t r = recv(fd, tmp, sizeof tmp, 0);
-        if (r <= 0) {
-            put(got, "<closed>", 8);
-            break;
-        }
-        put(got, tmp, (size_t)r);
-    }
+    read_until_end(fd, got, true);
     close(fd);
 }
 
@@ -206,7 +150,7 @@ static void mask(buf *g)
     size_t off = 0;
     while (off + 24 <= g->n && g->p[off] == 0x81) {
         unsigned char *h = g->p + off;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         if (off + 24 + body > g->n) break;
         bool nonzero = false;
         for (int i = 16; i < 24; i++) nonzero |= h[i] != 0;
@@ -228,7 +172,7 @@ static void dump(const char *who, const buf *g)
     size_t off = 0;
     while (off + 24 <= g->n && g->p[off] == 0x81) {
         const unsigned char *h = g->p + off;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         fprintf(stderr, "\n    op %02x status %02x%02x body %u [%.*s]", h[1], h[6], h[7], body,
                 (int)(body < 40 ? body : 40), (const char *)h + 24);
         off += 24 + body;
@@ -239,25 +183,25 @@ static void dump(const char *who, const buf *g)
 
 typedef void build_fn(buf *b);
 
-static void c_list(buf *b) { req(b, LIST, NULL, 0, NULL, NULL, 0, 1); }
-static void c_get_before(buf *b) { req(b, GET, NULL, 0, "item", NULL, 0, 2); }
+static void c_list(buf *b) { req(b, LIST, NULL, 0, NULL, NULL, 0, 0, 1); }
+static void c_get_before(buf *b) { req(b, GET, NULL, 0, "item", NULL, 0, 0, 2); }
 static void c_set_before(buf *b)
 {
-    req(b, VERSION, NULL, 0, NULL, NULL, 0, 3);
+    req(b, VERSION, NULL, 0, NULL, NULL, 0, 0, 3);
     set(b, "item", "changed", 4);
 }
-static void c_delete_before(buf *b) { req(b, DELETE, NULL, 0, "item", NULL, 0, 5); }
+static void c_delete_before(buf *b) { req(b, DELETE, NULL, 0, "item", NULL, 0, 0, 5); }
 static void c_good(buf *b)
 {
     plain(b, AUTH, "PLAIN", "alice", "secret", 6);
-    req(b, GET, NULL, 0, "item", NULL, 0, 7);
+    req(b, GET, NULL, 0, "item", NULL, 0, 0, 7);
     set(b, "other", "x", 8);
-    req(b, GET, NULL, 0, "other", NULL, 0, 9);
+    req(b, GET, NULL, 0, "other", NULL, 0, 0, 9);
 }
 static void c_bad(buf *b)
 {
     plain(b, AUTH, "PLAIN", "alice", "wrong", 10);
-    req(b, GET, NULL, 0, "item", NULL, 0, 11);
+    req(b, GET, NULL, 0, "item", NULL, 0, 0, 11);
 }
 static void c_bad_then_set(buf *b)
 {
@@ -269,7 +213,7 @@ static void c_bad_then_good(buf *b)
 {
     plain(b, AUTH, "PLAIN", "alice", "wrong", 15);
     plain(b, AUTH, "PLAIN", "alice", "secret", 16);
-    req(b, GET, NULL, 0, "item", NULL, 0, 17);
+    req(b, GET, NULL, 0, "item", NULL, 0, 0, 17);
 }
 static void c_step_first(buf *b) { plain(b, STEP, "PLAIN", "alice", "secret", 18); }
 static void c_bad_mech(buf *b) { plain(b, AUTH, "BOGUS", "alice", "secret", 19); }
@@ -306,7 +250,7 @@ static bool item_intact(int port)
 {
     buf b = {0}, got = {0};
     plain(&b, AUTH, "PLAIN", "alice", "secret", 1);
-    req(&b, GET, NULL, 0, "item", NULL, 0, 2);
+    req(&b, GET, NULL, 0, "item", NULL, 0, 0, 2);
     exchange(port, &b, &got);
     /* Authenticated, then the value: 24 + 13, 24 + 4 + 8, then the NOOP */
     bool ok = got.n == 37 + 36 + 24 && got.p[37 + 7] == 0 &&
@@ -321,13 +265,13 @@ static unsigned long long stat_value(int port, const char *name)
 {
     buf b = {0}, got = {0};
     plain(&b, AUTH, "PLAIN", "alice", "secret", 1);
-    req(&b, 0x10, NULL, 0, NULL, NULL, 0, 2);
+    req(&b, 0x10, NULL, 0, NULL, NULL, 0, 0, 2);
     exchange(port, &b, &got);
     unsigned long long v = 0;
     size_t off = 0;
     while (off + 24 <= got.n && got.p[off] == 0x81) {
         const unsigned char *h = got.p + off;
-        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        uint32_t body = bin_body(h);
         size_t klen = (size_t)(h[2] << 8 | h[3]);
         if (off + 24 + body > got.n) break;
         if (h[1] == 0x10 && klen == strlen(name) && memcmp(h + 24, name, klen) == 0) {

@@ -44,6 +44,22 @@ except OSError:
 PY
 }
 
+# Print the reply to "stats [GROUP]" from 127.0.0.1:PORT, up to its END (without "\r").
+mc_stats() { # port [group]
+    python3 - "$1" "${2:-}" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(("stats %s" % sys.argv[2]).rstrip().encode() + b"\r\n")
+data = b""
+while not data.endswith(b"END\r\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode().replace("\r", ""))
+PY
+}
+
 # Whether 127.0.0.1:$1 answers "version" as shmcd does.
 is_shmcd() {
     case "$(mc_line "$1" 'version\r\n')" in VERSION*shmc*) return 0 ;; *) return 1 ;; esac

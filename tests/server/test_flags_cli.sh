@@ -84,19 +84,7 @@ for at in "127.0.0.1 $PORT" "127.0.0.2 $P1" "::1 $P2" "127.0.0.1 $P3"; do
         *) fail "-l: nothing on $at" ;;
     esac
 done
-settings=$(python3 - "$PORT" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
-s.sendall(b"stats settings\r\n")
-data = b""
-while not data.endswith(b"END\r\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-print(data.decode().replace("\r", ""))
-PY
-)
+settings=$(mc_stats "$PORT" settings)
 for want in "STAT inter 127.0.0.1,127.0.0.2:$P1,[::1]:$P2,127.0.0.1:$P3" "STAT growth_factor 1.50" \
             "STAT chunk_size 96" "STAT slab_automove 2" "STAT lru_crawler no" "STAT hot_lru_pct 30" \
             "STAT idle_timeout 30" "STAT hashpower_init 16" \

@@ -190,7 +190,10 @@ shmc_rc shmc_decr(shmc_t *c, const char *key, size_t nkey, uint64_t delta, uint6
 /* Set a present item's expiry (SHMC_NOT_FOUND when absent). */
 shmc_rc shmc_touch(shmc_t *c, const char *key, size_t nkey, int64_t exptime);
 /* Invalidate every item now (delay <= 0) or `delay` seconds from now.  A later
- * flush_all replaces a pending delayed one, as in memcached. */
+ * flush_all replaces a pending delayed one, as in memcached.  curr_items and bytes (stats)
+ * count only items stored after it from the moment it takes effect, as memcached's do; the
+ * flushed items' memory is reclaimed later (their next lookup, or cleaning).  Its cost is one
+ * compare-and-swap whatever the cache holds. */
 shmc_rc shmc_flush_all(shmc_t *c, int64_t delay);
 
 /* ---- Item metadata, invalidation and win tokens: memcached 1.6's meta commands ---- */

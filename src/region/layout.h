@@ -25,10 +25,11 @@
 #include "sync/robust_lock.h"
 
 #define LAYOUT_MAGIC 0x4548434143484d53ull /* "SHMCACHE" */
-#define LAYOUT_VERSION 5u /* 4: the counter table, items with memcached's meta state (48-byte
+#define LAYOUT_VERSION 6u /* 4: the counter table, items with memcached's meta state (48-byte
                            * header), the segments' checked mark; 5: a file can be retired
-                           * (resized or removed: FLUSH_DUE_FROZEN / FLUSH_DUE_MOVED) */
-/* What layout 5 is made of, checked by the static assertions after header_t: a change to
+                           * (resized or removed: FLUSH_DUE_FROZEN / FLUSH_DUE_MOVED); 6: each
+                           * stripe counts the items of the current flush epoch (fresh) */
+/* What layout 6 is made of, checked by the static assertions after header_t: a change to
  * the counters (SHMC_STATS's COUNTER rows) or to the size of a structure in the file fails
  * the build until LAYOUT_VERSION moves and these values move with it.  The sizes are those
  * with a 40-byte robust_lock_t (glibc's pthread_mutex_t on 64-bit x86). */
@@ -96,12 +97,26 @@ typedef struct proc_slot {
 typedef struct stripe {
     robust_lock_t lock;
     _Atomic uint32_t intent_active;
+    _Atomic uint32_t epoch; /* the flush epoch whose items `fresh` counts */
     _Atomic uint64_t intent_bucket;
     _Atomic uint64_t intent_new; /* item that is linked when the change is done (0: none) */
     _Atomic uint64_t intent_old; /* item that is unlinked when the change is done (0: none) */
     _Atomic int64_t items_before, bytes_before;
     _Atomic int64_t items, bytes;
+    /* the linked items written in flush epoch `epoch` (fresh_word), so that stats count only
+     * what the last flush_all left at once, while items and bytes (every linked item: the
+     * memory in use) fall as flushed items are reclaimed */
+    _Atomic uint64_t fresh, fresh_before;
 } __attribute__((aligned(128))) stripe_t;
+
+/* A stripe's fresh count in one word, so one store changes both halves: items in the low
+ * half, bytes in 8-byte units in the high half (32 GiB a stripe; each half wraps alone). */
+static inline uint64_t fresh_word(uint32_t items, uint32_t units)
+{
+    return (uint64_t)items | (uint64_t)units << 32;
+}
+static inline uint32_t fresh_items_of(uint64_t w) { return (uint32_t)w; }
+static inline uint64_t fresh_bytes_of(uint64_t w) { return (w >> 32) * LAYOUT_UNIT; }
 
 /* An append head: the segment that new items are written into.  Writers spread over heads;
  * a head also cleans the oldest segment when no free one is left (victim != 0), recording

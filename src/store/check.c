@@ -173,7 +173,8 @@ static void check_chains(checker_t *k)
     uint64_t nunits = (uint64_t)r->data_unit_end - r->data_unit_first;
     unsigned char *visited = calloc(nunits / 8 + 1, 1);
     int64_t *items = calloc(r->nstripes, sizeof *items), *bytes = calloc(r->nstripes, sizeof *bytes);
-    if (!visited || !items || !bytes) goto out;
+    uint64_t *fresh = calloc(r->nstripes, sizeof *fresh);
+    if (!visited || !items || !bytes || !fresh) goto out;
     uint64_t max_steps = index_max_chain(r);
     for (uint64_t b = 0; b <= r->bucket_mask; b++) {
         uint64_t w = atomic_load(&r->buckets[b]);
@@ -206,6 +207,8 @@ static void check_chains(checker_t *k)
             uint32_t si = (uint32_t)(b & (r->nstripes - 1));
             items[si]++;
             bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);
+            if (it->epoch == r->stripes[si].epoch)
+                fresh[si] += fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
             k->live_items++;
             k->live_bytes += item_footprint(it->nkey, it->nvalue);
             u = atomic_load(&it->next);
@@ -219,11 +222,18 @@ static void check_chains(checker_t *k)
         if (st->items != items[i] || st->bytes != bytes[i])
             finding(k, dead, "stripe %u counts %lld items / %lld bytes; its chains hold %lld / %lld", i,
                     (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
+        /* the count stats read, where it is the current flush epoch's (an older epoch's is
+         * zeroed by the stripe's next change) */
+        if (st->epoch == flush_epoch_of(r->hdr->flush) && st->fresh != fresh[i])
+            finding(k, dead, "stripe %u counts %u items / %llu bytes since the last flush; its chains hold %u / %llu",
+                    i, fresh_items_of(st->fresh), (unsigned long long)fresh_bytes_of(st->fresh),
+                    fresh_items_of(fresh[i]), (unsigned long long)fresh_bytes_of(fresh[i]));
     }
 out:
     free(visited);
     free(items);
     free(bytes);
+    free(fresh);
 }
 
 shmc_rc check_file(const char *path, FILE *report, size_t *violations)

@@ -258,21 +258,64 @@ static uint64_t set_link(const region_t *r, uint64_t odd_word, uint64_t prev,
     return bucket_word(bucket_version(odd_word) + 1, to);
 }
 
+/* Under the stripe lock, before a change is recorded: a stripe whose fresh count is of an
+ * older flush epoch than the cache's starts counting the new one from 0.  Zero first: a
+ * stripe of an older epoch counts for nothing (stats_fill), so a crash between the two
+ * stores leaves a state the next writer finishes. */
+static void stripe_epoch_move(const region_t *r, stripe_t *st)
+{
+    uint32_t now = flush_epoch_of(atomic_load_explicit(&r->hdr->flush, memory_order_acquire));
+    uint32_t was = atomic_load_explicit(&st->epoch, memory_order_relaxed);
+    if ((int32_t)(now - was) <= 0) return;
+    atomic_store_explicit(&st->fresh, 0, memory_order_relaxed);
+    CRASHPOINT("stripe.epoch.zeroed");
+    atomic_store_explicit(&st->epoch, now, memory_order_relaxed);
+    CRASHPOINT("stripe.epoch.moved");
+}
+
+/* What a change adds to the stripe's fresh count: the items of the stripe's epoch that it
+ * links, less those it unlinks.  The unlinked item's share follows from the caller's deltas
+ * (d_items/d_bytes are what it links less what it unlinks), so both counts agree on it. */
+static uint64_t fresh_after(const region_t *r, const stripe_t *st, uint64_t fresh,
+                            uint64_t new_unit, uint64_t old_unit, int64_t d_items, int64_t d_bytes)
+{
+    uint32_t epoch = atomic_load_explicit(&st->epoch, memory_order_relaxed);
+    uint32_t items = fresh_items_of(fresh), units = (uint32_t)(fresh >> 32);
+    int64_t new_items = 0, new_bytes = 0;
+    const item_t *n = new_unit ? item_at(r, new_unit) : NULL, *o = old_unit ? item_at(r, old_unit) : NULL;
+    if (n) {
+        new_items = 1;
+        new_bytes = (int64_t)item_footprint(n->nkey, n->nvalue);
+        if (n->epoch == epoch) {
+            items += 1;
+            units += (uint32_t)((uint64_t)new_bytes / LAYOUT_UNIT);
+        }
+    }
+    if (o && o->epoch == epoch) {
+        items -= (uint32_t)(new_items - d_items);
+        units -= (uint32_t)((uint64_t)(new_bytes - d_bytes) / LAYOUT_UNIT);
+    }
+    return fresh_word(items, units);
+}
+
 void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t new_unit,
                           uint64_t old_unit, uint64_t old_prev, int64_t d_items, int64_t d_bytes)
 {
     _Atomic uint64_t *bw = &r->buckets[b];
     uint64_t w = bucket_load_locked(r, b);
+    stripe_epoch_move(r, st);
 
     /* intent first: what the change is, and the counts before it */
     const int64_t items = atomic_load_explicit(&st->items, memory_order_relaxed);
     const int64_t bytes = atomic_load_explicit(&st->bytes, memory_order_relaxed);
+    const uint64_t fresh = atomic_load_explicit(&st->fresh, memory_order_relaxed);
     atomic_store_explicit(&st->intent_bucket, b, memory_order_relaxed);
     atomic_store_explicit(&st->intent_new, new_unit, memory_order_relaxed);
     CRASHPOINT("link.intent.partial");
     atomic_store_explicit(&st->intent_old, old_unit, memory_order_relaxed);
     atomic_store_explicit(&st->items_before, items, memory_order_relaxed);
     atomic_store_explicit(&st->bytes_before, bytes, memory_order_relaxed);
+    atomic_store_explicit(&st->fresh_before, fresh, memory_order_relaxed);
     CRASHPOINT("link.intent.written");
     atomic_store_explicit(&st->intent_active, 1, memory_order_release);
     CRASHPOINT("link.intent.active");
@@ -293,6 +336,9 @@ void index_replace_locked(const region_t *r, stripe_t *st, uint64_t b, uint64_t 
     CRASHPOINT("link.items_counted");
     atomic_store_explicit(&st->bytes, add_wrapping(bytes, d_bytes), memory_order_relaxed);
     CRASHPOINT("link.bytes_counted");
+    atomic_store_explicit(&st->fresh, fresh_after(r, st, fresh, new_unit, old_unit, d_items, d_bytes),
+                          memory_order_relaxed);
+    CRASHPOINT("link.fresh_counted");
 
     uint64_t to = new_unit;
     if (!new_unit) to = atomic_load_explicit(&item_at(r, old_unit)->next, memory_order_relaxed);
@@ -348,6 +394,8 @@ bool index_repair(const region_t *r, stripe_t *st)
         CRASHPOINT("stripe.repair.items");
         atomic_store_explicit(&st->bytes, st->bytes_before, memory_order_relaxed);
         CRASHPOINT("stripe.repair.bytes");
+        atomic_store_explicit(&st->fresh, st->fresh_before, memory_order_relaxed);
+        CRASHPOINT("stripe.repair.fresh");
     }
     /* a chain changes in one store, so it is whole either way; only the version may be odd */
     uint64_t w = atomic_load_explicit(&r->buckets[b], memory_order_relaxed);

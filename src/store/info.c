@@ -15,13 +15,7 @@ shmc_rc info_read(const char *path, shmc_info_t *out)
     shmc_rc rc = region_map_readonly(&r, path);
     if (rc != SHMC_OK) return rc;
     memset(out, 0, sizeof *out);
-    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
-    for (uint32_t i = 0; i < r.nstripes; i++) {
-        items += (uint64_t)atomic_load_explicit(&r.stripes[i].items, memory_order_relaxed);
-        bytes += (uint64_t)atomic_load_explicit(&r.stripes[i].bytes, memory_order_relaxed);
-    }
-    out->curr_items = (int64_t)items > 0 ? items : 0;
-    out->bytes = (int64_t)bytes > 0 ? bytes : 0;
+    stats_live(&r, clock_now_s(), &out->curr_items, &out->bytes);
     out->file_size = r.size;
     out->memory_limit = r.hdr->memory_limit;
     out->item_size_max = r.hdr->item_size_max;

@@ -2,6 +2,7 @@
 #include "store/scrub.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/index.h"
 #include "store/item.h"
@@ -53,7 +54,7 @@ static void mark_segments(const region_t *r, marks_t *mk)
  * whose checksum fails is dropped but its link is followed: each later entry is judged on
  * its own. */
 static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t *items,
-                            int64_t *bytes)
+                            int64_t *bytes, uint32_t epoch, uint64_t *fresh, uint32_t *ahead)
 {
     uint64_t dropped = 0;
     uint64_t w = atomic_load(&r->buckets[b]);
@@ -77,6 +78,9 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
             prev = it;
             *items += 1;
             *bytes += (int64_t)item_footprint(it->nkey, it->nvalue);
+            if (it->epoch == epoch)
+                *fresh += fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
+            if ((int32_t)(it->epoch - epoch) > (int32_t)*ahead) *ahead = it->epoch - epoch;
         } else {
             dropped++;
         }
@@ -88,15 +92,35 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
     return dropped;
 }
 
+/* The fresh counts (layout.h) of the items of flush epoch `epoch`, per stripe, from chains
+ * already scrubbed. */
+static void count_fresh(const region_t *r, uint32_t epoch, uint64_t *fresh)
+{
+    uint64_t max_steps = index_max_chain(r);
+    for (uint64_t b = 0; b <= r->bucket_mask; b++) {
+        uint64_t steps = 0;
+        for (uint64_t u = bucket_head(atomic_load(&r->buckets[b])); u && steps < max_steps; steps++) {
+            const item_t *it = item_at(r, u);
+            if (!it) break;
+            if (it->epoch == epoch)
+                fresh[b & (r->nstripes - 1)] +=
+                    fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
+            u = atomic_load(&it->next);
+        }
+    }
+}
+
 shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
 {
     uint64_t nunits = (uint64_t)r->data_unit_end - r->data_unit_first;
     marks_t mk = {calloc(nunits / 64 + 1, 8), r->data_unit_first};
     int64_t *items = calloc(r->nstripes, sizeof *items);
     int64_t *bytes = calloc(r->nstripes, sizeof *bytes);
+    uint64_t *fresh = calloc(r->nstripes, sizeof *fresh);
+    uint32_t epoch = flush_epoch_of(atomic_load(&r->hdr->flush)), ahead = 0;
     shmc_rc rc = SHMC_NO_MEMORY;
     *dropped = 0;
-    if (mk.start && items && bytes) {
+    if (mk.start && items && bytes && fresh) {
         mark_segments(r, &mk);
         for (uint64_t b = 0; b <= r->bucket_mask; b++) {
             /* chains lead all over the file: ask for the head item of a bucket a little
@@ -113,7 +137,17 @@ shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
                 }
             }
             uint32_t si = (uint32_t)(b & (r->nstripes - 1));
-            *dropped += scrub_chain(r, &mk, b, &items[si], &bytes[si]);
+            *dropped += scrub_chain(r, &mk, b, &items[si], &bytes[si], epoch, &fresh[si], &ahead);
+        }
+        if (ahead) {
+            /* an item written in a later flush epoch than the header's: the header's word is
+             * damaged (an epoch only grows, and items take the current one), so it becomes the
+             * newest item's epoch again; the fresh counts are of that epoch */
+            uint64_t w = atomic_load(&r->hdr->flush);
+            epoch += ahead;
+            atomic_store(&r->hdr->flush, flush_word(epoch, flush_due_of(w)));
+            memset(fresh, 0, r->nstripes * sizeof *fresh);
+            count_fresh(r, epoch, fresh);
         }
         for (uint32_t i = 0; i < r->nstripes; i++) {
             stripe_t *st = &r->stripes[i];
@@ -121,11 +155,15 @@ shmc_rc store_scrub(const region_t *r, uint64_t *dropped)
             atomic_store(&st->items, items[i]);
             CRASHPOINT("scrub.stripe_items");
             atomic_store(&st->bytes, bytes[i]);
+            atomic_store(&st->fresh, fresh[i]);
+            CRASHPOINT("scrub.stripe_fresh");
+            atomic_store(&st->epoch, epoch);
         }
         rc = SHMC_OK;
     }
     free(mk.start);
     free(items);
     free(bytes);
+    free(fresh);
     return rc;
 }

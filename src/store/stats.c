@@ -96,6 +96,23 @@ void stats_reset_owners(const region_t *r)
     atomic_store(&r->hdr->overflow_locks, 0);
 }
 
+void stats_live(const region_t *r, uint32_t now, uint64_t *items, uint64_t *bytes)
+{
+    uint64_t w = atomic_load_explicit(&r->hdr->flush, memory_order_acquire);
+    uint32_t epoch = flush_epoch_of(w), due = flush_due_of(w);
+    if (due && due <= FLUSH_DUE_MAX && now >= due) epoch++; /* due, not yet applied by a call */
+    uint64_t n = 0, b = 0; /* unsigned: a damaged file's counts wrap, never trap */
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        const stripe_t *st = &r->stripes[i];
+        if (atomic_load_explicit(&st->epoch, memory_order_relaxed) != epoch) continue;
+        uint64_t f = atomic_load_explicit(&st->fresh, memory_order_relaxed);
+        n += fresh_items_of(f);
+        b += fresh_bytes_of(f);
+    }
+    *items = n;
+    *bytes = b;
+}
+
 void stats_fill(const region_t *r, shmc_stats_t *s)
 {
     uint64_t t[C_COUNT];
@@ -106,13 +123,7 @@ void stats_fill(const region_t *r, shmc_stats_t *s)
 #define STATS_COPY_(kind, name, wire, reset, meaning) STATS_COPY_##kind(name)
     SHMC_STATS(STATS_COPY_)
 #undef STATS_COPY_
-    uint64_t items = 0, bytes = 0; /* unsigned: a damaged file's counts wrap, never trap */
-    for (uint32_t i = 0; i < r->nstripes; i++) {
-        items += (uint64_t)atomic_load_explicit(&r->stripes[i].items, memory_order_relaxed);
-        bytes += (uint64_t)atomic_load_explicit(&r->stripes[i].bytes, memory_order_relaxed);
-    }
-    s->curr_items = (int64_t)items > 0 ? items : 0;
-    s->bytes = (int64_t)bytes > 0 ? bytes : 0;
+    stats_live(r, clock_now_s(), &s->curr_items, &s->bytes);
     s->limit_maxbytes = r->hdr->memory_limit;
     s->item_size_max = r->item_size_max;
     s->hash_buckets = r->bucket_mask + 1;

@@ -44,6 +44,10 @@ void stats_release_handle(region_t *r, uint64_t handle_id);
 
 /* Totals of every counter. */
 void stats_sum(const region_t *r, uint64_t out[C_COUNT]);
+/* The items linked since the last flush_all (a delayed one counts once due at `now`) and
+ * their bytes: what stats call curr_items and bytes.  Each stripe counts its own (layout.h's
+ * fresh), so a flush lowers both at once, as memcached's do, at no cost to the flush. */
+void stats_live(const region_t *r, uint32_t now, uint64_t *items, uint64_t *bytes);
 /* Fill *s from the counters and the cache's state: every row of SHMC_STATS but
  * protected_mode, which is the handle's (0 here). */
 void stats_fill(const region_t *r, shmc_stats_t *s);

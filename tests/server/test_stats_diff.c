@@ -1,7 +1,8 @@
 /* test_stats_diff.c — shmcd's "stats" reads as memcached 1.6.18's: every line shmcd prints is
  * one memcached prints or one of shmc's own (shmc_*), the lines both print come in
  * memcached's order, so a tool that reads the reply line by line sees the same sequence, and
- * no name memcached prints is missing.  "stats settings" holds every name memcached's does
+ * no name memcached prints is missing; flush_all lowers curr_items and bytes at once on both.
+ * "stats settings" holds every name memcached's does
  * (in any order: its lines come from shmcd's flag table).  Missing names are listed. */
 #include "memcached_ref.h"
 
@@ -91,6 +92,55 @@ static void compare_classes(int mcfd, int shfd)
     }
 }
 
+/* curr_items and bytes of a "stats" reply from fd, in *items and *bytes. */
+static void counts_of(int fd, long long *items, long long *bytes)
+{
+    static char reply[65536];
+    h_roundtrip(fd, "stats\r\n", 7, "END\r\n", reply, sizeof reply);
+    *items = value_of(reply, "curr_items");
+    *bytes = value_of(reply, "bytes");
+}
+
+/* Polls both servers until curr_items is `items` on each (memcached may take a moment on a
+ * loaded machine); counts one check that both got there, with bytes 0 exactly when there are
+ * no items (memcached and shmc count an item's bytes each their own way). */
+static void expect_both_counts(int mcfd, int shfd, const char *step, long long items)
+{
+    long long mi = -1, mb = -1, si = -1, sb = -1;
+    for (int i = 0; i < 100; i++) {
+        counts_of(mcfd, &mi, &mb);
+        counts_of(shfd, &si, &sb);
+        if (mi == items && si == items) break;
+        h_sleep_ms(100);
+    }
+    bool ok = mi == items && si == items && (mb == 0) == (items == 0) && (sb == 0) == (items == 0);
+    CHECK(ok);
+    if (!ok)
+        fprintf(stderr, "%s: memcached curr_items %lld bytes %lld, shmcd %lld %lld; want %lld items\n",
+                step, mi, mb, si, sb, items);
+}
+
+/* flush_all lowers curr_items and bytes at once on both, now and once a delayed flush is
+ * due; items stored after it count again. */
+static void compare_flush(int mcfd, int shfd)
+{
+    static const char three[] = "set f1 0 0 1\r\nx\r\nset f2 0 0 2\r\nxy\r\nset f3 0 0 3\r\nxyz\r\nmn\r\n";
+    char buf[256];
+    int fds[2] = {mcfd, shfd};
+    for (int i = 0; i < 2; i++) {
+        h_roundtrip(fds[i], "flush_all\r\n", 11, "OK\r\n", buf, sizeof buf);
+        h_roundtrip(fds[i], three, strlen(three), "MN\r\n", buf, sizeof buf);
+    }
+    expect_both_counts(mcfd, shfd, "three stored", 3);
+    for (int i = 0; i < 2; i++) h_roundtrip(fds[i], "flush_all\r\n", 11, "OK\r\n", buf, sizeof buf);
+    expect_both_counts(mcfd, shfd, "flush_all", 0);
+    for (int i = 0; i < 2; i++)
+        h_roundtrip(fds[i], "set f1 0 0 1\r\nx\r\n", 18, "\r\n", buf, sizeof buf);
+    expect_both_counts(mcfd, shfd, "one stored after the flush", 1);
+    for (int i = 0; i < 2; i++) h_roundtrip(fds[i], "flush_all 1\r\n", 13, "OK\r\n", buf, sizeof buf);
+    expect_both_counts(mcfd, shfd, "a delayed flush_all, due", 0);
+}
+
 /* A "stats conns" reply as memcached's reads with descriptors, ports and seconds masked:
  * per line its name after "<fd>:", and the state (an idle client's as "idle"), or the
  * address up to its port. */
@@ -172,6 +222,7 @@ int main(void)
             int mcfd = h_connect_tcp(mc_port);
             if (mcfd >= 0) {
                 compare_classes(mcfd, fd);
+                compare_flush(mcfd, fd);
                 close(mcfd);
             }
             close(fd);

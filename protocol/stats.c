@@ -128,39 +128,21 @@ static void list_put(const stat_list *l, proto_out *out)
         if (!done[i]) stat_str(out, l->line[i].name, l->line[i].value);
 }
 
-/* memcached 1.6.18's "stats" lines for what shmc does not have (its slab mover, LRU crawler
- * and maintainer, segmented LRU, logger, response objects, read buffers): always 0.  Lines
- * whose concept shmcd has are made where the value is known: listen_disabled_num and
- * time_in_listen_disabled_us are 0 because shmcd never stops listening (past -c it refuses
- * each new connection, counted in rejected_connections), hash_is_expanding because its index
- * never grows; conn_yields until a server counter (-R) makes it.  docs/shmcd.md lists which
- * is which. */
-static const char *const memcached_zeros[] = {
-    "response_obj_oom", "response_obj_count", "response_obj_bytes", "read_buf_count",
-    "read_buf_bytes", "read_buf_bytes_free", "read_buf_oom", "reserved_fds",
-    "listen_disabled_num", "time_in_listen_disabled_us", "conn_yields", "hash_is_expanding",
-    "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
-    "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
-    "slab_reassign_running", "slabs_moved", "lru_crawler_running", "lru_crawler_starts",
-    "lru_maintainer_juggles", "malloc_fails", "log_worker_dropped", "log_worker_written",
-    "log_watcher_skipped", "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
-    "round_robin_fallback", "slab_global_page_pool", "evicted_active", "crawler_reclaimed",
-    "crawler_items_checked", "lrutail_reflocked", "moves_to_cold", "moves_to_warm",
-    "moves_within_lru", "direct_reclaims", "lru_bumps_dropped",
-};
-
-/* memcached's lines that no other part of the reply made: the zeros above, and "libevent"
- * (shmcd has none: "none"); a line made elsewhere (a server counter) wins. */
+/* memcached's lines that no other part of the reply made: each is 0, for what shmc does not
+ * have (memcached's slab mover, LRU crawler and maintainer, segmented LRU, logger, response
+ * objects, read buffers: docs/shmcd.md lists them), but "libevent" (shmcd has none: "none")
+ * and "idle_kicks" (memcached prints it only with -o idle_timeout, and so does general()).
+ * memcached_order is the only list of names: a line the server or the cache makes wins. */
 static void list_memcached_rest(stat_list *l)
 {
     size_t made = l->n;
-    bool have_libevent = false;
-    for (size_t i = 0; i < made; i++) have_libevent |= !strcmp(l->line[i].name, "libevent");
-    if (!have_libevent) list_str(l, "libevent", "none");
-    for (size_t k = 0; k < sizeof memcached_zeros / sizeof memcached_zeros[0]; k++) {
-        bool have = false;
-        for (size_t i = 0; i < made && !have; i++) have = !strcmp(l->line[i].name, memcached_zeros[k]);
-        if (!have) list_u64(l, memcached_zeros[k], 0);
+    for (size_t k = 0; k < sizeof memcached_order / sizeof memcached_order[0]; k++) {
+        const char *name = memcached_order[k];
+        bool have = !strcmp(name, "idle_kicks");
+        for (size_t i = 0; i < made && !have; i++) have = !strcmp(l->line[i].name, name);
+        if (have) continue;
+        if (!strcmp(name, "libevent")) list_str(l, name, "none");
+        else list_u64(l, name, 0);
     }
 }
 

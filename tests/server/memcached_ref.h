@@ -1,6 +1,7 @@
 /* memcached_ref.h — the reference server of the differential tests: a private memcached
  * (Debian's 1.6.18) on a free port in 21000..21999, started with -m 16 and stopped by its
- * PID (mc_pid).  Included by one test file each. */
+ * PID (mc_pid); and diff_main, the frame of a test that compares one shmcd with it.
+ * Included by one test file each. */
 #ifndef SHMC_TEST_MEMCACHED_REF_H
 #define SHMC_TEST_MEMCACHED_REF_H
 
@@ -84,6 +85,34 @@ static void reference_down(void)
 {
     kill(mc_pid, SIGTERM);
     waitpid(mc_pid, NULL, 0);
+}
+
+/* A differential test's main, around its body: the suite's directory, the reference, and one
+ * shmcd on a free port with the cache <test dir>/cache and the flags in extra (NULL: none).
+ * body runs with both up; then shmcd is stopped (its clean exit is a check), its cache file
+ * checked (with check_file: one check more), `after` run (when not NULL: checks that start
+ * servers of their own, which could otherwise find this one on their port) and the reference
+ * stopped.  Returns main's exit status: 77, the test skipped, when memcached 1.6.18 cannot
+ * run here (the reason printed). */
+static inline int diff_main(const char *suite, const char *const *extra, bool check_file,
+                            void (*body)(const shmcd_proc *s), void (*after)(void))
+{
+    t_setup(suite);
+    if (!reference_up()) {
+        t_finish();
+        return 77;
+    }
+    shmcd_proc s;
+    if (!h_start_argv(&s, t_path("cache"), true, NULL, extra)) {
+        t_failed++;
+    } else {
+        body(&s);
+        h_stop(&s);
+        if (check_file) t_check_file(t_path("cache"));
+        if (after) after();
+    }
+    reference_down();
+    return t_finish();
 }
 
 #endif

@@ -521,55 +521,47 @@ static bool ascii_only(void)
     return n == 7 && memcmp(reply, "ERROR\r\n", 7) == 0;
 }
 
+static void compare(const shmcd_proc *s)
+{
+    buf want = {0}, got = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run(mc_port, NULL, &cases[i], &want);
+        run(0, s, &cases[i], &got);
+        mask(&want);
+        mask(&got);
+        bool closed = got.n >= 8 && memcmp(got.p + got.n - 8, "<closed>", 8) == 0;
+        bool ok = want.n > 0 && want.n == got.n && memcmp(want.p, got.p, got.n) == 0 &&
+                  closed == cases[i].closes;
+        CHECK(ok);
+        if (!ok || getenv("SHOWDIFF")) {
+            fprintf(stderr, "case %s:\n", cases[i].name);
+            dump("memcached", &want);
+            dump("shmcd", &got);
+        }
+    }
+    free(want.p);
+    free(got.p);
+    CHECK(cas_exchange(mc_port, NULL));
+    CHECK(cas_exchange(0, s));
+    static const char *const groups[][2] = {
+        {"", "curr_items"}, {"settings", "item_size_max"}, {"items", NULL},
+        {"slabs", "active_slabs"},
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        const char *must = groups[i][1];
+        if (!must) continue;
+        CHECK(stat_shape(mc_port, NULL, groups[i][0], must));
+        bool ok = stat_shape(0, s, groups[i][0], must);
+        CHECK(ok);
+        if (!ok) fprintf(stderr, "stat '%s' lacks %s\n", groups[i][0], must);
+    }
+    CHECK(binary_divergences(s));
+}
+
+static void check_ascii_only(void) { CHECK(ascii_only()); }
+
 int main(void)
 {
-    t_setup("binary_diff");
-    if (!reference_up()) {
-        t_finish();
-        return 77;
-    }
-    shmcd_proc s;
-    const char *extra[] = {"-m", "16", "-t", "2", NULL};
-    if (!h_start_argv(&s, t_path("cache"), true, NULL, extra)) {
-        t_failed++;
-    } else {
-        buf want = {0}, got = {0};
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            run(mc_port, NULL, &cases[i], &want);
-            run(0, &s, &cases[i], &got);
-            mask(&want);
-            mask(&got);
-            bool closed = got.n >= 8 && memcmp(got.p + got.n - 8, "<closed>", 8) == 0;
-            bool ok = want.n > 0 && want.n == got.n && memcmp(want.p, got.p, got.n) == 0 &&
-                      closed == cases[i].closes;
-            CHECK(ok);
-            if (!ok || getenv("SHOWDIFF")) {
-                fprintf(stderr, "case %s:\n", cases[i].name);
-                dump("memcached", &want);
-                dump("shmcd", &got);
-            }
-        }
-        free(want.p);
-        free(got.p);
-        CHECK(cas_exchange(mc_port, NULL));
-        CHECK(cas_exchange(0, &s));
-        static const char *const groups[][2] = {
-            {"", "curr_items"}, {"settings", "item_size_max"}, {"items", NULL},
-            {"slabs", "active_slabs"},
-        };
-        for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
-            const char *must = groups[i][1];
-            if (!must) continue;
-            CHECK(stat_shape(mc_port, NULL, groups[i][0], must));
-            bool ok = stat_shape(0, &s, groups[i][0], must);
-            CHECK(ok);
-            if (!ok) fprintf(stderr, "stat '%s' lacks %s\n", groups[i][0], must);
-        }
-        CHECK(binary_divergences(&s));
-        h_stop(&s);
-        t_check_file(t_path("cache"));
-        CHECK(ascii_only());
-    }
-    reference_down();
-    return t_finish();
+    static const char *const extra[] = {"-m", "16", "-t", "2", NULL};
+    return diff_main("binary_diff", extra, true, compare, check_ascii_only);
 }

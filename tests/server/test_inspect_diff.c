@@ -165,35 +165,26 @@ static char *normalize(const char *reply)
     return outs;
 }
 
+static void compare(const shmcd_proc *s)
+{
+    static char want[65536], got[65536];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t nw = run(mc_port, NULL, cases[i], want, sizeof want);
+        size_t ng = run(0, s, cases[i], got, sizeof got);
+        char *nwant = normalize(want), *ngot = normalize(got);
+        bool ok = nw > 0 && ng > 0 && strcmp(nwant, ngot) == 0;
+        if (getenv("SHOWDIFF")) printf("MC:\n%s\nSH:\n%s\n", want, got);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "case %zu (%s...):\n  memcached:\n%s\n  shmcd:\n%s\n", i, cases[i][0],
+                    nwant, ngot);
+        free(nwant);
+        free(ngot);
+    }
+}
+
 int main(void)
 {
-    t_setup("inspect_diff");
-    if (!reference_up()) {
-        t_finish();
-        return 77;
-    }
-    shmcd_proc s;
-    const char *extra[] = {"-m", "16", "-t", "2", NULL};
-    if (!h_start_argv(&s, t_path("cache"), true, NULL, extra)) {
-        t_failed++;
-    } else {
-        static char want[65536], got[65536];
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            size_t nw = run(mc_port, NULL, cases[i], want, sizeof want);
-            size_t ng = run(0, &s, cases[i], got, sizeof got);
-            char *nwant = normalize(want), *ngot = normalize(got);
-            bool ok = nw > 0 && ng > 0 && strcmp(nwant, ngot) == 0;
-            if (getenv("SHOWDIFF")) printf("MC:\n%s\nSH:\n%s\n", want, got);
-            CHECK(ok);
-            if (!ok)
-                fprintf(stderr, "case %zu (%s...):\n  memcached:\n%s\n  shmcd:\n%s\n", i,
-                        cases[i][0], nwant, ngot);
-            free(nwant);
-            free(ngot);
-        }
-        h_stop(&s);
-        t_check_file(t_path("cache"));
-    }
-    reference_down();
-    return t_finish();
+    static const char *const extra[] = {"-m", "16", "-t", "2", NULL};
+    return diff_main("inspect_diff", extra, true, compare, NULL);
 }

@@ -186,49 +186,39 @@ static bool replies_agree(const char *a, const char *b)
     return true;
 }
 
+static void compare(const shmcd_proc *s)
+{
+    static char want[65536], got[65536];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t nw = run(mc_port, NULL, cases[i], want, sizeof want);
+        size_t ng = run(0, s, cases[i], got, sizeof got);
+        bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
+        if (getenv("SHOWDIFF")) printf("MC: %s\nSH: %s\n", want, got);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "case %zu: %s\n  memcached: %s\n  shmcd:     %s\n", i, cases[i],
+                    want, got);
+    }
+    static const struct {
+        const char *name;
+        const struct step *steps;
+        size_t n;
+    } seqs[] = {
+        {"two-client stampede", stampede, sizeof stampede / sizeof stampede[0]},
+        {"ma on a stale item", stale_arith, sizeof stale_arith / sizeof stale_arith[0]},
+    };
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        size_t nw = run_steps(mc_port, NULL, seqs[i].steps, seqs[i].n, want, sizeof want);
+        size_t ng = run_steps(0, s, seqs[i].steps, seqs[i].n, got, sizeof got);
+        bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
+        CHECK(ok);
+        if (!ok || getenv("SHOWDIFF"))
+            fprintf(stderr, "%s:\n  memcached: %s\n  shmcd:     %s\n", seqs[i].name, want, got);
+    }
+}
+
 int main(void)
 {
-    t_setup("meta_diff");
-    if (!reference_up()) {
-        t_finish();
-        return 77;
-    }
-    shmcd_proc s;
-    const char *extra[] = {"-m", "16", "-t", "2", NULL};
-    if (!h_start_argv(&s, t_path("cache"), true, NULL, extra)) {
-        t_failed++;
-    } else {
-        static char want[65536], got[65536];
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            size_t nw = run(mc_port, NULL, cases[i], want, sizeof want);
-            size_t ng = run(0, &s, cases[i], got, sizeof got);
-            bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
-            if (getenv("SHOWDIFF")) printf("MC: %s\nSH: %s\n", want, got);
-            CHECK(ok);
-            if (!ok)
-                fprintf(stderr, "case %zu: %s\n  memcached: %s\n  shmcd:     %s\n", i, cases[i],
-                        want, got);
-        }
-        static const struct {
-            const char *name;
-            const struct step *steps;
-            size_t n;
-        } seqs[] = {
-            {"two-client stampede", stampede, sizeof stampede / sizeof stampede[0]},
-            {"ma on a stale item", stale_arith, sizeof stale_arith / sizeof stale_arith[0]},
-        };
-        for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
-            size_t nw = run_steps(mc_port, NULL, seqs[i].steps, seqs[i].n, want, sizeof want);
-            size_t ng = run_steps(0, &s, seqs[i].steps, seqs[i].n, got, sizeof got);
-            bool ok = nw > 0 && ng > 0 && replies_agree(got, want);
-            CHECK(ok);
-            if (!ok || getenv("SHOWDIFF"))
-                fprintf(stderr, "%s:\n  memcached: %s\n  shmcd:     %s\n", seqs[i].name, want,
-                        got);
-        }
-        h_stop(&s);
-        t_check_file(t_path("cache"));
-    }
-    reference_down();
-    return t_finish();
+    static const char *const extra[] = {"-m", "16", "-t", "2", NULL};
+    return diff_main("meta_diff", extra, true, compare, NULL);
 }

@@ -195,14 +195,8 @@ static long index_of(char names[][64], size_t n, const char *name)
     return -1;
 }
 
-int main(void)
+static void compare(const shmcd_proc *s)
 {
-    t_setup("stats_diff");
-    if (!reference_up()) {
-        t_finish();
-        return 77;
-    }
-    shmcd_proc s;
     static char mc[MAX_NAMES][64], sh[MAX_NAMES][64], mcset[MAX_NAMES][64], shset[MAX_NAMES][64];
     size_t nmc = 0, nsh = 0, nmcset = 0, nshset = 0;
     int fd = h_connect_tcp(mc_port);
@@ -211,23 +205,18 @@ int main(void)
         nmcset = stat_names(fd, "stats settings\r\n", mcset, MAX_NAMES);
         close(fd);
     }
-    if (!h_start(&s, t_path("cache"), true, NULL)) {
-        t_failed++;
-    } else {
-        compare_conns(mc_port, &s);
-        fd = h_connect(&s);
-        if (fd >= 0) {
-            nsh = stat_names(fd, "stats\r\n", sh, MAX_NAMES);
-            nshset = stat_names(fd, "stats settings\r\n", shset, MAX_NAMES);
-            int mcfd = h_connect_tcp(mc_port);
-            if (mcfd >= 0) {
-                compare_classes(mcfd, fd);
-                compare_flush(mcfd, fd);
-                close(mcfd);
-            }
-            close(fd);
+    compare_conns(mc_port, s);
+    fd = h_connect(s);
+    if (fd >= 0) {
+        nsh = stat_names(fd, "stats\r\n", sh, MAX_NAMES);
+        nshset = stat_names(fd, "stats settings\r\n", shset, MAX_NAMES);
+        int mcfd = h_connect_tcp(mc_port);
+        if (mcfd >= 0) {
+            compare_classes(mcfd, fd);
+            compare_flush(mcfd, fd);
+            close(mcfd);
         }
-        h_stop(&s);
+        close(fd);
     }
     CHECK(nmc > 50 && nsh > 30 && nmcset > 50);
     long last = -1;
@@ -255,6 +244,6 @@ int main(void)
         if (index_of(shset, nshset, mcset[i]) < 0) printf(" %s", mcset[i]), missing++;
     printf(" (%zu)\n", missing);
     CHECK(missing == 0);
-    reference_down();
-    return t_finish();
 }
+
+int main(void) { return diff_main("stats_diff", NULL, false, compare, NULL); }

@@ -159,14 +159,9 @@ static void check_me_uncounted(int port, const shmcd_proc *s, const char *who)
     close(fd);
 }
 
-int main(void)
+/* The cases: the fixed ones, then those built by size; n of them. */
+static size_t make_cases(tcase *cases)
 {
-    t_setup("text_diff");
-    if (!reference_up()) {
-        t_finish();
-        return 77;
-    }
-    static tcase cases[64];
     size_t ncases = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         cases[ncases++] = (tcase){fixed[i].name, strdup(fixed[i].req), strlen(fixed[i].req),
@@ -199,34 +194,36 @@ int main(void)
         for (size_t j = h; j < 3000; j++) p[j] = (j - h) % 2 ? ' ' : 'k';
         cases[ncases++] = (tcase){long_lines[i], p, 3000, NULL, true};
     }
+    return ncases;
+}
 
-    shmcd_proc s;
-    const char *extra[] = {"-m", "64", "-t", "2", NULL};
-    if (!h_start_argv(&s, t_path("cache"), true, NULL, extra)) {
-        t_failed++;
-    } else {
-        static char want[1 << 21], got[1 << 21];
-        for (size_t i = 0; i < ncases; i++) {
-            for (int split = 0; split < 2; split++) {
-                /* split: a few bytes per send; a large block in 64 KiB pieces */
-                size_t chunk = !split ? 0 : cases[i].len > 100000 ? 65536 : 5;
-                size_t nw = run(mc_port, NULL, &cases[i], chunk, want, sizeof want);
-                size_t ng = run(0, &s, &cases[i], chunk, got, sizeof got);
-                bool ok = nw > 0 && nw == ng && memcmp(want, got, nw) == 0;
-                if (getenv("SHOWDIFF"))
-                    printf("%s:\n  MC: %.3000s\n  SH: %.3000s\n", cases[i].name, want, got);
-                CHECK(ok);
-                if (!ok)
-                    fprintf(stderr, "case \"%s\"%s:\n  memcached: %.3000s\n  shmcd:     %.3000s\n",
-                            cases[i].name, split ? " (split)" : "", want, got);
-            }
+static void compare(const shmcd_proc *s)
+{
+    static tcase cases[64];
+    size_t ncases = make_cases(cases);
+    static char want[1 << 21], got[1 << 21];
+    for (size_t i = 0; i < ncases; i++) {
+        for (int split = 0; split < 2; split++) {
+            /* split: a few bytes per send; a large block in 64 KiB pieces */
+            size_t chunk = !split ? 0 : cases[i].len > 100000 ? 65536 : 5;
+            size_t nw = run(mc_port, NULL, &cases[i], chunk, want, sizeof want);
+            size_t ng = run(0, s, &cases[i], chunk, got, sizeof got);
+            bool ok = nw > 0 && nw == ng && memcmp(want, got, nw) == 0;
+            if (getenv("SHOWDIFF"))
+                printf("%s:\n  MC: %.3000s\n  SH: %.3000s\n", cases[i].name, want, got);
+            CHECK(ok);
+            if (!ok)
+                fprintf(stderr, "case \"%s\"%s:\n  memcached: %.3000s\n  shmcd:     %.3000s\n",
+                        cases[i].name, split ? " (split)" : "", want, got);
         }
-        check_me_uncounted(mc_port, NULL, "memcached");
-        check_me_uncounted(0, &s, "shmcd");
-        h_stop(&s);
-        t_check_file(t_path("cache"));
     }
+    check_me_uncounted(mc_port, NULL, "memcached");
+    check_me_uncounted(0, s, "shmcd");
     for (size_t i = 0; i < ncases; i++) free(cases[i].req);
-    reference_down();
-    return t_finish();
+}
+
+int main(void)
+{
+    static const char *const extra[] = {"-m", "64", "-t", "2", NULL};
+    return diff_main("text_diff", extra, true, compare, NULL);
 }

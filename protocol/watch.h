@@ -73,8 +73,9 @@ static inline bool proto_watch_wants(proto_watch *w, uint32_t flag)
 
 /* Events, in memcached's log line formats; call only after proto_watch_wants said yes. */
 void proto_watch_item_get(proto_watch *w, const char *key, size_t nkey, bool found, size_t size,
-                          int cfd);
+                          unsigned clsid, int cfd);
 void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const char *status,
-                            const char *cmd, long long ttl, size_t size, int cfd);
+                            const char *cmd, long long ttl, size_t size, unsigned clsid,
+                            int cfd);
 
 #endif

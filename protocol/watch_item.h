@@ -1,0 +1,34 @@
+/* watch_item.h — the item_get and item_store lines (watch.h) that a command of any protocol
+ * causes.  memcached logs them from do_item_get and do_store_item, under every protocol, so
+ * text, meta and binary commands call these where memcached's code reaches those two.  The
+ * clsid is the slab class memcached would have put the item in (slab_class.h). */
+#ifndef SHMC_PROTO_WATCH_ITEM_H
+#define SHMC_PROTO_WATCH_ITEM_H
+
+#include "env.h"
+
+/* memcached's item_get for a lookup whose result the caller has (flags and nvalue of the
+ * item found; ignored on a miss).  Costs one load when nobody watches fetchers. */
+void proto_watch_got_(proto_env *env, const char *key, size_t nkey, bool found,
+                      uint32_t flags, size_t nvalue, int cfd);
+static inline void proto_watch_got(proto_env *env, const char *key, size_t nkey, bool found,
+                                   uint32_t flags, size_t nvalue, int cfd)
+{
+    if (proto_watch_wants(&env->watch, PROTO_WATCH_FETCHERS))
+        proto_watch_got_(env, key, nkey, found, flags, nvalue, cfd);
+}
+
+/* memcached's item_get for the lookup a store, delete, touch or arithmetic makes first: the
+ * item as it is now, peeked at without marking it fetched or counting a get (an extra lookup,
+ * made only while someone watches fetchers). */
+void proto_watch_lookup(proto_env *env, const char *key, size_t nkey, int cfd);
+
+/* memcached's item_store for a store that returned rc; cmd is memcached's name ("set", "add",
+ * "replace", "append", "prepend", "cas"), flags, exptime and nvalue the request's (an
+ * append's or prepend's stored item is looked up for its own).  Nothing when nobody watches
+ * mutations, or when rc is not a store's answer. */
+void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc,
+                        const char *cmd, uint32_t flags, int64_t exptime, size_t nvalue,
+                        int cfd);
+
+#endif

@@ -1,13 +1,17 @@
 /* watch_item.c — item_get / item_store lines with what memcached prints in them (watch_item.h). */
 #include "watch_item.h"
 
+#include <stdlib.h>
 #include <time.h>
 
+#include "number.h"
 #include "slab_class.h"
 
+/* An item larger than the largest chunk is made of chunks: memcached logs the largest class. */
 static unsigned clsid(size_t nkey, uint32_t flags, size_t nvalue)
 {
-    return proto_slab_class(proto_item_total(nkey, flags, nvalue));
+    unsigned c = proto_slab_class(proto_item_total(nkey, flags, nvalue));
+    return c < PROTO_SLAB_LARGEST ? c : PROTO_SLAB_LARGEST;
 }
 
 void proto_watch_got_(proto_env *env, const char *key, size_t nkey, bool found,
@@ -17,14 +21,23 @@ void proto_watch_got_(proto_env *env, const char *key, size_t nkey, bool found,
                          found ? clsid(nkey, flags, nvalue) : 0, cfd);
 }
 
-/* The item as it is now, changing nothing: false on a miss. */
+/* The item as it is now, changing nothing: false on a miss.  The metadata comes only with
+ * the value, so a large one is copied into a buffer of its size. */
 static bool peek(proto_env *env, const char *key, size_t nkey, shmc_item_meta *im)
 {
     shmc_get_opts o = {.what = SHMC_GET_NO_BUMP | SHMC_GET_NO_WIN | SHMC_GET_NO_COUNT};
-    size_t n = 0;
-    shmc_rc rc = shmc_get_meta(env->cache, key, nkey, &o, NULL, 0, &n, im);
-    im->nvalue = n;
-    return rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL;
+    char small[4096];
+    char *buf = small;
+    size_t cap = sizeof small, n = 0;
+    shmc_rc rc;
+    while ((rc = shmc_get_meta(env->cache, key, nkey, &o, buf, cap, &n, im)) ==
+           SHMC_BUFFER_TOO_SMALL) {
+        if (buf != small) free(buf);
+        if (!(buf = malloc(n))) return false;
+        cap = n;
+    }
+    if (buf != small) free(buf);
+    return rc == SHMC_OK;
 }
 
 void proto_watch_lookup(proto_env *env, const char *key, size_t nkey, int cfd)
@@ -63,4 +76,13 @@ void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc
     }
     proto_watch_item_store(&env->watch, key, nkey, status, cmd, ttl, nvalue,
                            clsid(nkey, flags, nvalue), cfd);
+}
+
+void proto_watch_created(proto_env *env, const char *key, size_t nkey, int64_t exptime,
+                         uint64_t value, int cfd)
+{
+    char num[24];
+    proto_watch_got(env, key, nkey, false, 0, 0, cfd);
+    proto_watch_stored(env, key, nkey, SHMC_OK, "add", 0, exptime, proto_u64_to_text(value, num),
+                       cfd);
 }

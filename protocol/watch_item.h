@@ -31,4 +31,9 @@ void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc
                         const char *cmd, uint32_t flags, int64_t exptime, size_t nvalue,
                         int cfd);
 
+/* The lines of a counter that an incr or decr created (memcached adds it: its lookup, then
+ * the add), holding `value` and expiring at `exptime`. */
+void proto_watch_created(proto_env *env, const char *key, size_t nkey, int64_t exptime,
+                         uint64_t value, int cfd);
+
 #endif

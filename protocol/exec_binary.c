@@ -197,6 +197,7 @@ proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
     proto_watch_lookup(env, r->key, r->h.keylen, s->cfd); /* memcached's store looks first */
     shmc_rc rc = shmc_store_meta(env->cache, mode, r->key, r->h.keylen, r->value, r->nvalue,
                                  flags, exptime, &opts, &cas);
+    proto_watch_evictions(env); /* what this store evicted */
     count_refusal(env, rc);
     int asked = store_mode(r->h.opcode);
     static const char *const cmds[] = {[SHMC_MODE_SET] = "set", [SHMC_MODE_ADD] = "add",
@@ -266,6 +267,7 @@ proto_status proto_bin_exec_arith(proto_env *env, proto_bin_session *s,
     proto_watch_lookup(env, r->key, r->h.keylen, s->cfd);
     shmc_rc rc = shmc_arith_meta(env->cache, r->key, r->h.keylen, incr, get64(r->ext), &opts,
                                  &value, &meta);
+    proto_watch_evictions(env);
     if (rc == SHMC_OK && meta.created) /* memcached adds the new counter: lookup and store */
         proto_watch_created(env, r->key, r->h.keylen, exptime, value, s->cfd);
     switch (rc) {

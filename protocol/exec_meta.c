@@ -142,6 +142,7 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
     if (at_t < flag_at(m, 'R')) o.what |= SHMC_GET_RECACHE_AFTER_TOUCH;
     fetched_t f;
     shmc_rc rc = fetch(env, req, &o, out, &f);
+    if (m->vivify) proto_watch_evictions(env); /* a created item may have evicted */
     if (rc == SHMC_OK && !f.meta.created) {
         proto_watch_got(env, req->key, req->nkey, true, f.meta.flags, f.nvalue, req->cfd);
     } else if (rc == SHMC_OK || rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) {
@@ -238,6 +239,7 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     uint64_t cas = 0; /* the stored item's, as linked; 0 when nothing was stored */
     proto_watch_lookup(env, k, nk, req->cfd); /* memcached's store looks the old item up first */
     shmc_rc rc = shmc_store_meta(c, mode, k, nk, data, nv, m->client_flags, m->ttl, &o, &cas);
+    proto_watch_evictions(env); /* what this store evicted */
     static const char *const cmds[] = {[SHMC_MODE_SET] = "set", [SHMC_MODE_ADD] = "add",
                                        [SHMC_MODE_REPLACE] = "replace",
                                        [SHMC_MODE_APPEND] = "append",
@@ -331,6 +333,7 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     shmc_item_meta im;
     proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = shmc_arith_meta(c, req->key, req->nkey, incr, m->delta, &o, &value, &im);
+    proto_watch_evictions(env);
     if (rc == SHMC_OK && im.created) /* memcached adds the new counter: lookup and store */
         proto_watch_created(env, req->key, req->nkey, m->vivify_ttl, value, req->cfd);
     switch (rc) {

@@ -256,6 +256,7 @@ proto_status proto_exec_watch(proto_env *env, proto_request *req, const char *da
         reply(out, req, "ERROR");
         return PROTO_DONE;
     }
+    if (req->flags & PROTO_WATCH_EVICTIONS) proto_watch_evictions_on(env);
     req->watching = true; /* the server adds the watcher, answering OK or memcached's error */
     return PROTO_DONE;
 }
@@ -321,6 +322,7 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
         break;
     }
     count_refusal(env, rc);
+    proto_watch_evictions(env); /* what this store evicted */
     static const char *const cmds[] = {[PROTO_SET] = "set", [PROTO_ADD] = "add",
                                        [PROTO_REPLACE] = "replace", [PROTO_APPEND] = "append",
                                        [PROTO_PREPEND] = "prepend", [PROTO_CAS] = "cas"};
@@ -344,6 +346,7 @@ proto_status proto_exec_arithmetic(proto_env *env, proto_request *req, const cha
     shmc_rc rc = req->cmd == PROTO_INCR
                      ? shmc_incr(env->cache, req->key, req->nkey, req->delta, &value)
                      : shmc_decr(env->cache, req->key, req->nkey, req->delta, &value);
+    proto_watch_evictions(env);
     if (req->noreply) return PROTO_DONE;
     switch (rc) {
     case SHMC_OK: {

@@ -195,3 +195,14 @@ void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const 
                      (int)nkey, key, status, cmd, ttl, clsid, cfd, size);
     emit(w, PROTO_WATCH_MUTATIONS, line, (size_t)(h + n));
 }
+
+void proto_watch_eviction(proto_watch *w, const char *key, size_t nkey, bool fetched,
+                          long long ttl, unsigned la, unsigned clsid, size_t size)
+{
+    char line[LINE_MAX_];
+    int h = head(w, line, sizeof line);
+    int n = snprintf(line + h, sizeof line - (size_t)h,
+                     "type=eviction key=%.*s fetch=%s ttl=%lld la=%u clsid=%u size=%zu\n",
+                     (int)nkey, key, fetched ? "yes" : "no", ttl, la, clsid, size);
+    emit(w, PROTO_WATCH_EVICTIONS, line, (size_t)(h + n));
+}

@@ -86,3 +86,23 @@ void proto_watch_created(proto_env *env, const char *key, size_t nkey, int64_t e
     proto_watch_stored(env, key, nkey, SHMC_OK, "add", 0, exptime, proto_u64_to_text(value, num),
                        cfd);
 }
+
+#define EVICTIONS_KEPT 4096 /* records between two drains before the oldest are dropped */
+
+void proto_watch_evictions_on(proto_env *env)
+{
+    (void)shmc_evictions_record(env->cache, EVICTIONS_KEPT); /* SHMC_INVALID: already on */
+}
+
+void proto_watch_evictions_(proto_env *env)
+{
+    shmc_eviction ev[16];
+    size_t n;
+    do {
+        if (shmc_evictions_drain(env->cache, ev, 16, &n, NULL) != SHMC_OK) return;
+        for (size_t i = 0; i < n; i++)
+            proto_watch_eviction(&env->watch, ev[i].key, ev[i].nkey, ev[i].fetched, ev[i].ttl,
+                                 ev[i].last_access, clsid(ev[i].nkey, ev[i].flags, ev[i].nvalue),
+                                 (size_t)ev[i].nvalue);
+    } while (n == 16);
+}

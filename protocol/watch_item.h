@@ -36,4 +36,14 @@ void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc
 void proto_watch_created(proto_env *env, const char *key, size_t nkey, int64_t exptime,
                          uint64_t value, int cfd);
 
+/* `watch evictions` asked: record this server's evictions (shmc_evictions_record), once. */
+void proto_watch_evictions_on(proto_env *env);
+/* After a command: an eviction line for each item the server's own stores evicted.  One
+ * load when nobody watches evictions.  Evictions made by other processes are not seen. */
+void proto_watch_evictions_(proto_env *env);
+static inline void proto_watch_evictions(proto_env *env)
+{
+    if (proto_watch_wants(&env->watch, PROTO_WATCH_EVICTIONS)) proto_watch_evictions_(env);
+}
+
 #endif

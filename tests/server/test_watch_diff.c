@@ -279,6 +279,90 @@ static void test_protocols(void)
     reference_down();
 }
 
+/* Replace each "name=value" of the masked names by "name=*": what differs by design between
+ * memcached's LRU and shmc's CLOCK (which keys go, whether they were fetched) and by time. */
+static void mask_fields(char *s, const char *const *names, size_t n)
+{
+    char *out = s;
+    for (const char *p = s; *p;) {
+        bool hit = false;
+        for (size_t i = 0; i < n && !hit; i++) {
+            size_t k = strlen(names[i]);
+            if ((p == s || p[-1] == ' ') && !strncmp(p, names[i], k) && p[k] == '=') {
+                out += sprintf(out, "%s=*", names[i]);
+                p += k + 1;
+                while (*p && *p != ' ' && *p != '\n') p++;
+                hit = true;
+            }
+        }
+        if (!hit) *out++ = *p++;
+    }
+    *out = 0;
+}
+
+/* The first `want` lines of a stream (30 s without data at most); false when they did not
+ * come. */
+static bool read_lines(int fd, char *buf, int want)
+{
+    size_t n = 0;
+    int lines = 0;
+    buf[0] = 0;
+    while (lines < want) {
+        size_t k = h_recv_until(fd, buf + n, REPLY_MAX - n, NULL, 1, 30000, NULL);
+        if (k == 0) {
+            fprintf(stderr, "stream ended after %d lines:\n%s\n", lines, buf);
+            return false;
+        }
+        for (size_t i = n; i < n + k; i++) lines += buf[i] == '\n';
+        n += k;
+    }
+    char *end = buf;
+    for (int i = 0; i < want; i++) end = strchr(end, '\n') + 1;
+    *end = 0;
+    return true;
+}
+
+/* `watch evictions` on a 2 MB cache that a stream of 1000-byte sets (some with a TTL, some
+ * fetched) overflows: the same line format as memcached's, with the same slab class and
+ * size, keys, fetch bits, TTLs and last access masked. */
+static void test_evictions(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-m", "2", NULL}, &ref)) return;
+    static char mc[REPLY_MAX], sh[REPLY_MAX], req[1 << 18], reply[REPLY_MAX];
+    static char v[1001];
+    memset(v, 'v', 1000);
+    for (int j = 0; j < 2; j++) {
+        int port = j ? s.port : mc_port;
+        int w = watcher(port, "watch evictions\r\n");
+        CHECK(w >= 0);
+        if (w < 0) continue;
+        int fd = h_connect_tcp(port);
+        CHECK(fd >= 0);
+        for (int i = 0; fd >= 0 && i < 8000; i += 100) { /* 8 MB into 2 MB */
+            char *p = req;
+            for (int k = i; k < i + 100; k++) {
+                p += sprintf(p, "set key%d 3 %d 1000\r\n%s\r\n", k, k % 2 ? 0 : 500, v);
+                if (k % 3 == 0) p += sprintf(p, "get key%d\r\n", k);
+            }
+            sprintf(p, "mn\r\n");
+            h_send_str(fd, req);
+            h_recv_until(fd, reply, REPLY_MAX, "MN\r\n", 0, 30000, NULL);
+        }
+        if (fd >= 0) close(fd);
+        CHECK(read_lines(w, j ? sh : mc, 20));
+        CHECK(strstr(j ? sh : mc, " type=eviction key=") != NULL);
+        close(w);
+        mask(j ? sh : mc);
+        static const char *const masked[] = {"key", "fetch", "ttl", "la"};
+        mask_fields(j ? sh : mc, masked, 4);
+    }
+    compare("watch evictions", mc, sh);
+    h_stop(&s);
+    reference_down();
+}
+
 /* -W: memcached's refusal, even with noreply. */
 static void test_disabled(void)
 {
@@ -351,6 +435,7 @@ int main(void)
         return 77;
     }
     test_protocols();
+    test_evictions();
     test_disabled();
     test_slow_watcher();
     return t_finish();

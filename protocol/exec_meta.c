@@ -215,6 +215,8 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     size_t nk = req->nkey, nv = req->vlen;
     if (!data) { /* longer than the cache takes: memcached drops the old value too */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+        proto_watch_stored(env, k, nk, SHMC_TOO_LARGE, "set", 0, 0, 0, req->cfd);
+        proto_watch_lookup(env, k, nk, req->cfd); /* memcached's lookup for the drop */
         proto_drop_refused(c, k, nk);
         proto_out_line(out, "SERVER_ERROR object too large for cache");
         return PROTO_SWALLOW;

@@ -289,6 +289,11 @@ void proto_drop_refused(shmc_t *c, const char *key, size_t nkey)
     (void)shmc_delete_meta(c, key, nkey, &quiet);
 }
 
+/* memcached's names of the storage commands in its item_store lines */
+static const char *const store_cmds[] = {[PROTO_SET] = "set", [PROTO_ADD] = "add",
+                                         [PROTO_REPLACE] = "replace", [PROTO_APPEND] = "append",
+                                         [PROTO_PREPEND] = "prepend", [PROTO_CAS] = "cas"};
+
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
@@ -297,8 +302,13 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         reply(out, req, "SERVER_ERROR object too large for cache");
-        /* memcached drops the old value of a set that was too large */
-        if (req->cmd == PROTO_SET) proto_drop_refused(env->cache, req->key, req->nkey);
+        proto_watch_stored(env, req->key, req->nkey, SHMC_TOO_LARGE, store_cmds[req->cmd], 0, 0, 0,
+                           req->cfd);
+        /* memcached drops the old value of a set that was too large (a lookup it logs) */
+        if (req->cmd == PROTO_SET) {
+            proto_watch_lookup(env, req->key, req->nkey, req->cfd);
+            proto_drop_refused(env->cache, req->key, req->nkey);
+        }
         return PROTO_SWALLOW;
     }
     if (!proto_data_terminated(data, req->vlen)) {
@@ -323,10 +333,8 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     }
     count_refusal(env, rc);
     proto_watch_evictions(env); /* what this store evicted */
-    static const char *const cmds[] = {[PROTO_SET] = "set", [PROTO_ADD] = "add",
-                                       [PROTO_REPLACE] = "replace", [PROTO_APPEND] = "append",
-                                       [PROTO_PREPEND] = "prepend", [PROTO_CAS] = "cas"};
-    proto_watch_stored(env, k, nk, rc, cmds[req->cmd], req->flags, req->exptime, nv, req->cfd);
+    proto_watch_stored(env, k, nk, rc, store_cmds[req->cmd], req->flags, req->exptime, nv,
+                       req->cfd);
     /* memcached drops the old value of a set it had no memory for */
     if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) proto_drop_refused(c, k, nk);
     const char *line = storage_reply(rc);

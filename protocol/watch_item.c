@@ -74,8 +74,11 @@ void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc
         nvalue = (size_t)im.nvalue;
         ttl = im.ttl < 0 ? 0 : im.ttl;
     }
-    proto_watch_item_store(&env->watch, key, nkey, status, cmd, ttl, nvalue,
-                           clsid(nkey, flags, nvalue), cfd);
+    if (rc == SHMC_TOO_LARGE) /* no item was made (memcached prints uninitialised fields) */
+        proto_watch_item_store(&env->watch, key, nkey, status, cmd, 0, 0, 0, cfd);
+    else
+        proto_watch_item_store(&env->watch, key, nkey, status, cmd, ttl, nvalue,
+                               clsid(nkey, flags, nvalue), cfd);
 }
 
 void proto_watch_created(proto_env *env, const char *key, size_t nkey, int64_t exptime,

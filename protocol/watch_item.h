@@ -25,8 +25,9 @@ void proto_watch_lookup(proto_env *env, const char *key, size_t nkey, int cfd);
 
 /* memcached's item_store for a store that returned rc; cmd is memcached's name ("set", "add",
  * "replace", "append", "prepend", "cas"), flags, exptime and nvalue the request's (an
- * append's or prepend's stored item is looked up for its own).  Nothing when nobody watches
- * mutations, or when rc is not a store's answer. */
+ * append's or prepend's stored item is looked up for its own; a refused SHMC_TOO_LARGE shows
+ * ttl, clsid and size 0).  Nothing when nobody watches mutations, or when rc is not a
+ * store's answer. */
 void proto_watch_stored(proto_env *env, const char *key, size_t nkey, shmc_rc rc,
                         const char *cmd, uint32_t flags, int64_t exptime, size_t nvalue,
                         int cfd);

@@ -332,6 +332,40 @@ typedef int (*shmc_walk_cb)(void *ctx, const char *key, size_t nkey, const void 
                             size_t nvalue, const shmc_item_meta *meta);
 shmc_rc shmc_walk(shmc_t *c, shmc_walk_cb cb, void *ctx);
 
+/* ---- Evictions this handle's own calls made (memcached's `watch evictions`) ---- */
+
+/* One live item that a store of this handle evicted to make room, as it was then. */
+typedef struct shmc_eviction {
+    char key[SHMC_KEY_MAX]; /* not NUL-terminated */
+    size_t nkey;
+    uint64_t nvalue;        /* value bytes */
+    uint32_t flags;         /* the client's flags */
+    uint32_t last_access;   /* seconds since it was last fetched or stored */
+    int64_t ttl;            /* seconds it had left; -1: it never expired */
+    uint8_t fetched;        /* 1: it had been fetched (memcached's fetch=yes) */
+    uint8_t reserved[7];
+} shmc_eviction;
+
+#define SHMC_EVICTIONS_MAX 65536 /* the most records one handle keeps */
+
+/* Start recording, in this process's private memory, the last `n` (1..SHMC_EVICTIONS_MAX)
+ * live items that calls on this handle evict; older records are dropped when more come
+ * (counted, see shmc_evictions_drain).  Once per handle: recording stays on until
+ * shmc_close.  Evictions made by other handles, in this process or another, are not seen:
+ * shmc evicts inside whichever call needs the room.  A handle that records costs nothing
+ * more on a store that evicts nothing; one that evicts copies the item's key and metadata.
+ * Errors: SHMC_INVALID (n out of range, recording already on, not an open handle),
+ * SHMC_SYSTEM (out of memory). */
+shmc_rc shmc_evictions_record(shmc_t *c, size_t n);
+
+/* Move up to cap of the oldest records into out[0..*n), oldest first (*n < cap: the record
+ * is now empty).  *lost (may be NULL) gets the records dropped for want of room since the
+ * last drain.  Call it after a store has returned, from any thread: the library never calls
+ * back.  With recording off: SHMC_OK, *n = 0.  Errors: SHMC_INVALID (NULL c, out or n; not
+ * an open handle). */
+shmc_rc shmc_evictions_drain(shmc_t *c, shmc_eviction *out, size_t cap, size_t *n,
+                             uint64_t *lost);
+
 /* ---- Introspection ---- */
 
 /* The cache's statistics (memcached's counters), one row each, in the order of shmc_stats_t's

@@ -87,6 +87,7 @@ typedef struct proto_bin_session {
     void *sasl_conn;             /* the connection's SASL context, for sasl's calls */
     bool authenticated;          /* with sasl: a SASL exchange succeeded */
     bool sasl_started;
+    int cfd;                     /* the client's descriptor, for watch lines (set by the server) */
 } proto_bin_session;
 
 /* Decode the header at p (PROTO_BIN_HEADER_LEN bytes). */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "command.h"
+#include "watch_item.h"
 
 /* Room offered to a value before its size is known; larger values take a second call. */
 #define VALUE_ROOM_MIN 16384
@@ -114,7 +115,6 @@ static void library_error(proto_out *out, const proto_bin_request *r, shmc_rc rc
 proto_status proto_bin_exec_get(proto_env *env, proto_bin_session *s,
                                 const proto_bin_request *r, proto_out *out)
 {
-    (void)s;
     uint8_t op = r->h.opcode;
     bool touch = op == PROTO_BIN_TOUCH || op == PROTO_BIN_GAT || op == PROTO_BIN_GATQ ||
                  op == PROTO_BIN_GATK || op == PROTO_BIN_GATKQ;
@@ -136,6 +136,7 @@ proto_status proto_bin_exec_get(proto_env *env, proto_bin_session *s,
         if (rc != SHMC_BUFFER_TOO_SMALL) break;
         room = nvalue;
     }
+    proto_watch_got(env, r->key, nkey, rc == SHMC_OK, flags, nvalue, s->cfd);
     if (rc == SHMC_OK) {
         if (op == PROTO_BIN_TOUCH) nvalue = 0; /* touch answers the flags alone */
         unsigned char *base = (unsigned char *)out->buf + out->len;
@@ -182,7 +183,6 @@ static int store_mode(uint8_t op)
 proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
                                   const proto_bin_request *r, proto_out *out)
 {
-    (void)s;
     int mode = store_mode(r->h.opcode);
     bool concat = mode == SHMC_MODE_APPEND || mode == SHMC_MODE_PREPEND;
     uint32_t flags = concat ? 0 : get32(r->ext);
@@ -194,10 +194,18 @@ proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
         if (!concat) mode = SHMC_MODE_SET;
     }
     uint64_t cas = 0;
+    proto_watch_lookup(env, r->key, r->h.keylen, s->cfd); /* memcached's store looks first */
     shmc_rc rc = shmc_store_meta(env->cache, mode, r->key, r->h.keylen, r->value, r->nvalue,
                                  flags, exptime, &opts, &cas);
+    proto_watch_evictions(env); /* what this store evicted */
     count_refusal(env, rc);
     int asked = store_mode(r->h.opcode);
+    static const char *const cmds[] = {[SHMC_MODE_SET] = "set", [SHMC_MODE_ADD] = "add",
+                                       [SHMC_MODE_REPLACE] = "replace",
+                                       [SHMC_MODE_APPEND] = "append",
+                                       [SHMC_MODE_PREPEND] = "prepend"};
+    proto_watch_stored(env, r->key, r->h.keylen, rc, r->h.cas && !concat ? "cas" : cmds[asked],
+                       flags, exptime, r->nvalue, s->cfd);
     switch (rc) {
     case SHMC_OK: success(out, r, cas); break;
     case SHMC_EXISTS: error(out, r, PROTO_BIN_KEY_EEXISTS); break;
@@ -226,8 +234,8 @@ proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
 proto_status proto_bin_exec_delete(proto_env *env, proto_bin_session *s,
                                    const proto_bin_request *r, proto_out *out)
 {
-    (void)s;
     shmc_delete_opts opts = {.what = r->h.cas ? SHMC_DELETE_CAS : 0, .cas = r->h.cas};
+    proto_watch_lookup(env, r->key, r->h.keylen, s->cfd);
     shmc_rc rc = shmc_delete_meta(env->cache, r->key, r->h.keylen, &opts);
     if (rc == SHMC_OK) success(out, r, 0);
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) error(out, r, PROTO_BIN_KEY_ENOENT);
@@ -242,7 +250,6 @@ proto_status proto_bin_exec_delete(proto_env *env, proto_bin_session *s,
 proto_status proto_bin_exec_arith(proto_env *env, proto_bin_session *s,
                                   const proto_bin_request *r, proto_out *out)
 {
-    (void)s;
     bool incr = r->h.opcode == PROTO_BIN_INCREMENT || r->h.opcode == PROTO_BIN_INCREMENTQ;
     uint32_t exptime = get32(r->ext + 16);
     shmc_arith_opts opts = {0};
@@ -257,8 +264,12 @@ proto_status proto_bin_exec_arith(proto_env *env, proto_bin_session *s,
     }
     uint64_t value = 0;
     shmc_item_meta meta;
+    proto_watch_lookup(env, r->key, r->h.keylen, s->cfd);
     shmc_rc rc = shmc_arith_meta(env->cache, r->key, r->h.keylen, incr, get64(r->ext), &opts,
                                  &value, &meta);
+    proto_watch_evictions(env);
+    if (rc == SHMC_OK && meta.created) /* memcached adds the new counter: lookup and store */
+        proto_watch_created(env, r->key, r->h.keylen, exptime, value, s->cfd);
     switch (rc) {
     case SHMC_OK:
         if (!r->quiet) {

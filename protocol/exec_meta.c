@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "number.h"
 #include "slab_class.h"
+#include "watch_item.h"
 
 static const char BINARY_KEY_REFUSED[] =
     "CLIENT_ERROR binary key holds bytes a shmc key cannot (NUL, newline, space)";
@@ -141,6 +142,13 @@ static proto_status exec_mg(proto_env *env, proto_request *req, proto_out *out)
     if (at_t < flag_at(m, 'R')) o.what |= SHMC_GET_RECACHE_AFTER_TOUCH;
     fetched_t f;
     shmc_rc rc = fetch(env, req, &o, out, &f);
+    if (m->vivify) proto_watch_evictions(env); /* a created item may have evicted */
+    if (rc == SHMC_OK && !f.meta.created) {
+        proto_watch_got(env, req->key, req->nkey, true, f.meta.flags, f.nvalue, req->cfd);
+    } else if (rc == SHMC_OK || rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) {
+        /* a miss (memcached links a vivified item without a store line) */
+        proto_watch_got(env, req->key, req->nkey, false, 0, 0, req->cfd);
+    }
     if (rc == SHMC_NOT_FOUND || (rc == SHMC_BAD_KEY && !m->base64)) {
         if (!m->quiet) status_echo(out, req, "EN");
         return PROTO_DONE;
@@ -207,6 +215,8 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     size_t nk = req->nkey, nv = req->vlen;
     if (!data) { /* longer than the cache takes: memcached drops the old value too */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+        proto_watch_stored(env, k, nk, SHMC_TOO_LARGE, "set", 0, 0, 0, req->cfd);
+        proto_watch_lookup(env, k, nk, req->cfd); /* memcached's lookup for the drop */
         proto_drop_refused(c, k, nk);
         proto_out_line(out, "SERVER_ERROR object too large for cache");
         return PROTO_SWALLOW;
@@ -229,7 +239,16 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
         o.cas = env->cas_disabled ? PROTO_CAS_NEVER : m->cas;
     }
     uint64_t cas = 0; /* the stored item's, as linked; 0 when nothing was stored */
+    proto_watch_lookup(env, k, nk, req->cfd); /* memcached's store looks the old item up first */
     shmc_rc rc = shmc_store_meta(c, mode, k, nk, data, nv, m->client_flags, m->ttl, &o, &cas);
+    proto_watch_evictions(env); /* what this store evicted */
+    static const char *const cmds[] = {[SHMC_MODE_SET] = "set", [SHMC_MODE_ADD] = "add",
+                                       [SHMC_MODE_REPLACE] = "replace",
+                                       [SHMC_MODE_APPEND] = "append",
+                                       [SHMC_MODE_PREPEND] = "prepend"};
+    proto_watch_stored(env, k, nk, rc,
+                       m->has_cas && mode == SHMC_MODE_SET ? "cas" : cmds[mode],
+                       m->client_flags, m->ttl, nv, req->cfd);
 
     const char *code;
     switch (rc) {
@@ -275,6 +294,7 @@ static proto_status exec_md(proto_env *env, proto_request *req, proto_out *out)
         o.what |= SHMC_DELETE_TOUCH;
         o.exptime = m->ttl;
     }
+    proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = shmc_delete_meta(env->cache, req->key, req->nkey, &o);
     if (rc == SHMC_OK) {
         if (!m->quiet) status_echo(out, req, "HD");
@@ -313,7 +333,11 @@ static proto_status exec_ma(proto_env *env, proto_request *req, proto_out *out)
     if (t_before_n) o.what |= SHMC_ARITH_VIVIFY_AFTER_TOUCH;
     uint64_t value = 0;
     shmc_item_meta im;
+    proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = shmc_arith_meta(c, req->key, req->nkey, incr, m->delta, &o, &value, &im);
+    proto_watch_evictions(env);
+    if (rc == SHMC_OK && im.created) /* memcached adds the new counter: lookup and store */
+        proto_watch_created(env, req->key, req->nkey, m->vivify_ttl, value, req->cfd);
     switch (rc) {
     case SHMC_OK: break;
     case SHMC_NOT_FOUND:
@@ -390,6 +414,8 @@ static proto_status exec_me(proto_env *env, proto_request *req, proto_out *out)
         rc = shmc_get_meta(env->cache, req->key, req->nkey, &peek, v, nvalue, &nvalue, &im);
         free(v);
     }
+    proto_watch_got(env, req->key, req->nkey, rc == SHMC_OK, im.flags, (size_t)im.nvalue,
+                    req->cfd);
     if (rc == SHMC_NOT_FOUND || rc == SHMC_BUFFER_TOO_SMALL ||
         (rc == SHMC_BAD_KEY && !req->meta.base64)) {
         proto_out_line(out, "EN");

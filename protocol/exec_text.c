@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "command.h"
-#include "watch.h"
+#include "watch_item.h"
 #include "detail.h"
 #include "frame.h"
 #include "number.h"
@@ -83,8 +83,7 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
         }
         if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) { /* a miss */
             proto_detail_get(env, key, nkey, false);
-            if (proto_watch_wants(&env->watch, PROTO_WATCH_FETCHERS))
-                proto_watch_item_get(&env->watch, key, nkey, false, 0, req->cfd);
+            proto_watch_got(env, key, nkey, false, 0, 0, req->cfd);
             return true;
         }
         if (rc != SHMC_OK) {
@@ -92,8 +91,7 @@ static bool append_value(proto_env *env, const proto_request *req, const char *k
             return false;
         }
         proto_detail_get(env, key, nkey, true);
-        if (proto_watch_wants(&env->watch, PROTO_WATCH_FETCHERS))
-            proto_watch_item_get(&env->watch, key, nkey, true, nvalue, req->cfd);
+        proto_watch_got(env, key, nkey, true, flags, nvalue, req->cfd);
         size_t hlen = value_header(base, key, nkey, flags, nvalue, with_cas,
                                    proto_cas_shown(env, cas));
         char *p = base + hlen;
@@ -118,6 +116,7 @@ typedef struct mget_batch {
     bool with_cas, no_cas, broken;
     bool found[MGET_BATCH];
     size_t size[MGET_BATCH];
+    uint32_t flags[MGET_BATCH];
     proto_out *out;
     size_t high_water;
 } mget_batch;
@@ -144,6 +143,7 @@ static void mget_append(void *ctx, const char *key, size_t nkey, const void *val
     out->len = (size_t)(p - out->buf) + nvalue + 2;
     b->found[b->next] = true;
     b->size[b->next] = nvalue;
+    b->flags[b->next] = flags;
     b->next++;
     if (proto_out_pending(out) > b->high_water) b->done = b->next; /* pause after this one */
 }
@@ -181,8 +181,8 @@ static bool append_values(proto_env *env, proto_request *req, proto_out *out, bo
         for (size_t i = 0; i < b.done; i++) proto_detail_get(env, b.key[i], b.nkey[i], b.found[i]);
     if (proto_watch_wants(&env->watch, PROTO_WATCH_FETCHERS))
         for (size_t i = 0; i < b.done; i++)
-            proto_watch_item_get(&env->watch, b.key[i], b.nkey[i], b.found[i], b.size[i],
-                                 req->cfd);
+            proto_watch_got_(env, b.key[i], b.nkey[i], b.found[i], b.flags[i], b.size[i],
+                             req->cfd);
     return true;
 }
 
@@ -240,45 +240,6 @@ proto_status proto_resume(proto_env *env, proto_request *req, proto_out *out)
 
 /* ---- watch (watch.h) ---- */
 
-/* The item_get line memcached's own lookup logs before a store, delete, touch or incr: the
- * item as it is now (an extra lookup, made only while someone watches fetchers). */
-static void watch_lookup(proto_env *env, const proto_request *req)
-{
-    if (!proto_watch_wants(&env->watch, PROTO_WATCH_FETCHERS)) return;
-    char one[1];
-    size_t n = 0;
-    shmc_rc rc = shmc_get(env->cache, req->key, req->nkey, one, 0, &n, NULL, NULL);
-    bool found = rc == SHMC_OK || rc == SHMC_BUFFER_TOO_SMALL;
-    proto_watch_item_get(&env->watch, req->key, req->nkey, found, n, req->cfd);
-}
-
-static void watch_store(proto_env *env, const proto_request *req, shmc_rc rc)
-{
-    static const char *const cmds[] = {[PROTO_SET] = "set", [PROTO_ADD] = "add",
-                                       [PROTO_REPLACE] = "replace", [PROTO_APPEND] = "append",
-                                       [PROTO_PREPEND] = "prepend", [PROTO_CAS] = "cas"};
-    const char *status;
-    switch (rc) {
-    case SHMC_OK: status = "stored"; break;
-    case SHMC_NOT_STORED: status = "not_stored"; break;
-    case SHMC_EXISTS: status = "exists"; break;
-    case SHMC_NOT_FOUND: status = "not_found"; break;
-    case SHMC_TOO_LARGE: status = "too_large"; break;
-    case SHMC_NO_MEMORY: status = "no_memory"; break;
-    default: return;
-    }
-    size_t size = req->vlen;
-    if (rc == SHMC_OK && (req->cmd == PROTO_APPEND || req->cmd == PROTO_PREPEND)) {
-        char one[1];
-        shmc_get(env->cache, req->key, req->nkey, one, 0, &size, NULL, NULL); /* the result */
-    }
-    /* memcached shows the seconds left: an absolute exptime (past 30 days) counts from now */
-    long long ttl = (long long)req->exptime;
-    if (ttl > 60 * 60 * 24 * 30) ttl -= (long long)time(NULL);
-    proto_watch_item_store(&env->watch, req->key, req->nkey, status, cmds[req->cmd], ttl, size,
-                           req->cfd);
-}
-
 proto_status proto_exec_watch(proto_env *env, proto_request *req, const char *data,
                               proto_out *out)
 {
@@ -295,6 +256,7 @@ proto_status proto_exec_watch(proto_env *env, proto_request *req, const char *da
         reply(out, req, "ERROR");
         return PROTO_DONE;
     }
+    if (req->flags & PROTO_WATCH_EVICTIONS) proto_watch_evictions_on(env);
     req->watching = true; /* the server adds the watcher, answering OK or memcached's error */
     return PROTO_DONE;
 }
@@ -327,6 +289,11 @@ void proto_drop_refused(shmc_t *c, const char *key, size_t nkey)
     (void)shmc_delete_meta(c, key, nkey, &quiet);
 }
 
+/* memcached's names of the storage commands in its item_store lines */
+static const char *const store_cmds[] = {[PROTO_SET] = "set", [PROTO_ADD] = "add",
+                                         [PROTO_REPLACE] = "replace", [PROTO_APPEND] = "append",
+                                         [PROTO_PREPEND] = "prepend", [PROTO_CAS] = "cas"};
+
 proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *data,
                                 proto_out *out)
 {
@@ -335,8 +302,13 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     if (!data) { /* refused before reading: longer than the cache takes */
         atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
         reply(out, req, "SERVER_ERROR object too large for cache");
-        /* memcached drops the old value of a set that was too large */
-        if (req->cmd == PROTO_SET) proto_drop_refused(env->cache, req->key, req->nkey);
+        proto_watch_stored(env, req->key, req->nkey, SHMC_TOO_LARGE, store_cmds[req->cmd], 0, 0, 0,
+                           req->cfd);
+        /* memcached drops the old value of a set that was too large (a lookup it logs) */
+        if (req->cmd == PROTO_SET) {
+            proto_watch_lookup(env, req->key, req->nkey, req->cfd);
+            proto_drop_refused(env->cache, req->key, req->nkey);
+        }
         return PROTO_SWALLOW;
     }
     if (!proto_data_terminated(data, req->vlen)) {
@@ -347,7 +319,7 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
     const char *k = req->key;
     size_t nk = req->nkey, nv = req->vlen;
     shmc_rc rc;
-    watch_lookup(env, req); /* memcached's store looks the old item up first */
+    proto_watch_lookup(env, k, nk, req->cfd); /* memcached's store looks the old item up first */
     switch (req->cmd) {
     case PROTO_SET: rc = shmc_set(c, k, nk, data, nv, req->flags, req->exptime); break;
     case PROTO_ADD: rc = shmc_add(c, k, nk, data, nv, req->flags, req->exptime); break;
@@ -360,8 +332,9 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
         break;
     }
     count_refusal(env, rc);
-    if (proto_watch_wants(&env->watch, PROTO_WATCH_MUTATIONS))
-        watch_store(env, req, rc);
+    proto_watch_evictions(env); /* what this store evicted */
+    proto_watch_stored(env, k, nk, rc, store_cmds[req->cmd], req->flags, req->exptime, nv,
+                       req->cfd);
     /* memcached drops the old value of a set it had no memory for */
     if (rc == SHMC_NO_MEMORY && req->cmd == PROTO_SET) proto_drop_refused(c, k, nk);
     const char *line = storage_reply(rc);
@@ -377,10 +350,11 @@ proto_status proto_exec_arithmetic(proto_env *env, proto_request *req, const cha
 {
     (void)data;
     uint64_t value = 0;
-    watch_lookup(env, req);
+    proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = req->cmd == PROTO_INCR
                      ? shmc_incr(env->cache, req->key, req->nkey, req->delta, &value)
                      : shmc_decr(env->cache, req->key, req->nkey, req->delta, &value);
+    proto_watch_evictions(env);
     if (req->noreply) return PROTO_DONE;
     switch (rc) {
     case SHMC_OK: {
@@ -412,7 +386,7 @@ proto_status proto_exec_delete(proto_env *env, proto_request *req, const char *d
 {
     (void)data;
     proto_detail_delete(env, req->key, req->nkey);
-    watch_lookup(env, req);
+    proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = shmc_delete(env->cache, req->key, req->nkey);
     if (rc == SHMC_OK) reply(out, req, "DELETED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");
@@ -424,7 +398,7 @@ proto_status proto_exec_touch(proto_env *env, proto_request *req, const char *da
                               proto_out *out)
 {
     (void)data;
-    watch_lookup(env, req);
+    proto_watch_lookup(env, req->key, req->nkey, req->cfd);
     shmc_rc rc = shmc_touch(env->cache, req->key, req->nkey, req->exptime);
     if (rc == SHMC_OK) reply(out, req, "TOUCHED");
     else if (rc == SHMC_NOT_FOUND || rc == SHMC_BAD_KEY) reply(out, req, "NOT_FOUND");

@@ -173,24 +173,36 @@ static int head(proto_watch *w, char *p, size_t cap)
 #define LINE_MAX_ (250 + 300)
 
 void proto_watch_item_get(proto_watch *w, const char *key, size_t nkey, bool found, size_t size,
-                          int cfd)
+                          unsigned clsid, int cfd)
 {
     char line[LINE_MAX_];
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
-                     "type=item_get key=%.*s status=%s clsid=%d cfd=%d size=%zu\n", (int)nkey,
-                     key, found ? "found" : "not_found", found ? 1 : 0, cfd, found ? size : 0);
+                     "type=item_get key=%.*s status=%s clsid=%u cfd=%d size=%zu\n", (int)nkey,
+                     key, found ? "found" : "not_found", clsid, cfd, size);
     emit(w, PROTO_WATCH_FETCHERS, line, (size_t)(h + n));
 }
 
 void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const char *status,
-                            const char *cmd, long long ttl, size_t size, int cfd)
+                            const char *cmd, long long ttl, size_t size, unsigned clsid,
+                            int cfd)
 {
     char line[LINE_MAX_];
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
-                     "type=item_store key=%.*s status=%s cmd=%s ttl=%lld clsid=1 cfd=%d "
+                     "type=item_store key=%.*s status=%s cmd=%s ttl=%lld clsid=%u cfd=%d "
                      "size=%zu\n",
-                     (int)nkey, key, status, cmd, ttl, cfd, size);
+                     (int)nkey, key, status, cmd, ttl, clsid, cfd, size);
     emit(w, PROTO_WATCH_MUTATIONS, line, (size_t)(h + n));
+}
+
+void proto_watch_eviction(proto_watch *w, const char *key, size_t nkey, bool fetched,
+                          long long ttl, unsigned la, unsigned clsid, size_t size)
+{
+    char line[LINE_MAX_];
+    int h = head(w, line, sizeof line);
+    int n = snprintf(line + h, sizeof line - (size_t)h,
+                     "type=eviction key=%.*s fetch=%s ttl=%lld la=%u clsid=%u size=%zu\n",
+                     (int)nkey, key, fetched ? "yes" : "no", ttl, la, clsid, size);
+    emit(w, PROTO_WATCH_EVICTIONS, line, (size_t)(h + n));
 }

@@ -20,7 +20,7 @@
 enum {
     PROTO_WATCH_FETCHERS = 1u << 0,
     PROTO_WATCH_MUTATIONS = 1u << 1,
-    PROTO_WATCH_EVICTIONS = 1u << 2, /* accepted; shmc's evictions happen inside the library */
+    PROTO_WATCH_EVICTIONS = 1u << 2, /* those of this server's own stores (watch_item.h) */
     PROTO_WATCH_OTHER = 1u << 3,     /* rawcmds, sysevents, connevents, proxy*: accepted, silent */
 };
 
@@ -73,8 +73,11 @@ static inline bool proto_watch_wants(proto_watch *w, uint32_t flag)
 
 /* Events, in memcached's log line formats; call only after proto_watch_wants said yes. */
 void proto_watch_item_get(proto_watch *w, const char *key, size_t nkey, bool found, size_t size,
-                          int cfd);
+                          unsigned clsid, int cfd);
 void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const char *status,
-                            const char *cmd, long long ttl, size_t size, int cfd);
+                            const char *cmd, long long ttl, size_t size, unsigned clsid,
+                            int cfd);
+void proto_watch_eviction(proto_watch *w, const char *key, size_t nkey, bool fetched,
+                          long long ttl, unsigned la, unsigned clsid, size_t size);
 
 #endif

@@ -39,6 +39,7 @@ conn_t *conn_new(struct worker *w, int fd, bool plain)
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->fd = fd;
+    c->bin.cfd = fd;
     c->worker = w;
     c->state = CONN_READ_CMD;
     c->last_active = conn_now();

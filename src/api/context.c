@@ -227,6 +227,7 @@ shmc_rc handle_ctx(shmc_t *c, protect_thread_t *t, op_ctx_t *ctx)
     ctx->cas_next = &e->cas_next;
     ctx->cas_limit = &e->cas_limit;
     ctx->no_evict = c->no_evict;
+    ctx->evictions = __atomic_load_n(&c->evictions, __ATOMIC_ACQUIRE); /* set once, any time */
     store_ctx_begin(&c->r, ctx);
     /* frozen by a live resizer: reads go on in the old file, writes meet the freeze under
      * their stripe; frozen by a dead one, or moved: follow */

@@ -20,6 +20,8 @@ struct shmc {
     uint64_t id;          /* unique in this process: names the handle's thread slots */
     int protect;          /* the enum shmc_protect in force */
     bool no_evict;        /* SHMC_OPEN_NO_EVICT: stores fail rather than evict */
+    struct evict_log *evictions; /* shmc_evictions_record's ring (private memory), or NULL;
+                                  * shared with the states this one replaced */
     uint32_t index;       /* its entry in the handle table */
     struct shmc *retired; /* the state this one replaced when the cache moved (resize.c),
                            * freed at close: calls of other threads may still be in it */

@@ -137,6 +137,8 @@ shmc_rc handle_follow(const shmc_t *h)
     if (c2) {
         memcpy(c2->path, c->path, sizeof c2->path);
         c2->protect = c->protect;
+        c2->no_evict = c->no_evict;
+        c2->evictions = __atomic_load_n(&c->evictions, __ATOMIC_ACQUIRE);
         rc = region_open(&c2->r, c2->path, 0, 0, 0, 0600, REGION_OPEN_ONLY);
         if (rc == SHMC_NOT_FOUND)
             rc = error_set(SHMC_REMOVED, "cache %s was removed while this handle had it open "

@@ -13,6 +13,7 @@
 #include "protect/seal.h"
 #include <sys/mman.h>
 #include "store/check.h"
+#include "store/evictions.h"
 #include "store/index.h"
 #include "store/recover.h"
 #include "store/stats.h"
@@ -261,6 +262,11 @@ API void shmc_close(shmc_t *h)
     handle_unregister(cl.c);
     handle_free_retired(cl.c);
     region_close(&cl.c->r);
+    evict_log_t *ev = cl.c->evictions;
+    if (ev) {
+        pthread_mutex_destroy(&ev->lock);
+        protect_private_free(ev, sizeof *ev + ev->cap * sizeof ev->rec[0]);
+    }
     protect_private_free(cl.c, sizeof *cl.c);
     call_end(&cl);
 }
@@ -945,6 +951,67 @@ API shmc_rc shmc_stats_sized(shmc_t *h, shmc_stats_t *out, size_t size)
         size = sizeof s;
     }
     memcpy(out, &s, size);
+    return SHMC_OK;
+}
+
+API shmc_rc shmc_evictions_record(shmc_t *h, size_t n)
+{
+    CANCEL_OFF();
+    if (!h) return invalid("cache handle is NULL");
+    if (n < 1 || n > SHMC_EVICTIONS_MAX) return invalid("eviction record size out of range");
+    struct call cl;
+    shmc_rc rc = call_begin(&cl, h);
+    if (rc != SHMC_OK) return rc;
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER; /* two threads turning it on */
+    pthread_mutex_lock(&once);
+    if (__atomic_load_n(&cl.c->evictions, __ATOMIC_ACQUIRE)) {
+        rc = invalid("eviction recording is already on for this handle");
+    } else {
+        evict_log_t *ev = protect_private_alloc(sizeof *ev + n * sizeof ev->rec[0]);
+        if (!ev) {
+            rc = error_set(SHMC_SYSTEM, "out of process memory for the eviction record");
+        } else {
+            pthread_mutex_init(&ev->lock, NULL);
+            ev->cap = (uint32_t)n;
+            __atomic_store_n(&cl.c->evictions, ev, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&once);
+    call_end(&cl);
+    return rc;
+}
+
+API shmc_rc shmc_evictions_drain(shmc_t *h, shmc_eviction *out, size_t cap, size_t *n,
+                                 uint64_t *lost)
+{
+    CANCEL_OFF();
+    if (!h || !out || !n) return invalid("cache handle, out or n is NULL");
+    *n = 0;
+    uint64_t dropped = 0;
+    for (;;) { /* a few at a time through the stack: caller memory is written gate closed */
+        evict_rec_t rec[8];
+        uint32_t want = cap - *n < 8 ? (uint32_t)(cap - *n) : 8, got = 0;
+        struct call cl;
+        shmc_rc rc = call_begin(&cl, h);
+        if (rc != SHMC_OK) return rc;
+        evict_log_t *ev = __atomic_load_n(&cl.c->evictions, __ATOMIC_ACQUIRE);
+        if (ev && want) got = evict_log_take(ev, rec, want, &dropped);
+        call_end(&cl);
+        for (uint32_t i = 0; i < got; i++) {
+            shmc_eviction *e = &out[*n + i];
+            memset(e, 0, sizeof *e);
+            e->nkey = rec[i].nkey <= SHMC_KEY_MAX ? rec[i].nkey : SHMC_KEY_MAX;
+            memcpy(e->key, rec[i].key, e->nkey);
+            e->nvalue = rec[i].nvalue;
+            e->flags = rec[i].flags;
+            e->last_access = rec[i].last_access;
+            e->ttl = rec[i].ttl;
+            e->fetched = rec[i].fetched;
+        }
+        *n += got;
+        if (got < want || *n == cap) break;
+    }
+    if (lost) *lost = dropped;
     return SHMC_OK;
 }
 

@@ -22,6 +22,7 @@ typedef struct op_ctx {
                            * call must start again (STORE_RETRY) */
     uint64_t *cas_next, *cas_limit; /* this thread's reserved cas values */
     bool no_evict;        /* the handle's SHMC_OPEN_NO_EVICT: never evict a live item */
+    struct evict_log *evictions; /* the handle's record of what it evicts (evictions.h), or NULL */
 } op_ctx_t;
 
 static inline void ctr_add(op_ctx_t *c, int idx, uint64_t n)

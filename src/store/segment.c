@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/access.h"
+#include "store/evictions.h"
 #include "store/index.h"
 #include "util/hash.h"
 #include "util/crashpoint.h"
@@ -284,6 +285,7 @@ static void clean_victim(const region_t *r, op_ctx_t *ctx, int hi, bool force_ev
                     CRASHPOINT("clean.evicted");
                     CTR(ctx, C_evictions);
                     if (!fetched) CTR(ctx, C_evicted_unfetched);
+                    if (ctx->evictions) evict_log_add(ctx->evictions, it, fetched, ctx->now);
                 }
             }
             index_unlock(st);

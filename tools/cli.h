@@ -49,8 +49,12 @@ struct cli_command {
 
 /* The exit status for a library result. */
 int cli_status(shmc_rc rc);
-/* Print "shmc: what: error: detail" on stderr; return cli_status(rc). */
+/* Print "shmc: what: why" on stderr (the library's detail, else the code's text); return
+ * cli_status(rc). */
 int cli_fail(const char *what, shmc_rc rc);
+/* Print "no such cache" for cache (with the library's reason when a removed cache is still
+ * in use; hint: how to make one); EXIT_NO_CACHE. */
+int cli_no_cache(const char *cache, bool hint);
 /* Open an existing cache; on failure print why and return the exit status (0: opened). */
 int cli_open(const char *cache, shmc_t **out);
 /* Print the command's synopsis on stderr; EXIT_USAGE. */

@@ -40,10 +40,24 @@ int cli_fail(const char *what, shmc_rc rc)
 {
     const char *detail = shmc_last_error();
     int e = errno;
-    fprintf(stderr, "shmc: %s: %s%s%s", what, shmc_strerror(rc), *detail ? ": " : "", detail);
+    /* where the library says why a file was refused or a call failed, that is the message:
+     * the code's generic text ("not a usable cache file (foreign, ...)") would mislead */
+    bool plain = *detail && (rc == SHMC_BAD_FILE || rc == SHMC_SYSTEM || rc == SHMC_INVALID ||
+                             rc == SHMC_UNSUPPORTED || rc == SHMC_REMOVED);
+    if (plain) fprintf(stderr, "shmc: %s: %s", what, detail);
+    else fprintf(stderr, "shmc: %s: %s%s%s", what, shmc_strerror(rc), *detail ? ": " : "", detail);
     if (rc == SHMC_SYSTEM && !*detail && e) fprintf(stderr, ": %s", strerror(e));
     fputc('\n', stderr);
     return cli_status(rc);
+}
+
+int cli_no_cache(const char *cache, bool hint)
+{
+    const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
+    if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
+    else if (hint) fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
+    else fprintf(stderr, "shmc: %s: no such cache\n", cache);
+    return EXIT_NO_CACHE;
 }
 
 int cli_open(const char *cache, shmc_t **out)
@@ -54,12 +68,7 @@ int cli_open(const char *cache, shmc_t **out)
     cfg.item_size_max = 0;
     cfg.flags = SHMC_OPEN_EXISTING;
     shmc_rc rc = shmc_open(out, cache, &cfg);
-    if (rc == SHMC_NOT_FOUND) {
-        const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
-        if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
-        else fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
-        return EXIT_NO_CACHE;
-    }
+    if (rc == SHMC_NOT_FOUND) return cli_no_cache(cache, true);
     if (rc != SHMC_OK) return cli_fail(cache, rc);
     return EXIT_OK_;
 }
@@ -243,6 +252,13 @@ static int cmd_create(cli_args *a)
     bool created = false;
     shmc_rc rc = perm_open(&c, a->pos[0], &cfg, gid, &created);
     if (rc == SHMC_EXISTS) {
+        shmc_info_t info; /* what is in the way: a cache, or some other file */
+        if (shmc_info(a->pos[0], &info) == SHMC_BAD_FILE) {
+            fprintf(stderr, "shmc: %s: the name is taken by a file that is not a cache: %s "
+                            "(`shmc rm --force %s` removes it)\n", a->pos[0], shmc_last_error(),
+                    a->pos[0]);
+            return EXIT_REFUSED_FILE;
+        }
         fprintf(stderr, "shmc: %s: the cache exists already (--exist-ok accepts it; `shmc rm %s` "
                         "removes it)\n", a->pos[0], a->pos[0]);
         return EXIT_EXISTS;
@@ -321,14 +337,14 @@ static int cmd_check(cli_args *a)
     fclose(out);
     if (rc == SHMC_NOT_FOUND) {
         free(report);
-        fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]);
+        cli_no_cache(a->pos[0], false);
         if (a->json) json_error(a->pos[0], EXIT_NO_CACHE);
         return EXIT_NO_CACHE;
     }
     if (!a->json) {
         fputs(report, stdout);
         free(report);
-        return rc != SHMC_OK ? cli_fail("check", rc) : violations ? EXIT_MISS : EXIT_OK_;
+        return rc != SHMC_OK ? cli_fail(a->pos[0], rc) : violations ? EXIT_MISS : EXIT_OK_;
     }
     printf("{\"cache\": ");
     cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));

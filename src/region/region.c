@@ -373,22 +373,31 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     return SHMC_OK;
 }
 
+/* The validated header of the file open on fd (path names it in messages), and its stat. */
+static shmc_rc read_header(int fd, const char *path, struct stat *st, header_t *h)
+{
+    if (fstat(fd, st) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
+    if (S_ISDIR(st->st_mode)) return error_set(SHMC_BAD_FILE, "%s is a directory, not a cache file", path);
+    if (!S_ISREG(st->st_mode)) return error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
+    if ((uint64_t)st->st_size < sizeof *h)
+        return error_set(SHMC_BAD_FILE, "%s is too short (%lld bytes) to be a cache", path,
+                         (long long)st->st_size);
+    ssize_t n = pread(fd, h, sizeof *h, 0);
+    if (n != (ssize_t)sizeof *h)
+        return error_set(SHMC_SYSTEM, "read %s: %s", path, n < 0 ? strerror(errno) : "short read");
+    /* hugetlbfs rounds the file up to whole huge pages */
+    return layout_validate(h, (uint64_t)st->st_size == fs_length(fd, h->file_size)
+                                  ? h->file_size : (uint64_t)st->st_size);
+}
+
 static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t memory_limit,
                              uint64_t item_size_max)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
-    if ((uint64_t)st.st_size < sizeof(header_t))
-        return error_set(SHMC_BAD_FILE, "%s is too short (%lld bytes) to be a cache", path,
-                         (long long)st.st_size);
     header_t h;
-    ssize_t n = pread(fd, &h, sizeof h, 0);
-    if (n != (ssize_t)sizeof h) return error_set(SHMC_SYSTEM, "read %s: %s", path, strerror(errno));
-    uint64_t length = fs_length(fd, h.file_size); /* hugetlbfs: whole huge pages */
-    shmc_rc rc = layout_validate(&h, (uint64_t)st.st_size == length ? h.file_size
-                                                                     : (uint64_t)st.st_size);
+    shmc_rc rc = read_header(fd, path, &st, &h);
     if (rc != SHMC_OK) return rc;
+    uint64_t length = fs_length(fd, h.file_size); /* hugetlbfs: whole huge pages */
     if ((memory_limit && memory_limit != h.memory_limit) ||
         (item_size_max && item_size_max != h.item_size_max))
         return error_set(SHMC_BAD_FILE,
@@ -441,6 +450,7 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
             if (rc != SHMC_OK) close(fd);
             return rc;
         }
+        if (errno == EISDIR) return error_set(SHMC_BAD_FILE, "%s is a directory, not a cache file", path);
         if (errno != ENOENT) return error_set(SHMC_SYSTEM, "open %s: %s", path, strerror(errno));
         /* a removed file that live processes still use: a new one would split its users */
         int user = region_removed_user(path);
@@ -512,13 +522,7 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
                                  path, strerror(errno));
     struct stat st;
     header_t h;
-    shmc_rc rc = SHMC_OK;
-    if (fstat(fd, &st) < 0) rc = error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode)) rc = error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
-    else if ((uint64_t)st.st_size < sizeof h) rc = error_set(SHMC_BAD_FILE, "%s is too short", path);
-    else if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) rc = error_set(SHMC_SYSTEM, "read %s", path);
-    else rc = layout_validate(&h, (uint64_t)st.st_size == fs_length(fd, h.file_size)
-                                      ? h.file_size : (uint64_t)st.st_size);
+    shmc_rc rc = read_header(fd, path, &st, &h);
     /* Reading a hole of a tmpfs file through a mapping allocates a page, and raises SIGBUS
      * when the filesystem is full: a reader maps only a file whose memory is all there. */
     if (rc == SHMC_OK && (uint64_t)st.st_blocks * 512 < h.file_size)

@@ -1,10 +1,15 @@
 /* ls.c — `shmc ls`: the caches in $SHMC_DIR (or a given directory), read with shmc_info, so
- * listing attaches to none of them and repairs nothing. */
+ * listing attaches to none of them and repairs nothing.  A file it cannot read as a cache is
+ * listed too, with the reason, so that no cache hides from its owner's view. */
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,6 +26,25 @@ static const char *human(uint64_t v, char *buf, size_t cap)
     while (d >= 1024 && i < 4) d /= 1024, i++;
     snprintf(buf, cap, "%.1f%c", d, unit[i]);
     return buf;
+}
+
+/* Why path cannot be listed as a cache, in a few words for the table ("permission denied",
+ * "not a shmc cache"); rc and detail are shmc_info's answer, which --json and -v give in
+ * full. */
+static const char *short_reason(const char *path, shmc_rc rc, const char *detail, char *buf,
+                                size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(buf, cap, "%s", strerror(errno));
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+        return buf;
+    }
+    close(fd);
+    if (rc != SHMC_BAD_FILE) return *detail ? detail : shmc_strerror(rc);
+    if (strstr(detail, "bad magic") || strstr(detail, "too short")) return "not a shmc cache";
+    if (strstr(detail, "layout version")) return "a cache of another layout version";
+    return "a damaged cache file (shmc check tells more)";
 }
 
 static int by_name(const void *a, const void *b)
@@ -56,7 +80,25 @@ int cmd_ls(cli_args *a)
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         shmc_rc rc = shmc_info(path, &info);
         if (rc != SHMC_OK) {
-            if (a->verbose) fprintf(stderr, "shmc: %s: not listed: %s\n", path, shmc_last_error());
+            char detail[512], buf[128];
+            snprintf(detail, sizeof detail, "%s", shmc_last_error());
+            const char *why = short_reason(path, rc, detail, buf, sizeof buf);
+            if (a->verbose) fprintf(stderr, "shmc: %s: %s\n", names[i], detail);
+            if (a->json) {
+                printf("%s{\"name\": ", shown ? ", " : "");
+                cli_json_string(stdout, names[i], strlen(names[i]));
+                printf(", \"path\": ");
+                cli_json_string(stdout, path, strlen(path));
+                printf(", \"file_size\": %" PRIu64 ", \"error\": ", (uint64_t)st.st_size);
+                cli_json_string(stdout, why, strlen(why));
+                printf(", \"detail\": ");
+                cli_json_string(stdout, detail, strlen(detail));
+                printf("}");
+            } else {
+                char b1[32];
+                printf("%-24s %8s %s\n", names[i], human((uint64_t)st.st_size, b1, sizeof b1), why);
+            }
+            shown++;
             continue;
         }
         if (a->json) {

@@ -407,8 +407,11 @@ static const cli_command commands[] = {
      "  columns: size of the file, items, bytes of live items, protection an open here would\n"
      "  get, processes attached, and 'pending' when the last users died attached (the next\n"
      "  open verifies every item first)\n"
-     "  --json          one JSON array of objects, sizes in bytes\n"
-     "  -v              also say on stderr why a file is not listed\n", cmd_ls},
+     "  a file that cannot be read as a cache is listed with its size and the reason\n"
+     "  (permission denied, not a shmc cache, ...)\n"
+     "  --json          one JSON array of objects, sizes in bytes; a file that cannot be\n"
+     "                  read has \"error\" (the reason) and \"detail\" instead of the counters\n"
+     "  -v              also say on stderr in full why a file cannot be read\n", cmd_ls},
     {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache; attached processes get 'cache removed'",
      "  processes still attached fail from their next call with \"cache removed\" until a new\n"
      "  cache is made under the name, which they then use\n"

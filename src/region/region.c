@@ -323,6 +323,39 @@ static shmc_rc header_template(header_t *tmpl, uint64_t memory_limit, uint64_t i
     return SHMC_OK;
 }
 
+/* A new cache file for path as tmpl describes it, initialised and mapped into r, not yet
+ * under its name (tmp[cap]: its temporary name, or "" where it has none): of mode, and of
+ * like's owners where like is given and we may.  On failure nothing is left behind. */
+static shmc_rc build_unnamed(region_t *r, const char *path, const header_t *tmpl, unsigned mode,
+                             const struct stat *like, char *tmp, size_t cap)
+{
+    int fd = create_unlinked(path, mode, tmp, cap);
+    if (fd < 0) return SHMC_SYSTEM;
+    uint64_t length = fs_length(fd, tmpl->file_size);
+    shmc_rc rc;
+    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
+        int e = errno;
+        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
+    } else {
+        if (like && fchown(fd, like->st_uid, like->st_gid) < 0 &&
+            fchown(fd, (uid_t)-1, like->st_gid) < 0) {
+            /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
+        }
+        rc = reserve_space(fd, path, length, false);
+    }
+    if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) rc = init_new(r, tmpl);
+    if (rc != SHMC_OK) {
+        if (r->base) munmap(r->base, r->size);
+        r->base = NULL;
+        r->fd = -1;
+        close(fd);
+        if (tmp[0]) unlink(tmp);
+        tmp[0] = '\0';
+    }
+    return rc;
+}
+
 static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
                            uint64_t item_size_max, unsigned hash_power, unsigned mode,
                            bool *lost_race)
@@ -332,24 +365,9 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     if (rc != SHMC_OK) return rc;
 
     char tmp[4200];
-    int fd = create_unlinked(path, mode, tmp, sizeof tmp);
-    if (fd < 0) return SHMC_SYSTEM;
-    uint64_t length = fs_length(fd, tmpl.file_size);
-    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
-        int e = errno;
-        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
-    } else {
-        rc = reserve_space(fd, path, length, false);
-    }
-    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
-    if (rc == SHMC_OK) rc = init_new(r, &tmpl);
-    if (rc != SHMC_OK) {
-        if (r->base) munmap(r->base, r->size);
-        r->base = NULL;
-        close(fd);
-        if (tmp[0]) unlink(tmp);
-        return rc;
-    }
+    rc = build_unnamed(r, path, &tmpl, mode, NULL, tmp, sizeof tmp);
+    if (rc != SHMC_OK) return rc;
+    int fd = r->fd;
     CRASHPOINT("create.initialised");
     if (publish(fd, tmp, path) < 0) {
         int e = errno;
@@ -568,30 +586,8 @@ shmc_rc region_build(region_t *r, const char *path, uint64_t memory_limit,
     if (rc != SHMC_OK) return rc;
     struct stat like;
     if (fstat(like_fd, &like) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    int fd = create_unlinked(path, like.st_mode & 07777, tmp, cap);
-    if (fd < 0) return SHMC_SYSTEM;
-    uint64_t length = fs_length(fd, tmpl.file_size);
     /* the new file is the old one's in all but size: its mode, and its owners where we may */
-    if (fchmod(fd, like.st_mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
-        int e = errno;
-        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
-    } else {
-        if (fchown(fd, like.st_uid, like.st_gid) < 0 && fchown(fd, (uid_t)-1, like.st_gid) < 0) {
-            /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
-        }
-        rc = reserve_space(fd, path, length, false);
-    }
-    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
-    if (rc == SHMC_OK) rc = init_new(r, &tmpl);
-    if (rc != SHMC_OK) {
-        if (r->base) munmap(r->base, r->size);
-        r->base = NULL;
-        r->fd = -1;
-        close(fd);
-        if (tmp[0]) unlink(tmp);
-        tmp[0] = '\0';
-    }
-    return rc;
+    return build_unnamed(r, path, &tmpl, like.st_mode & 07777, &like, tmp, cap);
 }
 
 shmc_rc region_replace(region_t *r, const char *tmp, const char *path)

@@ -63,6 +63,8 @@ bool cli_u64(const char *s, uint64_t *out);
 bool cli_i64(const char *s, int64_t *out);
 /* s[0..n) as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s, size_t n);
+/* lead (e.g. ", \"path\": "), then the C string s as a JSON string literal, on stdout. */
+void cli_json_str(const char *lead, const char *s);
 
 
 /* Subcommands with a file of their own. */

@@ -79,46 +79,39 @@ int cmd_ls(cli_args *a)
         shmc_info_t info;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         shmc_rc rc = shmc_info(path, &info);
+        char detail[512], buf[128];
+        const char *why = NULL; /* set when the file cannot be read as a cache */
         if (rc != SHMC_OK) {
-            char detail[512], buf[128];
             snprintf(detail, sizeof detail, "%s", shmc_last_error());
-            const char *why = short_reason(path, rc, detail, buf, sizeof buf);
+            why = short_reason(path, rc, detail, buf, sizeof buf);
             if (a->verbose) fprintf(stderr, "shmc: %s: %s\n", names[i], detail);
-            if (a->json) {
-                printf("%s{\"name\": ", shown ? ", " : "");
-                cli_json_string(stdout, names[i], strlen(names[i]));
-                printf(", \"path\": ");
-                cli_json_string(stdout, path, strlen(path));
-                printf(", \"file_size\": %" PRIu64 ", \"error\": ", (uint64_t)st.st_size);
-                cli_json_string(stdout, why, strlen(why));
-                printf(", \"detail\": ");
-                cli_json_string(stdout, detail, strlen(detail));
-                printf("}");
-            } else {
-                char b1[32];
-                printf("%-24s %8s %s\n", names[i], human((uint64_t)st.st_size, b1, sizeof b1), why);
-            }
-            shown++;
-            continue;
         }
+        uint64_t size = why ? (uint64_t)st.st_size : info.file_size;
+        char b1[32], b2[32];
         if (a->json) {
-            printf("%s{\"name\": ", shown ? ", " : "");
-            cli_json_string(stdout, names[i], strlen(names[i]));
-            printf(", \"path\": ");
-            cli_json_string(stdout, path, strlen(path));
-            printf(", \"file_size\": %" PRIu64 ", \"memory_limit\": %" PRIu64
-                   ", \"item_size_max\": %" PRIu64 ", \"curr_items\": %" PRIu64
-                   ", \"bytes\": %" PRIu64 ", \"attached\": %" PRIu64
-                   ", \"protection\": \"%s\", \"scrub_pending\": %s, \"create_time\": %" PRIu64 "}",
-                   info.file_size, info.memory_limit, info.item_size_max, info.curr_items,
-                   info.bytes, info.attached, info.protected_mode ? "pku" : "none",
-                   info.scrub_pending ? "true" : "false", info.create_time);
+            cli_json_str(shown ? ", {\"name\": " : "{\"name\": ", names[i]);
+            cli_json_str(", \"path\": ", path);
+            printf(", \"file_size\": %" PRIu64, size);
+            if (why) {
+                cli_json_str(", \"error\": ", why);
+                cli_json_str(", \"detail\": ", detail);
+            } else {
+                printf(", \"memory_limit\": %" PRIu64 ", \"item_size_max\": %" PRIu64
+                       ", \"curr_items\": %" PRIu64 ", \"bytes\": %" PRIu64
+                       ", \"attached\": %" PRIu64 ", \"protection\": \"%s\", \"scrub_pending\": %s"
+                       ", \"create_time\": %" PRIu64,
+                       info.memory_limit, info.item_size_max, info.curr_items, info.bytes,
+                       info.attached, info.protected_mode ? "pku" : "none",
+                       info.scrub_pending ? "true" : "false", info.create_time);
+            }
+            printf("}");
+        } else if (why) {
+            printf("%-24s %8s %s\n", names[i], human(size, b1, sizeof b1), why);
         } else {
-            char b1[32], b2[32];
             printf("%-24s %8s %10" PRIu64 " %8s %10s %8" PRIu64 " %s\n", names[i],
-                   human(info.file_size, b1, sizeof b1), info.curr_items,
-                   human(info.bytes, b2, sizeof b2), info.protected_mode ? "pku" : "none",
-                   info.attached, info.scrub_pending ? "pending" : "-");
+                   human(size, b1, sizeof b1), info.curr_items, human(info.bytes, b2, sizeof b2),
+                   info.protected_mode ? "pku" : "none", info.attached,
+                   info.scrub_pending ? "pending" : "-");
         }
         shown++;
     }

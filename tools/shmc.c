@@ -115,6 +115,12 @@ void cli_json_string(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
+void cli_json_str(const char *lead, const char *s)
+{
+    fputs(lead, stdout);
+    cli_json_string(stdout, s, strlen(s));
+}
+
 /* ---- data commands ---- */
 
 static int cmd_get(cli_args *a)
@@ -274,10 +280,8 @@ static int cmd_create(cli_args *a)
 static void json_error(const char *cache, int status)
 {
     const char *why = status == EXIT_NO_CACHE ? "no such cache" : shmc_last_error();
-    printf("{\"cache\": ");
-    cli_json_string(stdout, cache, strlen(cache));
-    printf(", \"error\": ");
-    cli_json_string(stdout, why, strlen(why));
+    cli_json_str("{\"cache\": ", cache);
+    cli_json_str(", \"error\": ", why);
     printf("}\n");
 }
 
@@ -301,8 +305,7 @@ static int cmd_stats(cli_args *a)
     }
     const char *prot = s.protected_mode ? "pku" : "none";
     if (a->json) {
-        printf("{\"cache\": ");
-        cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
+        cli_json_str("{\"cache\": ", a->pos[0]);
         printf(", \"protection\": \"%s\"", prot);
 #define J(kind, name, wire, reset, meaning) printf(", \"%s\": %" PRIu64, #name, s.name);
         SHMC_STATS(J)
@@ -346,12 +349,11 @@ static int cmd_check(cli_args *a)
         free(report);
         return rc != SHMC_OK ? cli_fail(a->pos[0], rc) : violations ? EXIT_MISS : EXIT_OK_;
     }
-    printf("{\"cache\": ");
-    cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
-    printf(", \"ok\": %s, \"violations\": %zu, \"error\": ",
-           rc == SHMC_OK && !violations ? "true" : "false", violations);
-    if (rc == SHMC_OK) printf("null");
-    else cli_json_string(stdout, shmc_last_error(), strlen(shmc_last_error()));
+    cli_json_str("{\"cache\": ", a->pos[0]);
+    printf(", \"ok\": %s, \"violations\": %zu", rc == SHMC_OK && !violations ? "true" : "false",
+           violations);
+    if (rc == SHMC_OK) printf(", \"error\": null");
+    else cli_json_str(", \"error\": ", shmc_last_error());
     printf(", \"report\": [");
     const char *line = report;
     for (bool first = true; line && *line; first = false) {

@@ -6,23 +6,6 @@
 # background is the attached process; it is stopped by its PID.
 . "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
-HOLDER=
-stop_holder() { # signal
-    [ -n "$HOLDER" ] || return 0
-    kill "-${1:-TERM}" "$HOLDER" 2>/dev/null
-    wait "$HOLDER" 2>/dev/null
-    HOLDER=
-}
-trap 'stop_holder KILL; cleanup_dir' EXIT
-hold() { # cache: attach a process to it until stop_holder
-    "$SHMC" top "$1" -d 3600 </dev/null >/dev/null 2>&1 &
-    HOLDER=$!
-    for _ in $(seq 100); do # attached once ls counts it
-        "$SHMC" ls --json | $py -c 'import json,sys; sys.exit(0 if any(c["name"]==sys.argv[1] and c["attached"] for c in json.load(sys.stdin)) else 1)' "$1" && return 0
-        sleep 0.05
-    done
-    fail "the holder never attached to $1"
-}
 
 expect_status 0 "$SHMC" create a -m 4
 expect_status 0 "$SHMC" create b -m 4
@@ -61,10 +44,8 @@ assert d["bent"]["error"].startswith("a damaged cache file") and "checksum" in d
 rm -f "$SHMC_DIR/old" "$SHMC_DIR/bent"
 
 # a cache this user may not read: listed, "permission denied", and ls still succeeds
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIPPED ls of another user's cache: needs root to run ls as nobody"
-elif ! command -v setpriv >/dev/null; then
-    echo "SKIPPED ls of another user's cache: setpriv (util-linux) is not installed"
+if [ -n "$(nobody_skip)" ]; then
+    echo "SKIPPED ls of another user's cache: $(nobody_skip)"
 else
     seen=$SHMC_DIR/seen
     mkdir "$seen"
@@ -72,7 +53,7 @@ else
     chmod 755 "$seen"
     expect_status 0 "$SHMC" create "$seen/mine" -m 4 --mode 0600
     expect_status 0 "$SHMC" create "$seen/open" -m 4 --mode 0644
-    nobody_ls() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$SHMC" ls "$seen" "$@"; }
+    nobody_ls() { as_nobody "$SHMC" ls "$seen" "$@"; }
     expect_status 0 nobody_ls
     grep -q "^mine  *[0-9.]*M permission denied$" "$OUT" && grep -q "^open .* none\|^open .* pku" "$OUT" \
         && pass "ls as nobody shows the unreadable cache, and why" || fail "ls as nobody: $(cat "$OUT")"

@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/entry.h"
 #include "api/handle.h"
 #include "protect/domain.h"
 #include "protect/gate.h"
@@ -67,14 +68,6 @@
 #include "store/store.h"
 #include "util/crashpoint.h"
 #include "util/error.h"
-
-#define API __attribute__((visibility("default")))
-
-/* as shmc.c's: no cancellation point inside a call */
-static void cancel_restore(int *old) { pthread_setcancelstate(*old, NULL); }
-#define CANCEL_OFF()                                                                        \
-    int cancel_old_ __attribute__((cleanup(cancel_restore)));                               \
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_old_)
 
 /* How many threads this process has (/proc/self/stat's 20th field; 0: unknown).  No stdio:
  * no allocation. */

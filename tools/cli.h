@@ -17,7 +17,7 @@ enum {
     EXIT_REFUSED_FILE = 3, /* not a usable cache file, or a damaged dump */
     EXIT_NO_CACHE = 4,     /* no such cache */
     EXIT_EXISTS = 5,       /* create: the cache exists already */
-    EXIT_BUSY = 6,         /* rm: processes are attached */
+    /* 6 was "busy" while rm refused attached caches; it tells them now (rm.c) */
     EXIT_REJECTED = 7,     /* the cache refused the request: bad key, too large, ... */
     EXIT_SYSTEM = 8,       /* a system call failed: permission, space, ... */
     EXIT_UNSUPPORTED = 9,  /* not supported on this machine */

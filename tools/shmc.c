@@ -456,14 +456,13 @@ static const char exit_codes[] =
     "  3  refused file: not a usable cache file, or a damaged dump\n"
     "  4  no such cache\n"
     "  5  exists already\n"
-    "  6  busy: processes are attached\n"
     "  7  request refused: bad key, too large, no memory, not numeric\n"
     "  8  system error: permission, no space, ...\n"
     "  9  unsupported on this machine\n";
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shmc COMMAND CACHE [ARGS]   (shmc COMMAND --help for its options)\n"
+    fprintf(f, "usage: shmc COMMAND [CACHE] [ARGS]   (shmc COMMAND --help for its options)\n"
                "  CACHE is a name in $SHMC_DIR (default /dev/shm) or a path containing '/'.\n"
                "  Sizes take k, m and g suffixes.  Put -- before a value that starts with '-'.\n"
                "commands:\n");
@@ -474,8 +473,9 @@ static void usage(FILE *f)
 
 static void command_help(const cli_command *cmd)
 {
+    /* "options:" over option lines; prose alone (dump, restore) stands without it */
     printf("usage: shmc %s %s\n%s.\n%s%s", cmd->name, cmd->synopsis, cmd->summary,
-           cmd->options[0] ? "options:\n" : "", cmd->options);
+           strstr(cmd->options, "  -") ? "options:\n" : "", cmd->options);
     printf("%s", exit_codes);
 }
 

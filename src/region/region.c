@@ -194,7 +194,12 @@ static shmc_rc reserve_space(int fd, const char *path, uint64_t size, bool in_us
     while (e == EINTR);
     if (e == 0) return SHMC_OK;
     shmc_rc rc;
-    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+    if ((e == ENOSPC || e == EDQUOT || e == EFBIG) && !held)
+        rc = error_set(SHMC_SYSTEM,
+                       "cache %s needs %llu bytes; its filesystem has %llu free (%s): see "
+                       "README, Sizing /dev/shm",
+                       path, (unsigned long long)size, (unsigned long long)avail, strerror(e));
+    else if (e == ENOSPC || e == EDQUOT || e == EFBIG)
         rc = error_set(SHMC_SYSTEM,
                        "cache %s needs %llu bytes (%llu more than the file holds); its filesystem "
                        "has %llu free (%s): see README, Sizing /dev/shm",
@@ -342,6 +347,11 @@ static shmc_rc build_unnamed(region_t *r, const char *path, const header_t *tmpl
             /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
         }
         rc = reserve_space(fd, path, length, false);
+        if (rc != SHMC_OK && like) { /* a resize: the old file stays until the new one is done */
+            char why[512];
+            snprintf(why, sizeof why, "%s", shmc_last_error());
+            error_set(rc, "a resize holds both files until it is done: %s", why);
+        }
     }
     if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl, PROT_READ | PROT_WRITE);
     if (rc == SHMC_OK) rc = init_new(r, tmpl);

@@ -111,20 +111,34 @@ else
     expect_status 0 "$SHMC" stats "$shared/priv"   # intact
 fi
 
-# a full filesystem (a 2 MiB tmpfs in a private mount namespace): create says how much it
-# needed and how much there is, and leaves no file
+# a full filesystem (a small tmpfs in a private mount namespace): create says how much it
+# needed and how much there is, and leaves no file; a resize that does not fit says that it
+# holds both files, and the cache stays as it was
 if ! unshare -m true 2>/dev/null; then
     echo "SKIPPED the full filesystem: no private mount namespace here (unshare -m needs root)"
 else
     small=$SHMC_DIR/small
     mkdir "$small"
-    unshare -m bash -c 'mount -t tmpfs -o size=2m none "$1" && "$2" create "$1/big" -m 8; s=$?; ls -A "$1" >"$1.ls"; exit $s' \
-        _ "$small" "$SHMC" >"$OUT" 2>"$ERR"
+    in_small() { # size script: run script in a private namespace with a tmpfs of size on $small
+        unshare -m bash -c 'mount -t tmpfs -o size="$1" none "$2" && cd "$2" && shift 2 && eval "$1"' \
+            _ "$1" "$small" "$2" >"$OUT" 2>"$ERR"
+    }
+    in_small 2m '"$SHMC" create ./big -m 8; s=$?; ls -A >../small.ls; exit $s'
     st=$?
     [ "$st" -eq 8 ] && pass "full: exit 8" || fail "full: exit $st, want 8 ($(cat "$ERR"))"
-    expect_err_has "needs"
+    expect_err_has "big needs "
     expect_err_has "No space left on device"
+    if grep -q "more than the file holds" "$ERR"; then fail "a new file said to hold bytes"; else pass "no 'more than the file holds' for a new file"; fi
     expect_plain
     [ ! -s "$small.ls" ] && pass "full: no file left" || fail "full: left $(cat "$small.ls")"
+    in_small 8m '"$SHMC" create ./r -m 4 >/dev/null && "$SHMC" set ./r k v >/dev/null || exit 99
+                 "$SHMC" resize ./r -m 6; s=$?; "$SHMC" get ./r k >&2; ls -A >../small.ls; exit $s'
+    st=$?
+    [ "$st" -eq 8 ] && pass "full resize: exit 8" || fail "full resize: exit $st, want 8 ($(cat "$ERR"))"
+    expect_err_has "a resize holds both files until it is done: cache ./r needs "
+    expect_err_has "No space left on device"
+    expect_plain
+    grep -qx v "$ERR" && pass "full resize: the cache keeps its item" || fail "full resize: $(cat "$ERR")"
+    [ "$(cat "$small.ls")" = r ] && pass "full resize: no file left beside it" || fail "full resize: left $(cat "$small.ls")"
 fi
 finish

@@ -90,6 +90,26 @@ expect_status 0 "$SHMC" rm gone
 expect_status 0 "$SHMC" create gone -m 4      # after shmc rm too
 expect_err_empty
 
+# a handle open while `shmc rm` removes its cache (SHMC_REMOVED): top stops with the reason,
+# once, and exit status 4
+expect_status 0 "$SHMC" create told -m 4
+"$SHMC" top told -d 0.2 </dev/null >/dev/null 2>"$SHMC_DIR/.top.err" &
+top_pid=$!
+for _ in $(seq 200); do
+    "$SHMC" ls --json | /usr/bin/python3 -c 'import json,sys; sys.exit(0 if any(c["name"]=="told" and c.get("attached") for c in json.load(sys.stdin)) else 1)' && break
+    sleep 0.05
+done
+expect_status 0 "$SHMC" rm told
+for _ in $(seq 600); do kill -0 "$top_pid" 2>/dev/null || break; sleep 0.1; done
+kill "$top_pid" 2>/dev/null   # still running after a minute: stop it, and fail below
+wait "$top_pid"
+st=$?
+[ "$st" -eq 4 ] && pass "top after shmc rm: exit 4" || fail "top after shmc rm: exit $st ($(cat "$SHMC_DIR/.top.err"))"
+cp "$SHMC_DIR/.top.err" "$ERR"
+expect_err_has "shmc: told: cache $SHMC_DIR/told was removed while this handle had it open"
+[ "$(grep -c "removed while this handle" "$ERR")" -eq 1 ] && ! grep -q "cache removed: the cache file" "$ERR" \
+    && pass "the reason, once" || fail "top's message: $(cat "$ERR")"
+
 # another user's cache that this user may not open: permission denied, plainly
 if [ -n "$(nobody_skip)" ]; then
     echo "SKIPPED another user's cache: $(nobody_skip)"

@@ -247,7 +247,9 @@ static int cmd_create(cli_args *a)
     if (a->opt[OPT_MODE] && !perm_parse_mode(a->opt[OPT_MODE], &cfg.mode))
         return fprintf(stderr, "shmc: --mode %s: not an octal mode (e.g. 0660)\n", a->opt[OPT_MODE]), EXIT_USAGE;
     gid_t gid = (gid_t)-1;
-    if (a->opt[OPT_GROUP] && !perm_parse_group(a->opt[OPT_GROUP], &gid)) return EXIT_USAGE;
+    if (a->opt[OPT_GROUP] && !perm_parse_group(a->opt[OPT_GROUP], &gid))
+        return fprintf(stderr, "shmc: --group %s: no such group (a name or number)\n",
+                       a->opt[OPT_GROUP]), EXIT_USAGE;
     if (a->opt[OPT_EXIST_OK]) { /* an existing cache must have the sizes asked for, if any */
         if (!a->opt['m']) cfg.memory_limit = 0;
         if (!a->opt['I']) cfg.item_size_max = 0;

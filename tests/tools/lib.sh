@@ -3,6 +3,7 @@
 # and commands run as the user nobody.  Sourced, not run.
 set -u
 SHMC=${SHMC:?set SHMC to the shmc binary}
+SHMC=$(realpath "$SHMC") # the tests may run it from another directory
 SHMC_DIR=$(mktemp -d /dev/shm/shmc-test-$$.XXXXXX)
 export SHMC_DIR
 FAILED=0

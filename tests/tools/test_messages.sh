@@ -58,6 +58,12 @@ expect_err_has "is a directory"
 if grep -q -- "--force" "$ERR"; then fail "rm suggests --force for a directory"; else pass "no --force hint"; fi
 [ -d "$SHMC_DIR/adir" ] && pass "the directory stays" || fail "adir was removed"
 
+# a bad --group: said once, with the prefix, and nothing created
+expect_status 2 "$SHMC" create grp --group no-such-group-here
+expect_err_has "shmc: --group no-such-group-here: no such group"
+[ "$(wc -l <"$ERR")" -eq 1 ] && pass "one line" || fail "--group: $(cat "$ERR")"
+[ ! -e "$SHMC_DIR/grp" ] && pass "--group: nothing created" || fail "--group created grp"
+
 # missing: no such cache (4), and only create makes one
 each_command missing 4 "missing: no such cache"
 expect_status 4 "$SHMC" rm missing

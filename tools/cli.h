@@ -17,7 +17,7 @@ enum {
     EXIT_REFUSED_FILE = 3, /* not a usable cache file, or a damaged dump */
     EXIT_NO_CACHE = 4,     /* no such cache */
     EXIT_EXISTS = 5,       /* create: the cache exists already */
-    EXIT_BUSY = 6,         /* rm: processes are attached */
+    /* 6 was "busy" while rm refused attached caches; it tells them now (rm.c) */
     EXIT_REJECTED = 7,     /* the cache refused the request: bad key, too large, ... */
     EXIT_SYSTEM = 8,       /* a system call failed: permission, space, ... */
     EXIT_UNSUPPORTED = 9,  /* not supported on this machine */
@@ -49,8 +49,12 @@ struct cli_command {
 
 /* The exit status for a library result. */
 int cli_status(shmc_rc rc);
-/* Print "shmc: what: error: detail" on stderr; return cli_status(rc). */
+/* Print "shmc: what: why" on stderr (the library's detail, else the code's text); return
+ * cli_status(rc). */
 int cli_fail(const char *what, shmc_rc rc);
+/* Print "no such cache" for cache (with the library's reason when a removed cache is still
+ * in use; hint: how to make one); EXIT_NO_CACHE. */
+int cli_no_cache(const char *cache, bool hint);
 /* Open an existing cache; on failure print why and return the exit status (0: opened). */
 int cli_open(const char *cache, shmc_t **out);
 /* Print the command's synopsis on stderr; EXIT_USAGE. */
@@ -59,6 +63,8 @@ bool cli_u64(const char *s, uint64_t *out);
 bool cli_i64(const char *s, int64_t *out);
 /* s[0..n) as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s, size_t n);
+/* lead (e.g. ", \"path\": "), then the C string s as a JSON string literal, on stdout. */
+void cli_json_str(const char *lead, const char *s);
 
 
 /* Subcommands with a file of their own. */

@@ -31,10 +31,8 @@ bool perm_parse_group(const char *s, gid_t *gid)
     char *end;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || s[0] < '0' || s[0] > '9' || v >= (unsigned long)(gid_t)-1) {
-        fprintf(stderr, "no such group '%s'\n", s);
-        return false;
-    }
+    if (errno || *end || s[0] < '0' || s[0] > '9' || v >= (unsigned long)(gid_t)-1)
+        return false; /* the caller says so, with its own prefix */
     *gid = (gid_t)v;
     return true;
 }

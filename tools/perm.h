@@ -9,7 +9,7 @@
 
 /* An octal permission mode, 0..0777 (e.g. "0660"). */
 bool perm_parse_mode(const char *s, unsigned *mode);
-/* A group name or number; false with a message on stderr when there is no such group. */
+/* A group name or number; false when there is no such group (the caller says so). */
 bool perm_parse_group(const char *s, gid_t *gid);
 
 /* Open name_or_path with cfg (its flags: 0 or SHMC_OPEN_CREATE, with or without

@@ -19,8 +19,7 @@ int cmd_resize(cli_args *a)
                                "bytes)\n", a->opt['I']), EXIT_USAGE;
     shmc_resize_info info;
     shmc_rc rc = shmc_resize(a->pos[0], m, item, &info);
-    if (rc == SHMC_NOT_FOUND)
-        return fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]), EXIT_NO_CACHE;
+    if (rc == SHMC_NOT_FOUND) return cli_no_cache(a->pos[0], true);
     if (rc != SHMC_OK) return cli_fail(a->pos[0], rc);
     if (a->verbose)
         fprintf(stderr, "resized %s to -m %" PRIu64 " -I %" PRIu64 ": %" PRIu64 " items copied, %"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,21 +20,25 @@ int cmd_rm(cli_args *a)
         return fprintf(stderr, "shmc: cache path too long\n"), EXIT_USAGE;
     shmc_info_t info;
     shmc_rc rc = shmc_info(cache, &info);
-    if (rc == SHMC_NOT_FOUND) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
-    if (rc != SHMC_OK && !force) {
-        fprintf(stderr, "shmc: %s: not removed: %s (--force removes it anyway)\n", cache,
-                shmc_last_error());
+    if (rc == SHMC_NOT_FOUND) return cli_no_cache(cache, false);
+    /* --force is for a file that is not a cache; one we may not read, or a directory, it
+     * would not help */
+    struct stat st;
+    bool forceable = rc == SHMC_BAD_FILE && lstat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    if (rc != SHMC_OK && (!force || !forceable)) {
+        fprintf(stderr, "shmc: %s: not removed: %s%s\n", cache, shmc_last_error(),
+                forceable ? " (--force removes it anyway)" : "");
         return cli_status(rc);
     }
     if (rc != SHMC_OK) { /* not a cache the library can use: nobody to tell */
         if (unlink(path) != 0) {
-            if (errno == ENOENT) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
-            fprintf(stderr, "shmc: %s: %s\n", path, strerror(errno));
+            if (errno == ENOENT) return cli_no_cache(cache, false);
+            fprintf(stderr, "shmc: %s: not removed: %s\n", cache, strerror(errno));
             return EXIT_SYSTEM;
         }
     } else {
         rc = shmc_remove(cache);
-        if (rc == SHMC_NOT_FOUND) return fprintf(stderr, "shmc: %s: no such cache\n", cache), EXIT_NO_CACHE;
+        if (rc == SHMC_NOT_FOUND) return cli_no_cache(cache, false);
         if (rc != SHMC_OK) return cli_fail(cache, rc);
     }
     if (a->verbose) {

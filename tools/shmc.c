@@ -40,10 +40,24 @@ int cli_fail(const char *what, shmc_rc rc)
 {
     const char *detail = shmc_last_error();
     int e = errno;
-    fprintf(stderr, "shmc: %s: %s%s%s", what, shmc_strerror(rc), *detail ? ": " : "", detail);
+    /* where the library says why a file was refused or a call failed, that is the message:
+     * the code's generic text ("not a usable cache file (foreign, ...)") would mislead */
+    bool plain = *detail && (rc == SHMC_BAD_FILE || rc == SHMC_SYSTEM || rc == SHMC_INVALID ||
+                             rc == SHMC_UNSUPPORTED || rc == SHMC_REMOVED);
+    if (plain) fprintf(stderr, "shmc: %s: %s", what, detail);
+    else fprintf(stderr, "shmc: %s: %s%s%s", what, shmc_strerror(rc), *detail ? ": " : "", detail);
     if (rc == SHMC_SYSTEM && !*detail && e) fprintf(stderr, ": %s", strerror(e));
     fputc('\n', stderr);
     return cli_status(rc);
+}
+
+int cli_no_cache(const char *cache, bool hint)
+{
+    const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
+    if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
+    else if (hint) fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
+    else fprintf(stderr, "shmc: %s: no such cache\n", cache);
+    return EXIT_NO_CACHE;
 }
 
 int cli_open(const char *cache, shmc_t **out)
@@ -54,12 +68,7 @@ int cli_open(const char *cache, shmc_t **out)
     cfg.item_size_max = 0;
     cfg.flags = SHMC_OPEN_EXISTING;
     shmc_rc rc = shmc_open(out, cache, &cfg);
-    if (rc == SHMC_NOT_FOUND) {
-        const char *why = shmc_last_error(); /* says so when a removed cache is still in use */
-        if (strstr(why, "removed")) fprintf(stderr, "shmc: %s: no such cache: %s\n", cache, why);
-        else fprintf(stderr, "shmc: %s: no such cache (`shmc create %s` makes one)\n", cache, cache);
-        return EXIT_NO_CACHE;
-    }
+    if (rc == SHMC_NOT_FOUND) return cli_no_cache(cache, true);
     if (rc != SHMC_OK) return cli_fail(cache, rc);
     return EXIT_OK_;
 }
@@ -104,6 +113,12 @@ void cli_json_string(FILE *f, const char *s, size_t n)
         else fputc(ch, f);
     }
     fputc('"', f);
+}
+
+void cli_json_str(const char *lead, const char *s)
+{
+    fputs(lead, stdout);
+    cli_json_string(stdout, s, strlen(s));
 }
 
 /* ---- data commands ---- */
@@ -232,7 +247,9 @@ static int cmd_create(cli_args *a)
     if (a->opt[OPT_MODE] && !perm_parse_mode(a->opt[OPT_MODE], &cfg.mode))
         return fprintf(stderr, "shmc: --mode %s: not an octal mode (e.g. 0660)\n", a->opt[OPT_MODE]), EXIT_USAGE;
     gid_t gid = (gid_t)-1;
-    if (a->opt[OPT_GROUP] && !perm_parse_group(a->opt[OPT_GROUP], &gid)) return EXIT_USAGE;
+    if (a->opt[OPT_GROUP] && !perm_parse_group(a->opt[OPT_GROUP], &gid))
+        return fprintf(stderr, "shmc: --group %s: no such group (a name or number)\n",
+                       a->opt[OPT_GROUP]), EXIT_USAGE;
     if (a->opt[OPT_EXIST_OK]) { /* an existing cache must have the sizes asked for, if any */
         if (!a->opt['m']) cfg.memory_limit = 0;
         if (!a->opt['I']) cfg.item_size_max = 0;
@@ -243,6 +260,13 @@ static int cmd_create(cli_args *a)
     bool created = false;
     shmc_rc rc = perm_open(&c, a->pos[0], &cfg, gid, &created);
     if (rc == SHMC_EXISTS) {
+        shmc_info_t info; /* what is in the way: a cache, or some other file */
+        if (shmc_info(a->pos[0], &info) == SHMC_BAD_FILE) {
+            fprintf(stderr, "shmc: %s: the name is taken by a file that is not a cache: %s "
+                            "(`shmc rm --force %s` removes it)\n", a->pos[0], shmc_last_error(),
+                    a->pos[0]);
+            return EXIT_REFUSED_FILE;
+        }
         fprintf(stderr, "shmc: %s: the cache exists already (--exist-ok accepts it; `shmc rm %s` "
                         "removes it)\n", a->pos[0], a->pos[0]);
         return EXIT_EXISTS;
@@ -258,10 +282,8 @@ static int cmd_create(cli_args *a)
 static void json_error(const char *cache, int status)
 {
     const char *why = status == EXIT_NO_CACHE ? "no such cache" : shmc_last_error();
-    printf("{\"cache\": ");
-    cli_json_string(stdout, cache, strlen(cache));
-    printf(", \"error\": ");
-    cli_json_string(stdout, why, strlen(why));
+    cli_json_str("{\"cache\": ", cache);
+    cli_json_str(", \"error\": ", why);
     printf("}\n");
 }
 
@@ -285,8 +307,7 @@ static int cmd_stats(cli_args *a)
     }
     const char *prot = s.protected_mode ? "pku" : "none";
     if (a->json) {
-        printf("{\"cache\": ");
-        cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
+        cli_json_str("{\"cache\": ", a->pos[0]);
         printf(", \"protection\": \"%s\"", prot);
 #define J(kind, name, wire, reset, meaning) printf(", \"%s\": %" PRIu64, #name, s.name);
         SHMC_STATS(J)
@@ -321,21 +342,20 @@ static int cmd_check(cli_args *a)
     fclose(out);
     if (rc == SHMC_NOT_FOUND) {
         free(report);
-        fprintf(stderr, "shmc: %s: no such cache\n", a->pos[0]);
+        cli_no_cache(a->pos[0], false);
         if (a->json) json_error(a->pos[0], EXIT_NO_CACHE);
         return EXIT_NO_CACHE;
     }
     if (!a->json) {
         fputs(report, stdout);
         free(report);
-        return rc != SHMC_OK ? cli_fail("check", rc) : violations ? EXIT_MISS : EXIT_OK_;
+        return rc != SHMC_OK ? cli_fail(a->pos[0], rc) : violations ? EXIT_MISS : EXIT_OK_;
     }
-    printf("{\"cache\": ");
-    cli_json_string(stdout, a->pos[0], strlen(a->pos[0]));
-    printf(", \"ok\": %s, \"violations\": %zu, \"error\": ",
-           rc == SHMC_OK && !violations ? "true" : "false", violations);
-    if (rc == SHMC_OK) printf("null");
-    else cli_json_string(stdout, shmc_last_error(), strlen(shmc_last_error()));
+    cli_json_str("{\"cache\": ", a->pos[0]);
+    printf(", \"ok\": %s, \"violations\": %zu", rc == SHMC_OK && !violations ? "true" : "false",
+           violations);
+    if (rc == SHMC_OK) printf(", \"error\": null");
+    else cli_json_str(", \"error\": ", shmc_last_error());
     printf(", \"report\": [");
     const char *line = report;
     for (bool first = true; line && *line; first = false) {
@@ -391,8 +411,11 @@ static const cli_command commands[] = {
      "  columns: size of the file, items, bytes of live items, protection an open here would\n"
      "  get, processes attached, and 'pending' when the last users died attached (the next\n"
      "  open verifies every item first)\n"
-     "  --json          one JSON array of objects, sizes in bytes\n"
-     "  -v              also say on stderr why a file is not listed\n", cmd_ls},
+     "  a file that cannot be read as a cache is listed with its size and the reason\n"
+     "  (permission denied, not a shmc cache, ...)\n"
+     "  --json          one JSON array of objects, sizes in bytes; a file that cannot be\n"
+     "                  read has \"error\" (the reason) and \"detail\" instead of the counters\n"
+     "  -v              also say on stderr in full why a file cannot be read\n", cmd_ls},
     {"rm", "CACHE [--force] [-v]", 1, 1, "remove a cache; attached processes get 'cache removed'",
      "  processes still attached fail from their next call with \"cache removed\" until a new\n"
      "  cache is made under the name, which they then use\n"
@@ -435,14 +458,13 @@ static const char exit_codes[] =
     "  3  refused file: not a usable cache file, or a damaged dump\n"
     "  4  no such cache\n"
     "  5  exists already\n"
-    "  6  busy: processes are attached\n"
     "  7  request refused: bad key, too large, no memory, not numeric\n"
     "  8  system error: permission, no space, ...\n"
     "  9  unsupported on this machine\n";
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shmc COMMAND CACHE [ARGS]   (shmc COMMAND --help for its options)\n"
+    fprintf(f, "usage: shmc COMMAND [CACHE] [ARGS]   (shmc COMMAND --help for its options)\n"
                "  CACHE is a name in $SHMC_DIR (default /dev/shm) or a path containing '/'.\n"
                "  Sizes take k, m and g suffixes.  Put -- before a value that starts with '-'.\n"
                "commands:\n");
@@ -453,8 +475,9 @@ static void usage(FILE *f)
 
 static void command_help(const cli_command *cmd)
 {
+    /* "options:" over option lines; prose alone (dump, restore) stands without it */
     printf("usage: shmc %s %s\n%s.\n%s%s", cmd->name, cmd->synopsis, cmd->summary,
-           cmd->options[0] ? "options:\n" : "", cmd->options);
+           strstr(cmd->options, "  -") ? "options:\n" : "", cmd->options);
     printf("%s", exit_codes);
 }
 

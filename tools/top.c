@@ -116,6 +116,7 @@ int cmd_top(cli_args *a)
     }
     if (tty) printf("\033[?25h\n");
     if (keys) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    st = rc == SHMC_OK ? EXIT_OK_ : cli_fail(a->pos[0], rc); /* before close: its reason */
     shmc_close(c);
-    return rc == SHMC_OK ? EXIT_OK_ : cli_fail("stats", rc);
+    return st;
 }

@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/entry.h"
 #include "api/handle.h"
 #include "protect/domain.h"
 #include "protect/gate.h"
@@ -65,31 +66,16 @@
 #include "store/recover.h"
 #include "store/stats.h"
 #include "store/store.h"
+#include "sync/proc.h"
 #include "util/crashpoint.h"
 #include "util/error.h"
 
-#define API __attribute__((visibility("default")))
-
-/* as shmc.c's: no cancellation point inside a call */
-static void cancel_restore(int *old) { pthread_setcancelstate(*old, NULL); }
-#define CANCEL_OFF()                                                                        \
-    int cancel_old_ __attribute__((cleanup(cancel_restore)));                               \
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_old_)
-
-/* How many threads this process has (/proc/self/stat's 20th field; 0: unknown).  No stdio:
- * no allocation. */
+/* How many threads this process has (/proc/self/stat's 20th field; 0: unknown). */
 static long thread_count(void)
 {
-    char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    for (int field = 2; p && field < 20; field++) p = strchr(p + 1, ' ');
-    return p ? strtol(p + 1, NULL, 10) : 0;
+    uint64_t n;
+    char state;
+    return proc_stat_field(0, 20, &n, &state) ? (long)n : 0;
 }
 
 static void state_free(shmc_t *c)

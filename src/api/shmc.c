@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/entry.h"
 #include "api/handle.h"
 #include "protect/domain.h"
 #include "protect/gate.h"
@@ -20,17 +21,6 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/error.h"
-
-#define API __attribute__((visibility("default")))
-
-/* Every call runs with the calling thread's cancellation disabled (CANCEL_OFF, its first
- * line), so that a cancel acts after the call, never at a cancellation point inside it (an
- * fcntl wait, an open of /proc) while a lock or a lock-holding descriptor is held.  The
- * thread's own state comes back as the function returns, on every path. */
-static void cancel_restore(int *old) { pthread_setcancelstate(*old, NULL); }
-#define CANCEL_OFF()                                                                        \
-    int cancel_old_ __attribute__((cleanup(cancel_restore)));                               \
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_old_)
 
 /* ---- input checks ---- */
 

@@ -194,7 +194,12 @@ static shmc_rc reserve_space(int fd, const char *path, uint64_t size, bool in_us
     while (e == EINTR);
     if (e == 0) return SHMC_OK;
     shmc_rc rc;
-    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+    if ((e == ENOSPC || e == EDQUOT || e == EFBIG) && !held)
+        rc = error_set(SHMC_SYSTEM,
+                       "cache %s needs %llu bytes; its filesystem has %llu free (%s): see "
+                       "README, Sizing /dev/shm",
+                       path, (unsigned long long)size, (unsigned long long)avail, strerror(e));
+    else if (e == ENOSPC || e == EDQUOT || e == EFBIG)
         rc = error_set(SHMC_SYSTEM,
                        "cache %s needs %llu bytes (%llu more than the file holds); its filesystem "
                        "has %llu free (%s): see README, Sizing /dev/shm",
@@ -323,6 +328,44 @@ static shmc_rc header_template(header_t *tmpl, uint64_t memory_limit, uint64_t i
     return SHMC_OK;
 }
 
+/* A new cache file for path as tmpl describes it, initialised and mapped into r, not yet
+ * under its name (tmp[cap]: its temporary name, or "" where it has none): of mode, and of
+ * like's owners where like is given and we may.  On failure nothing is left behind. */
+static shmc_rc build_unnamed(region_t *r, const char *path, const header_t *tmpl, unsigned mode,
+                             const struct stat *like, char *tmp, size_t cap)
+{
+    int fd = create_unlinked(path, mode, tmp, cap);
+    if (fd < 0) return SHMC_SYSTEM;
+    uint64_t length = fs_length(fd, tmpl->file_size);
+    shmc_rc rc;
+    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
+        int e = errno;
+        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
+    } else {
+        if (like && fchown(fd, like->st_uid, like->st_gid) < 0 &&
+            fchown(fd, (uid_t)-1, like->st_gid) < 0) {
+            /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
+        }
+        rc = reserve_space(fd, path, length, false);
+        if (rc != SHMC_OK && like) { /* a resize: the old file stays until the new one is done */
+            char why[512];
+            snprintf(why, sizeof why, "%s", shmc_last_error());
+            error_set(rc, "a resize holds both files until it is done: %s", why);
+        }
+    }
+    if (rc == SHMC_OK) rc = map_fd(r, fd, tmpl, PROT_READ | PROT_WRITE);
+    if (rc == SHMC_OK) rc = init_new(r, tmpl);
+    if (rc != SHMC_OK) {
+        if (r->base) munmap(r->base, r->size);
+        r->base = NULL;
+        r->fd = -1;
+        close(fd);
+        if (tmp[0]) unlink(tmp);
+        tmp[0] = '\0';
+    }
+    return rc;
+}
+
 static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
                            uint64_t item_size_max, unsigned hash_power, unsigned mode,
                            bool *lost_race)
@@ -332,24 +375,9 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     if (rc != SHMC_OK) return rc;
 
     char tmp[4200];
-    int fd = create_unlinked(path, mode, tmp, sizeof tmp);
-    if (fd < 0) return SHMC_SYSTEM;
-    uint64_t length = fs_length(fd, tmpl.file_size);
-    if (fchmod(fd, mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
-        int e = errno;
-        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
-    } else {
-        rc = reserve_space(fd, path, length, false);
-    }
-    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
-    if (rc == SHMC_OK) rc = init_new(r, &tmpl);
-    if (rc != SHMC_OK) {
-        if (r->base) munmap(r->base, r->size);
-        r->base = NULL;
-        close(fd);
-        if (tmp[0]) unlink(tmp);
-        return rc;
-    }
+    rc = build_unnamed(r, path, &tmpl, mode, NULL, tmp, sizeof tmp);
+    if (rc != SHMC_OK) return rc;
+    int fd = r->fd;
     CRASHPOINT("create.initialised");
     if (publish(fd, tmp, path) < 0) {
         int e = errno;
@@ -373,22 +401,31 @@ static shmc_rc create_file(region_t *r, const char *path, uint64_t memory_limit,
     return SHMC_OK;
 }
 
+/* The validated header of the file open on fd (path names it in messages), and its stat. */
+static shmc_rc read_header(int fd, const char *path, struct stat *st, header_t *h)
+{
+    if (fstat(fd, st) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
+    if (S_ISDIR(st->st_mode)) return error_set(SHMC_BAD_FILE, "%s is a directory, not a cache file", path);
+    if (!S_ISREG(st->st_mode)) return error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
+    if ((uint64_t)st->st_size < sizeof *h)
+        return error_set(SHMC_BAD_FILE, "%s is too short (%lld bytes) to be a cache", path,
+                         (long long)st->st_size);
+    ssize_t n = pread(fd, h, sizeof *h, 0);
+    if (n != (ssize_t)sizeof *h)
+        return error_set(SHMC_SYSTEM, "read %s: %s", path, n < 0 ? strerror(errno) : "short read");
+    /* hugetlbfs rounds the file up to whole huge pages */
+    return layout_validate(h, (uint64_t)st->st_size == fs_length(fd, h->file_size)
+                                  ? h->file_size : (uint64_t)st->st_size);
+}
+
 static shmc_rc open_existing(region_t *r, int fd, const char *path, uint64_t memory_limit,
                              uint64_t item_size_max)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
-    if ((uint64_t)st.st_size < sizeof(header_t))
-        return error_set(SHMC_BAD_FILE, "%s is too short (%lld bytes) to be a cache", path,
-                         (long long)st.st_size);
     header_t h;
-    ssize_t n = pread(fd, &h, sizeof h, 0);
-    if (n != (ssize_t)sizeof h) return error_set(SHMC_SYSTEM, "read %s: %s", path, strerror(errno));
-    uint64_t length = fs_length(fd, h.file_size); /* hugetlbfs: whole huge pages */
-    shmc_rc rc = layout_validate(&h, (uint64_t)st.st_size == length ? h.file_size
-                                                                     : (uint64_t)st.st_size);
+    shmc_rc rc = read_header(fd, path, &st, &h);
     if (rc != SHMC_OK) return rc;
+    uint64_t length = fs_length(fd, h.file_size); /* hugetlbfs: whole huge pages */
     if ((memory_limit && memory_limit != h.memory_limit) ||
         (item_size_max && item_size_max != h.item_size_max))
         return error_set(SHMC_BAD_FILE,
@@ -441,6 +478,7 @@ shmc_rc region_open(region_t *r, const char *path, uint64_t memory_limit,
             if (rc != SHMC_OK) close(fd);
             return rc;
         }
+        if (errno == EISDIR) return error_set(SHMC_BAD_FILE, "%s is a directory, not a cache file", path);
         if (errno != ENOENT) return error_set(SHMC_SYSTEM, "open %s: %s", path, strerror(errno));
         /* a removed file that live processes still use: a new one would split its users */
         int user = region_removed_user(path);
@@ -512,13 +550,7 @@ shmc_rc region_map_readonly(region_t *r, const char *path)
                                  path, strerror(errno));
     struct stat st;
     header_t h;
-    shmc_rc rc = SHMC_OK;
-    if (fstat(fd, &st) < 0) rc = error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode)) rc = error_set(SHMC_BAD_FILE, "%s is not a regular file", path);
-    else if ((uint64_t)st.st_size < sizeof h) rc = error_set(SHMC_BAD_FILE, "%s is too short", path);
-    else if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) rc = error_set(SHMC_SYSTEM, "read %s", path);
-    else rc = layout_validate(&h, (uint64_t)st.st_size == fs_length(fd, h.file_size)
-                                      ? h.file_size : (uint64_t)st.st_size);
+    shmc_rc rc = read_header(fd, path, &st, &h);
     /* Reading a hole of a tmpfs file through a mapping allocates a page, and raises SIGBUS
      * when the filesystem is full: a reader maps only a file whose memory is all there. */
     if (rc == SHMC_OK && (uint64_t)st.st_blocks * 512 < h.file_size)
@@ -564,30 +596,8 @@ shmc_rc region_build(region_t *r, const char *path, uint64_t memory_limit,
     if (rc != SHMC_OK) return rc;
     struct stat like;
     if (fstat(like_fd, &like) < 0) return error_set(SHMC_SYSTEM, "stat %s: %s", path, strerror(errno));
-    int fd = create_unlinked(path, like.st_mode & 07777, tmp, cap);
-    if (fd < 0) return SHMC_SYSTEM;
-    uint64_t length = fs_length(fd, tmpl.file_size);
     /* the new file is the old one's in all but size: its mode, and its owners where we may */
-    if (fchmod(fd, like.st_mode & 07777) < 0 || ftruncate(fd, (off_t)length) < 0) {
-        int e = errno;
-        rc = error_set(SHMC_SYSTEM, "size %s: %s", tmp[0] ? tmp : path, strerror(e));
-    } else {
-        if (fchown(fd, like.st_uid, like.st_gid) < 0 && fchown(fd, (uid_t)-1, like.st_gid) < 0) {
-            /* not ours to give away: it stays the resizer's (a mode that lets them in does) */
-        }
-        rc = reserve_space(fd, path, length, false);
-    }
-    if (rc == SHMC_OK) rc = map_fd(r, fd, &tmpl, PROT_READ | PROT_WRITE);
-    if (rc == SHMC_OK) rc = init_new(r, &tmpl);
-    if (rc != SHMC_OK) {
-        if (r->base) munmap(r->base, r->size);
-        r->base = NULL;
-        r->fd = -1;
-        close(fd);
-        if (tmp[0]) unlink(tmp);
-        tmp[0] = '\0';
-    }
-    return rc;
+    return build_unnamed(r, path, &tmpl, like.st_mode & 07777, &like, tmp, cap);
 }
 
 shmc_rc region_replace(region_t *r, const char *tmp, const char *path)

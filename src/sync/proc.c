@@ -9,25 +9,36 @@
 #include <string.h>
 #include <unistd.h>
 
+bool proc_stat_field(pid_t pid, int field, uint64_t *value, char *state)
+{
+    char path[64], buf[1024];
+    if (pid) snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    else snprintf(path, sizeof path, "/proc/self/stat");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p || p[1] != ' ' || !p[2]) return false;
+    *state = p[2];
+    /* after ") " come fields 3.. */
+    int at = 2;
+    for (p++; *p && at < field; p++)
+        if (*p == ' ') at++;
+    if (!*p) return false;
+    *value = strtoull(p, NULL, 10);
+    return true;
+}
+
 /* The start time of pid, or 0 when it is gone (no entry, or a zombie: it holds nothing). */
 static uint32_t read_start_time(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p) return 0;
-    if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) return 0;
-    /* after ") " come fields 3..; start time is field 22 */
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ') field++;
-    return (uint32_t)strtoull(p, NULL, 10);
+    uint64_t start;
+    char state;
+    if (!proc_stat_field(pid, 22, &start, &state) || state == 'Z' || state == 'X') return 0;
+    return (uint32_t)start;
 }
 
 static uint64_t make_token(pid_t pid, uint32_t start)

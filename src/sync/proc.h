@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* This process's token (pid in the low 32 bits, start time's low 32 bits above). */
 uint64_t proc_self_token(void);
@@ -13,5 +14,9 @@ bool proc_token_alive(uint64_t token);
 /* The cheap half of that: whether token's pid exists (one kill(pid, 0)).  false proves the
  * process gone; true may also be its zombie, or a later process given the same pid. */
 bool proc_token_pid_exists(uint64_t token);
+/* Field `field` (3 or more, numbered as proc(5) does) of /proc/PID/stat (pid 0: this
+ * process) as a number, and the state letter (field 3); false when it cannot be read.  No
+ * stdio, no allocation. */
+bool proc_stat_field(pid_t pid, int field, uint64_t *value, char *state);
 
 #endif

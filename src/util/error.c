@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static __thread char last_error[256];
+static __thread char last_error[512]; /* two paths and a reason */
 
 shmc_rc error_set(shmc_rc rc, const char *fmt, ...)
 {

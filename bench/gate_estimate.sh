@@ -2,15 +2,16 @@
 # gate_estimate.sh — an ESTIMATE of the PKU gate's cost per call on a CPU without PKU.
 #
 #   bench/gate_estimate.sh BUILD [--keys N] [--rounds N] [--runs N] [--samples N]
-#                                [--out DIR] [--wrpkru-cycles LO,HI] [--ghz G]
+#                                [--out DIR] [--wrpkru-cycles LO,HI] [--ghz G] [--tsv]
 #
 # Measured here: get/set 128 B and a get miss, libshmc unprotected (shmc_bench_latency)
 # beside "the gate without its instructions" (shmc_bench_latency_gate: bench's copy of the
 # library built with SHMC_GATE_EMULATED, where a protected open runs every step of the gate,
 # i.e. staging, the handle-table check and the private arena, with RDPKRU and WRPKRU replaced by
-# register moves).  The two run in separate processes (a process that opened one cache
-# protected gates every call), alternating round by round, the order swapped every round;
-# each figure is the median over rounds of each round's median.
+# register moves).  Both attach the same cache file, in separate processes (a process that
+# opened one cache protected gates every call), alternating round by round, the order swapped
+# every round; each figure is the median over rounds of each round's median.  --tsv: print
+# only the result lines (for bench/run.sh; the summary goes to DIR/gate_estimate.txt).
 # Added, not measured: the WRPKRUs each call executes (get and miss 4, set 3: gate.h's
 # stage, open, stage, close; src/api/shmc.c) times a published WRPKRU cost in cycles
 # (default 11–260, the range ERIM reports: Vahldiek-Oberwagner et al., "ERIM: Secure,
@@ -27,9 +28,10 @@ usage() {
 [ $# -ge 1 ] || usage
 BUILD=$1
 shift
-KEYS=1M ROUNDS=7 RUNS=3 SAMPLES=2000 OUT="" CYCLES=11,260 GHZ=2.4
+KEYS=1M ROUNDS=7 RUNS=3 SAMPLES=2000 OUT="" CYCLES=11,260 GHZ=2.4 TSV=0
 while [ $# -gt 0 ]; do
     case "$1" in
+    --tsv) TSV=1; shift; continue ;;
     --keys) KEYS=$2 ;;
     --rounds) ROUNDS=$2 ;;
     --runs) RUNS=$2 ;;
@@ -44,8 +46,8 @@ while [ $# -gt 0 ]; do
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $CYCLES =~ ^[0-9]+,[0-9]+$ && $GHZ =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage
 PLAIN_LAT=$BUILD/bench/shmc_bench_latency PLAIN_FILL=$BUILD/bench/shmc_bench_fill
-GATE_LAT=$BUILD/bench/shmc_bench_latency_gate GATE_FILL=$BUILD/bench/shmc_bench_fill_gate
-for p in "$PLAIN_LAT" "$PLAIN_FILL" "$GATE_LAT" "$GATE_FILL"; do
+GATE_LAT=$BUILD/bench/shmc_bench_latency_gate
+for p in "$PLAIN_LAT" "$PLAIN_FILL" "$GATE_LAT"; do
     [ -x "$p" ] || { echo "gate_estimate.sh: $p is not built" >&2; exit 1; }
 done
 
@@ -61,9 +63,8 @@ PKU=no
 grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo && PKU=yes
 
 say() { echo "gate_estimate.sh: $*" >&2; }
-say "filling $KEYS items of 128 B into an unprotected and a gate-emulated cache"
-"$PLAIN_FILL" --keys "$KEYS" --big-keys 1 --memory 512Mi "libshmc=shmc:$WORK/plain.shmc" >>"$RAW"
-"$GATE_FILL" --keys "$KEYS" --big-keys 1 --memory 512Mi "libshmc-gate=shmc-pku:$WORK/gate.shmc" >>"$RAW"
+say "filling $KEYS items of 128 B"
+"$PLAIN_FILL" --keys "$KEYS" --big-keys 1 --memory 512Mi "libshmc=shmc:$WORK/c.shmc" >>"$RAW"
 lat() { # PROGRAM LABEL SPEC ROUND
     "$1" --keys "$KEYS" --big-keys 1 --ops get128,set128,getmiss --runs "$RUNS" \
         --samples "$SAMPLES" --tag "r$4" "$2=$3" >>"$RAW"
@@ -71,11 +72,11 @@ lat() { # PROGRAM LABEL SPEC ROUND
 for r in $(seq "$ROUNDS"); do
     say "round $r of $ROUNDS"
     if [ $((r % 2)) -eq 1 ]; then
-        lat "$PLAIN_LAT" libshmc "shmc:$WORK/plain.shmc" "$r"
-        lat "$GATE_LAT" libshmc-gate "shmc-pku:$WORK/gate.shmc" "$r"
+        lat "$PLAIN_LAT" libshmc "shmc:$WORK/c.shmc" "$r"
+        lat "$GATE_LAT" libshmc-gate "shmc-pku:$WORK/c.shmc" "$r"
     else
-        lat "$GATE_LAT" libshmc-gate "shmc-pku:$WORK/gate.shmc" "$r"
-        lat "$PLAIN_LAT" libshmc "shmc:$WORK/plain.shmc" "$r"
+        lat "$GATE_LAT" libshmc-gate "shmc-pku:$WORK/c.shmc" "$r"
+        lat "$PLAIN_LAT" libshmc "shmc:$WORK/c.shmc" "$r"
     fi
 done
 if grep -q "^unavailable" "$RAW"; then
@@ -93,6 +94,7 @@ function median(a, n,    i, j, t) {
 $1 == "lat" { V[$3, $4, $2] = $7 }
 END {
     split(cycles, cy, ",")
+    printf "estparam\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t%s\n", rounds, runs, samples, keys, cycles, ghz, mhz, pku > est
     nops = split("get128 set128 getmiss", ops, " ")
     W["get128"] = 4; W["set128"] = 3; W["getmiss"] = 4
     printf "\n== the PKU gate'"'"'s cost per call: an ESTIMATE, not a measurement (PKU on this CPU: %s) ==\n", pku
@@ -119,4 +121,5 @@ END {
             "", d, lo_srv, hi_srv, tot_lo, tot_hi, ghz
     }
     print "WRPKRU cost: 11-260 cycles as ERIM (USENIX Security 2019) reports it; the measured cost needs a CPU with PKU (bench/device_check.sh)."
-}' "$RAW" | tee "$OUT/gate_estimate.txt"
+}' "$RAW" >"$OUT/gate_estimate.txt"
+if [ $TSV -eq 1 ]; then cat "$OUT/gate_estimate.lines"; else cat "$OUT/gate_estimate.txt"; fi

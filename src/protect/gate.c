@@ -24,6 +24,18 @@ _Static_assert(offsetof(protect_domain_t, text_hi) == 32, "gate.c reads text_hi 
 
 #define DOMAIN "shmc_protect_domain_page"
 
+#ifdef SHMC_GATE_EMULATED
+/* Only in bench/'s copy of the library (bench/gate_estimate.sh): every step of the gate runs
+ * but the two instructions, each replaced by a register move with the same inputs and
+ * output (RDPKRU: ECX -> EAX; WRPKRU consumes EAX), so that the cost of the rest can be
+ * measured on a CPU without PKU.  The shipped library never defines this. */
+#define RDPKRU "mov %ecx, %eax\n"
+#define WRPKRU "mov %eax, %edx\n"
+#else
+#define RDPKRU "rdpkru\n"
+#define WRPKRU "wrpkru\n"
+#endif
+
 __asm__(
     "    .pushsection shmc_gate, \"ax\", @progbits\n"
     "    .globl shmc_gate_begin\n"
@@ -40,10 +52,10 @@ __asm__(
     "    .type shmc_gate_close, @function\n"
     "shmc_gate_close:\n"
     "    xor %ecx, %ecx\n"
-    "    rdpkru\n"
+    "    " RDPKRU
     "    or " DOMAIN "+16(%rip), %eax\n"
     "    xor %edx, %edx\n"
-    "1:  wrpkru\n"
+    "1:  " WRPKRU
     "    mov " DOMAIN "+16(%rip), %r10d\n"
     "    mov %eax, %r11d\n"
     "    and %r10d, %r11d\n"
@@ -61,13 +73,13 @@ __asm__(
     "    .type shmc_gate_stage, @function\n"
     "shmc_gate_stage:\n"
     "    xor %ecx, %ecx\n"
-    "    rdpkru\n"
+    "    " RDPKRU
     "    or " DOMAIN "+8(%rip), %eax\n"
     "    mov " DOMAIN "+12(%rip), %r10d\n"
     "    not %r10d\n"
     "    and %r10d, %eax\n"
     "    xor %edx, %edx\n"
-    "3:  wrpkru\n"
+    "3:  " WRPKRU
     "    mov " DOMAIN "+8(%rip), %r10d\n"
     "    mov %eax, %r11d\n"
     "    and %r10d, %r11d\n"
@@ -84,12 +96,12 @@ __asm__(
     "    .type shmc_gate_open, @function\n"
     "shmc_gate_open:\n"
     "    xor %ecx, %ecx\n"
-    "    rdpkru\n"
+    "    " RDPKRU
     "    mov " DOMAIN "+16(%rip), %r10d\n"
     "    not %r10d\n"
     "    and %r10d, %eax\n"
     "    xor %edx, %edx\n"
-    "    wrpkru\n"
+    "    " WRPKRU
     "    jmp shmc_gate_return\n"
     "    .size shmc_gate_open, .-shmc_gate_open\n"
 
@@ -109,10 +121,10 @@ __asm__(
     "    jne 4f\n"
     "    ret\n"
     "4:  xor %ecx, %ecx\n" /* close without touching the (untrusted) stack, then trap */
-    "    rdpkru\n"
+    "    " RDPKRU
     "    or " DOMAIN "+16(%rip), %eax\n"
     "    xor %edx, %edx\n"
-    "5:  wrpkru\n"
+    "5:  " WRPKRU
     "    mov " DOMAIN "+16(%rip), %r10d\n"
     "    mov %eax, %r11d\n"
     "    and %r10d, %r11d\n"

@@ -12,11 +12,15 @@ static pthread_once_t probed = PTHREAD_ONCE_INIT;
 
 static void probe(void)
 {
+#ifdef SHMC_GATE_EMULATED
+    available = true; /* bench/'s copy of the library: the gate without its instructions */
+#else
     int key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
     if (key >= 0) {
         available = true;
         pkey_free(key);
     }
+#endif
 }
 
 bool pku_available(void)

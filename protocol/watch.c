@@ -1,5 +1,6 @@
 /* watch.c — memcached's watchers (watch.h). */
 #include "watch.h"
+#include "uriencode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,27 +171,29 @@ static int head(proto_watch *w, char *p, size_t cap)
     return snprintf(p, cap, "ts=%lld.%ld gid=%llu ", (long long)tv.tv_sec, (long)tv.tv_usec, gid);
 }
 
-#define LINE_MAX_ (250 + 300)
+#define LINE_MAX_ (PROTO_URIENCODE_LEN(250) + 300)
 
 void proto_watch_item_get(proto_watch *w, const char *key, size_t nkey, bool found, size_t size,
                           int cfd)
 {
-    char line[LINE_MAX_];
+    char line[LINE_MAX_], enc[PROTO_URIENCODE_LEN(250)]; /* keys as memcached's uriencode */
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
-                     "type=item_get key=%.*s status=%s clsid=%d cfd=%d size=%zu\n", (int)nkey,
-                     key, found ? "found" : "not_found", found ? 1 : 0, cfd, found ? size : 0);
+                     "type=item_get key=%.*s status=%s clsid=%d cfd=%d size=%zu\n",
+                     (int)proto_uriencode(key, nkey < 250 ? nkey : 250, enc), enc,
+                     found ? "found" : "not_found", found ? 1 : 0, cfd, found ? size : 0);
     emit(w, PROTO_WATCH_FETCHERS, line, (size_t)(h + n));
 }
 
 void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const char *status,
                             const char *cmd, long long ttl, size_t size, int cfd)
 {
-    char line[LINE_MAX_];
+    char line[LINE_MAX_], enc[PROTO_URIENCODE_LEN(250)];
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
                      "type=item_store key=%.*s status=%s cmd=%s ttl=%lld clsid=1 cfd=%d "
                      "size=%zu\n",
-                     (int)nkey, key, status, cmd, ttl, cfd, size);
+                     (int)proto_uriencode(key, nkey < 250 ? nkey : 250, enc), enc, status, cmd,
+                     ttl, cfd, size);
     emit(w, PROTO_WATCH_MUTATIONS, line, (size_t)(h + n));
 }

@@ -287,6 +287,14 @@ static void test_stats(void)
            "STORED\r\nkey=k%25y exp=# la=# cas=# fetch=no cls=1 size=68\nEND\r\nVERSION "
            PROTO_VERSION_STRING "\r\n");
     EXPECT("stats cachedump 1 0\r\n", "ITEM k%y [2 b; # s]\r\nEND\r\n");
+    /* keys of any bytes, as memcached 1.6.18 lists them: cachedump prints the bytes raw up to
+     * a NUL (a C string), metadump URI-encodes them */
+    free(run("flush_all\r\n"));
+    EXPECT("ms bgB1bA== 1 b\r\nx\r\nstats cachedump 1 0\r\n", "HD\r\nITEM n [1 b; 0 s]\r\nEND\r\n");
+    free(run("flush_all\r\n"));
+    EXPECT("ms bmwKeA== 1 b\r\nx\r\nstats cachedump 1 0\r\nlru_crawler metadump all\r\n",
+           "HD\r\nITEM nl\nx [1 b; 0 s]\r\nEND\r\n"
+           "key=nl%0Ax exp=-1 la=# cas=# fetch=no cls=1 size=64\nEND\r\n");
 
     /* reset: later replies count from here, although the cache's counters are shared */
     free(run("get x\r\nget x\r\n"));

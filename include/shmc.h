@@ -9,7 +9,8 @@
  *  - Keys are 1..250 bytes of any values (NUL, space and newline included), as memcached's
  *    binary protocol and base64 meta keys take them; an empty or longer key: SHMC_BAD_KEY.
  *    A key holding a space, NUL or newline cannot be named over the text protocol (only
- *    over the binary one or as a meta base64 `b` key); printed listings escape it.
+ *    over the binary one or as a meta base64 `b` key); shmcd lists it as memcached does
+ *    (metadump and watch URI-encode it) and `shmc dump` leaves it out, naming it.
  *  - The library copies and validates every input before it touches the cache, and copies
  *    every result out; it never hands out a pointer into the cache.
  *  - exptime follows memcached: 0 never expires; 1..2592000 (30 days) is relative seconds;

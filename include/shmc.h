@@ -6,10 +6,11 @@
  * process killed at any instant never blocks or corrupts the others.
  *
  * Conventions for every call:
- *  - Keys are 1..250 bytes with no NUL (0x00), newline (0x0a) or space (0x20): the bytes
- *    memcached's text protocol takes in a key (TAB, DEL, other control bytes and a '\r'
- *    before the key's end included), so that every key also works over it.  Anything else:
- *    SHMC_BAD_KEY.
+ *  - Keys are 1..250 bytes of any values (NUL, space and newline included), as memcached's
+ *    binary protocol and base64 meta keys take them; an empty or longer key: SHMC_BAD_KEY.
+ *    A key holding a space, NUL or newline cannot be named over the text protocol (only
+ *    over the binary one or as a meta base64 `b` key); shmcd lists it as memcached does
+ *    (metadump and watch URI-encode it) and `shmc dump` leaves it out, naming it.
  *  - The library copies and validates every input before it touches the cache, and copies
  *    every result out; it never hands out a pointer into the cache.
  *  - exptime follows memcached: 0 never expires; 1..2592000 (30 days) is relative seconds;
@@ -44,7 +45,7 @@ typedef enum shmc_rc {
     SHMC_NOT_FOUND,        /* no such key (get, delete, touch, incr/decr, cas) */
     SHMC_NOT_STORED,       /* add on a present key; replace/append/prepend on a missing one */
     SHMC_EXISTS,           /* cas: the item changed since its cas value was read */
-    SHMC_BAD_KEY,          /* empty, longer than 250 bytes, or holds space/control bytes */
+    SHMC_BAD_KEY,          /* empty or longer than 250 bytes (any byte values are a key) */
     SHMC_TOO_LARGE,        /* value larger than the cache's item size limit */
     SHMC_NO_MEMORY,        /* nothing could be evicted to make room */
     SHMC_NOT_NUMERIC,      /* incr/decr on a value that is not a decimal uint64 */

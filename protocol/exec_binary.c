@@ -102,7 +102,7 @@ static void error(proto_out *out, const proto_bin_request *r, uint16_t status)
 }
 
 /* A library error memcached has no status for: EINVAL with the library's reason (a key the
- * library refuses: memcached's own "Invalid arguments"). */
+ * library refuses, i.e. an empty one: memcached's own "Invalid arguments"). */
 static void library_error(proto_out *out, const proto_bin_request *r, shmc_rc rc)
 {
     if (rc == SHMC_NO_MEMORY) error(out, r, PROTO_BIN_ENOMEM);

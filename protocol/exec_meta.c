@@ -14,9 +14,6 @@
 #include "slab_class.h"
 #include "watch_item.h"
 
-static const char BINARY_KEY_REFUSED[] =
-    "CLIENT_ERROR binary key holds bytes a shmc key cannot (NUL, newline, space)";
-
 /* " <flag><token>" for O, or the key for k (base64 again, plus " b", for binary keys). */
 static void echo_opaque_or_key(proto_out *out, const proto_request *req, const proto_mflag *f)
 {
@@ -83,8 +80,8 @@ static void status_echo(proto_out *out, const proto_request *req, const char *co
 /* An error in the library that has no protocol meaning. */
 static proto_status library_error(proto_out *out, const proto_request *req, shmc_rc rc)
 {
-    if (rc == SHMC_BAD_KEY && req->meta.base64) proto_out_line(out, BINARY_KEY_REFUSED);
-    else if (rc == SHMC_BAD_KEY) proto_out_line(out, "CLIENT_ERROR bad command line format");
+    (void)req;
+    if (rc == SHMC_BAD_KEY) proto_out_line(out, "CLIENT_ERROR bad command line format");
     else proto_reply_server_error(out, rc);
     return PROTO_DONE;
 }

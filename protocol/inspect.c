@@ -9,6 +9,7 @@
 #include "command.h"
 #include "number.h"
 #include "slab_class.h"
+#include "uriencode.h"
 
 #define CACHEDUMP_MAX (2 * 1024 * 1024) /* memcached's cap on a cachedump reply */
 
@@ -58,22 +59,6 @@ static const char *parse_classes(const proto_request *req, walk_ctx *w)
     return any ? NULL : "NOTSTARTED no items to crawl";
 }
 
-/* memcached's uriencode: letters, digits and "-._~" stay, every other byte is %XX. */
-static void out_uriencoded(proto_out *out, const char *key, size_t nkey)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < nkey; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            proto_out_add(out, key + i, 1);
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            proto_out_add(out, esc, 3);
-        }
-    }
-}
-
 static int item_cb(void *ctx, const char *key, size_t nkey, const void *value, size_t nvalue,
                    const shmc_item_meta *meta)
 {
@@ -86,8 +71,9 @@ static int item_cb(void *ctx, const char *key, size_t nkey, const void *value, s
     proto_out *out = w->out;
     if (w->metadump) {
         /* key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u size=%lu\n, in absolute times */
+        char enc[PROTO_URIENCODE_LEN(PROTO_KEY_MAX)];
         proto_out_add(out, "key=", 4);
-        out_uriencoded(out, key, nkey);
+        proto_out_add(out, enc, proto_uriencode(key, nkey, enc));
         proto_out_add(out, " exp=", 5);
         proto_out_add(out, num,
                       proto_i64_to_text(meta->ttl < 0 ? -1 : w->now + meta->ttl, num));
@@ -103,9 +89,12 @@ static int item_cb(void *ctx, const char *key, size_t nkey, const void *value, s
         proto_out_add(out, "\n", 1);
         return out->failed;
     }
-    /* ITEM %s [%d b; %llu s]\r\n: the value's length, the absolute expiry or 0 */
+    /* ITEM %s [%d b; %llu s]\r\n: the value's length, the absolute expiry or 0; the key's
+     * bytes as they are, up to a NUL (memcached prints it as a C string) */
     char line[PROTO_KEY_MAX + 64];
     size_t len = 0;
+    const char *nul = memchr(key, 0, nkey);
+    if (nul) nkey = (size_t)(nul - key);
     memcpy(line, "ITEM ", 5), len = 5;
     memcpy(line + len, key, nkey), len += nkey;
     memcpy(line + len, " [", 2), len += 2;

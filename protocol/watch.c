@@ -1,5 +1,6 @@
 /* watch.c — memcached's watchers (watch.h). */
 #include "watch.h"
+#include "uriencode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,16 +171,17 @@ static int head(proto_watch *w, char *p, size_t cap)
     return snprintf(p, cap, "ts=%lld.%ld gid=%llu ", (long long)tv.tv_sec, (long)tv.tv_usec, gid);
 }
 
-#define LINE_MAX_ (250 + 300)
+#define LINE_MAX_ (PROTO_URIENCODE_LEN(250) + 300)
 
 void proto_watch_item_get(proto_watch *w, const char *key, size_t nkey, bool found, size_t size,
                           unsigned clsid, int cfd)
 {
-    char line[LINE_MAX_];
+    char line[LINE_MAX_], enc[PROTO_URIENCODE_LEN(250)]; /* keys as memcached's uriencode */
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
-                     "type=item_get key=%.*s status=%s clsid=%u cfd=%d size=%zu\n", (int)nkey,
-                     key, found ? "found" : "not_found", clsid, cfd, size);
+                     "type=item_get key=%.*s status=%s clsid=%u cfd=%d size=%zu\n",
+                     (int)proto_uriencode(key, nkey < 250 ? nkey : 250, enc), enc,
+                     found ? "found" : "not_found", clsid, cfd, found ? size : 0);
     emit(w, PROTO_WATCH_FETCHERS, line, (size_t)(h + n));
 }
 
@@ -187,22 +189,24 @@ void proto_watch_item_store(proto_watch *w, const char *key, size_t nkey, const 
                             const char *cmd, long long ttl, size_t size, unsigned clsid,
                             int cfd)
 {
-    char line[LINE_MAX_];
+    char line[LINE_MAX_], enc[PROTO_URIENCODE_LEN(250)];
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
                      "type=item_store key=%.*s status=%s cmd=%s ttl=%lld clsid=%u cfd=%d "
                      "size=%zu\n",
-                     (int)nkey, key, status, cmd, ttl, clsid, cfd, size);
+                     (int)proto_uriencode(key, nkey < 250 ? nkey : 250, enc), enc, status, cmd,
+                     ttl, clsid, cfd, size);
     emit(w, PROTO_WATCH_MUTATIONS, line, (size_t)(h + n));
 }
 
 void proto_watch_eviction(proto_watch *w, const char *key, size_t nkey, bool fetched,
                           long long ttl, unsigned la, unsigned clsid, size_t size)
 {
-    char line[LINE_MAX_];
+    char line[LINE_MAX_], enc[PROTO_URIENCODE_LEN(250)];
     int h = head(w, line, sizeof line);
     int n = snprintf(line + h, sizeof line - (size_t)h,
                      "type=eviction key=%.*s fetch=%s ttl=%lld la=%u clsid=%u size=%zu\n",
-                     (int)nkey, key, fetched ? "yes" : "no", ttl, la, clsid, size);
+                     (int)proto_uriencode(key, nkey < 250 ? nkey : 250, enc), enc,
+                     fetched ? "yes" : "no", ttl, la, clsid, size);
     emit(w, PROTO_WATCH_EVICTIONS, line, (size_t)(h + n));
 }

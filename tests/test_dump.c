@@ -155,5 +155,37 @@ int main(void)
     CHECK(tool(err, "restore", dst, t_path("missing"), NULL) == 2 && file_has(err, "No such file"));
     t_check_file(dst);
     t_check_file(src);
+
+    /* keys a dump line cannot carry (space, newline, NUL: binary-protocol keys) are left out,
+     * named URI-encoded, exit 1; a TAB or CR key is dumped and restored */
+    char odd[512], odd_dump[512], odd_dst[512]; /* t_path's buffers rotate */
+    snprintf(odd, sizeof odd, "%s", t_path("odd"));
+    snprintf(odd_dump, sizeof odd_dump, "%s", t_path("odd_dump"));
+    snprintf(odd_dst, sizeof odd_dst, "%s", t_path("odd_dst"));
+    CHECK_RC(shmc_open(&c, odd, &cfg), SHMC_OK);
+    if (c) {
+        CHECK_RC(shmc_set(c, "a b", 3, "1", 1, 0, 0), SHMC_OK);
+        CHECK_RC(shmc_set(c, "nl\nx", 4, "2", 1, 0, 0), SHMC_OK);
+        CHECK_RC(shmc_set(c, "n\0l", 3, "3", 1, 0, 0), SHMC_OK);
+        CHECK_RC(shmc_set(c, "t\tab\r", 5, "4", 1, 9, 0), SHMC_OK);
+        shmc_close(c);
+    }
+    CHECK(tool(err, "dump", odd, odd_dump, NULL) == 1);
+    CHECK(file_has(err, "skipped a%20b: its key holds") && file_has(err, "skipped nl%0Ax:") &&
+          file_has(err, "skipped n%00l:") && file_has(err, "dumped 1 items, 1 value bytes; skipped 3"));
+    CHECK(file_has(odd_dump, "add t\tab\r 9 0 1\r\n4\r\n") && !file_has(odd_dump, "add a "));
+    CHECK(tool(err, "create", odd_dst, NULL, NULL) == 0);
+    CHECK(tool(err, "restore", odd_dst, odd_dump, NULL) == 0 && file_has(err, "restored 1 items"));
+    CHECK_RC(shmc_open(&d, odd_dst, NULL), SHMC_OK);
+    if (d) {
+        char got[8];
+        size_t ng = 0;
+        uint32_t fl = 0;
+        CHECK_RC(shmc_get(d, "t\tab\r", 5, got, sizeof got, &ng, &fl, NULL), SHMC_OK);
+        CHECK(ng == 1 && got[0] == '4' && fl == 9);
+        CHECK_RC(shmc_get(d, "a b", 3, got, sizeof got, &ng, NULL, NULL), SHMC_NOT_FOUND);
+        shmc_close(d);
+    }
+    t_check_file(odd_dst);
     return t_finish();
 }

@@ -65,7 +65,11 @@ static void test_store_cas(void)
     CHECK_RC(shmc_store_meta(c, 99, K("s"), "z", 1, 0, 0, NULL, NULL), SHMC_INVALID);
     shmc_store_opts bad = {.what = 0x100};
     CHECK_RC(shmc_store_meta(c, SHMC_MODE_SET, K("s"), "z", 1, 0, 0, &bad, NULL), SHMC_INVALID);
-    CHECK_RC(shmc_store_meta(c, SHMC_MODE_SET, K("bad key"), "z", 1, 0, 0, NULL, NULL), SHMC_BAD_KEY);
+    CHECK_RC(shmc_store_meta(c, SHMC_MODE_SET, "", 0, "z", 1, 0, 0, NULL, NULL), SHMC_BAD_KEY);
+    static const char k251[251] = {0};
+    CHECK_RC(shmc_store_meta(c, SHMC_MODE_SET, k251, sizeof k251, "z", 1, 0, 0, NULL, NULL), SHMC_BAD_KEY);
+    /* any byte values are a key (memcached's binary protocol): a space is one */
+    CHECK_RC(shmc_store_meta(c, SHMC_MODE_SET, K("odd key"), "z", 1, 0, 0, NULL, NULL), SHMC_OK);
 }
 
 static void test_fetch_meta(void)
@@ -124,7 +128,8 @@ static void test_fetch_meta(void)
     CHECK_RC(shmc_get_meta(c, K("f"), NULL, buf, sizeof buf, &n, NULL), SHMC_INVALID);
     shmc_get_opts bad = {.what = 0x100};
     CHECK_RC(meta_get("f", &bad, &m), SHMC_INVALID);
-    CHECK_RC(meta_get("bad\nkey", NULL, &m), SHMC_BAD_KEY);
+    CHECK_RC(meta_get("", NULL, &m), SHMC_BAD_KEY);
+    CHECK_RC(meta_get("bad\nkey", NULL, &m), SHMC_NOT_FOUND); /* a key, not stored */
 }
 
 /* memcached's stampede sequence in the library. */

@@ -147,12 +147,12 @@ static void test_script(void)
     });
     /* refused calls count nothing, as memcached's CLIENT_ERROR lines */
     STEP("bad key get", "",
-         CHECK_RC(shmc_get(cache, "a b", 3, buf, sizeof buf, &n, NULL, NULL), SHMC_BAD_KEY));
+         CHECK_RC(shmc_get(cache, "a", 0, buf, sizeof buf, &n, NULL, NULL), SHMC_BAD_KEY));
     STEP("bad key set", "",
          CHECK_RC(shmc_set(cache, "", 0, "x", 1, 0, 0), SHMC_BAD_KEY));
     STEP("bad mget", "", {
-        const char *keys[] = {"a", "b c"};
-        size_t nkeys[] = {1, 3};
+        const char *keys[] = {"a", "b"};
+        size_t nkeys[] = {1, SHMC_KEY_MAX + 1}; /* (too long: any bytes are a key) */
         CHECK_RC(shmc_mget(cache, keys, nkeys, 2, cb_ignore, &calls), SHMC_BAD_KEY);
     });
 

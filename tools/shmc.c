@@ -402,7 +402,8 @@ static const cli_command commands[] = {
      "  repairs it, or the next open when nobody is attached.\n", cmd_check},
     {"dump", "CACHE FILE", 2, 2, "write every live item to FILE ('-': stdout), as memcached-tool's dump",
      "  one \"add KEY FLAGS EXPTIME BYTES\" line and the value per item, EXPTIME absolute\n"
-     "  (0: never); it loads into shmc restore, or into memcached (nc HOST PORT < FILE)\n", cmd_dump},
+     "  (0: never); it loads into shmc restore, or into memcached (nc HOST PORT < FILE);\n"
+     "  items whose keys hold a space, newline or NUL are left out and named (exit 1)\n", cmd_dump},
     {"restore", "CACHE FILE", 2, 2, "add the items of a dump ('-': stdin) to a cache",
      "  items already present are kept (add); items over the cache's item size limit are\n"
      "  refused (exit 1); a damaged dump stops at the damage (exit 3), keeping what came before\n",

@@ -80,9 +80,11 @@ class Client(_shmc.Client):
     and keeps working in the children of a fork().
 
     Keys are str (ASCII; UTF-8 when ``allow_unicode_keys``) or bytes, at most 250 bytes after
-    ``key_prefix``, without whitespace, NUL or other control bytes (pymemcache lets control
-    bytes other than whitespace and NUL through to memcached; libshmc refuses them, as an
-    empty key, with ``MemcacheIllegalInputError``).  Values are stored through ``serde`` (see
+    ``key_prefix``, without NUL or whitespace (space, TAB, LF, VT, FF, CR) beside other bytes:
+    exactly what pymemcache's ``check_key_helper`` lets through (other control bytes and DEL
+    included; a key made only of whitespace too).  libshmc takes any bytes in a key, so such
+    keys are stored as they are; only an empty key it refuses, with
+    ``MemcacheIllegalInputError``.  Values are stored through ``serde`` (see
     pymemcache's serde protocol; ``pymemcache.serde.pickle_serde`` works as is); without one,
     bytes are stored as they are and anything else as ``str(value)`` in ``encoding``, and
     reads return bytes.
@@ -186,7 +188,9 @@ class Client(_shmc.Client):
     def check_key(self, key):
         """The key as the cache stores it: ``key_prefix`` + the encoded key, as bytes.
 
-        Raises MemcacheIllegalInputError (or TypeError) exactly where every command would.
+        Raises MemcacheIllegalInputError (or TypeError) exactly where pymemcache's
+        check_key_helper does; every command raises there too, and for an empty key, which
+        libshmc refuses.
         """
         if isinstance(key, str):
             if self.allow_unicode_keys:
@@ -204,10 +208,6 @@ class Client(_shmc.Client):
             raise MemcacheIllegalInputError("Key contains whitespace: %r" % key)
         if b"\00" in key:
             raise MemcacheIllegalInputError("Key contains null: %r" % key)
-        if not key:
-            raise MemcacheIllegalInputError("Key is empty: %r" % key)
-        if any(c < 0x20 or c == 0x7F for c in key):
-            raise MemcacheIllegalInputError("Key contains a control character: %r" % key)
         return key
 
     def stats(self, *args):

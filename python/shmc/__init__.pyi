@@ -23,6 +23,10 @@ PROTECT_NONE: int
 PROTECT_PKU: int
 PROTECT_SEALED: int
 
+# A key: str (ASCII; UTF-8 with allow_unicode_keys) or bytes, key_prefix in front.  Every
+# method (meta_get, get_or_compute and the other shmc additions included) checks it as
+# pymemcache's check_key_helper does; libshmc itself takes any 1..250 bytes (NUL, space,
+# newline included, as memcached's binary protocol), so the empty key is the one more refusal.
 Key = Union[str, bytes]
 _T = TypeVar("_T")
 _C = TypeVar("_C", bound="Client")
@@ -76,7 +80,11 @@ class Client:
         protect: Union[None, int, str] = ...,
         hash_power: Optional[int] = ...,
     ) -> None: ...
-    def check_key(self, key: Key) -> bytes: ...
+    def check_key(self, key: Key) -> bytes:
+        """key_prefix + the encoded key; MemcacheIllegalInputError exactly where pymemcache's
+        check_key_helper raises (too long, NUL, whitespace beside other bytes, non-ASCII
+        str), TypeError for another type."""
+        ...
     def get(self, key: Key, default: Any = ...) -> Any: ...
     def gets(self, key: Key, default: Any = ..., cas_default: Any = ...) -> Tuple[Any, Any]: ...
     def gat(self, key: Key, expire: int = ..., default: Any = ...) -> Any: ...

@@ -212,10 +212,10 @@ static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs
 }
 
 /* pymemcache's check_key_helper: str keys as ASCII (UTF-8 with allow_unicode_keys), bytes
- * as given, the prefix in front; too long, whitespace and NUL raise
- * MemcacheIllegalInputError with pymemcache's messages.  memcached's text protocol also
- * cannot carry other control bytes or an empty key, which libshmc refuses: those raise
- * MemcacheIllegalInputError too. */
+ * as given, the prefix in front; too long, whitespace (bytes.split()'s: space, TAB, LF, VT,
+ * FF, CR; a key made only of it passes, as in pymemcache) and NUL raise
+ * MemcacheIllegalInputError with pymemcache's messages.  Any other key goes to libshmc, which
+ * takes any bytes; only an empty one it refuses (MemcacheIllegalInputError at the command). */
 static int make_key(Client *self, PyObject *key, key_t_ *k)
 {
     const char *p;
@@ -252,18 +252,14 @@ static int make_key(Client *self, PyObject *key, key_t_ *k)
         memcpy(k->b, PyBytes_AS_STRING(self->key_prefix), np);
         memcpy(k->b + np, p, (size_t)n);
         k->n = total;
-        bool space = false, nul = false, control = false;
+        bool space = false, other = false, nul = false;
         for (size_t i = 0; i < total; i++) {
             unsigned char c = (unsigned char)k->b[i];
-            if (c > 0x20 && c != 0x7f) continue;
             if (c == ' ' || (c >= '\t' && c <= '\r')) space = true;
-            else if (c == 0) nul = true;
-            else control = true;
+            else other = true, nul |= c == 0;
         }
-        if (space) why = "Key contains whitespace: %R";
+        if (space && other) why = "Key contains whitespace: %R"; /* split() finds a part */
         else if (nul) why = "Key contains null: %R";
-        else if (control) why = "Key contains a control character: %R";
-        else if (total == 0) why = "Key is empty: %R";
         else return 0;
     }
     PyObject *full = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
@@ -1529,8 +1525,8 @@ static PyMethodDef Client_methods[] = {
      "The value of key, or default when the cache does not hold it.\n\n"
      "key: str (ASCII, or UTF-8 with allow_unicode_keys) or bytes; key_prefix is put in\n"
      "front.  Returns serde.deserialize(key, value, flags), or the stored bytes without a\n"
-     "serde.  Raises MemcacheIllegalInputError for a key memcached refuses (too long,\n"
-     "whitespace, control bytes, non-ASCII str), TypeError for a key of another type."},
+     "serde.  Raises MemcacheIllegalInputError for a key pymemcache refuses (too long,\n"
+     "whitespace, NUL, non-ASCII str) or an empty one, TypeError for a key of another type."},
     {"gets", (PyCFunction)(void (*)(void))Client_gets, FAST,
      "gets(key, default=None, cas_default=None)\n--\n\n"
      "(value, cas) of key, or (default, cas_default) when it is missing.  cas is bytes of\n"

@@ -106,18 +106,14 @@ static shmc_rc take_key(struct call *cl, const char *key, size_t nkey)
     return rc;
 }
 
-/* Copy a key out of the caller's buffer, then validate the copy. */
+/* Copy a key out of the caller's buffer.  Any byte values are a key (memcached's binary
+ * protocol and base64 meta keys take them all); only the length is checked. */
 static shmc_rc key_copy(unsigned char dst[SHMC_KEY_MAX], const char *key, size_t nkey)
 {
     if (!key) return invalid("key is NULL");
     if (nkey == 0 || nkey > SHMC_KEY_MAX)
         return error_set(SHMC_BAD_KEY, "key length %zu is not in 1..%u", nkey, SHMC_KEY_MAX);
     memcpy(dst, key, nkey);
-    int bad = 0; /* without a branch per byte, so that the compiler can vectorise it */
-    for (size_t i = 0; i < nkey; i++) bad |= (dst[i] == 0) | (dst[i] == '\n') | (dst[i] == ' ');
-    for (size_t i = 0; bad && i < nkey; i++)
-        if (dst[i] == 0 || dst[i] == '\n' || dst[i] == ' ')
-            return error_set(SHMC_BAD_KEY, "key holds byte 0x%02x at %zu (NUL, newline or space)", dst[i], i);
     return SHMC_OK;
 }
 
@@ -268,7 +264,7 @@ API const char *shmc_strerror(shmc_rc rc)
         [SHMC_NOT_FOUND] = "not found",
         [SHMC_NOT_STORED] = "not stored",
         [SHMC_EXISTS] = "exists: the item changed since its cas value was read",
-        [SHMC_BAD_KEY] = "bad key: empty, longer than 250 bytes, or holds a NUL, newline or space",
+        [SHMC_BAD_KEY] = "bad key: empty or longer than 250 bytes",
         [SHMC_TOO_LARGE] = "value larger than the cache's item size limit",
         [SHMC_NO_MEMORY] = "out of memory: nothing could be evicted",
         [SHMC_NOT_NUMERIC] = "cannot increment or decrement a non-numeric value",

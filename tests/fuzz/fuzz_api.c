@@ -61,13 +61,13 @@ static uint64_t rd64(reader_t *r)
 
 /* ---- keys: a small valid key space and some invalid ones ---- */
 
-#define NSMALL 10 /* keys most calls use, so that calls meet each other's items */
+#define NSMALL 16 /* keys most calls use, so that calls meet each other's items */
 #define NBULK 64  /* more keys, so that full-size values outgrow the cache and evict */
 #define NVALID (NSMALL + NBULK)
 #define NINVALID 8
 static char long_key[SHMC_KEY_MAX + 1];   /* 250 bytes: valid */
 static char bulk_keys[NBULK][24];
-static char too_long_key[SHMC_KEY_MAX + 2]; /* 251 bytes */
+static char too_long_key[1001];           /* 251 bytes and more */
 static const char *valid_key[NVALID];
 static size_t valid_nkey[NVALID];
 static const char *invalid_key[NINVALID];
@@ -76,12 +76,16 @@ static size_t invalid_nkey[NINVALID];
 static void keys_init(void)
 {
     memset(long_key, 'L', SHMC_KEY_MAX);
-    memset(too_long_key, 'T', SHMC_KEY_MAX + 1);
-    static const char *const names[NSMALL - 1] = {
-        "a", "b", "k1", "k2", "counter", "user:42:profile", "\x80\xff~!", "k1x", "Z"};
+    memset(too_long_key, 'T', sizeof too_long_key);
+    /* any byte values are a key: NUL, space and newline included ("a b" is not "a" or "b",
+     * "nul\0x" not "nul") */
+    static const struct { const char *k; size_t n; } names[NSMALL - 1] = {
+        {"a", 1}, {"b", 1}, {"k1", 2}, {"k2", 2}, {"counter", 7}, {"user:42:profile", 15},
+        {"\x80\xff~!", 4}, {"k1x", 3}, {"Z", 1}, {"a b", 3}, {"ab\n", 3}, {"\0ab", 3},
+        {"nul\0x", 5}, {"\0", 1}, {" ", 1}};
     for (int i = 0; i < NSMALL - 1; i++) {
-        valid_key[i] = names[i];
-        valid_nkey[i] = strlen(names[i]);
+        valid_key[i] = names[i].k;
+        valid_nkey[i] = names[i].n;
     }
     valid_key[NSMALL - 1] = long_key;
     valid_nkey[NSMALL - 1] = SHMC_KEY_MAX;
@@ -90,9 +94,10 @@ static void keys_init(void)
         valid_key[NSMALL + i] = bulk_keys[i];
         valid_nkey[NSMALL + i] = strlen(bulk_keys[i]);
     }
+    /* only the length makes a key bad: empty, or over 250 bytes */
     static const struct { const char *k; size_t n; } bad[NINVALID] = {
-        {"", 0}, {NULL, SHMC_KEY_MAX + 1}, {"a b", 3}, {"ab\n", 3}, {"sp ", 3},
-        {"\0ab", 3}, {"nul\0x", 5}, {"nl\n", 3}};
+        {"", 0}, {NULL, SHMC_KEY_MAX + 1}, {"a b", 0}, {NULL, SHMC_KEY_MAX + 2},
+        {"\0", 0}, {NULL, 256}, {NULL, 1000}, {NULL, SHMC_KEY_MAX + 1}};
     for (int i = 0; i < NINVALID; i++) {
         invalid_key[i] = bad[i].k ? bad[i].k : too_long_key;
         invalid_nkey[i] = bad[i].n;

@@ -1,14 +1,14 @@
 """shmc.Client side by side with pymemcache's Client talking to a real memcached: every
 method is called on both with the same arguments, and the return values and exceptions
-(class and arguments) must be the same.  Where shmc differs on purpose (control bytes in
-keys, the empty key, the context manager pymemcache 3.5 lacks) the test says so."""
+(class and arguments) must be the same.  Where shmc differs on purpose (keys made only of
+whitespace, the context manager pymemcache 3.5 lacks) the test says so."""
 import os
 import pickle
 import time
 
 import pytest
 from pymemcache import serde as pm_serde
-from pymemcache.client.base import Client as PMClient
+from pymemcache.client.base import Client as PMClient, check_key_helper
 from pymemcache import exceptions as pm_exc
 
 import shmc
@@ -153,18 +153,64 @@ def test_keys_bytes_unicode_prefix(make_pair):
         PMClient(("127.0.0.1", 1), key_prefix=5)
 
 
-def test_keys_shmc_refuses_and_memcached_takes(pair):
-    """Deliberate difference: libshmc refuses control bytes and the empty key (they cannot
-    travel in memcached's text protocol either way; memcached stores the control bytes,
-    and answers ERROR to an empty key)."""
-    for key in ("ctl\x01x", b"del\x7fx"):
-        with pytest.raises(shmc.MemcacheIllegalInputError):
-            pair.shmc.set(key, b"v")
-        assert pair.pm.set(key, b"v") is True
+# every byte value as a 1-byte key, and longer keys around the rules' edges
+KEY_TABLE = [bytes([b]) for b in range(256)] + [
+    b"", b" ", b"  ", b" \t\r\n", b"\x0b\x0c", b"a b", b" a", b"a ", b"a\tb", b"a\x00",
+    b"\x00 ", b"\x00\x00", b"ctl\x01x", b"del\x7fx", b"\x1c\x1d\x1e\x1f", b"a\x85b",
+    b"a\xa0b", b"\xc3\xa9t\xc3\xa9", b"x" * 248, b"x" * 249, b"x" * 250, b"x" * 251]
+
+
+def test_key_check_is_pymemcaches(cache_name):
+    """shmc.Client refuses exactly the keys pymemcache's check_key_helper refuses, with the
+    same exception and message, for str and bytes, with and without allow_unicode_keys and a
+    key_prefix; every command decides as check_key does, and an accepted key is stored and
+    read back (libshmc takes any bytes; only the empty key it refuses)."""
+    checked = 0
+    for unicode_keys in (False, True):
+        for prefix in (b"", b"p:"):
+            c = shmc.Client(cache_name, allow_unicode_keys=unicode_keys, key_prefix=prefix,
+                            default_noreply=False)
+            for raw in KEY_TABLE:
+                for key in (raw, raw.decode("latin-1")):
+                    want = outcome(lambda k: check_key_helper(key, unicode_keys, prefix), None)
+                    assert outcome(lambda k: c.check_key(key), None) == want, (key, prefix)
+                    stored = outcome(lambda k: c.set(key, b"v"), None)
+                    if want[0] == "raise":
+                        assert stored == want, (key, prefix)
+                        assert outcome(lambda k: c.get(key), None) == want
+                    elif want[1] == b"":
+                        assert stored[:2] == ("raise", shmc.MemcacheIllegalInputError)
+                    else:
+                        assert stored == ("ok", True), (key, prefix, stored)
+                        assert c.get(key) == b"v", (key, prefix)
+                        assert c.delete(key) is True
+                    checked += 1
+            c.close()
+    assert checked == 4 * 2 * len(KEY_TABLE)
+
+
+def test_keys_as_memcached_stores_them(pair):
+    """Control bytes, DEL and high-bit bytes in keys: pymemcache sends them and memcached
+    stores them; so does shmc."""
+    for key in ("ctl\x01x", b"del\x7fx", "\x1c", b"\x80\xff"):
+        assert pair.both(lambda c: c.set(key, b"v")) is True
+        assert pair.both(lambda c: c.get(key)) == b"v"
+        assert pair.both(lambda c: c.delete(key)) is True
     with pytest.raises(pm_exc.MemcacheClientError):
         pair.shmc.set("", b"v")
     with pytest.raises(pm_exc.MemcacheClientError):
         pair.pm.set("", b"v")
+
+
+def test_keys_only_whitespace(pair):
+    """Deliberate difference: a key made only of whitespace passes pymemcache's check, but
+    memcached's text protocol cannot carry it (memcached answers ERROR); libshmc takes any
+    bytes and stores it."""
+    for key in (" ", "  "):
+        with pytest.raises(pm_exc.MemcacheUnknownCommandError):
+            pair.pm.set(key, b"v")
+        assert pair.shmc.set(key, b"v") is True
+        assert pair.shmc.get(key) == b"v"
 
 
 def test_add_replace_append_prepend(pair):

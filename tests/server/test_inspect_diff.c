@@ -1,6 +1,7 @@
 /* test_inspect_diff.c — shmcd's item inspection commands against the real memcached 1.6.18,
  * byte for byte: `lru_crawler metadump` (all, hash, class lists; keys URL-encoded), the other
- * `lru_crawler` subcommands with their errors, and `stats cachedump <class> <limit>`.
+ * `lru_crawler` subcommands with their errors, and `stats cachedump <class> <limit>`; keys
+ * of any bytes (base64 meta keys) in metadump, mg and me.
  *
  * Each case is a list of requests sent one at a time on a fresh connection after a
  * flush_all, to a private shmcd and to a private memcached (Debian's /usr/bin/memcached, or
@@ -38,6 +39,13 @@ static const char *const cases[][MAX_STEPS] = {
     {ITEMS, "lru_crawler metadump all\r\n", "lru_crawler metadump hash\r\n",
      "lru_crawler metadump 1\r\n", "lru_crawler metadump 7\r\n", "lru_crawler metadump 2\r\n",
      "lru_crawler metadump 2,7,\r\n", "lru_crawler metadump 1,7\r\n", "me foo\r\n", NULL},
+    /* keys of any bytes (base64 meta keys: space, TAB, NUL, newline, CR, DEL): metadump
+     * URL-encodes them, as memcached (memcached's cachedump does not list such items soon;
+     * binary_diff compares a cachedump of binary-protocol ones) */
+    {"ms YSBi 1 b\r\nx\r\n", "ms dAlhYg== 1 b\r\nx\r\n", "ms bgB1bA== 1 b\r\nx\r\n",
+     "ms bmwKeA== 1 b\r\nx\r\n", "ms Y3INCn8= 1 b\r\nx\r\n",
+     "lru_crawler metadump all\r\n", "mg YSBi b k v\r\n",
+     "mg bgB1bA== b k v\r\n", "me bgB1bA== b\r\n", "me YSBi b\r\n", NULL},
     /* metadump's errors */
     {ITEMS, "lru_crawler metadump\r\n", "lru_crawler metadump 0\r\n",
      "lru_crawler metadump 64\r\n", "lru_crawler metadump foo\r\n",

@@ -397,6 +397,32 @@ static void test_evictions(void)
     reference_down();
 }
 
+/* Keys are printed URI-encoded, as memcached's logger does: a TAB, '%', control and
+ * high-bit bytes in text keys. */
+static void test_key_bytes(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, NULL, &ref)) return;
+    static const char seq[] = "set a%b\tc\x01\x7f\xc3\xa9 0 0 1\r\n1\r\nget a%b\tc\x01\x7f\xc3\xa9\r\n"
+                              "get x\ty\r\nget " MARKER "\r\n";
+    static char mc[REPLY_MAX], sh[REPLY_MAX], reply[REPLY_MAX];
+    int ports[2] = {mc_port, s.port};
+    char *got[2] = {mc, sh};
+    for (int j = 0; j < 2; j++) {
+        int w = watcher(ports[j], "watch fetchers mutations\r\n");
+        CHECK(w >= 0);
+        if (w < 0) continue;
+        exchange(ports[j], seq, reply);
+        read_stream(w, got[j]);
+        close(w);
+    }
+    CHECK(strstr(sh, "key=a%25b%09c%01%7F%C3%A9 status=stored") != NULL);
+    compare("keys with TAB, '%', control and high-bit bytes", mc, sh);
+    h_stop(&s);
+    reference_down();
+}
+
 /* -W: memcached's refusal, even with noreply. */
 static void test_disabled(void)
 {
@@ -471,6 +497,7 @@ int main(void)
     test_protocols();
     test_evictions();
     test_disabled();
+    test_key_bytes();
     test_slow_watcher();
     return t_finish();
 }

@@ -15,6 +15,7 @@
 
 #include "perm.h"
 #include "protocol/env.h"
+#include "shmcd_license.h"
 #include "size.h"
 #include "suboptions.h"
 
@@ -330,6 +331,14 @@ static flag_rc set_version(shmcd_options *opt, const char *arg)
     return FLAG_EXIT;
 }
 
+/* as memcached's -i: the version, a blank line, the license */
+static flag_rc set_license(shmcd_options *opt, const char *arg)
+{
+    (void)opt, (void)arg;
+    printf("shmcd %s\n\n%s", PROTO_VERSION_STRING, SHMCD_LICENSE_TEXT);
+    return FLAG_EXIT;
+}
+
 static flag_rc set_help(shmcd_options *opt, const char *arg)
 {
     (void)opt, (void)arg;
@@ -377,6 +386,18 @@ IGNORED_FLAG(lock_memory, 'k')
 IGNORED_FLAG(enable_coredumps, 'r')
 IGNORED_FLAG(enable_largepages, 'L')
 IGNORED_FLAG(memory_file, 'e')
+
+/* -N: memcached's NAPI ids steer connections to threads by NIC queue; accepted, checked as
+ * memcached checks it (here, and against -t once every flag is read) */
+static flag_rc set_napi_ids(shmcd_options *opt, const char *arg)
+{
+    if (atoi(arg) <= 0) {
+        fprintf(stderr, "Maximum number of NAPI IDs must be greater than 0\n");
+        return FLAG_FATAL;
+    }
+    opt->napi_ids = (unsigned)atoi(arg);
+    return ignore(opt, 'N', arg);
+}
 
 static flag_rc set_slab_min_size(shmcd_options *opt, const char *arg)
 {
@@ -835,6 +856,11 @@ static const flag flags[] = {
     {.setting = "ssl_session_cache", .show = show_ssl_session_cache},
     {.setting = "ssl_kernel_tls", .show = show_ssl_kernel_tls},
     {.setting = "ssl_min_version", .show = show_ssl_min_version},
+    {.short_name = 'N', .long_name = "napi_ids", .arg = "NUM",
+     .help = "accepted, no effect: memcached steers connections to\nthreads by NIC queue "
+             "(NAPI); shmcd's workers take them\nin turn.  At most -t, as memcached",
+     .set = set_napi_ids,
+     .setting = "num_napi_ids", .fixed = "(null)"}, /* memcached 1.6.18 prints (null) */
     {.long_name = "cache", .arg = "NAME|PATH",
      .help = "cache to serve, created if missing; a NAME lives in\n$SHMC_DIR, default /dev/shm "
              "(default: one per instance,\nas memcached's: shmcd-PORT, e.g. shmcd-11211; with "
@@ -888,6 +914,9 @@ static const flag flags[] = {
              "ssl_ciphers=LIST     OpenSSL cipher list (TLS 1.2 and below)\n"
              "ssl_wbuf_size=KB, ssl_session_cache, ssl_kernel_tls: as memcached's",
      .set = set_extended, .bad = "see above"},
+    {.short_name = 'i', .long_name = "license",
+     .help = "print shmc's license (BSD-3-Clause) and exit",
+     .set = set_license},
     {.short_name = 'V', .long_name = "version", .help = "print the version and exit",
      .set = set_version},
     {.short_name = 'h', .long_name = "help", .help = "print this help and exit",
@@ -1057,6 +1086,11 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
             fprintf(stderr, "%s\n", why);
             return SHMCD_OPT_ERROR;
         }
+    }
+    if (opt->napi_ids > opt->threads) {
+        fprintf(stderr, "Number of napi_ids(%u) cannot be greater than number of threads(%u)\n",
+                opt->napi_ids, opt->threads);
+        return SHMCD_OPT_ERROR;
     }
     if (!shmcd_security_check(&opt->sec)) return SHMCD_OPT_ERROR;
     if (opt->unix_path && !opt->port_given) opt->port = 0;

@@ -134,7 +134,7 @@ static void test_refused(void)
         {"-Y", "/dev/null", "-B", "binary"}, {"-S", "-B", "auto"}, {"-S", "-B", "ascii"},
         {"-S", "-Y", "/dev/null"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
-        {"stray"},
+        {"stray"}, {"-N", "5"}, {"-t", "2", "-N", "3"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         shmcd_options o;
@@ -145,12 +145,16 @@ static void test_refused(void)
         shmcd_free_options(&o);
     }
     /* memcached's own checks: its message, exit 1 (SHMCD_OPT_FATAL) */
-    static const char *const fatal[][3] = {{"-c", "0"}, {"-t", "0"}, {"-R", "0"}, {"-R", "-3"}};
+    static const char *const fatal[][3] = {{"-c", "0"}, {"-t", "0"}, {"-R", "0"}, {"-R", "-3"},
+                                              {"-N", "0"}, {"-N", "x"}};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
         shmcd_options o;
         CHECK(parse(&o, fatal[i]) == SHMCD_OPT_FATAL);
         shmcd_free_options(&o);
     }
+    shmcd_options n;
+    CHECK(parse(&n, ARGS("-t", "8", "--napi_ids=8")) == SHMCD_OPT_RUN && n.napi_ids == 8);
+    shmcd_free_options(&n);
     char longpath[200];
     memset(longpath, 'a', sizeof longpath - 1);
     longpath[sizeof longpath - 1] = 0;
@@ -231,11 +235,11 @@ static void test_help(void)
         "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
         "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
         "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter",
-        "-W, --disable-watch"};
+        "-W, --disable-watch", "-N, --napi_ids", "-i, --license"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 39 + 30); /* title, usage, 39 flags, 30 continuation lines */
+    CHECK(lines == 2 + 41 + 32); /* title, usage, 41 flags, 32 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
@@ -268,7 +272,7 @@ static void test_settings(void)
                        "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
-                       "shmc_cache c1\nshmc_no_effect none\n";
+                       "num_napi_ids (null)\nshmc_cache c1\nshmc_no_effect none\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);

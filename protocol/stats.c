@@ -198,6 +198,9 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "accepting_conns", 1);
     list_u64(&l, "threads", s.threads);
     list_u64(&l, "conn_yields", s.conn_yields);
+    list_u64(&l, "read_buf_count", s.read_buf_count);
+    list_u64(&l, "read_buf_bytes", s.read_buf_bytes);
+    list_u64(&l, "read_buf_oom", s.read_buf_oom);
     pthread_mutex_lock(&env->watch.lock);
     list_u64(&l, "log_watchers", env->watch.count);
     pthread_mutex_unlock(&env->watch.lock);

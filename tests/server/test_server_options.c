@@ -239,7 +239,7 @@ static void test_help(void)
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 41 + 32); /* title, usage, 41 flags, 32 continuation lines */
+    CHECK(lines == 2 + 41 + 33); /* title, usage, 41 flags, 33 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }

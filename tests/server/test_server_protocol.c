@@ -263,7 +263,7 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
                  "STAT ssl_keyformat 1\r\nSTAT ssl_ciphers NULL\r\nSTAT ssl_ca_cert NULL\r\n"
                  "STAT ssl_wbuf_size 16384\r\nSTAT ssl_session_cache no\r\n"
                  "STAT ssl_kernel_tls no\r\nSTAT ssl_min_version tlsv1.2\r\n"
-                 "STAT shmc_cache %s\r\n",
+                 "STAT num_napi_ids (null)\r\nSTAT shmc_cache %s\r\n",
                  (unsigned long long)st.limit_maxbytes, s->port, verbosity, s->unix_path,
                  log2_floor(st.hash_buckets), cache_path);
         int fd = h_connect(s);

@@ -573,17 +573,18 @@ static void show_ssl_enabled(const shmcd_options *opt, const shmcd_live *live, c
     snprintf(buf, n, "%s", opt->sec.tls ? "yes" : "no");
 }
 
-#define SHOW_SSL_PATH(field)                                                                     \
+/* unset: memcached prints "(null)" for the chain and key, "NULL" for the others */
+#define SHOW_SSL_PATH(field, unset)                                                              \
     static void show_##field(const shmcd_options *opt, const shmcd_live *live, char *buf,      \
                              size_t n)                                                         \
     {                                                                                          \
         (void)live;                                                                            \
-        snprintf(buf, n, "%s", opt->sec.field ? opt->sec.field : "NULL");                      \
+        snprintf(buf, n, "%s", opt->sec.field ? opt->sec.field : unset);                       \
     }
-SHOW_SSL_PATH(ssl_chain_cert)
-SHOW_SSL_PATH(ssl_key)
-SHOW_SSL_PATH(ssl_ciphers)
-SHOW_SSL_PATH(ssl_ca_cert)
+SHOW_SSL_PATH(ssl_chain_cert, "(null)")
+SHOW_SSL_PATH(ssl_key, "(null)")
+SHOW_SSL_PATH(ssl_ciphers, "NULL")
+SHOW_SSL_PATH(ssl_ca_cert, "NULL")
 
 /* memcached prints OpenSSL's verify flags for the mode: 0, 1, 3 (2), 7 (3) */
 static void show_ssl_verify_mode(const shmcd_options *opt, const shmcd_live *live, char *buf,
@@ -649,6 +650,13 @@ static void show_chunk_size(const shmcd_options *opt, const shmcd_live *live, ch
 {
     (void)live;
     snprintf(buf, n, "%s", ignored_or(opt, 'n', NULL, "48"));
+}
+
+static void show_memory_file(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                             size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", ignored_or(opt, 'e', NULL, "(null)"));
 }
 
 static void show_maxconns_fast(const shmcd_options *opt, const shmcd_live *live, char *buf,
@@ -734,7 +742,8 @@ static void default_cache(shmcd_options *opt)
     opt->cache = d;
 }
 
-/* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
+/* --help lists the flags in this order; "stats settings" puts the lines in memcached's
+ * order (protocol/stats.c's list of memcached's settings), whatever their order here. */
 static const flag flags[] = {
     {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
      .dflt_from_cache = true, .help = "cache memory when creating it, e.g. 64 (MiB), 2g",
@@ -790,6 +799,7 @@ static const flag flags[] = {
      .help = "worker threads, one epoll loop each",
      .set = set_threads, .bad = "not a thread count (1..256)",
      .setting = "num_threads", .show = show_threads},
+    {.setting = "num_threads_per_udp", .show = show_threads}, /* as memcached: -t */
     {.short_name = 'D', .long_name = "prefix-delimiter", .arg = "CHAR",
      .help = "count gets, hits, sets and deletes per key prefix up to\nCHAR (stats detail dump); "
              "also stats detail on",
@@ -879,7 +889,8 @@ static const flag flags[] = {
      .set = set_enable_largepages},
     {.short_name = 'e', .long_name = "memory-file", .arg = "FILE",
      .help = "accepted, no effect: the cache file (--cache) always\nkeeps the items",
-     .set = set_memory_file},
+     .set = set_memory_file,
+     .setting = "memory_file", .show = show_memory_file},
     {.long_name = "mode", .arg = "MODE", .dflt = "0600",
      .help = "file mode of a cache it creates, octal, e.g. 0660",
      .set = set_mode, .bad = "not an octal mode up to 0777"},

@@ -2,7 +2,8 @@
  * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
  * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
  * evicted), -o idle_timeout (idle connections closed, idle_kicks), -D with "stats detail",
- * -o read_buf_mem_limit (connections past the cap closed, read_buf_oom).  Each case is sent on a fresh connection to
+ * -o read_buf_mem_limit (connections past the cap closed, read_buf_oom), and "stats settings"
+ * line by line in memcached's order.  Each case is sent on a fresh connection to
  * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
  * closes the connection must close it on both, and stop both servers.  Skipped (77) where
  * memcached 1.6.18 is missing. */
@@ -452,6 +453,55 @@ static bool test_read_buf_mem_limit(void)
     return true;
 }
 
+/* The "STAT name value" lines of a "stats settings" reply from port, shmc's own (shmc_*)
+ * left out, masked values replaced by "*", joined with '|'. */
+static void settings_lines(int port, char *joined, size_t cap)
+{
+    /* values that cannot be equal: each server's port, and where the harness's cache file
+     * (its own -m and -I) and shmc's index (sized from the memory, not grown) decide */
+    static const char *const masked[] = {"tcpport", "maxbytes", "item_size_max",
+                                         "hashpower_init"};
+    static char reply[REPLY_MAX];
+    int fd = h_connect_tcp(port);
+    joined[0] = 0;
+    if (fd < 0) return;
+    h_roundtrip(fd, "stats settings\r\n", 16, "END\r\n", reply, sizeof reply);
+    close(fd);
+    size_t used = 0;
+    for (char *line = strtok(reply, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+        char name[64], value[256] = "";
+        if (sscanf(line, "STAT %63s %255[^\r\n]", name, value) < 1 || !strncmp(name, "shmc_", 5))
+            continue;
+        for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
+            if (!strcmp(name, masked[i])) snprintf(value, sizeof value, "*");
+        int w = snprintf(joined + used, cap - used, "%s %s|", name, value);
+        if (w < 0 || (size_t)w >= cap - used) break;
+        used += (size_t)w;
+    }
+}
+
+/* "stats settings": memcached's names in memcached's order, and its values, with flags that
+ * change many lines. */
+static bool test_settings_order(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-t", "2", "-c", "500", "-R", "7", "-b", "100",
+                                           "-o", "idle_timeout=9,read_buf_mem_limit=3", "-C",
+                                           "-F", "-X", "-A", "-D", "/", "-f", "1.5", "-n", "64",
+                                           "-B", "ascii", NULL},
+                 &ref))
+        return ref;
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    settings_lines(mc_port, mc, sizeof mc);
+    settings_lines(s.port, sh, sizeof sh);
+    CHECK(strlen(mc) > 1000);
+    compare("stats settings, names in order and values", mc, sh);
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 /* -D and "stats detail": memcached's prefix statistics, its lines in its order. */
 static bool test_stats_detail(void)
 {
@@ -488,5 +538,6 @@ int main(void)
     test_idle_timeout();
     test_stats_detail();
     test_read_buf_mem_limit();
+    test_settings_order();
     return t_finish();
 }

@@ -1,6 +1,7 @@
 /* test_server_options.c — shmcd's flag table (server/options.c): every flag in its short and
  * long form, the defaults of flags left out, refused values, the -s/-p rule, --help made from
- * the table, and "stats settings" lines in memcached's order with their values. */
+ * the table, and the table's "stats settings" lines with their values (protocol/stats.c puts
+ * them in memcached's order). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -261,7 +262,7 @@ static void test_settings(void)
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
                        "inter 10.0.0.1,::1\nverbosity 2\nevictions on\n"
                        "domain_socket /tmp/x.sock\numask 755\nshutdown_command no\n"
-                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\n"
+                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\nnum_threads_per_udp 3\n"
                        "stat_key_prefix :\ndetail_enabled no\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
@@ -269,10 +270,10 @@ static void test_settings(void)
                        "slab_automove 1\nlru_crawler yes\n"
                        "flush_enabled yes\ndump_enabled yes\nhot_lru_pct 20\nidle_timeout 0\n"
                        "read_buf_mem_limit 0\nssl_enabled no\n"
-                       "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
+                       "ssl_chain_cert (null)\nssl_key (null)\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
-                       "num_napi_ids (null)\nshmc_cache c1\nshmc_no_effect none\n";
+                       "num_napi_ids (null)\nshmc_cache c1\nshmc_no_effect none\nmemory_file (null)\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);

@@ -16,8 +16,9 @@
  * reply, one whose buffer would grow past it gets "SERVER_ERROR out of memory reading
  * request" and is closed, as memcached does (counted in read_buf_oom).
  * Pipelined requests are all answered with one send() when the batch is done.  As memcached,
- * a connection runs at most -R requests (plus the one that finds the budget spent) per turn,
- * then yields (stats: conn_yields) and asks for EPOLLOUT, which fires at once, to go on. */
+ * a connection runs at most -R requests per turn (plus, in a turn that read, the one that
+ * finds the budget spent), then yields (stats: conn_yields, counted even when no input is
+ * left, as memcached counts it) and asks for EPOLLOUT, which fires at once, to go on. */
 #include "connection.h"
 
 #include <errno.h>
@@ -510,7 +511,9 @@ bool conn_on_events(conn_t *c, uint32_t events)
     proto_env *env = env_of(c);
     if (c->watcher) return watch_events(c, events);
     if (events & EPOLLERR) return false;
-    c->turn_reqs = 0;
+    /* as memcached's drive_machine: a turn that reads runs -R requests plus the one that finds
+     * the budget spent; a turn that goes on after a yield spends one on resuming */
+    c->turn_reqs = c->yielded ? 1 : 0;
     c->yielded = false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
     conn_table_busy(&c->entry, true);

@@ -192,6 +192,74 @@ static bool test_reqs_per_event(void)
     return true;
 }
 
+/* N pipelined gets on a fresh connection to port, in one send or (split) in two with the
+ * second sent once every get wholly in the first is answered; the conn_yields they cost. */
+static unsigned long yields_of_gets(int port, int n, bool split)
+{
+    static char req[8192], reply[REPLY_MAX];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(req + len, sizeof req - len, "get y%d\r\n", i);
+    unsigned long before = conn_yields(port);
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    size_t first = split ? len / 2 + 3 : len; /* inside a command line */
+    int whole = 0;
+    for (size_t i = 0; i < first; i++) whole += req[i] == '\n';
+    h_send_all(fd, req, first);
+    size_t got = 0;
+    int ends = 0;
+    while (ends < (split ? whole : n)) { /* each reply is END (the keys are missing) */
+        bool closed = false;
+        size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
+        if (r == 0 || closed) break;
+        got += r;
+        ends = 0;
+        for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
+    }
+    if (split) {
+        h_send_all(fd, req + first, len - first);
+        while (ends < n) {
+            bool closed = false;
+            size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
+            if (r == 0 || closed) break;
+            got += r;
+            ends = 0;
+            for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
+        }
+    }
+    close(fd);
+    if (ends != n) fprintf(stderr, "FAIL %d gets: %d answered\n", n, ends);
+    CHECK(ends == n);
+    return conn_yields(port) - before;
+}
+
+/* -R 5: conn_yields counted as memcached counts them (a turn that reads runs 6 requests, a
+ * turn that goes on after a yield 5; a yield is counted when the budget runs out, input left
+ * or not), for pipelined gets in one packet and split in two. */
+static bool test_yields_as_memcached(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-R", "5", NULL}, &ref)) return ref;
+    static const struct {
+        int n;
+        bool split;
+    } cases[] = {{5, false}, {6, false}, {10, false}, {11, false}, {12, false}, {100, false},
+                 {100, true}, {37, true}, {12, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned long mc = yields_of_gets(mc_port, cases[i].n, cases[i].split);
+        unsigned long sh = yields_of_gets(s.port, cases[i].n, cases[i].split);
+        printf("-R 5, %d gets%s: conn_yields memcached %lu, shmcd %lu\n", cases[i].n,
+               cases[i].split ? " split in two" : "", mc, sh);
+        if (mc != sh) fprintf(stderr, "FAIL -R 5, %d gets%s: memcached %lu, shmcd %lu\n",
+                              cases[i].n, cases[i].split ? " split" : "", mc, sh);
+        CHECK(mc == sh);
+    }
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 /* Stores of 1000-byte values k0, k1, ... on port until the first reply that is not STORED
  * (into first, cap 128); how many were stored. */
 static unsigned fill(int port, char *first)
@@ -534,6 +602,7 @@ int main(void)
     test_shutdown("shutdown\r\n");
     test_shutdown("shutdown graceful\r\n");
     test_reqs_per_event();
+    test_yields_as_memcached();
     test_no_evictions();
     test_idle_timeout();
     test_stats_detail();

@@ -175,6 +175,12 @@ static ssize_t conn_read(conn_t *c, bool *full)
     return n;
 }
 
+/* The input waiting at rpos ("" when the connection holds no buffer). */
+static const char *rdata(const conn_t *c)
+{
+    return c->rbuf ? c->rbuf + c->rpos : "";
+}
+
 /* Run the retrieval in c->req; `consumed` input bytes belong to it. */
 static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
 {
@@ -196,7 +202,7 @@ static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
 static bool read_cmd(conn_t *c)
 {
     proto_env *env = env_of(c);
-    const char *p = c->rbuf + c->rpos;
+    const char *p = rdata(c);
     size_t avail = c->rlen - c->rpos;
     if (avail == 0) c->batch_reqs = 0;
     if (avail == 0 || avail < c->want) return false;
@@ -276,7 +282,7 @@ static bool read_cmd(conn_t *c)
 /* CONN_STREAM_KEYS: the keys of a long multi-get, in chunks of whole keys. */
 static bool stream_keys(conn_t *c)
 {
-    const char *p = c->rbuf + c->rpos;
+    const char *p = rdata(c);
     size_t avail = c->rlen - c->rpos;
     proto_request *req = &c->req;
     const char *nl = memchr(p, '\n', avail);
@@ -311,7 +317,7 @@ static bool stream_keys(conn_t *c)
 static bool binary_step(conn_t *c)
 {
     size_t used, need;
-    proto_status st = proto_bin_execute(env_of(c), &c->bin, c->rbuf + c->rpos, c->rlen - c->rpos,
+    proto_status st = proto_bin_execute(env_of(c), &c->bin, rdata(c), c->rlen - c->rpos,
                                         &used, &need, &c->out);
     c->rpos += used;
     if (st == PROTO_CLOSE) {
@@ -326,7 +332,7 @@ static bool binary_step(conn_t *c)
 static bool auth_step(conn_t *c)
 {
     size_t n;
-    switch (auth_consume(c->worker->srv->auth, &c->auth, c->rbuf + c->rpos, c->rlen - c->rpos,
+    switch (auth_consume(c->worker->srv->auth, &c->auth, rdata(c), c->rlen - c->rpos,
                          &c->out, &n)) {
     case AUTH_CONSUMED:
         c->rpos += n;
@@ -351,7 +357,7 @@ static void conn_process(conn_t *c)
         }
         c->blocked = proto_out_pending(&c->out) > env->out_high_water;
         if (c->blocked) return;
-        const char *p = c->rbuf + c->rpos;
+        const char *p = rdata(c);
         size_t avail = c->rlen - c->rpos;
         switch (c->state) {
         case CONN_PAUSED: {

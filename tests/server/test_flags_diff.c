@@ -455,7 +455,7 @@ static bool test_read_buf_mem_limit(void)
     CHECK(mc_oom > 0 && sh_oom >= sh_closed);
 
     /* four 100,000-byte values, each sent in two halves, the halves interleaved */
-    static char value[100000];
+    static char value[200000]; /* the first 100,000 bytes here, all for the growth below */
     memset(value, 'r', sizeof value);
     int ports[2] = {mc_port, s.port};
     static char replies[2][4][256];
@@ -464,12 +464,12 @@ static bool test_read_buf_mem_limit(void)
         for (int i = 0; i < 4; i++) {
             fds[i] = h_connect_tcp(ports[p]);
             char line[64];
-            int n = snprintf(line, sizeof line, "set big%d 0 0 %zu\r\n", i, sizeof value);
+            int n = snprintf(line, sizeof line, "set big%d 0 0 100000\r\n", i);
             h_send_all(fds[i], line, (size_t)n);
-            h_send_all(fds[i], value, sizeof value / 2);
+            h_send_all(fds[i], value, 50000);
         }
         for (int i = 0; i < 4; i++) {
-            h_send_all(fds[i], value + sizeof value / 2, sizeof value / 2);
+            h_send_all(fds[i], value + 50000, 50000);
             char tail[64];
             snprintf(tail, sizeof tail, "\r\nmg big%d s\r\nmn\r\n", i);
             h_send_str(fds[i], tail);

@@ -29,6 +29,8 @@ typedef struct proto_server_stats {
     uint64_t conn_yields;            /* turns a connection gave up at -R requests */
     bool idle_timeout_on;            /* -o idle_timeout: idle_kicks is shown */
     uint64_t idle_kicks;             /* connections it closed */
+    uint64_t read_buf_count, read_buf_bytes; /* connections' read buffers held, their bytes */
+    uint64_t read_buf_oom;           /* connections closed at -o read_buf_mem_limit */
 } proto_server_stats;
 
 /* One "stats settings" line: its name and its value as text. */

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +181,9 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "accepting_conns", 1);
     list_u64(&l, "threads", s.threads);
     list_u64(&l, "conn_yields", s.conn_yields);
+    list_u64(&l, "read_buf_count", s.read_buf_count);
+    list_u64(&l, "read_buf_bytes", s.read_buf_bytes);
+    list_u64(&l, "read_buf_oom", s.read_buf_oom);
     pthread_mutex_lock(&env->watch.lock);
     list_u64(&l, "log_watchers", env->watch.count);
     pthread_mutex_unlock(&env->watch.lock);
@@ -196,18 +200,26 @@ static void general(proto_env *env, proto_out *out)
     proto_out_add(out, "END\r\n", 5);
 }
 
-/* memcached 1.6.18's "stats settings" lines that no shmcd flag makes, with the value
- * memcached shows by default: they tune memcached's slab allocator, LRU, crawler, logger and
- * extstore, which shmc does not have (lru_crawler shows "lru_crawler enable|disable").  A
- * line the server's flag table makes wins over its row here. */
+/* memcached 1.6.18's "stats settings" lines, in its order: the one list that orders the
+ * reply.  The server's flag table makes the lines it has a flag or a value for (options.c);
+ * a line it does not make gets the value here, memcached's default: those settings tune
+ * memcached's slab allocator, LRU, crawler, logger and extstore, which shmc does not have.
+ * NULL: the flag table always makes the line. */
 static const struct {
     const char *name, *value;
 } memcached_settings[] = {
-    {"oldest", "0"}, {"growth_factor", "1.25"}, {"chunk_size", "48"},
+    {"maxbytes", NULL}, {"maxconns", NULL}, {"tcpport", NULL}, {"udpport", NULL},
+    {"inter", NULL}, {"verbosity", NULL}, {"oldest", "0"}, {"evictions", NULL},
+    {"domain_socket", NULL}, {"umask", NULL}, {"shutdown_command", NULL},
+    {"growth_factor", "1.25"}, {"chunk_size", "48"}, {"num_threads", NULL},
     {"num_threads_per_udp", "4"}, {"stat_key_prefix", ":"}, {"detail_enabled", "no"},
+    {"reqs_per_event", NULL}, {"cas_enabled", NULL}, {"tcp_backlog", NULL},
+    {"binding_protocol", NULL}, {"auth_enabled_sasl", NULL}, {"auth_enabled_ascii", NULL},
+    {"item_size_max", NULL}, {"maxconns_fast", NULL}, {"hashpower_init", NULL},
     {"slab_reassign", "yes"}, {"slab_automove", "1"}, {"slab_automove_ratio", "0.80"},
     {"slab_automove_window", "30"}, {"slab_chunk_max", "524288"}, {"lru_crawler", "yes"},
     {"lru_crawler_sleep", "100"}, {"lru_crawler_tocrawl", "0"}, {"tail_repair_time", "0"},
+    {"flush_enabled", NULL}, {"dump_enabled", NULL},
     {"hash_algorithm", "murmur3"}, {"lru_maintainer_thread", "yes"}, {"lru_segmented", "yes"},
     {"hot_lru_pct", "20"}, {"warm_lru_pct", "40"}, {"hot_max_factor", "0.20"},
     {"warm_max_factor", "2.00"}, {"temp_lru", "no"}, {"temporary_ttl", "61"},
@@ -216,8 +228,11 @@ static const struct {
     {"ext_item_size", "512"}, {"ext_item_age", "4294967295"}, {"ext_low_ttl", "0"},
     {"ext_recache_rate", "2000"}, {"ext_wbuf_size", "4194304"}, {"ext_compact_under", "0"},
     {"ext_drop_under", "0"}, {"ext_max_sleep", "1000000"}, {"ext_max_frag", "0.80"},
-    {"slab_automove_freeratio", "0.010"}, {"ext_drop_unread", "no"}, {"num_napi_ids", "(null)"},
-    {"memory_file", "(null)"},
+    {"slab_automove_freeratio", "0.010"}, {"ext_drop_unread", "no"}, {"ssl_enabled", NULL},
+    {"ssl_chain_cert", NULL}, {"ssl_key", NULL}, {"ssl_verify_mode", NULL},
+    {"ssl_keyformat", NULL}, {"ssl_ciphers", NULL}, {"ssl_ca_cert", NULL},
+    {"ssl_wbuf_size", NULL}, {"ssl_session_cache", NULL}, {"ssl_kernel_tls", NULL},
+    {"ssl_min_version", NULL}, {"num_napi_ids", "(null)"}, {"memory_file", "(null)"},
 };
 #define NSETTINGS (sizeof memcached_settings / sizeof memcached_settings[0])
 
@@ -226,38 +241,60 @@ static void emit_conn(void *ctx, const char *name, const char *value)
     stat_str(ctx, name, value);
 }
 
-typedef struct settings_ctx {
-    proto_out *out;
-    bool made[NSETTINGS];
-} settings_ctx;
+/* The server's lines as it makes them, put out in memcached's order at the end. */
+#define SETTING_LINES_MAX 128
+typedef struct settings_list {
+    size_t n;
+    struct {
+        char name[48];
+        char value[256];
+    } line[SETTING_LINES_MAX];
+} settings_list;
 
 static void emit_setting(void *ctx, const char *name, const char *value)
 {
-    settings_ctx *sc = ctx;
-    for (size_t i = 0; i < NSETTINGS; i++)
-        if (!strcmp(name, memcached_settings[i].name)) sc->made[i] = true;
-    stat_str(sc->out, name, value);
+    settings_list *l = ctx;
+    if (l->n == SETTING_LINES_MAX) return;
+    snprintf(l->line[l->n].name, sizeof l->line[l->n].name, "%s", name);
+    snprintf(l->line[l->n].value, sizeof l->line[l->n].value, "%s", value);
+    l->n++;
 }
 
-/* The server's flag table makes the lines; the protocol frames them and adds memcached's
- * lines that no flag made. */
+/* The server's flag table makes the lines; they go out in memcached's order, with
+ * memcached's defaults for the lines no flag made, then shmc's own (shmc_*) as made. */
 static void settings(proto_env *env, proto_out *out)
 {
-    settings_ctx sc = {.out = out};
+    settings_list *l = calloc(1, sizeof *l);
+    if (!l) {
+        proto_reply_server_error(out, SHMC_NO_MEMORY);
+        return;
+    }
     if (env->hooks.settings) {
-        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, &sc);
+        shmc_rc rc = env->hooks.settings(env->hooks.arg, emit_setting, l);
         if (rc != SHMC_OK) {
+            free(l);
             proto_reply_server_error(out, rc);
             return;
         }
     }
-    for (size_t i = 0; i < NSETTINGS; i++) {
-        if (sc.made[i]) continue;
-        const char *v = memcached_settings[i].value;
-        if (!strcmp(memcached_settings[i].name, "lru_crawler") && atomic_load(&env->lru_crawler_off))
-            v = "no";
-        stat_str(out, memcached_settings[i].name, v);
+    bool done[SETTING_LINES_MAX] = {false};
+    for (size_t k = 0; k < NSETTINGS; k++) {
+        const char *name = memcached_settings[k].name;
+        size_t i = 0;
+        while (i < l->n && (done[i] || strcmp(l->line[i].name, name))) i++;
+        if (i < l->n) {
+            stat_str(out, name, l->line[i].value);
+            done[i] = true;
+            continue;
+        }
+        const char *v = memcached_settings[k].value;
+        if (!v) continue; /* no server made it (a bare protocol environment) */
+        if (!strcmp(name, "lru_crawler") && atomic_load(&env->lru_crawler_off)) v = "no";
+        stat_str(out, name, v);
     }
+    for (size_t i = 0; i < l->n; i++)
+        if (!done[i]) stat_str(out, l->line[i].name, l->line[i].value);
+    free(l);
     proto_out_add(out, "END\r\n", 5);
 }
 

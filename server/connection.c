@@ -10,9 +10,15 @@
  *  - replies waiting unsent above the high-water mark stop both reading and running
  *    retrievals (the socket's EPOLLIN interest is dropped), so a client that never reads
  *    holds at most that much plus one value.
+ * Input buffers are held only while input waits in them (freed once consumed, as memcached
+ * releases a connection's read buffer), and -o read_buf_mem_limit caps the bytes all
+ * connections hold: a connection that would take a buffer past it is closed without a
+ * reply, one whose buffer would grow past it gets "SERVER_ERROR out of memory reading
+ * request" and is closed, as memcached does (counted in read_buf_oom).
  * Pipelined requests are all answered with one send() when the batch is done.  As memcached,
- * a connection runs at most -R requests (plus the one that finds the budget spent) per turn,
- * then yields (stats: conn_yields) and asks for EPOLLOUT, which fires at once, to go on. */
+ * a connection runs at most -R requests per turn (plus, in a turn that read, the one that
+ * finds the budget spent), then yields (stats: conn_yields, counted even when no input is
+ * left, as memcached counts it) and asks for EPOLLOUT, which fires at once, to go on. */
 #include "connection.h"
 
 #include <errno.h>
@@ -29,10 +35,11 @@
 #include "worker.h"
 
 #define RBUF_INITIAL 16384    /* first input buffer */
-#define RBUF_KEEP 65536       /* larger input buffers are freed once empty */
 #define OUT_KEEP 65536        /* larger reply buffers are freed once sent */
 #define READ_MIN_ROOM 4096    /* compact the input buffer when less room is left */
 #define READS_PER_EVENT 8     /* full reads before other connections get a turn */
+
+static void rbuf_release(conn_t *c);
 
 conn_t *conn_new(struct worker *w, int fd, bool plain)
 {
@@ -70,7 +77,7 @@ void conn_free(conn_t *c)
     tls_conn_free(c->tls);
     shmcd_sasl_conn_free(c->bin.sasl_conn);
     close(c->fd);
-    free(c->rbuf);
+    rbuf_release(c);
     proto_out_free(&c->out);
     free(c);
 }
@@ -80,7 +87,39 @@ static proto_env *env_of(conn_t *c)
     return &c->worker->srv->env;
 }
 
-/* Make rbuf able to hold `need` bytes from rpos (moving them to the front). */
+/* Count `add` more bytes of read buffer for the server; false when that would pass -o
+ * read_buf_mem_limit (0: no limit). */
+static bool rbuf_charge(server_t *srv, size_t add)
+{
+    uint64_t limit = (uint64_t)srv->opt.read_buf_mem_limit_mb << 20;
+    if (!limit) {
+        atomic_fetch_add_explicit(&srv->rbuf_bytes, add, memory_order_relaxed);
+        return true;
+    }
+    uint64_t held = atomic_load_explicit(&srv->rbuf_bytes, memory_order_relaxed);
+    do {
+        if (held + add > limit) return false;
+    } while (!atomic_compare_exchange_weak_explicit(&srv->rbuf_bytes, &held, held + add,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+/* Free the input buffer (nothing waits in it). */
+static void rbuf_release(conn_t *c)
+{
+    if (!c->rbuf) return;
+    server_t *srv = c->worker->srv;
+    atomic_fetch_sub_explicit(&srv->rbuf_bytes, c->rcap, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&srv->rbuf_count, 1, memory_order_relaxed);
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = c->rpos = c->rlen = 0;
+}
+
+/* Make rbuf able to hold `need` bytes from rpos (moving them to the front).  false when it
+ * cannot, having marked the connection: past -o read_buf_mem_limit, a connection with no
+ * buffer yet is closed silently and one whose buffer would grow is told so first (memcached's
+ * two cases); out of memory, closed. */
 static bool rbuf_fit(conn_t *c, size_t need)
 {
     if (c->rpos > 0) {
@@ -91,8 +130,25 @@ static bool rbuf_fit(conn_t *c, size_t need)
     if (c->rcap >= need) return true;
     size_t cap = c->rcap ? c->rcap : RBUF_INITIAL;
     while (cap < need) cap *= 2;
+    server_t *srv = c->worker->srv;
+    if (!rbuf_charge(srv, cap - c->rcap)) {
+        atomic_fetch_add_explicit(&srv->read_buf_oom, 1, memory_order_relaxed);
+        if (c->rcap == 0) {
+            c->dead = true;
+        } else {
+            proto_out_line(&c->out, "SERVER_ERROR out of memory reading request");
+            c->rpos = c->rlen;
+            c->closing = true;
+        }
+        return false;
+    }
     char *b = realloc(c->rbuf, cap);
-    if (!b) return false;
+    if (!b) {
+        atomic_fetch_sub_explicit(&srv->rbuf_bytes, cap - c->rcap, memory_order_relaxed);
+        c->dead = true;
+        return false;
+    }
+    if (!c->rbuf) atomic_fetch_add_explicit(&srv->rbuf_count, 1, memory_order_relaxed);
     c->rbuf = b;
     c->rcap = cap;
     return true;
@@ -105,7 +161,7 @@ static ssize_t conn_read(conn_t *c, bool *full)
     *full = false;
     if (c->rpos == c->rlen) c->rpos = c->rlen = 0;
     if (c->rcap - c->rlen < READ_MIN_ROOM && !rbuf_fit(c, c->rlen - c->rpos + READ_MIN_ROOM)) {
-        errno = ENOMEM;
+        errno = ENOBUFS; /* the connection is marked dead or closing */
         return -1;
     }
     size_t room = c->rcap - c->rlen;
@@ -118,6 +174,12 @@ static ssize_t conn_read(conn_t *c, bool *full)
         atomic_fetch_add_explicit(&c->worker->bytes_read, (uint64_t)n, memory_order_relaxed);
     }
     return n;
+}
+
+/* The input waiting at rpos ("" when the connection holds no buffer). */
+static const char *rdata(const conn_t *c)
+{
+    return c->rbuf ? c->rbuf + c->rpos : "";
 }
 
 /* Run the retrieval in c->req; `consumed` input bytes belong to it. */
@@ -141,7 +203,7 @@ static void start_retrieval(conn_t *c, size_t consumed, conn_state next)
 static bool read_cmd(conn_t *c)
 {
     proto_env *env = env_of(c);
-    const char *p = c->rbuf + c->rpos;
+    const char *p = rdata(c);
     size_t avail = c->rlen - c->rpos;
     if (avail == 0) c->batch_reqs = 0;
     if (avail == 0 || avail < c->want) return false;
@@ -191,8 +253,8 @@ static bool read_cmd(conn_t *c)
         }
         size_t need = consumed + req->vlen + 2;
         if (avail < need) {
-            if (!rbuf_fit(c, need)) c->dead = true;
             c->want = need;
+            rbuf_fit(c, need);
             return false;
         }
         c->want = 0;
@@ -221,7 +283,7 @@ static bool read_cmd(conn_t *c)
 /* CONN_STREAM_KEYS: the keys of a long multi-get, in chunks of whole keys. */
 static bool stream_keys(conn_t *c)
 {
-    const char *p = c->rbuf + c->rpos;
+    const char *p = rdata(c);
     size_t avail = c->rlen - c->rpos;
     proto_request *req = &c->req;
     const char *nl = memchr(p, '\n', avail);
@@ -256,14 +318,14 @@ static bool stream_keys(conn_t *c)
 static bool binary_step(conn_t *c)
 {
     size_t used, need;
-    proto_status st = proto_bin_execute(env_of(c), &c->bin, c->rbuf + c->rpos, c->rlen - c->rpos,
+    proto_status st = proto_bin_execute(env_of(c), &c->bin, rdata(c), c->rlen - c->rpos,
                                         &used, &need, &c->out);
     c->rpos += used;
     if (st == PROTO_CLOSE) {
         c->closing = true;
         return false;
     }
-    if (used == 0 && need > c->rcap && !rbuf_fit(c, need)) c->dead = true;
+    if (used == 0 && need > c->rcap) rbuf_fit(c, need);
     return used > 0;
 }
 
@@ -271,7 +333,7 @@ static bool binary_step(conn_t *c)
 static bool auth_step(conn_t *c)
 {
     size_t n;
-    switch (auth_consume(c->worker->srv->auth, &c->auth, c->rbuf + c->rpos, c->rlen - c->rpos,
+    switch (auth_consume(c->worker->srv->auth, &c->auth, rdata(c), c->rlen - c->rpos,
                          &c->out, &n)) {
     case AUTH_CONSUMED:
         c->rpos += n;
@@ -296,7 +358,7 @@ static void conn_process(conn_t *c)
         }
         c->blocked = proto_out_pending(&c->out) > env->out_high_water;
         if (c->blocked) return;
-        const char *p = c->rbuf + c->rpos;
+        const char *p = rdata(c);
         size_t avail = c->rlen - c->rpos;
         switch (c->state) {
         case CONN_PAUSED: {
@@ -377,11 +439,7 @@ static bool conn_flush(conn_t *c)
         return false;
     }
     proto_out_trim(&c->out, OUT_KEEP);
-    if (c->rpos == c->rlen && c->rcap > RBUF_KEEP && c->state != CONN_PAUSED) {
-        free(c->rbuf);
-        c->rbuf = NULL;
-        c->rcap = c->rpos = c->rlen = 0;
-    }
+    if (c->rpos == c->rlen && c->state != CONN_PAUSED) rbuf_release(c);
     return true;
 }
 
@@ -460,7 +518,9 @@ bool conn_on_events(conn_t *c, uint32_t events)
     proto_env *env = env_of(c);
     if (c->watcher) return watch_events(c, events);
     if (events & EPOLLERR) return false;
-    c->turn_reqs = 0;
+    /* as memcached's drive_machine: a turn that reads runs -R requests plus the one that finds
+     * the budget spent; a turn that goes on after a yield spends one on resuming */
+    c->turn_reqs = c->yielded ? 1 : 0;
     c->yielded = false;
     if ((events & EPOLLOUT) && !conn_flush(c)) return false;
     conn_table_busy(&c->entry, true);
@@ -482,7 +542,7 @@ bool conn_on_events(conn_t *c, uint32_t events)
             }
             if (n < 0) {
                 if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
                 if (c->tls) server_log(c->worker->srv, 1, "<%d TLS: %s", c->fd, tls_error(c->tls));
                 return false;
             }

@@ -59,6 +59,9 @@ static void hook_stats(void *arg, proto_server_stats *s)
         s->conn_yields += atomic_load_explicit(&w->conn_yields, memory_order_relaxed);
         s->idle_kicks += atomic_load_explicit(&w->idle_kicks, memory_order_relaxed);
     }
+    s->read_buf_count = atomic_load_explicit(&srv->rbuf_count, memory_order_relaxed);
+    s->read_buf_bytes = atomic_load_explicit(&srv->rbuf_bytes, memory_order_relaxed);
+    s->read_buf_oom = atomic_load_explicit(&srv->read_buf_oom, memory_order_relaxed);
     s->threads = srv->nworkers;
     s->idle_timeout_on = srv->opt.idle_timeout > 0;
     if (srv->auth) {

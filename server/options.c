@@ -15,6 +15,7 @@
 
 #include "perm.h"
 #include "protocol/env.h"
+#include "shmcd_license.h"
 #include "size.h"
 #include "suboptions.h"
 
@@ -330,6 +331,14 @@ static flag_rc set_version(shmcd_options *opt, const char *arg)
     return FLAG_EXIT;
 }
 
+/* as memcached's -i: the version, a blank line, the license */
+static flag_rc set_license(shmcd_options *opt, const char *arg)
+{
+    (void)opt, (void)arg;
+    printf("shmcd %s\n\n%s", PROTO_VERSION_STRING, SHMCD_LICENSE_TEXT);
+    return FLAG_EXIT;
+}
+
 static flag_rc set_help(shmcd_options *opt, const char *arg)
 {
     (void)opt, (void)arg;
@@ -377,6 +386,18 @@ IGNORED_FLAG(lock_memory, 'k')
 IGNORED_FLAG(enable_coredumps, 'r')
 IGNORED_FLAG(enable_largepages, 'L')
 IGNORED_FLAG(memory_file, 'e')
+
+/* -N: memcached's NAPI ids steer connections to threads by NIC queue; accepted, checked as
+ * memcached checks it (here, and against -t once every flag is read) */
+static flag_rc set_napi_ids(shmcd_options *opt, const char *arg)
+{
+    if (atoi(arg) <= 0) {
+        fprintf(stderr, "Maximum number of NAPI IDs must be greater than 0\n");
+        return FLAG_FATAL;
+    }
+    opt->napi_ids = (unsigned)atoi(arg);
+    return ignore(opt, 'N', arg);
+}
 
 static flag_rc set_slab_min_size(shmcd_options *opt, const char *arg)
 {
@@ -552,17 +573,18 @@ static void show_ssl_enabled(const shmcd_options *opt, const shmcd_live *live, c
     snprintf(buf, n, "%s", opt->sec.tls ? "yes" : "no");
 }
 
-#define SHOW_SSL_PATH(field)                                                                     \
+/* unset: memcached prints "(null)" for the chain and key, "NULL" for the others */
+#define SHOW_SSL_PATH(field, unset)                                                              \
     static void show_##field(const shmcd_options *opt, const shmcd_live *live, char *buf,      \
                              size_t n)                                                         \
     {                                                                                          \
         (void)live;                                                                            \
-        snprintf(buf, n, "%s", opt->sec.field ? opt->sec.field : "NULL");                      \
+        snprintf(buf, n, "%s", opt->sec.field ? opt->sec.field : unset);                       \
     }
-SHOW_SSL_PATH(ssl_chain_cert)
-SHOW_SSL_PATH(ssl_key)
-SHOW_SSL_PATH(ssl_ciphers)
-SHOW_SSL_PATH(ssl_ca_cert)
+SHOW_SSL_PATH(ssl_chain_cert, "(null)")
+SHOW_SSL_PATH(ssl_key, "(null)")
+SHOW_SSL_PATH(ssl_ciphers, "NULL")
+SHOW_SSL_PATH(ssl_ca_cert, "NULL")
 
 /* memcached prints OpenSSL's verify flags for the mode: 0, 1, 3 (2), 7 (3) */
 static void show_ssl_verify_mode(const shmcd_options *opt, const shmcd_live *live, char *buf,
@@ -628,6 +650,13 @@ static void show_chunk_size(const shmcd_options *opt, const shmcd_live *live, ch
 {
     (void)live;
     snprintf(buf, n, "%s", ignored_or(opt, 'n', NULL, "48"));
+}
+
+static void show_memory_file(const shmcd_options *opt, const shmcd_live *live, char *buf,
+                             size_t n)
+{
+    (void)live;
+    snprintf(buf, n, "%s", ignored_or(opt, 'e', NULL, "(null)"));
 }
 
 static void show_maxconns_fast(const shmcd_options *opt, const shmcd_live *live, char *buf,
@@ -713,7 +742,8 @@ static void default_cache(shmcd_options *opt)
     opt->cache = d;
 }
 
-/* In the order of memcached's "stats settings"; --help lists the flags in the same order. */
+/* --help lists the flags in this order; "stats settings" puts the lines in memcached's
+ * order (protocol/stats.c's list of memcached's settings), whatever their order here. */
 static const flag flags[] = {
     {.short_name = 'm', .long_name = "memory-limit", .arg = "SIZE", .dflt = "64",
      .dflt_from_cache = true, .help = "cache memory when creating it, e.g. 64 (MiB), 2g",
@@ -769,6 +799,7 @@ static const flag flags[] = {
      .help = "worker threads, one epoll loop each",
      .set = set_threads, .bad = "not a thread count (1..256)",
      .setting = "num_threads", .show = show_threads},
+    {.setting = "num_threads_per_udp", .show = show_threads}, /* as memcached: -t */
     {.short_name = 'D', .long_name = "prefix-delimiter", .arg = "CHAR",
      .help = "count gets, hits, sets and deletes per key prefix up to\nCHAR (stats detail dump); "
              "also stats detail on",
@@ -835,6 +866,11 @@ static const flag flags[] = {
     {.setting = "ssl_session_cache", .show = show_ssl_session_cache},
     {.setting = "ssl_kernel_tls", .show = show_ssl_kernel_tls},
     {.setting = "ssl_min_version", .show = show_ssl_min_version},
+    {.short_name = 'N', .long_name = "napi_ids", .arg = "NUM",
+     .help = "accepted, no effect: memcached steers connections to\nthreads by NIC queue "
+             "(NAPI); shmcd's workers take them\nin turn.  At most -t, as memcached",
+     .set = set_napi_ids,
+     .setting = "num_napi_ids", .fixed = "(null)"}, /* memcached 1.6.18 prints (null) */
     {.long_name = "cache", .arg = "NAME|PATH",
      .help = "cache to serve, created if missing; a NAME lives in\n$SHMC_DIR, default /dev/shm "
              "(default: one per instance,\nas memcached's: shmcd-PORT, e.g. shmcd-11211; with "
@@ -853,7 +889,8 @@ static const flag flags[] = {
      .set = set_enable_largepages},
     {.short_name = 'e', .long_name = "memory-file", .arg = "FILE",
      .help = "accepted, no effect: the cache file (--cache) always\nkeeps the items",
-     .set = set_memory_file},
+     .set = set_memory_file,
+     .setting = "memory_file", .show = show_memory_file},
     {.long_name = "mode", .arg = "MODE", .dflt = "0600",
      .help = "file mode of a cache it creates, octal, e.g. 0660",
      .set = set_mode, .bad = "not an octal mode up to 0777"},
@@ -872,7 +909,8 @@ static const flag flags[] = {
      .help = "memcached's settings, comma-separated:\n"
              "hashpower=N          log2 of a new cache's index buckets (12..64)\n"
              "idle_timeout=S       close connections idle S seconds (0: never)\n"
-             "read_buf_mem_limit=M accepted and shown, not enforced yet\n"
+             "read_buf_mem_limit=M cap on all connections' input buffers,\n"
+             "                     MiB (0: none); past it a connection is closed\n"
              "maxconns_fast        (default) over -c, refuse at once\n"
              "memcached's slab, LRU and extstore settings (modern,\n"
              "lru_crawler, slab_automove, hot_lru_pct, ext_*, ...): accepted,\n"
@@ -888,6 +926,9 @@ static const flag flags[] = {
              "ssl_ciphers=LIST     OpenSSL cipher list (TLS 1.2 and below)\n"
              "ssl_wbuf_size=KB, ssl_session_cache, ssl_kernel_tls: as memcached's",
      .set = set_extended, .bad = "see above"},
+    {.short_name = 'i', .long_name = "license",
+     .help = "print shmc's license (BSD-3-Clause) and exit",
+     .set = set_license},
     {.short_name = 'V', .long_name = "version", .help = "print the version and exit",
      .set = set_version},
     {.short_name = 'h', .long_name = "help", .help = "print this help and exit",
@@ -1057,6 +1098,11 @@ shmcd_opt_result shmcd_parse_options(int argc, char **argv, shmcd_options *opt)
             fprintf(stderr, "%s\n", why);
             return SHMCD_OPT_ERROR;
         }
+    }
+    if (opt->napi_ids > opt->threads) {
+        fprintf(stderr, "Number of napi_ids(%u) cannot be greater than number of threads(%u)\n",
+                opt->napi_ids, opt->threads);
+        return SHMCD_OPT_ERROR;
     }
     if (!shmcd_security_check(&opt->sec)) return SHMCD_OPT_ERROR;
     if (opt->unix_path && !opt->port_given) opt->port = 0;

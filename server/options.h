@@ -17,7 +17,7 @@
 
 /* A memcached flag or -o setting accepted with no effect here, as given. */
 typedef struct shmcd_ignored {
-    char flag;         /* 'o', or the flag: k r L f n e */
+    char flag;         /* 'o', or the flag: k r L f n e N */
     const char *key;   /* -o: the setting's name; else NULL */
     const char *value; /* its value, or NULL */
 } shmcd_ignored;
@@ -36,6 +36,7 @@ typedef struct shmcd_options {
     unsigned threads;         /* -t */
     unsigned verbosity;       /* -v, -vv, -vvv */
     unsigned reqs_per_event;  /* -R: requests a connection may run before others get a turn */
+    unsigned napi_ids;        /* -N: accepted, no effect; at most -t, as memcached */
     bool flush_disabled;      /* -F: flush_all is refused */
     bool watch_disabled;      /* -W: watch is refused */
     bool cas_disabled;        /* -C: cas values are 0 and a cas compare never matches */

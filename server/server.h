@@ -23,6 +23,9 @@ typedef struct server {
     time_t started;
     _Atomic uint64_t curr_conns, total_conns, rejected_conns;
     _Atomic unsigned verbosity;
+    /* connections' read buffers: bytes and buffers held (-o read_buf_mem_limit caps the
+     * bytes), and connections closed for want of one (read_buf_oom) */
+    _Atomic uint64_t rbuf_bytes, rbuf_count, read_buf_oom;
     struct tls_server *tls;  /* -Z: TLS on TCP connections, or NULL */
     struct auth_table *auth; /* -Y: connections must authenticate, or NULL */
     shmcd_sasl_counters sasl; /* -S: SASL exchanges (auth_cmds, auth_errors) */

@@ -24,6 +24,7 @@ refusals=(
     "-o hashpower=11" "-o read_buf_mem_limit=x" "-o slab_automove=5" "-o hot_lru_pct=90"
     "-I 512" "-I 1q" "-I 1g" "-I 2000m" "-m 64 -I 33m" "-m 1" "-f 0.5" "-f x" "-n 0"
     "-l 127.0.0.1:x" "-l [::1]:99999x" "-c 0" "-t 0" "-R 0"
+    "-N 0" "-N -1" "-N x" "-N 5" "-t 2 -N 3"
 )
 for args in "${refusals[@]}"; do
     port=$(( 21000 + (RANDOM % 1000) ))
@@ -35,6 +36,32 @@ for args in "${refusals[@]}"; do
         pass "$args: refused as memcached: ${ours//$'\n'/ }"
     else
         fail "$args: memcached '${theirs//$'\n'/ }', shmcd '${ours//$'\n'/ }'"
+    fi
+done
+# memcached 1.6.18's -h lists --napi_ids, but its getopt table lacks it (refused as unknown);
+# shmcd takes the long form as -N
+ours=$(outcome "$SHMCD" -p 0 -s "$TMP/n.sock" --cache="$TMP/refused" --napi_ids=0)
+if [ "$ours" = "1|Maximum number of NAPI IDs must be greater than 0" ]; then
+    pass "--napi_ids=0: refused as -N 0"
+else
+    fail "--napi_ids=0: '$ours'"
+fi
+
+# -i: memcached's version line, a blank line and the license, exit 0, before any later flag
+# is read; shmcd prints its own license (BSD-3-Clause)
+for args in "-i" "--license" "-i -p x"; do
+    # shellcheck disable=SC2086
+    theirs=$(timeout 2 "$MEMCACHED" $args 2>&1); mc_rc=$?
+    # shellcheck disable=SC2086
+    ours=$(timeout 2 "$SHMCD" $args 2>&1); sh_rc=$?
+    if [ "$sh_rc" = "$mc_rc" ] && [ "$sh_rc" = 0 ] &&
+       [ "$(sed -n 2p <<<"$ours")" = "$(sed -n 2p <<<"$theirs")" ] &&
+       [[ "$(head -1 <<<"$ours")" == "shmcd 1.6.18-shmc-"* ]] &&
+       [[ "$(head -1 <<<"$theirs")" == "memcached 1.6.18" ]] &&
+       [ "$(sed -n '3,$p' <<<"$ours")" = "$(cat "$(dirname "$0")/../../LICENSE")" ]; then
+        pass "$args: version, blank line, shmc's LICENSE, exit 0 (memcached: exit $mc_rc)"
+    else
+        fail "$args: exit $sh_rc (memcached $mc_rc), output: $(head -3 <<<"$ours")"
     fi
 done
 [ ! -e "$TMP/refused" ] && pass "no cache made by a refused command line" || fail "a refused command line made a cache"
@@ -76,7 +103,7 @@ PY
 }
 
 read -r P1 P2 P3 <<<"$(free_ports 3)"
-start_shmcd -l "127.0.0.2:$P1,[::1]:$P2" -l "127.0.0.1:$P3" -o modern,no_lru_crawler,slab_automove=2,hot_lru_pct=30,ext_path=/x:1G,drop_privileges -k -L -f 1.5 -n 96 -o idle_timeout=30,hashpower=16
+start_shmcd -l "127.0.0.2:$P1,[::1]:$P2" -l "127.0.0.1:$P3" -o modern,no_lru_crawler,slab_automove=2,hot_lru_pct=30,ext_path=/x:1G,drop_privileges -k -L -f 1.5 -n 96 -o idle_timeout=30,hashpower=16 -N 2
 for at in "127.0.0.1 $PORT" "127.0.0.2 $P1" "::1 $P2" "127.0.0.1 $P3"; do
     # shellcheck disable=SC2086
     case "$(version_at $at)" in
@@ -87,8 +114,8 @@ done
 settings=$(mc_stats "$PORT" settings)
 for want in "STAT inter 127.0.0.1,127.0.0.2:$P1,[::1]:$P2,127.0.0.1:$P3" "STAT growth_factor 1.50" \
             "STAT chunk_size 96" "STAT slab_automove 2" "STAT lru_crawler no" "STAT hot_lru_pct 30" \
-            "STAT idle_timeout 30" "STAT hashpower_init 16" \
-            "STAT shmc_no_effect -o modern -o no_lru_crawler -o slab_automove=2 -o hot_lru_pct=30 -o ext_path=/x:1G -o drop_privileges -k -L -f 1.5 -n 96"; do
+            "STAT idle_timeout 30" "STAT hashpower_init 16" "STAT num_napi_ids (null)" \
+            "STAT shmc_no_effect -o modern -o no_lru_crawler -o slab_automove=2 -o hot_lru_pct=30 -o ext_path=/x:1G -o drop_privileges -k -L -f 1.5 -n 96 -N 2"; do
     if grep -qxF "$want" <<<"$settings"; then pass "stats settings: $want"; else fail "stats settings lacks '$want'"; fi
 done
 stop_shmcd

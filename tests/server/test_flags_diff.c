@@ -1,7 +1,9 @@
 /* test_flags_diff.c — shmcd's memcached flags against the real memcached 1.6.18 started with
  * the same flags: -F (flush_all refused), -C (no CAS), -A (shutdown, shutdown graceful),
  * -R (requests per turn, counted in conn_yields), -M (stores refused when full, nothing
- * evicted), -o idle_timeout (idle connections closed, idle_kicks), -D with "stats detail".  Each case is sent on a fresh connection to
+ * evicted), -o idle_timeout (idle connections closed, idle_kicks), -D with "stats detail",
+ * -o read_buf_mem_limit (connections past the cap closed, read_buf_oom), and "stats settings"
+ * line by line in memcached's order.  Each case is sent on a fresh connection to
  * both servers, followed by "mn", and the replies must be equal byte for byte; a case that
  * closes the connection must close it on both, and stop both servers.  Skipped (77) where
  * memcached 1.6.18 is missing. */
@@ -190,6 +192,74 @@ static bool test_reqs_per_event(void)
     return true;
 }
 
+/* N pipelined gets on a fresh connection to port, in one send or (split) in two with the
+ * second sent once every get wholly in the first is answered; the conn_yields they cost. */
+static unsigned long yields_of_gets(int port, int n, bool split)
+{
+    static char req[8192], reply[REPLY_MAX];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(req + len, sizeof req - len, "get y%d\r\n", i);
+    unsigned long before = conn_yields(port);
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return 0;
+    size_t first = split ? len / 2 + 3 : len; /* inside a command line */
+    int whole = 0;
+    for (size_t i = 0; i < first; i++) whole += req[i] == '\n';
+    h_send_all(fd, req, first);
+    size_t got = 0;
+    int ends = 0;
+    while (ends < (split ? whole : n)) { /* each reply is END (the keys are missing) */
+        bool closed = false;
+        size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
+        if (r == 0 || closed) break;
+        got += r;
+        ends = 0;
+        for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
+    }
+    if (split) {
+        h_send_all(fd, req + first, len - first);
+        while (ends < n) {
+            bool closed = false;
+            size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
+            if (r == 0 || closed) break;
+            got += r;
+            ends = 0;
+            for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
+        }
+    }
+    close(fd);
+    if (ends != n) fprintf(stderr, "FAIL %d gets: %d answered\n", n, ends);
+    CHECK(ends == n);
+    return conn_yields(port) - before;
+}
+
+/* -R 5: conn_yields counted as memcached counts them (a turn that reads runs 6 requests, a
+ * turn that goes on after a yield 5; a yield is counted when the budget runs out, input left
+ * or not), for pipelined gets in one packet and split in two. */
+static bool test_yields_as_memcached(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-R", "5", NULL}, &ref)) return ref;
+    static const struct {
+        int n;
+        bool split;
+    } cases[] = {{5, false}, {6, false}, {10, false}, {11, false}, {12, false}, {100, false},
+                 {100, true}, {37, true}, {12, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned long mc = yields_of_gets(mc_port, cases[i].n, cases[i].split);
+        unsigned long sh = yields_of_gets(s.port, cases[i].n, cases[i].split);
+        printf("-R 5, %d gets%s: conn_yields memcached %lu, shmcd %lu\n", cases[i].n,
+               cases[i].split ? " split in two" : "", mc, sh);
+        if (mc != sh) fprintf(stderr, "FAIL -R 5, %d gets%s: memcached %lu, shmcd %lu\n",
+                              cases[i].n, cases[i].split ? " split" : "", mc, sh);
+        CHECK(mc == sh);
+    }
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 /* Stores of 1000-byte values k0, k1, ... on port until the first reply that is not STORED
  * (into first, cap 128); how many were stored. */
 static unsigned fill(int port, char *first)
@@ -303,6 +373,203 @@ static bool test_idle_timeout(void)
     return true;
 }
 
+/* A "stats" line of port, retried for up to 10 s while the server refuses the connection
+ * (at -o read_buf_mem_limit it has no buffer for it until others close). */
+static void stat_line_retry(int port, const char *name, char *line)
+{
+    for (int i = 0; i < 200; i++) {
+        stat_line(port, "stats\r\n", name, line);
+        if (line[0]) return;
+        h_sleep_ms(50);
+    }
+}
+
+#define RB_CONNS 100
+
+/* On port: RB_CONNS connections each send a set's command line without its data (so each
+ * holds a read buffer), then the data.  Counts the replies that are STORED and the
+ * connections closed without a reply; *other counts anything else. */
+static void partial_sets(int port, unsigned *stored, unsigned *closed_silently, unsigned *other)
+{
+    static int fds[RB_CONNS];
+    *stored = *closed_silently = *other = 0;
+    for (int i = 0; i < RB_CONNS; i++) {
+        fds[i] = h_connect_tcp(port);
+        if (fds[i] >= 0) h_send_str(fds[i], "set rb 0 0 1\r\n");
+    }
+    /* one worker (-t 1): once it has answered or closed a later connection, it has read
+     * those before it */
+    char sync[64];
+    int probe = h_connect_tcp(port);
+    if (probe >= 0) h_roundtrip(probe, "mn\r\n", 4, "MN\r\n", sync, sizeof sync);
+    if (probe >= 0) close(probe);
+    for (int i = 0; i < RB_CONNS; i++) {
+        char reply[64];
+        bool closed = false;
+        size_t n = 0;
+        if (fds[i] >= 0 && h_send_str(fds[i], "x\r\n"))
+            n = h_recv_until(fds[i], reply, sizeof reply, "\r\n", 0, 10000, &closed);
+        else
+            closed = true, reply[0] = 0;
+        if (n == 0 && closed) (*closed_silently)++;
+        else if (!strcmp(reply, "STORED\r\n")) (*stored)++;
+        else (*other)++;
+    }
+    for (int i = 0; i < RB_CONNS; i++)
+        if (fds[i] >= 0) close(fds[i]);
+}
+
+/* -o read_buf_mem_limit=1 -t 1: the read buffers of many connections waiting in a request
+ * pass the cap; past it, as memcached, a connection is closed without a reply and counted in
+ * read_buf_oom, the others are answered.  Where the cap falls differs (memcached also takes
+ * its reply objects from the same 16 KiB buffers), so the counts are compared as kinds.
+ * Then values of 100,000 bytes sent in halves on four connections at once stay under the
+ * cap on both: replies equal byte for byte. */
+static bool test_read_buf_mem_limit(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-t", "1", "-o", "read_buf_mem_limit=1", NULL}, &ref))
+        return ref;
+    compare_setting(&s, "read_buf_mem_limit");
+    unsigned mc_ok, mc_closed, mc_other, sh_ok, sh_closed, sh_other;
+    partial_sets(mc_port, &mc_ok, &mc_closed, &mc_other);
+    partial_sets(s.port, &sh_ok, &sh_closed, &sh_other);
+    printf("read_buf_mem_limit=1, %d connections waiting in a set: memcached answered %u, "
+           "closed %u; shmcd answered %u, closed %u\n", RB_CONNS, mc_ok, mc_closed, sh_ok,
+           sh_closed);
+    if (mc_other || sh_other || !mc_ok || !mc_closed || !sh_ok || !sh_closed)
+        fprintf(stderr, "FAIL read_buf_mem_limit: memcached %u/%u/%u, shmcd %u/%u/%u "
+                "(stored/closed/other)\n", mc_ok, mc_closed, mc_other, sh_ok, sh_closed, sh_other);
+    CHECK(mc_other == 0 && sh_other == 0 && mc_ok > 0 && mc_closed > 0 && sh_ok > 0 &&
+          sh_closed > 0);
+    char mcl[128], shl[128];
+    stat_line_retry(mc_port, "read_buf_oom", mcl);
+    stat_line_retry(s.port, "read_buf_oom", shl);
+    unsigned long mc_oom = 0, sh_oom = 0;
+    sscanf(mcl, "STAT read_buf_oom %lu", &mc_oom);
+    sscanf(shl, "STAT read_buf_oom %lu", &sh_oom);
+    if (mc_oom == 0 || sh_oom < sh_closed)
+        fprintf(stderr, "FAIL read_buf_oom: memcached %lu, shmcd %lu (closed %u)\n", mc_oom,
+                sh_oom, sh_closed);
+    CHECK(mc_oom > 0 && sh_oom >= sh_closed);
+
+    /* four 100,000-byte values, each sent in two halves, the halves interleaved */
+    static char value[200000]; /* the first 100,000 bytes here, all for the growth below */
+    memset(value, 'r', sizeof value);
+    int ports[2] = {mc_port, s.port};
+    static char replies[2][4][256];
+    for (int p = 0; p < 2; p++) {
+        int fds[4];
+        for (int i = 0; i < 4; i++) {
+            fds[i] = h_connect_tcp(ports[p]);
+            char line[64];
+            int n = snprintf(line, sizeof line, "set big%d 0 0 100000\r\n", i);
+            h_send_all(fds[i], line, (size_t)n);
+            h_send_all(fds[i], value, 50000);
+        }
+        for (int i = 0; i < 4; i++) {
+            h_send_all(fds[i], value + 50000, 50000);
+            char tail[64];
+            snprintf(tail, sizeof tail, "\r\nmg big%d s\r\nmn\r\n", i);
+            h_send_str(fds[i], tail);
+        }
+        for (int i = 0; i < 4; i++) {
+            bool closed = false;
+            size_t n = h_recv_until(fds[i], replies[p][i], 200, "MN\r\n", 0, 10000, &closed);
+            if (closed) snprintf(replies[p][i] + n, 16, "<closed>");
+            close(fds[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++) compare("read_buf_mem_limit: a 100,000-byte set", replies[0][i], replies[1][i]);
+
+    /* shmcd alone: a value arrives in the connection's buffer (memcached reads it into item
+     * memory), so with one connection holding a 16 KiB buffer (a set waiting for its data),
+     * four connections each part way into a 200,000-byte value need 16 KiB + 4 x 256 KiB:
+     * the fourth passes the cap and gets memcached's answer to a buffer that cannot grow */
+    int fds[4];
+    static char reply[256];
+    int holder = h_connect_tcp(s.port);
+    h_roundtrip(holder, "mn\r\nset hold 0 0 1\r\n", 20, "MN\r\n", reply, sizeof reply);
+    for (int i = 0; i < 4; i++) {
+        fds[i] = h_connect_tcp(s.port);
+        char line[64];
+        int n = snprintf(line, sizeof line, "set grow%d 0 0 200000\r\n", i);
+        h_send_all(fds[i], line, (size_t)n);
+        h_send_all(fds[i], value, 50000);
+        if (i < 3) { /* its buffer has grown once a later request is answered */
+            int probe = h_connect_tcp(s.port);
+            h_roundtrip(probe, "mn\r\n", 4, "MN\r\n", reply, sizeof reply);
+            close(probe);
+        }
+    }
+    bool closed = false;
+    size_t n = h_recv_until(fds[3], reply, 200, NULL, 199, 10000, &closed);
+    if (closed) snprintf(reply + n, 16, "<closed>");
+    CHECK_STR(reply, "SERVER_ERROR out of memory reading request\r\n<closed>");
+    for (int i = 0; i < 3; i++) {
+        h_send_all(fds[i], value, 150000);
+        h_roundtrip(fds[i], "\r\n", 2, "\r\n", reply, sizeof reply);
+        CHECK_STR(reply, "STORED\r\n");
+    }
+    for (int i = 0; i < 4; i++) close(fds[i]);
+    h_roundtrip(holder, "x\r\n", 3, "\r\n", reply, sizeof reply);
+    CHECK_STR(reply, "STORED\r\n");
+    close(holder);
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
+/* The "STAT name value" lines of a "stats settings" reply from port, shmc's own (shmc_*)
+ * left out, masked values replaced by "*", joined with '|'. */
+static void settings_lines(int port, char *joined, size_t cap)
+{
+    /* values that cannot be equal: each server's port, and where the harness's cache file
+     * (its own -m and -I) and shmc's index (sized from the memory, not grown) decide */
+    static const char *const masked[] = {"tcpport", "maxbytes", "item_size_max",
+                                         "hashpower_init"};
+    static char reply[REPLY_MAX];
+    int fd = h_connect_tcp(port);
+    joined[0] = 0;
+    if (fd < 0) return;
+    h_roundtrip(fd, "stats settings\r\n", 16, "END\r\n", reply, sizeof reply);
+    close(fd);
+    size_t used = 0;
+    for (char *line = strtok(reply, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+        char name[64], value[256] = "";
+        if (sscanf(line, "STAT %63s %255[^\r\n]", name, value) < 1 || !strncmp(name, "shmc_", 5))
+            continue;
+        for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
+            if (!strcmp(name, masked[i])) snprintf(value, sizeof value, "*");
+        int w = snprintf(joined + used, cap - used, "%s %s|", name, value);
+        if (w < 0 || (size_t)w >= cap - used) break;
+        used += (size_t)w;
+    }
+}
+
+/* "stats settings": memcached's names in memcached's order, and its values, with flags that
+ * change many lines. */
+static bool test_settings_order(void)
+{
+    shmcd_proc s;
+    bool ref;
+    if (!both_up(&s, (const char *const[]){"-t", "2", "-c", "500", "-R", "7", "-b", "100",
+                                           "-o", "idle_timeout=9,read_buf_mem_limit=3", "-C",
+                                           "-F", "-X", "-A", "-D", "/", "-f", "1.5", "-n", "64",
+                                           "-B", "ascii", NULL},
+                 &ref))
+        return ref;
+    static char mc[REPLY_MAX], sh[REPLY_MAX];
+    settings_lines(mc_port, mc, sizeof mc);
+    settings_lines(s.port, sh, sizeof sh);
+    CHECK(strlen(mc) > 1000);
+    compare("stats settings, names in order and values", mc, sh);
+    h_stop(&s);
+    reference_down();
+    return true;
+}
+
 /* -D and "stats detail": memcached's prefix statistics, its lines in its order. */
 static bool test_stats_detail(void)
 {
@@ -335,8 +602,11 @@ int main(void)
     test_shutdown("shutdown\r\n");
     test_shutdown("shutdown graceful\r\n");
     test_reqs_per_event();
+    test_yields_as_memcached();
     test_no_evictions();
     test_idle_timeout();
     test_stats_detail();
+    test_read_buf_mem_limit();
+    test_settings_order();
     return t_finish();
 }

@@ -1,6 +1,7 @@
 /* test_server_options.c — shmcd's flag table (server/options.c): every flag in its short and
  * long form, the defaults of flags left out, refused values, the -s/-p rule, --help made from
- * the table, and "stats settings" lines in memcached's order with their values. */
+ * the table, and the table's "stats settings" lines with their values (protocol/stats.c puts
+ * them in memcached's order). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -134,7 +135,7 @@ static void test_refused(void)
         {"-Y", "/dev/null", "-B", "binary"}, {"-S", "-B", "auto"}, {"-S", "-B", "ascii"},
         {"-S", "-Y", "/dev/null"},
         {"--cache="}, {"-p"}, {"-q"}, {"--bogus"}, {"-m", "1", "-I", "1m"}, {"-m", "1"}, {"-p", "0"},
-        {"stray"},
+        {"stray"}, {"-N", "5"}, {"-t", "2", "-N", "3"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         shmcd_options o;
@@ -145,12 +146,16 @@ static void test_refused(void)
         shmcd_free_options(&o);
     }
     /* memcached's own checks: its message, exit 1 (SHMCD_OPT_FATAL) */
-    static const char *const fatal[][3] = {{"-c", "0"}, {"-t", "0"}, {"-R", "0"}, {"-R", "-3"}};
+    static const char *const fatal[][3] = {{"-c", "0"}, {"-t", "0"}, {"-R", "0"}, {"-R", "-3"},
+                                              {"-N", "0"}, {"-N", "x"}};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
         shmcd_options o;
         CHECK(parse(&o, fatal[i]) == SHMCD_OPT_FATAL);
         shmcd_free_options(&o);
     }
+    shmcd_options n;
+    CHECK(parse(&n, ARGS("-t", "8", "--napi_ids=8")) == SHMCD_OPT_RUN && n.napi_ids == 8);
+    shmcd_free_options(&n);
     char longpath[200];
     memset(longpath, 'a', sizeof longpath - 1);
     longpath[sizeof longpath - 1] = 0;
@@ -231,11 +236,11 @@ static void test_help(void)
         "-F, --disable-flush-all", "-M, --disable-evictions", "-f, --slab-growth-factor",
         "-n, --slab-min-size", "-k, --lock-memory", "-r, --enable-coredumps",
         "-L, --enable-largepages", "-e, --memory-file", "-D, --prefix-delimiter",
-        "-W, --disable-watch"};
+        "-W, --disable-watch", "-N, --napi_ids", "-i, --license"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) CHECK(strstr(text, flags[i]));
     size_t lines = 0;
     for (char *p = text; *p; p++) lines += *p == '\n';
-    CHECK(lines == 2 + 39 + 30); /* title, usage, 39 flags, 30 continuation lines */
+    CHECK(lines == 2 + 41 + 33); /* title, usage, 41 flags, 33 continuation lines */
     CHECK(strstr(text, "\nevictions") == NULL);
     free(text);
 }
@@ -257,7 +262,7 @@ static void test_settings(void)
     const char *want = "maxbytes 4194304\nmaxconns 7\ntcpport 2345\nudpport 0\n"
                        "inter 10.0.0.1,::1\nverbosity 2\nevictions on\n"
                        "domain_socket /tmp/x.sock\numask 755\nshutdown_command no\n"
-                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\n"
+                       "growth_factor 1.25\nchunk_size 48\nnum_threads 3\nnum_threads_per_udp 3\n"
                        "stat_key_prefix :\ndetail_enabled no\nreqs_per_event 5\n"
                        "cas_enabled yes\ntcp_backlog 9\nbinding_protocol auto-negotiate\n"
                        "auth_enabled_sasl no\nauth_enabled_ascii no\n"
@@ -265,10 +270,10 @@ static void test_settings(void)
                        "slab_automove 1\nlru_crawler yes\n"
                        "flush_enabled yes\ndump_enabled yes\nhot_lru_pct 20\nidle_timeout 0\n"
                        "read_buf_mem_limit 0\nssl_enabled no\n"
-                       "ssl_chain_cert NULL\nssl_key NULL\nssl_verify_mode 0\nssl_keyformat 1\n"
+                       "ssl_chain_cert (null)\nssl_key (null)\nssl_verify_mode 0\nssl_keyformat 1\n"
                        "ssl_ciphers NULL\nssl_ca_cert NULL\nssl_wbuf_size 16384\n"
                        "ssl_session_cache no\nssl_kernel_tls no\nssl_min_version tlsv1.2\n"
-                       "shmc_cache c1\nshmc_no_effect none\n";
+                       "num_napi_ids (null)\nshmc_cache c1\nshmc_no_effect none\nmemory_file (null)\n";
     if (strcmp(text, want) != 0) fprintf(stderr, "FAIL: settings:\n%s", text);
     CHECK(strcmp(text, want) == 0);
     free(text);

@@ -233,8 +233,8 @@ static unsigned log2_floor(uint64_t v)
     return n;
 }
 
-/* "stats settings" as the flag table makes it, with the values this server runs with and the
- * cache's own limits; "verbosity" changes what it shows. */
+/* "stats settings": memcached's lines in its order, with the values this server runs with and
+ * the cache's own limits, then shmc's own; "verbosity" changes what it shows. */
 static void check_settings(const shmcd_proc *s, const char *cache_path)
 {
     shmc_t *c = NULL;
@@ -244,26 +244,45 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
     CHECK_RC(shmc_stats(c, &st), SHMC_OK);
     shmc_close(c);
     for (unsigned verbosity = 0; verbosity < 2; verbosity++) {
-        char want[2048], buf[8192];
+        char want[4096], buf[8192];
         snprintf(want, sizeof want,
                  "STAT maxbytes %llu\r\nSTAT maxconns 1024\r\nSTAT tcpport %d\r\n"
                  "STAT udpport 0\r\nSTAT inter 127.0.0.1\r\nSTAT verbosity %u\r\n"
+                 "STAT oldest 0\r\n"
                  "STAT evictions on\r\nSTAT domain_socket %s\r\nSTAT umask 700\r\n"
                  "STAT shutdown_command no\r\nSTAT growth_factor 1.25\r\nSTAT chunk_size 48\r\n"
-                 "STAT num_threads 2\r\nSTAT stat_key_prefix :\r\nSTAT detail_enabled no\r\n"
+                 "STAT num_threads 2\r\nSTAT num_threads_per_udp 2\r\n"
+                 "STAT stat_key_prefix :\r\nSTAT detail_enabled no\r\n"
                  "STAT reqs_per_event 20\r\n"
                  "STAT cas_enabled yes\r\nSTAT tcp_backlog 1024\r\n"
                  "STAT binding_protocol auto-negotiate\r\nSTAT auth_enabled_sasl no\r\n"
                  "STAT auth_enabled_ascii no\r\nSTAT item_size_max 65536\r\n"
                  "STAT maxconns_fast yes\r\nSTAT hashpower_init %u\r\n"
-                 "STAT slab_automove 1\r\nSTAT lru_crawler yes\r\n"
-                 "STAT flush_enabled yes\r\nSTAT dump_enabled yes\r\nSTAT hot_lru_pct 20\r\n"
-                 "STAT idle_timeout 0\r\nSTAT read_buf_mem_limit 0\r\nSTAT ssl_enabled no\r\n"
-                 "STAT ssl_chain_cert NULL\r\nSTAT ssl_key NULL\r\nSTAT ssl_verify_mode 0\r\n"
+                 "STAT slab_reassign yes\r\nSTAT slab_automove 1\r\n"
+                 "STAT slab_automove_ratio 0.80\r\nSTAT slab_automove_window 30\r\n"
+                 "STAT slab_chunk_max 524288\r\nSTAT lru_crawler yes\r\n"
+                 "STAT lru_crawler_sleep 100\r\nSTAT lru_crawler_tocrawl 0\r\n"
+                 "STAT tail_repair_time 0\r\n"
+                 "STAT flush_enabled yes\r\nSTAT dump_enabled yes\r\n"
+                 "STAT hash_algorithm murmur3\r\nSTAT lru_maintainer_thread yes\r\n"
+                 "STAT lru_segmented yes\r\nSTAT hot_lru_pct 20\r\nSTAT warm_lru_pct 40\r\n"
+                 "STAT hot_max_factor 0.20\r\nSTAT warm_max_factor 2.00\r\nSTAT temp_lru no\r\n"
+                 "STAT temporary_ttl 61\r\n"
+                 "STAT idle_timeout 0\r\nSTAT watcher_logbuf_size 262144\r\n"
+                 "STAT worker_logbuf_size 65536\r\nSTAT read_buf_mem_limit 0\r\n"
+                 "STAT track_sizes no\r\nSTAT inline_ascii_response no\r\n"
+                 "STAT ext_item_size 512\r\nSTAT ext_item_age 4294967295\r\n"
+                 "STAT ext_low_ttl 0\r\nSTAT ext_recache_rate 2000\r\n"
+                 "STAT ext_wbuf_size 4194304\r\nSTAT ext_compact_under 0\r\n"
+                 "STAT ext_drop_under 0\r\nSTAT ext_max_sleep 1000000\r\n"
+                 "STAT ext_max_frag 0.80\r\nSTAT slab_automove_freeratio 0.010\r\n"
+                 "STAT ext_drop_unread no\r\nSTAT ssl_enabled no\r\n"
+                 "STAT ssl_chain_cert (null)\r\nSTAT ssl_key (null)\r\nSTAT ssl_verify_mode 0\r\n"
                  "STAT ssl_keyformat 1\r\nSTAT ssl_ciphers NULL\r\nSTAT ssl_ca_cert NULL\r\n"
                  "STAT ssl_wbuf_size 16384\r\nSTAT ssl_session_cache no\r\n"
                  "STAT ssl_kernel_tls no\r\nSTAT ssl_min_version tlsv1.2\r\n"
-                 "STAT shmc_cache %s\r\n",
+                 "STAT num_napi_ids (null)\r\nSTAT memory_file (null)\r\n"
+                 "STAT shmc_cache %s\r\nSTAT shmc_no_effect none\r\nEND\r\n",
                  (unsigned long long)st.limit_maxbytes, s->port, verbosity, s->unix_path,
                  log2_floor(st.hash_buckets), cache_path);
         int fd = h_connect(s);
@@ -271,10 +290,8 @@ static void check_settings(const shmcd_proc *s, const char *cache_path)
         int n = snprintf(cmd, sizeof cmd, "verbosity %u\r\n", verbosity);
         h_roundtrip(fd, cmd, (size_t)n, "OK\r\n", buf, sizeof buf);
         h_roundtrip(fd, "stats settings\r\n", 16, "END\r\n", buf, sizeof buf);
-        /* the flag table's lines, then memcached's settings no flag makes (stats_diff) */
-        bool ok = strncmp(buf, want, strlen(want)) == 0 &&
-                  strstr(buf, "STAT growth_factor 1.25\r\n") &&
-                  strstr(buf, "STAT memory_file (null)\r\nEND\r\n");
+        /* every line in memcached's order, then shmc's own */
+        bool ok = strcmp(buf, want) == 0;
         if (!ok) fprintf(stderr, "FAIL: stats settings:\n%s", buf);
         CHECK(ok);
         h_roundtrip(fd, "verbosity 0\r\n", 13, "OK\r\n", buf, sizeof buf);

@@ -25,6 +25,15 @@ shmc_rc proto_env_init(proto_env *env, shmc_t *cache, const proto_hooks *hooks)
     return SHMC_OK;
 }
 
+void proto_count_refusal(proto_env *env, shmc_rc rc, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    if (rc == SHMC_TOO_LARGE) atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+    if (rc != SHMC_NO_MEMORY) return;
+    atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
+    unsigned cls = proto_slab_class(proto_item_total(nkey, flags, nvalue));
+    atomic_fetch_add_explicit(&env->no_memory_class[cls], 1, memory_order_relaxed);
+}
+
 void proto_env_destroy(proto_env *env)
 {
     pthread_mutex_destroy(&env->reset_lock);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "slab_class.h"
 #include "watch.h"
 
 /* The server's own numbers for "stats". */
@@ -67,6 +68,7 @@ typedef struct proto_env {
     pthread_mutex_t detail_lock;
     struct proto_prefix *detail[PROTO_DETAIL_BUCKETS];
     _Atomic uint64_t store_too_large, store_no_memory, meta_cmds;
+    _Atomic uint64_t no_memory_class[PROTO_SLAB_CLASSES]; /* store_no_memory by slab class */
     _Atomic bool lru_crawler_off; /* "lru_crawler disable" (memcached starts it enabled) */
     bool dump_disabled;           /* -X: cachedump and metadump refused, as memcached's */
     bool watch_disabled;          /* -W: watch refused, as memcached's */
@@ -75,6 +77,13 @@ typedef struct proto_env {
     pthread_mutex_t reset_lock;
     shmc_stats_t baseline;
 } proto_env;
+
+/* Count a store the cache refused as too large or out of memory (SHMC_TOO_LARGE,
+ * SHMC_NO_MEMORY; other codes count nothing): store_too_large, store_no_memory, and the
+ * latter by the slab class of the item (`stats items` outofmemory).  An append or prepend
+ * counts under the class of its new part. */
+void proto_count_refusal(proto_env *env, shmc_rc rc, size_t nkey, uint32_t flags,
+                         size_t nvalue);
 
 /* A cas value as a reply shows it: 0 under -C, as memcached reports it. */
 static inline uint64_t proto_cas_shown(const proto_env *env, uint64_t cas)

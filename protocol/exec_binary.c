@@ -163,12 +163,6 @@ proto_status proto_bin_exec_get(proto_env *env, proto_bin_session *s,
 
 /* ---- set, add, replace, append, prepend ---- */
 
-static void count_refusal(proto_env *env, shmc_rc rc)
-{
-    if (rc == SHMC_TOO_LARGE) atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
-    if (rc == SHMC_NO_MEMORY) atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
-}
-
 static int store_mode(uint8_t op)
 {
     switch (op) {
@@ -198,7 +192,7 @@ proto_status proto_bin_exec_store(proto_env *env, proto_bin_session *s,
     shmc_rc rc = shmc_store_meta(env->cache, mode, r->key, r->h.keylen, r->value, r->nvalue,
                                  flags, exptime, &opts, &cas);
     proto_watch_evictions(env); /* what this store evicted */
-    count_refusal(env, rc);
+    proto_count_refusal(env, rc, r->h.keylen, flags, r->nvalue);
     int asked = store_mode(r->h.opcode);
     static const char *const cmds[] = {[SHMC_MODE_SET] = "set", [SHMC_MODE_ADD] = "add",
                                        [SHMC_MODE_REPLACE] = "replace",

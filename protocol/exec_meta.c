@@ -254,11 +254,11 @@ static proto_status exec_ms(proto_env *env, proto_request *req, const char *data
     case SHMC_EXISTS: code = "EX"; break;
     case SHMC_NOT_FOUND: code = "NF"; break;
     case SHMC_TOO_LARGE:
-        atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
+        proto_count_refusal(env, rc, nk, m->client_flags, nv);
         proto_out_line(out, "SERVER_ERROR object too large for cache");
         return PROTO_DONE;
     case SHMC_NO_MEMORY: /* memcached drops the old value, whatever the mode */
-        atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
+        proto_count_refusal(env, rc, nk, m->client_flags, nv);
         proto_drop_refused(c, k, nk);
         proto_out_line(out, "SERVER_ERROR out of memory storing object");
         return PROTO_DONE;

@@ -263,12 +263,6 @@ proto_status proto_exec_watch(proto_env *env, proto_request *req, const char *da
 
 /* ---- storage ---- */
 
-static void count_refusal(proto_env *env, shmc_rc rc)
-{
-    if (rc == SHMC_TOO_LARGE) atomic_fetch_add_explicit(&env->store_too_large, 1, memory_order_relaxed);
-    if (rc == SHMC_NO_MEMORY) atomic_fetch_add_explicit(&env->store_no_memory, 1, memory_order_relaxed);
-}
-
 static const char *storage_reply(shmc_rc rc)
 {
     switch (rc) {
@@ -331,7 +325,7 @@ proto_status proto_exec_storage(proto_env *env, proto_request *req, const char *
                       env->cas_disabled ? PROTO_CAS_NEVER : req->cas);
         break;
     }
-    count_refusal(env, rc);
+    proto_count_refusal(env, rc, nk, req->flags, nv);
     proto_watch_evictions(env); /* what this store evicted */
     proto_watch_stored(env, k, nk, rc, store_cmds[req->cmd], req->flags, req->exptime, nv,
                        req->cfd);

@@ -26,25 +26,33 @@ static inline uint64_t proto_slab_next_size(uint64_t size)
     return size;
 }
 
-/* The class an item of `total` bytes falls in. */
+/* memcached's slabs_init: a class whose size has reached the largest chunk over the factor
+ * is the last one, and holds the largest chunk (512 KiB) instead. */
+static inline int proto_slab_is_last(uint64_t size)
+{
+    return (double)size >= 512 * 1024 / 1.25;
+}
+
+/* The class an item of `total` bytes falls in (an item over 512 KiB is made of the largest
+ * class's chunks: that class). */
 static inline unsigned proto_slab_class(uint64_t total)
 {
     unsigned cls = 1;
     uint64_t size = 96;
-    while (size < total && size < 512 * 1024) {
+    while (!proto_slab_is_last(size) && size < total) {
         size = proto_slab_next_size(size);
         cls++;
     }
     return cls;
 }
 
-/* A class's chunk size (memcached's "chunk_size" in stats slabs; the largest class holds
- * the 512 KiB chunks that larger items are made of). */
+/* A class's chunk size (memcached's "chunk_size" in stats slabs). */
 static inline uint64_t proto_slab_class_size(unsigned cls)
 {
     uint64_t size = 96;
-    for (unsigned c = 1; c < cls && size < 512 * 1024; c++) size = proto_slab_next_size(size);
-    return size < 512 * 1024 ? size : 512 * 1024;
+    for (unsigned c = 1; c < cls && !proto_slab_is_last(size); c++)
+        size = proto_slab_next_size(size);
+    return proto_slab_is_last(size) ? 512 * 1024 : size;
 }
 
 #endif

@@ -311,6 +311,7 @@ static void reset(proto_env *env, proto_out *out)
     pthread_mutex_unlock(&env->reset_lock);
     atomic_store(&env->store_too_large, 0);
     atomic_store(&env->store_no_memory, 0);
+    for (unsigned i = 0; i < PROTO_SLAB_CLASSES; i++) atomic_store(&env->no_memory_class[i], 0);
     atomic_store(&env->meta_cmds, 0);
     proto_out_line(out, "RESET");
 }

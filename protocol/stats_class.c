@@ -4,10 +4,11 @@
  * size (slab_class.h), as `me` and `lru_crawler metadump` number them, by one walk of the
  * live items (shmc_walk: about 85 ms per 100,000 items).  Per class: the item count, the
  * bytes memcached would account (mem_requested), the age of the least recently used item,
- * and the chunks and pages memcached would use for them.  The cache-wide counters (evicted,
- * reclaimed, outofmemory, get_hits, ...) are not kept per class: they are reported on the
- * lowest class listed, so a sum over classes gives the cache's total.  Classes without items
- * are not listed, as in memcached. */
+ * and the chunks and pages memcached would use for them.  outofmemory is this server's stores
+ * refused for want of memory (-M), by the class of the refused item.  The cache-wide counters
+ * (evicted, reclaimed, get_hits, ...) are not kept per class: they are reported on the lowest
+ * class listed, so a sum over classes gives the cache's total.  Classes without items are not
+ * listed, as in memcached, unless a store of their size was refused. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,12 +62,12 @@ void proto_stats_items(proto_env *env, proto_out *out)
     if (!gather(env, &t, &st, out)) return;
     bool first = true;
     for (unsigned c = 1; c < PROTO_SLAB_CLASSES; c++) {
-        if (!t.number[c]) continue;
+        uint64_t oom = atomic_load(&env->no_memory_class[c]);
+        if (!t.number[c] && !oom) continue;
         /* the cache-wide counters, once */
         uint64_t evicted = first ? st.evictions : 0, reclaimed = first ? st.reclaimed : 0;
         uint64_t exp_unf = first ? st.expired_unfetched : 0;
         uint64_t ev_unf = first ? st.evicted_unfetched : 0;
-        uint64_t oom = first ? atomic_load(&env->store_no_memory) : 0;
         first = false;
         const struct {
             const char *name;

@@ -7,11 +7,9 @@
 #include "number.h"
 #include "slab_class.h"
 
-/* An item larger than the largest chunk is made of chunks: memcached logs the largest class. */
 static unsigned clsid(size_t nkey, uint32_t flags, size_t nvalue)
 {
-    unsigned c = proto_slab_class(proto_item_total(nkey, flags, nvalue));
-    return c < PROTO_SLAB_LARGEST ? c : PROTO_SLAB_LARGEST;
+    return proto_slab_class(proto_item_total(nkey, flags, nvalue));
 }
 
 void proto_watch_got_(proto_env *env, const char *key, size_t nkey, bool found,

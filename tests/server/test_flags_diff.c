@@ -82,6 +82,26 @@ static void stat_line(int port, const char *cmd, const char *name, char *line)
     snprintf(line, 128, "%.*s", (int)(n < 127 ? n : 127), p);
 }
 
+/* The `stats items` lines "items:CLASS:outofmemory N" whose N is not 0, one after another. */
+static void oom_classes(int port, char *out, size_t cap)
+{
+    static char reply[REPLY_MAX];
+    out[0] = 0;
+    int fd = h_connect_tcp(port);
+    if (fd < 0) return;
+    h_roundtrip(fd, "stats items\r\n", 13, "END\r\n", reply, sizeof reply);
+    close(fd);
+    size_t used = 0;
+    for (const char *p = reply; (p = strstr(p, "STAT items:")); p++) {
+        size_t n = strcspn(p, "\r\n");
+        const char *name = strstr(p, ":outofmemory ");
+        if (!name || name > p + n || strncmp(name, ":outofmemory 0\r", 15) == 0) continue;
+        int w = snprintf(out + used, cap - used, "%.*s;", (int)n, p);
+        if (w < 0 || (size_t)w >= cap - used) return;
+        used += (size_t)w;
+    }
+}
+
 static void compare_setting(const shmcd_proc *s, const char *name)
 {
     char mc[128], sh[128];
@@ -339,6 +359,13 @@ static bool test_no_evictions(void)
     compare("-M: evictions", mc, sh);
     CHECK_STR(sh, "STAT evictions 0");
     compare_setting(&s, "evictions");
+    /* the refused stores, by the class of the refused item */
+    char mc_oom[256], sh_oom[256];
+    oom_classes(mc_port, mc_oom, sizeof mc_oom);
+    oom_classes(s.port, sh_oom, sizeof sh_oom);
+    CHECK(sh_oom[0] != 0);
+    printf("-M: outofmemory by class: %s\n", sh_oom);
+    compare("-M: outofmemory by class", mc_oom, sh_oom);
     h_stop(&s);
     reference_down();
     return true;

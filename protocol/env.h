@@ -23,6 +23,7 @@ typedef struct proto_server_stats {
     uint64_t uptime;
     struct timeval rusage_user, rusage_system;
     uint64_t max_connections, curr_connections, total_connections, rejected_connections;
+    uint64_t malloc_fails;
     uint64_t connection_structures;
     uint64_t bytes_read, bytes_written;
     uint64_t threads;

@@ -169,6 +169,7 @@ static void general(proto_env *env, proto_out *out)
     list_u64(&l, "curr_connections", s.curr_connections);
     list_u64(&l, "total_connections", s.total_connections);
     list_u64(&l, "rejected_connections", s.rejected_connections);
+    list_u64(&l, "malloc_fails", s.malloc_fails);
     list_u64(&l, "connection_structures", s.connection_structures);
     list_u64(&l, "cmd_meta", atomic_load(&env->meta_cmds));
     list_u64(&l, "store_too_large", atomic_load(&env->store_too_large));

@@ -44,7 +44,10 @@ static void rbuf_release(conn_t *c);
 conn_t *conn_new(struct worker *w, int fd, bool plain)
 {
     conn_t *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) {
+        atomic_fetch_add_explicit(&w->srv->malloc_fails, 1, memory_order_relaxed);
+        return NULL;
+    }
     c->fd = fd;
     c->bin.cfd = fd;
     c->worker = w;
@@ -144,6 +147,7 @@ static bool rbuf_fit(conn_t *c, size_t need)
     }
     char *b = realloc(c->rbuf, cap);
     if (!b) {
+        atomic_fetch_add_explicit(&srv->malloc_fails, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&srv->rbuf_bytes, cap - c->rcap, memory_order_relaxed);
         c->dead = true;
         return false;
@@ -352,7 +356,8 @@ static void conn_process(conn_t *c)
 {
     proto_env *env = env_of(c);
     while (!c->closing && !c->dead && !c->start_watch) {
-        if (c->out.failed) {
+        if (c->out.failed) { /* a reply could not be allocated */
+            atomic_fetch_add_explicit(&c->worker->srv->malloc_fails, 1, memory_order_relaxed);
             c->dead = true;
             return;
         }

@@ -51,6 +51,7 @@ static void hook_stats(void *arg, proto_server_stats *s)
     s->curr_connections = atomic_load(&srv->curr_conns);
     s->total_connections = atomic_load(&srv->total_conns);
     s->rejected_connections = atomic_load(&srv->rejected_conns);
+    s->malloc_fails = atomic_load(&srv->malloc_fails);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = &srv->workers[i];
         s->bytes_read += atomic_load_explicit(&w->bytes_read, memory_order_relaxed);

@@ -22,6 +22,7 @@ typedef struct server {
     unsigned nworkers;
     time_t started;
     _Atomic uint64_t curr_conns, total_conns, rejected_conns;
+    _Atomic uint64_t malloc_fails; /* allocations that failed (stats malloc_fails) */
     _Atomic unsigned verbosity;
     /* connections' read buffers: bytes and buffers held (-o read_buf_mem_limit caps the
      * bytes), and connections closed for want of one (read_buf_oom) */

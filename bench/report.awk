@@ -209,7 +209,7 @@ function issue17(    k, v, t2, t8, t16, n, op, g, names, i, a, b, c, ok, a1, b1)
     t8 = tpval("main", "libshmc", 90, "uniform", "processes", 8)
     t16 = tpval("main", "libshmc", 90, "uniform", "processes", 16)
     if (t2 > 0 && t8 > 0 && t16 > 0)
-        printf "- 2 processes %s ops/s, 8 processes %s (%.2f×), 16 processes %s (%.2f×) on %s cores: the aggregate must not fall past the core count: %s.\n", ops(t2), ops(t8), t8 / t2, ops(t16), t16 / t2, M["cores"], met(t8 >= 0.9 * t2 && t16 >= 0.9 * t2)
+        printf "- 2 processes %s ops/s, 8 processes %s (%.2f×), 16 processes %s (%.2f×) on %s cores: the aggregate must not fall past the core count (a fall within 10%%, this shared machine's run-to-run spread, counts as none): %s.\n", ops(t2), ops(t8), t8 / t2, ops(t16), t16 / t2, M["cores"], met(t8 >= 0.9 * t2 && t16 >= 0.9 * t2)
     else print "- not measured"
     print ""
     print "**The PKU gate's cost** (target: at most 50 ns per call):"

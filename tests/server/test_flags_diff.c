@@ -212,6 +212,23 @@ static bool test_reqs_per_event(void)
     return true;
 }
 
+/* Read replies into reply (*got bytes so far, REPLY_MAX room) until it holds `want` END
+ * lines, or the connection closes or stalls; returns how many it holds. */
+static int read_ends(int fd, char *reply, size_t *got, int want)
+{
+    int ends = 0;
+    for (const char *p = reply; *got && (p = strstr(p, "END\r\n")); p += 5) ends++;
+    while (ends < want) {
+        bool closed = false;
+        size_t r = h_recv_until(fd, reply + *got, REPLY_MAX - *got, "END\r\n", 0, 10000, &closed);
+        if (r == 0 || closed) break;
+        *got += r;
+        ends = 0;
+        for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
+    }
+    return ends;
+}
+
 /* N pipelined gets on a fresh connection to port, in one send or (split) in two with the
  * second sent once every get wholly in the first is answered; the conn_yields they cost. */
 static unsigned long yields_of_gets(int port, int n, bool split)
@@ -227,25 +244,10 @@ static unsigned long yields_of_gets(int port, int n, bool split)
     for (size_t i = 0; i < first; i++) whole += req[i] == '\n';
     h_send_all(fd, req, first);
     size_t got = 0;
-    int ends = 0;
-    while (ends < (split ? whole : n)) { /* each reply is END (the keys are missing) */
-        bool closed = false;
-        size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
-        if (r == 0 || closed) break;
-        got += r;
-        ends = 0;
-        for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
-    }
+    int ends = read_ends(fd, reply, &got, split ? whole : n); /* each reply is END */
     if (split) {
         h_send_all(fd, req + first, len - first);
-        while (ends < n) {
-            bool closed = false;
-            size_t r = h_recv_until(fd, reply + got, sizeof reply - got, "END\r\n", 0, 10000, &closed);
-            if (r == 0 || closed) break;
-            got += r;
-            ends = 0;
-            for (const char *p = reply; (p = strstr(p, "END\r\n")); p += 5) ends++;
-        }
+        ends = read_ends(fd, reply, &got, n);
     }
     close(fd);
     if (ends != n) fprintf(stderr, "FAIL %d gets: %d answered\n", n, ends);

@@ -244,6 +244,12 @@ static bool read_cmd(conn_t *c)
     proto_parse(p, line_len, req);
     req->cfd = c->fd;
     req->pipelined = c->batch_reqs++ > 0;
+    switch (req->cmd) { /* memcached sends the replies so far after these: nothing waits */
+    case PROTO_GET: case PROTO_GETS: case PROTO_GAT: case PROTO_GATS: case PROTO_MN:
+        c->batch_reqs = 0;
+        break;
+    default: break;
+    }
     if (req->has_value) {
         if (proto_value_refused(env, req)) { /* answered, as memcached, after the block */
             size_t before = c->out.len;

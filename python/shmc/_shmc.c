@@ -298,6 +298,21 @@ static int get_expire(PyObject *v, int64_t *out)
     return 0;
 }
 
+/* Whether a noreply call returns as if it succeeded on this result: the outcomes a memcached
+ * server reports in its reply, which pymemcache does not read under noreply.  A failure of
+ * the cache itself (removed, damaged, a system call) raises, as pymemcache raises when the
+ * server is gone, noreply or not. */
+static int noreply_absorbs(int rc)
+{
+    switch (rc) {
+    case SHMC_OK: case SHMC_NOT_FOUND: case SHMC_NOT_STORED: case SHMC_EXISTS:
+    case SHMC_TOO_LARGE: case SHMC_NO_MEMORY: case SHMC_NOT_NUMERIC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* noreply None means the client's default_noreply. */
 static int get_noreply(Client *self, PyObject *v, int dflt_from_client, int dflt)
 {
@@ -790,7 +805,7 @@ static PyObject *store(Client *self, store_op op, const char *fname, PyObject *c
         return NULL;
     int rc = store_one(self, op, &k, &d, expire, 0);
     Py_DECREF(d.owner);
-    if (noreply && rc != -1) Py_RETURN_TRUE; /* pymemcache does not wait for the reply */
+    if (noreply && rc != -1 && noreply_absorbs(rc)) Py_RETURN_TRUE; /* no reply awaited */
     return store_reply(op, rc);
 }
 
@@ -868,7 +883,7 @@ static PyObject *Client_cas(Client *self, PyObject *const *args, Py_ssize_t narg
         return NULL;
     int rc = store_one(self, OP_CAS, &k, &d, expire, cas);
     Py_DECREF(d.owner);
-    if (noreply && rc != -1) Py_RETURN_TRUE;
+    if (noreply && rc != -1 && noreply_absorbs(rc)) Py_RETURN_TRUE;
     return store_reply(OP_CAS, rc);
 }
 
@@ -924,7 +939,7 @@ static PyObject *Client_set_many(Client *self, PyObject *const *args, Py_ssize_t
             goto out;
         }
     }
-    if (noreply) {
+    if (noreply && noreply_absorbs(first_error)) {
         Py_SETREF(failed, PyList_New(0));
     } else if (first_error != SHMC_OK) {
         Py_CLEAR(failed);
@@ -1075,7 +1090,7 @@ static PyObject *Client_delete(Client *self, PyObject *const *args, Py_ssize_t n
     if (!h) return NULL;
     shmc_rc rc = shmc_delete(h->cache, k.b, k.n);
     handle_leave(h);
-    if (noreply || rc == SHMC_OK) Py_RETURN_TRUE;
+    if ((noreply && noreply_absorbs(rc)) || rc == SHMC_OK) Py_RETURN_TRUE;
     if (rc == SHMC_NOT_FOUND) Py_RETURN_FALSE;
     set_rc_error(rc);
     return NULL;
@@ -1103,9 +1118,13 @@ static PyObject *Client_delete_many(Client *self, PyObject *const *args, Py_ssiz
         if (make_key(self, PySequence_Fast_GET_ITEM(seq, i), &k[i])) goto out;
     handle *h = client_handle(self);
     if (!h) goto out;
-    for (Py_ssize_t i = 0; i < n; i++) shmc_delete(h->cache, k[i].b, k[i].n);
+    shmc_rc rc = SHMC_OK;
+    for (Py_ssize_t i = 0; i < n && noreply_absorbs(rc); i++) rc = shmc_delete(h->cache, k[i].b, k[i].n);
     handle_leave(h);
-    result = Py_NewRef(Py_True);
+    if (noreply_absorbs(rc))
+        result = Py_NewRef(Py_True);
+    else
+        set_rc_error(rc);
 out:
     PyMem_Free(k);
     Py_DECREF(seq);
@@ -1143,7 +1162,7 @@ static PyObject *arith(Client *self, bool incr, PyObject *const *args, Py_ssize_
     shmc_rc rc = incr ? shmc_incr(h->cache, k.b, k.n, delta, &result)
                       : shmc_decr(h->cache, k.b, k.n, delta, &result);
     handle_leave(h);
-    if (noreply || rc == SHMC_NOT_FOUND) Py_RETURN_NONE;
+    if ((noreply && noreply_absorbs(rc)) || rc == SHMC_NOT_FOUND) Py_RETURN_NONE;
     if (rc == SHMC_OK) return PyLong_FromUnsignedLongLong(result);
     set_rc_error(rc);
     return NULL;
@@ -1175,7 +1194,7 @@ static PyObject *Client_touch(Client *self, PyObject *const *args, Py_ssize_t na
     if (!h) return NULL;
     shmc_rc rc = shmc_touch(h->cache, k.b, k.n, expire);
     handle_leave(h);
-    if (noreply || rc == SHMC_OK) Py_RETURN_TRUE;
+    if ((noreply && noreply_absorbs(rc)) || rc == SHMC_OK) Py_RETURN_TRUE;
     if (rc == SHMC_NOT_FOUND) Py_RETURN_FALSE;
     set_rc_error(rc);
     return NULL;
@@ -1204,7 +1223,7 @@ static PyObject *Client_flush_all(Client *self, PyObject *const *args, Py_ssize_
     if (!h) return NULL;
     shmc_rc rc = shmc_flush_all(h->cache, delay);
     handle_leave(h);
-    if (rc == SHMC_OK || noreply) Py_RETURN_TRUE;
+    if (rc == SHMC_OK || (noreply && noreply_absorbs(rc))) Py_RETURN_TRUE;
     set_rc_error(rc);
     return NULL;
 }
@@ -1556,7 +1575,8 @@ static PyMethodDef Client_methods[] = {
      "Unix time; negative: expired at once).  flags: int (32 bits), overriding the serde's.\n"
      "noreply: None means default_noreply.  There is no network here, so the command is\n"
      "always carried out before the call returns; noreply only keeps pymemcache's return\n"
-     "value (True whatever happened).  Returns True.\n"
+     "value (True whatever a server would have answered).  A failure of the cache itself\n"
+     "(removed, damaged) raises ShmcError, noreply or not.  Returns True.\n"
      "Raises MemcacheServerError(b'object too large for cache') for a value over the\n"
      "cache's item_size_max (the old value is removed, as memcached does),\n"
      "MemcacheServerError(b'out of memory storing object') when nothing can be evicted,\n"

@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 import shmc
 from conftest import cache_dir, shmc_tool
 
@@ -224,6 +226,15 @@ def test_client_follows_resize_and_remove(cache_name):
         raise AssertionError("a get on a removed cache answered")
     except shmc.ShmcError as e:
         assert e.rc == 13 and "cache removed" in str(e), str(e)
+    # noreply does not hide it: pymemcache raises on a gone server, noreply or not
+    for call in (lambda: c.set("b", b"2", noreply=True), lambda: c.delete("a", noreply=True),
+                 lambda: c.touch("a", 5, noreply=True), lambda: c.flush_all(noreply=True),
+                 lambda: c.set_many({"x": b"1"}, noreply=True),
+                 lambda: c.delete_many(["a", "b"], noreply=True),
+                 lambda: c.incr("n", 1, noreply=True), lambda: c.add("y", b"1", noreply=True),
+                 lambda: c.cas("y", b"1", 5, noreply=True)):
+        with pytest.raises(shmc.ShmcError, match="cache removed"):
+            call()
     subprocess.run([tool, "create", cache_name, "-m", "8"], check=True)
     assert c.set("new", b"n") is True
     r = subprocess.run([tool, "get", cache_name, "new"], capture_output=True)

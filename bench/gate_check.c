@@ -29,7 +29,8 @@ int main(void)
     CHECK_RC(shmc_get(c, "k1", 2, buf, sizeof buf, &n, &flags, NULL), SHMC_OK);
     CHECK(n == sizeof value && flags == 7 && memcmp(buf, value, n) == 0);
     CHECK_RC(shmc_get(c, "nope", 4, buf, sizeof buf, &n, NULL, NULL), SHMC_NOT_FOUND);
-    CHECK_RC(shmc_set(c, "bad key", 7, value, 1, 0, 0), SHMC_BAD_KEY);
+    static const char long_key[251] = {0}; /* one byte over SHMC_KEY_MAX */
+    CHECK_RC(shmc_set(c, long_key, sizeof long_key, value, 1, 0, 0), SHMC_BAD_KEY);
     CHECK_RC(shmc_get(c, NULL, 3, buf, sizeof buf, &n, NULL, NULL), SHMC_INVALID);
     CHECK_RC(shmc_get(c, "k1", 2, buf, sizeof buf, &n, &flags, NULL), SHMC_OK); /* intact */
     CHECK(n == sizeof value && memcmp(buf, value, n) == 0);

@@ -129,8 +129,10 @@ void proto_stats_slabs(proto_env *env, proto_out *out)
     char line[96];
     int n = snprintf(line, sizeof line, "STAT active_slabs %" PRIu64 "\r\n", active);
     proto_out_add(out, line, (size_t)n);
+    /* memcached: the slab pages it has taken so far; here the segments in use */
+    uint64_t used = st.segments > st.segments_free ? st.segments - st.segments_free : 0;
     n = snprintf(line, sizeof line, "STAT total_malloced %" PRIu64 "\r\n",
-                 st.segments * st.segment_size);
+                 used * st.segment_size);
     proto_out_add(out, line, (size_t)n);
     proto_out_add(out, "END\r\n", 5);
 }

@@ -119,7 +119,7 @@ END {
         dd = d > 0 ? d : 0 # a difference below 0 is noise, not a gate that saves time
         tot_lo = dd + lo_srv; tot_hi = dd + hi_srv
         printf "%-8s estimated gate cost per call: %.0f ns measured (%s) + %.0f to %.0f ns of WRPKRU = %.0f to %.0f ns at %.1f GHz (target <= 50 ns)\n",
-            "", dd, d > 0 ? "the difference" : "below the noise, counted as 0", lo_srv, hi_srv, tot_lo, tot_hi, ghz
+            "", dd, (d > 0 ? "the difference" : "below the noise, counted as 0"), lo_srv, hi_srv, tot_lo, tot_hi, ghz
     }
     print "WRPKRU cost: 11-260 cycles as ERIM (USENIX Security 2019) reports it; the measured cost needs a CPU with PKU (bench/device_check.sh)."
 }' "$RAW" >"$OUT/gate_estimate.txt"

@@ -90,6 +90,11 @@ static void compare_classes(int mcfd, int shfd)
             fprintf(stderr, "%s: memcached %lld, shmcd %lld\n", slabs[i], value_of(mc, slabs[i]),
                     value_of(sh, slabs[i]));
     }
+    /* total_malloced: what holds items so far, far below the limit for two items, in both */
+    long long mc_m = value_of(mc, "total_malloced"), sh_m = value_of(sh, "total_malloced");
+    if (!(sh_m > 0 && sh_m <= 8 << 20 && mc_m > 0 && mc_m <= 8 << 20))
+        fprintf(stderr, "total_malloced: memcached %lld, shmcd %lld\n", mc_m, sh_m);
+    CHECK(sh_m > 0 && sh_m <= 8 << 20 && mc_m > 0 && mc_m <= 8 << 20);
 }
 
 /* curr_items and bytes of a "stats" reply from fd, in *items and *bytes. */

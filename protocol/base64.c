@@ -1,4 +1,4 @@
-/* base64.c — RFC 4648 base64 encoding and strict decoding (base64.h). */
+/* base64.c — RFC 4648 base64 encoding, and decoding as memcached decodes meta keys (base64.h). */
 #include "base64.h"
 
 #include <stdint.h>
@@ -38,26 +38,28 @@ static int sextet(char c)
 
 size_t proto_base64_decode(const char *src, size_t n, unsigned char *dst)
 {
-    if (n == 0 || n % 4 != 0) return 0;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) count += src[i] == '=' || sextet(src[i]) >= 0;
+    if (count == 0 || count % 4 != 0) return 0;
+    uint32_t v = 0;
     size_t o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int pad = 0;
-        if (i + 4 == n) {
-            if (src[n - 1] == '=') pad++;
-            if (src[n - 2] == '=') pad++;
-        }
-        if (pad == 1 && src[n - 2] == '=') return 0;
-        int s[4];
-        for (int k = 0; k < 4 - pad; k++) {
-            s[k] = sextet(src[i + k]);
-            if (s[k] < 0) return 0;
-        }
-        for (int k = 4 - pad; k < 4; k++) s[k] = 0;
-        uint32_t v = (uint32_t)s[0] << 18 | (uint32_t)s[1] << 12 | (uint32_t)s[2] << 6 |
-                     (uint32_t)s[3];
+    int k = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s6 = src[i] == '=' ? 0 : sextet(src[i]);
+        if (s6 < 0) continue; /* outside the alphabet: skipped */
+        pad += src[i] == '=';
+        v = v << 6 | (uint32_t)s6;
+        if (++k < 4) continue;
         dst[o++] = (unsigned char)(v >> 16);
-        if (pad < 2) dst[o++] = (unsigned char)(v >> 8 & 0xff);
-        if (pad < 1) dst[o++] = (unsigned char)(v & 0xff);
+        dst[o++] = (unsigned char)(v >> 8 & 0xff);
+        dst[o++] = (unsigned char)(v & 0xff);
+        v = 0;
+        k = 0;
+        if (pad) { /* padding ends the input */
+            if (pad > 2) return 0;
+            o -= (size_t)pad;
+            break;
+        }
     }
     return o;
 }

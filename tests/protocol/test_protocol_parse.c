@@ -86,12 +86,14 @@ static void test_base64(void)
     size_t n = proto_base64_encode(bin, 3, enc);
     CHECK(proto_base64_decode(enc, n, dec) == 3 && memcmp(dec, bin, 3) == 0);
     CHECK(proto_base64_decode("", 0, dec) == 0);
-    CHECK(proto_base64_decode("Zm9", 3, dec) == 0);     /* not a multiple of 4 */
-    CHECK(proto_base64_decode("Zm9v!", 5, dec) == 0);
-    CHECK(proto_base64_decode("Zm!v", 4, dec) == 0);    /* outside the alphabet */
-    CHECK(proto_base64_decode("Z=9v", 4, dec) == 0);    /* padding inside */
-    CHECK(proto_base64_decode("Zm9=Zm9v", 8, dec) == 0); /* padding before the end */
-    CHECK(proto_base64_decode("Zg=a", 4, dec) == 0);
+    /* memcached's decoder: bytes outside the alphabet are skipped, padding ends the key */
+    CHECK(proto_base64_decode("Zm9", 3, dec) == 0);        /* not a multiple of 4 */
+    CHECK(proto_base64_decode("Zm!v", 4, dec) == 0);       /* 3 left after the skip */
+    CHECK(proto_base64_decode("Zm9v!", 5, dec) == 3 && memcmp(dec, "foo", 3) == 0);
+    CHECK(proto_base64_decode("k%20x", 5, dec) == 3 && memcmp(dec, "\x93m1", 3) == 0);
+    CHECK(proto_base64_decode("Zm9=Zm9v", 8, dec) == 2 && memcmp(dec, "fo", 2) == 0);
+    CHECK(proto_base64_decode("Z===", 4, dec) == 0);       /* three pads */
+    CHECK(proto_base64_decode("!!!!", 4, dec) == 0);       /* nothing left */
 }
 
 static void test_framing(void)

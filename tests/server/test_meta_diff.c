@@ -72,6 +72,9 @@ static const char *const cases[] = {
     "md a Cx\r\nma a Cx\r\nms a 2 Cx\r\nhi\r\n",
     /* binary keys */
     "ms Zm9v 2 b\r\nhi\r\nmg Zm9v b k v t\r\nmd Zm9v b I k\r\nmg Zm9v b k c\r\nme Zm9v b\r\n",
+    /* base64 keys decoded as memcached decodes them: stray bytes skipped, padding ends */
+    "ms k%20x 2 b\r\nhi\r\nmg k!2!0!x b v\r\nmg Zm9=Zm9v b v\r\nmg Zm8= b v\r\n"
+    "mg Zm! b v\r\nmg Z=== b v\r\nmg !!!! b v\r\n",
 };
 
 /* The stampede across two clients: each step is one client's requests. */

@@ -156,40 +156,37 @@ static flag_rc set_max_item_size(shmcd_options *opt, const char *arg)
     return FLAG_OK;
 }
 
-/* memcached's check of -c, -t and -R: a number that is not above 0 gets its message (and
- * exit 1); other bad values get the row's own message. */
-static bool memcached_positive(const char *arg, const char *message)
+/* -c, -t and -R read as memcached reads them (atoi: "5x" is 5, "x" is 0): a value not above 0
+ * gets memcached's message and exit 1 (memcached starts with a negative -R; shmcd refuses it
+ * the same way); one above max gets the row's own message. */
+static flag_rc memcached_count(const char *arg, const char *message, unsigned long max,
+                               unsigned *out)
 {
-    if (atol(arg) > 0 || arg[strspn(arg, " -0123456789")] != '\0') return true;
-    fprintf(stderr, "%s\n", message);
-    return false;
+    long v = atol(arg);
+    if (v <= 0) {
+        fprintf(stderr, "%s\n", message);
+        return FLAG_FATAL;
+    }
+    if ((unsigned long)v > max) return FLAG_BAD;
+    *out = (unsigned)v;
+    return FLAG_OK;
 }
 
 static flag_rc set_conn_limit(shmcd_options *opt, const char *arg)
 {
-    unsigned long v;
-    if (!memcached_positive(arg, "Maximum connections must be greater than 0")) return FLAG_FATAL;
-    if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
-    opt->max_conns = (unsigned)v;
-    return FLAG_OK;
+    return memcached_count(arg, "Maximum connections must be greater than 0", 1u << 20,
+                           &opt->max_conns);
 }
 
 static flag_rc set_threads(shmcd_options *opt, const char *arg)
 {
-    unsigned long v;
-    if (!memcached_positive(arg, "Number of threads must be greater than 0")) return FLAG_FATAL;
-    if (!parse_uint(arg, 256, &v) || v == 0) return FLAG_BAD;
-    opt->threads = (unsigned)v;
-    return FLAG_OK;
+    return memcached_count(arg, "Number of threads must be greater than 0", 256, &opt->threads);
 }
 
 static flag_rc set_reqs_per_event(shmcd_options *opt, const char *arg)
 {
-    unsigned long v;
-    if (!memcached_positive(arg, "Number of requests per event must be greater than 0")) return FLAG_FATAL;
-    if (!parse_uint(arg, 1u << 20, &v) || v == 0) return FLAG_BAD;
-    opt->reqs_per_event = (unsigned)v;
-    return FLAG_OK;
+    return memcached_count(arg, "Number of requests per event must be greater than 0", 1u << 20,
+                           &opt->reqs_per_event);
 }
 
 static flag_rc set_disable_evictions(shmcd_options *opt, const char *arg)

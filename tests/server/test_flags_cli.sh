@@ -23,7 +23,7 @@ refusals=(
     "-o bogus" "-o bogus=1" "-o modern,bogus" "-o hashpower=70" "-o hashpower=x"
     "-o hashpower=11" "-o read_buf_mem_limit=x" "-o slab_automove=5" "-o hot_lru_pct=90"
     "-I 512" "-I 1q" "-I 1g" "-I 2000m" "-m 64 -I 33m" "-m 1" "-f 0.5" "-f x" "-n 0"
-    "-l 127.0.0.1:x" "-l [::1]:99999x" "-c 0" "-t 0" "-R 0"
+    "-l 127.0.0.1:x" "-l [::1]:99999x" "-c 0" "-t 0" "-R 0" "-R abc" "-c x" "-t -2"
     "-N 0" "-N -1" "-N x" "-N 5" "-t 2 -N 3"
 )
 for args in "${refusals[@]}"; do

@@ -347,7 +347,7 @@ static int cmd_check(cli_args *a)
         return EXIT_NO_CACHE;
     }
     if (!a->json) {
-        fputs(report, stdout);
+        if (rc != SHMC_BAD_FILE) fputs(report, stdout); /* a refused file: its reason, once */
         free(report);
         return rc != SHMC_OK ? cli_fail(a->pos[0], rc) : violations ? EXIT_MISS : EXIT_OK_;
     }

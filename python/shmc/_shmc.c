@@ -79,9 +79,13 @@ static void set_error_bytes(PyObject *type, const char *msg)
 /* An error of libshmc outside memcached's vocabulary: the library's own text. */
 static void set_shmc_error(shmc_rc rc, const char *what)
 {
-    const char *detail = shmc_last_error();
-    PyObject *msg = PyUnicode_FromFormat("%s: %s%s%s", what, shmc_strerror(rc),
-                                         *detail ? ": " : "", detail);
+    /* with libshmc's detail, only the head of the code's text (up to a ':'): the detail
+     * says the rest, and the two would repeat each other */
+    const char *detail = shmc_last_error(), *text = shmc_strerror(rc);
+    const char *colon = *detail ? strchr(text, ':') : NULL;
+    char head[128];
+    snprintf(head, sizeof head, "%.*s", colon ? (int)(colon - text) : (int)strlen(text), text);
+    PyObject *msg = PyUnicode_FromFormat("%s: %s%s%s", what, head, *detail ? ": " : "", detail);
     if (!msg) return;
     PyObject *e = PyObject_CallFunction(exc_shmc, "Oi", msg, (int)rc);
     Py_DECREF(msg);

@@ -41,6 +41,7 @@ typedef struct checker {
     enum lock_seen global, *heads, *stripes;
     uint64_t written, unwritten; /* bytes of segments: holding items or fillers / free */
     uint64_t live_items, live_bytes;
+    uint64_t flushed_items, flushed_bytes; /* linked, but of an earlier flush epoch */
 } checker_t;
 
 /* A finding: a violation, or (dead: under a lock whose owner died) a repair pending. */
@@ -209,8 +210,13 @@ static void check_chains(checker_t *k)
             bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);
             if (it->epoch == r->stripes[si].epoch)
                 fresh[si] += fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
-            k->live_items++;
-            k->live_bytes += item_footprint(it->nkey, it->nvalue);
+            if (it->epoch == flush_epoch_of(r->hdr->flush)) {
+                k->live_items++;
+                k->live_bytes += item_footprint(it->nkey, it->nvalue);
+            } else {
+                k->flushed_items++;
+                k->flushed_bytes += item_footprint(it->nkey, it->nvalue);
+            }
             u = atomic_load(&it->next);
         }
     }
@@ -263,6 +269,10 @@ shmc_rc check_file(const char *path, FILE *report, size_t *violations)
                 (unsigned long long)total, (unsigned long long)k.live_bytes, (unsigned long long)k.live_items,
                 (unsigned long long)(k.written - (k.live_bytes < k.written ? k.live_bytes : k.written)),
                 (unsigned long long)k.unwritten);
+    if (report && k.flushed_items)
+        fprintf(report, "%s: the dead bytes include %llu flushed items (%llu bytes), reclaimed as "
+                        "they are met\n",
+                path, (unsigned long long)k.flushed_items, (unsigned long long)k.flushed_bytes);
     if (report)
         fprintf(report, "%s: %zu violation%s (%u segments of %u bytes, %llu buckets)\n", path,
                 k.violations, k.violations == 1 ? "" : "s", r.nsegments, r.segment_size,

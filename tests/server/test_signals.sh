@@ -43,14 +43,14 @@ if command -v memcached >/dev/null; then
 fi
 
 # bad command lines: a message and exit status 64
-for args in "-p abc" "-t 257" "-c x" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B foo" "--bogus" "-a 999" "extra"; do
+for args in "-p abc" "-t 257" "-I 12q" "-I 2g" "-m 1" "-m 64 -I 33m" "-m 0" "-U 5" "-B foo" "--bogus" "-a 999" "extra"; do
     # shellcheck disable=SC2086
     "$SHMCD" $args --cache="$TMP/c2" >/dev/null 2>"$TMP/err"; rc=$?
     if [ "$rc" -eq 64 ] && [ -s "$TMP/err" ]; then :; else fail "shmcd $args: exit $rc"; fi
 done
 pass "bad options refused"
 # memcached's own checks of -t, -c and -R: its message, exit 1
-for args in "-t 0" "-c -1" "-R 0"; do
+for args in "-t 0" "-c -1" "-R 0" "-c x"; do
     # shellcheck disable=SC2086
     "$SHMCD" $args --cache="$TMP/c2" >/dev/null 2>"$TMP/err"; rc=$?
     if [ "$rc" -eq 1 ] && grep -q "must be greater than 0" "$TMP/err"; then :; else fail "shmcd $args: exit $rc"; fi

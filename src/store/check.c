@@ -177,6 +177,7 @@ static void check_chains(checker_t *k)
     uint64_t *fresh = calloc(r->nstripes, sizeof *fresh);
     if (!visited || !items || !bytes || !fresh) goto out;
     uint64_t max_steps = index_max_chain(r);
+    const uint32_t epoch = flush_epoch_of(atomic_load(&r->hdr->flush)); /* read once */
     for (uint64_t b = 0; b <= r->bucket_mask; b++) {
         uint64_t w = atomic_load(&r->buckets[b]);
         enum lock_seen lock = k->stripes[b & (r->nstripes - 1)];
@@ -209,8 +210,8 @@ static void check_chains(checker_t *k)
             items[si]++;
             bytes[si] += (int64_t)item_footprint(it->nkey, it->nvalue);
             if (it->epoch == r->stripes[si].epoch)
-                fresh[si] += fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
-            if (it->epoch == flush_epoch_of(r->hdr->flush)) {
+                fresh[si] += item_fresh_word(it);
+            if (it->epoch == epoch) {
                 k->live_items++;
                 k->live_bytes += item_footprint(it->nkey, it->nvalue);
             } else {
@@ -230,7 +231,7 @@ static void check_chains(checker_t *k)
                     (long long)st->items, (long long)st->bytes, (long long)items[i], (long long)bytes[i]);
         /* the count stats read, where it is the current flush epoch's (an older epoch's is
          * zeroed by the stripe's next change) */
-        if (st->epoch == flush_epoch_of(r->hdr->flush) && st->fresh != fresh[i])
+        if (st->epoch == epoch && st->fresh != fresh[i])
             finding(k, dead, "stripe %u counts %u items / %llu bytes since the last flush; its chains hold %u / %llu",
                     i, fresh_items_of(st->fresh), (unsigned long long)fresh_bytes_of(st->fresh),
                     fresh_items_of(fresh[i]), (unsigned long long)fresh_bytes_of(fresh[i]));

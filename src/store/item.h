@@ -75,6 +75,12 @@ static inline uint64_t item_footprint(uint64_t nkey, uint64_t nvalue)
     return (ITEM_HEADER + nkey + nvalue + LAYOUT_UNIT - 1) & ~(uint64_t)(LAYOUT_UNIT - 1);
 }
 
+/* What a linked item adds to its stripe's fresh count (layout.h's fresh_word). */
+static inline uint64_t item_fresh_word(const item_t *it)
+{
+    return fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
+}
+
 static inline unsigned char *item_key(item_t *it) { return it->data; }
 static inline unsigned char *item_value(item_t *it) { return it->data + it->nkey; }
 

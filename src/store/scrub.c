@@ -79,7 +79,7 @@ static uint64_t scrub_chain(const region_t *r, marks_t *mk, uint64_t b, int64_t 
             *items += 1;
             *bytes += (int64_t)item_footprint(it->nkey, it->nvalue);
             if (it->epoch == epoch)
-                *fresh += fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
+                *fresh += item_fresh_word(it);
             if ((int32_t)(it->epoch - epoch) > (int32_t)*ahead) *ahead = it->epoch - epoch;
         } else {
             dropped++;
@@ -103,8 +103,7 @@ static void count_fresh(const region_t *r, uint32_t epoch, uint64_t *fresh)
             const item_t *it = item_at(r, u);
             if (!it) break;
             if (it->epoch == epoch)
-                fresh[b & (r->nstripes - 1)] +=
-                    fresh_word(1, (uint32_t)(item_footprint(it->nkey, it->nvalue) / LAYOUT_UNIT));
+                fresh[b & (r->nstripes - 1)] += item_fresh_word(it);
             u = atomic_load(&it->next);
         }
     }
